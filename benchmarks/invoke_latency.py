@@ -1,0 +1,212 @@
+"""Warm and cold invoke latency, printed beside the floor of a bare ASGI echo server.
+
+Run: ``python benchmarks/invoke_latency.py [--warm 3000] [--cold 30]``
+
+Both servers run as separate processes with the same uvicorn settings (uvloop,
+httptools) on loopback, and both are measured by the same keep-alive client in this
+process, so the floor is what HTTP on this machine costs and the gap is gureum's own.
+Budgets (DESIGN.md): warm p50 <= 1 ms and <= 4x the floor; cold p50 <= 20 ms (that one
+needs the zygote of a later issue; plain process start is measured here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ECHO_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body or b"null"})
+"""
+NOOP = "def handler(event, context):\n    return None\n"
+HELLO = "def handler(event, context):\n    return {'hello': 'world'}\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(port: int, path: str, n: int, body: bytes = b"{}") -> list[float]:
+    """Sequential POSTs on one keep-alive connection; latencies in ms."""
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Content-Type": "application/json"}
+    samples = []
+    for i in range(n + n // 10):
+        start = time.perf_counter()
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        response.read()
+        elapsed = (time.perf_counter() - start) * 1000
+        if response.status != 200:
+            raise RuntimeError(f"{path} answered {response.status}")
+        if i >= n // 10:  # the first tenth warms up
+            samples.append(elapsed)
+    connection.close()
+    return samples
+
+
+def zip_code(code: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", code)
+    return buffer.getvalue()
+
+
+def create_function(port: int, name: str, code: str) -> None:
+    import base64
+
+    body = json.dumps(
+        {
+            "FunctionName": name,
+            "Runtime": "python3.11",
+            "Handler": "app.handler",
+            "Role": "arn:aws:iam::000000000000:role/bench",
+            "Code": {"ZipFile": base64.b64encode(zip_code(code)).decode()},
+        }
+    ).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.request("POST", "/2015-03-31/functions", body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    if response.status != 201:
+        raise RuntimeError(f"create {name}: {response.status} {response.read()!r}")
+    response.read()
+
+
+def report(label: str, samples: list[float]) -> tuple[float, float]:
+    p50, p99 = statistics.median(samples), percentile(samples, 0.99)
+    print(f"  {label:<34} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms   (n={len(samples)})")
+    return p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm", type=int, default=3000, help="warm invokes to time")
+    parser.add_argument("--cold", type=int, default=30, help="cold starts to time")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        echo_port, gureum_port = free_port(), free_port()
+        Path(tmp, "echo_app.py").write_text(ECHO_APP)
+        echo = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "echo_app:app",
+                "--port",
+                str(echo_port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=tmp,
+        )
+        gureum = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gureum",
+                "server",
+                "--port",
+                str(gureum_port),
+                "--data-dir",
+                str(Path(tmp, "data")),
+                "--log-level",
+                "warning",
+            ],
+            env={**os.environ},
+        )
+        try:
+            wait_for_port(echo_port)
+            wait_for_port(gureum_port)
+            print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+            print("warm invoke, no-op Python handler, sequential, one keep-alive client:")
+            floor_p50, _ = report("floor: bare ASGI echo", measure(echo_port, "/", args.warm))
+            create_function(gureum_port, "noop", NOOP)
+            path = "/2015-03-31/functions/noop/invocations"
+            measure(gureum_port, path, 20)  # the cold start is not part of this figure
+            warm_p50, _ = report("gureum warm invoke", measure(gureum_port, path, args.warm))
+            print(
+                f"  ratio to floor: {warm_p50 / floor_p50:.2f}x   "
+                f"(budget: p50 <= 1 ms and <= 4x floor)"
+            )
+
+            print("cold start, hello-world Python handler (a new function each time):")
+            cold, inits = [], []
+            for i in range(args.cold):
+                name = f"cold-{i}"
+                create_function(gureum_port, name, HELLO)
+                connection = http.client.HTTPConnection("127.0.0.1", gureum_port)
+                start = time.perf_counter()
+                connection.request(
+                    "POST",
+                    f"/2015-03-31/functions/{name}/invocations",
+                    b"{}",
+                    {"X-Amz-Log-Type": "Tail"},
+                )
+                response = connection.getresponse()
+                response.read()
+                cold.append((time.perf_counter() - start) * 1000)
+                import base64
+
+                log = base64.b64decode(response.getheader("X-Amz-Log-Result") or "").decode()
+                found = re.search(r"Init Duration: ([\d.]+) ms", log)
+                if found:
+                    inits.append(float(found.group(1)))
+                connection.close()
+            report("gureum cold invoke (client-seen)", cold)
+            if inits:
+                report("  of which Init Duration", inits)
+            print("  (budget with the zygote of a later issue: p50 <= 20 ms)")
+        finally:
+            for process in (echo, gureum):
+                process.terminate()
+                process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

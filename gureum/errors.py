@@ -1,0 +1,107 @@
+"""Errors that cross the API boundary, each with its AWS error type and HTTP status.
+
+    GureumError
+     └── ServiceError                       an AWS API error (type, status, message)
+          ├── ValidationException            400  a member breaks its constraint
+          ├── InvalidParameterValueException 400
+          ├── InvalidRequestContentException 400  the payload is not JSON
+          ├── ResourceNotFoundException      404
+          ├── ResourceConflictException      409
+          ├── PreconditionFailedException    412  RevisionId does not match
+          ├── RequestTooLargeException       413
+          ├── UnsupportedMediaTypeException  415
+          ├── TooManyRequestsException       429  carries ``Reason``
+          ├── ServiceException               500
+          └── NotImplementedException        501  a part of the API gureum lacks yet
+
+Function errors (a handler raising, a timeout, a crash) are not ServiceErrors: the
+invoke succeeds at the HTTP level (200) and carries ``X-Amz-Function-Error``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GureumError(Exception):
+    """Base of every error gureum raises on purpose."""
+
+
+class ServiceError(GureumError):
+    """An error answered to an AWS client with its error type and status."""
+
+    status: ClassVar[int] = 400
+    error_type: ClassVar[str] = "ServiceError"
+    #: Lambda's shapes spell the member ``Message`` or ``message``; botocore reads either.
+    message_key: ClassVar[str] = "message"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"Type": "User", self.message_key: self.message, **self.extra}
+
+
+class ValidationException(ServiceError):
+    error_type = "ValidationException"
+
+
+class InvalidParameterValueException(ServiceError):
+    error_type = "InvalidParameterValueException"
+
+
+class InvalidRequestContentException(ServiceError):
+    error_type = "InvalidRequestContentException"
+
+
+class ResourceNotFoundException(ServiceError):
+    status = 404
+    error_type = "ResourceNotFoundException"
+    message_key = "Message"
+
+
+class ResourceConflictException(ServiceError):
+    status = 409
+    error_type = "ResourceConflictException"
+
+
+class PreconditionFailedException(ServiceError):
+    status = 412
+    error_type = "PreconditionFailedException"
+
+
+class RequestTooLargeException(ServiceError):
+    status = 413
+    error_type = "RequestTooLargeException"
+
+
+class UnsupportedMediaTypeException(ServiceError):
+    status = 415
+    error_type = "UnsupportedMediaTypeException"
+
+
+class TooManyRequestsException(ServiceError):
+    status = 429
+    error_type = "TooManyRequestsException"
+
+    def __init__(self, message: str, reason: str, retry_after: int = 1) -> None:
+        super().__init__(message, Reason=reason)
+        self.retry_after = retry_after
+
+
+class ServiceException(ServiceError):
+    status = 500
+    error_type = "ServiceException"
+
+    def body(self) -> dict[str, Any]:
+        return {"Type": "Service", self.message_key: self.message, **self.extra}
+
+
+class NotImplementedException(ServiceError):
+    status = 501
+    error_type = "NotImplementedException"
+
+    def body(self) -> dict[str, Any]:
+        return {"Type": "Service", self.message_key: self.message, **self.extra}

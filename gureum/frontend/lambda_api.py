@@ -1,0 +1,279 @@
+"""The Lambda API (2015-03-31) as boto3's ``lambda`` client speaks it.
+
+Control plane: CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions,
+UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, GetAccountSettings.
+Data plane: Invoke (``RequestResponse`` and ``DryRun``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from gureum.errors import (
+    InvalidRequestContentException,
+    NotImplementedException,
+    RequestTooLargeException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from gureum.frontend.responses import aws_json, json_body, new_request_id
+from gureum.functions.config import LATEST, function_arn
+from gureum.functions.registry import public_config
+from gureum.workers.runtime_api import Invocation
+
+if TYPE_CHECKING:
+    from gureum.platform import Platform
+
+#: Lambda's synchronous request payload limit.
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+#: Lambda's limit on a base64-decoded ``X-Amz-Client-Context``.
+MAX_CLIENT_CONTEXT = 3583
+#: Lambda's direct-upload quota for CreateFunction/UpdateFunctionCode requests.
+MAX_CODE_REQUEST = 70_167_211
+
+
+def _platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+async def _limited_body(request: Request, limit: int, operation: str) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    too_large = RequestTooLargeException(
+        f"Request must be smaller than {limit} bytes for the {operation} operation"
+    )
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _code_request(request: Request, operation: str) -> dict[str, Any]:
+    raw = await _limited_body(request, MAX_CODE_REQUEST, operation)
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise InvalidRequestContentException("Could not parse request body into json") from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequestContentException("The request body must be a JSON object")
+    return parsed
+
+
+async def create_function(request: Request) -> Response:
+    params = await _code_request(request, "CreateFunction")
+    config = await _platform(request).functions.create(params)
+    return aws_json(public_config(config), 201)
+
+
+async def get_function(request: Request) -> Response:
+    platform = _platform(request)
+    function = platform.functions.get(
+        request.path_params["name"], request.query_params.get("Qualifier")
+    )
+    body: dict[str, Any] = {
+        "Configuration": public_config(function.config),
+        "Code": {
+            "RepositoryType": "S3",
+            "Location": f"{str(request.base_url).rstrip('/')}/_gureum/code/"
+            f"{function.code_sha256_hex}.zip",
+        },
+    }
+    tags = function.config.get("_Tags")
+    if tags:
+        body["Tags"] = tags
+    return aws_json(body)
+
+
+async def get_function_configuration(request: Request) -> Response:
+    function = _platform(request).functions.get(
+        request.path_params["name"], request.query_params.get("Qualifier")
+    )
+    return aws_json(public_config(function.config))
+
+
+async def list_functions(request: Request) -> Response:
+    query = request.query_params
+    if query.get("FunctionVersion") not in (None, "ALL"):
+        raise ValidationException(
+            f"1 validation error detected: Value '{query.get('FunctionVersion')}' at "
+            "'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: "
+            "[ALL]"
+        )
+    if query.get("FunctionVersion") == "ALL":
+        raise NotImplementedException("Function versions are not supported by gureum yet.")
+    raw_max = query.get("MaxItems", "50")
+    if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
+        raise ValidationException(
+            f"1 validation error detected: Value '{raw_max}' at 'maxItems' failed to satisfy "
+            "constraint: Member must have value between 1 and 10000"
+        )
+    configs, next_marker = _platform(request).functions.list(query.get("Marker"), int(raw_max))
+    body: dict[str, Any] = {"Functions": [public_config(c) for c in configs]}
+    if next_marker:
+        body["NextMarker"] = next_marker
+    return aws_json(body)
+
+
+async def update_function_configuration(request: Request) -> Response:
+    params = await json_body(request)
+    config = await _platform(request).functions.update_configuration(
+        request.path_params["name"], params
+    )
+    return aws_json(public_config(config))
+
+
+async def update_function_code(request: Request) -> Response:
+    params = await _code_request(request, "UpdateFunctionCode")
+    config = await _platform(request).functions.update_code(request.path_params["name"], params)
+    return aws_json(public_config(config))
+
+
+async def delete_function(request: Request) -> Response:
+    await _platform(request).functions.delete(
+        request.path_params["name"], request.query_params.get("Qualifier")
+    )
+    return aws_json(None, 204)
+
+
+async def get_account_settings(request: Request) -> Response:
+    platform = _platform(request)
+    functions, _ = platform.functions.list(None, 10000)
+    return aws_json(
+        {
+            "AccountLimit": {
+                "TotalCodeSize": 80530636800,
+                "CodeSizeUnzipped": 262144000,
+                "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": 1000,
+                "UnreservedConcurrentExecutions": 1000,
+            },
+            "AccountUsage": {
+                "TotalCodeSize": sum(int(c.get("CodeSize", 0)) for c in functions),
+                "FunctionCount": len(functions),
+            },
+        }
+    )
+
+
+async def download_code(request: Request) -> Response:
+    """The ``Code.Location`` of GetFunction: the function's zip."""
+    digest = request.path_params["digest"]
+    platform = _platform(request)
+    path = platform.code.zip_path(digest) if len(digest) == 64 and digest.isalnum() else None
+    if path is None or not path.is_file():
+        raise ResourceNotFoundException("No code with that digest.")
+    return FileResponse(path, media_type="application/zip")
+
+
+def _client_context(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True)
+        if len(decoded) > MAX_CLIENT_CONTEXT:
+            raise ValueError
+        parsed = json.loads(decoded)
+        if not isinstance(parsed, dict):
+            raise ValueError
+    except (binascii.Error, ValueError):
+        raise InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON object."
+        ) from None
+    return decoded.decode()
+
+
+async def invoke(request: Request) -> Response:
+    platform = _platform(request)
+    headers = request.headers
+    qualifier = request.query_params.get("Qualifier")
+    function = platform.functions.get(request.path_params["name"], qualifier)
+    invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
+    if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+        raise ValidationException(
+            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed "
+            "to satisfy constraint: Member must satisfy enum value set: "
+            "[Event, RequestResponse, DryRun]"
+        )
+    log_type = headers.get("x-amz-log-type", "None")
+    if log_type not in ("None", "Tail"):
+        raise ValidationException(
+            f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [Tail, None]"
+        )
+    payload = await _limited_body(request, MAX_SYNC_PAYLOAD, "InvokeFunction")
+    if payload.strip():
+        try:
+            json.loads(payload)
+        except ValueError as exc:
+            raise InvalidRequestContentException(
+                f"Could not parse request body into json: Could not parse payload into json: {exc}"
+            ) from None
+    else:
+        payload = b"{}"
+    client_context = _client_context(headers.get("x-amz-client-context"))
+    request_id = new_request_id()
+    if invocation_type == "DryRun":
+        return Response(b"", 204, {"x-amzn-RequestId": request_id})
+    if invocation_type == "Event":
+        raise NotImplementedException(
+            "Asynchronous invocation (InvocationType=Event) is not supported by gureum yet."
+        )
+    invoked_arn = function_arn(
+        platform.settings.region,
+        platform.settings.account_id,
+        function.name,
+        qualifier if qualifier else None,
+    )
+    invocation = Invocation(
+        request_id,
+        payload,
+        int(time.time() * 1000) + function.timeout * 1000,
+        invoked_arn,
+        trace_id=headers.get("x-amzn-trace-id"),
+        client_context=client_context,
+    )
+    outcome = await platform.workers.invoke(function, invocation)
+    response_headers = {
+        "x-amzn-RequestId": request_id,
+        "X-Amz-Executed-Version": function.version or LATEST,
+    }
+    if outcome.function_error:
+        response_headers["X-Amz-Function-Error"] = outcome.function_error
+    if log_type == "Tail":
+        response_headers["X-Amz-Log-Result"] = base64.b64encode(outcome.log_tail).decode()
+    return Response(outcome.body, 200, response_headers, media_type="application/json")
+
+
+def routes() -> list[Route]:
+    prefix = "/2015-03-31/functions"
+    return [
+        Route(prefix, create_function, methods=["POST"]),
+        Route(prefix + "/", list_functions, methods=["GET"]),
+        Route(prefix, list_functions, methods=["GET"]),
+        Route(prefix + "/{name}/invocations", invoke, methods=["POST"]),
+        Route(prefix + "/{name}", get_function, methods=["GET"]),
+        Route(prefix + "/{name}", delete_function, methods=["DELETE"]),
+        Route(prefix + "/{name}/configuration", get_function_configuration, methods=["GET"]),
+        Route(prefix + "/{name}/configuration", update_function_configuration, methods=["PUT"]),
+        Route(prefix + "/{name}/code", update_function_code, methods=["PUT"]),
+        Route("/2016-08-19/account-settings", get_account_settings, methods=["GET"]),
+        Route("/2016-08-19/account-settings/", get_account_settings, methods=["GET"]),
+        Route("/_gureum/code/{digest}.zip", download_code, methods=["GET"]),
+    ]

@@ -1,0 +1,1 @@
+"""Functions: configuration rules, the registry, and the code store."""

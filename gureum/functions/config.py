@@ -1,0 +1,389 @@
+"""A function's configuration: validation of what clients send, and the shape AWS answers.
+
+Pure functions and dataclasses (no I/O), so every constraint is tested without a server.
+Constraint violations answer ``ValidationException`` with AWS's wording; semantic
+problems answer ``InvalidParameterValueException``; parts of the API gureum lacks answer
+``NotImplementedException`` rather than being accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gureum.errors import (
+    InvalidParameterValueException,
+    NotImplementedException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from gureum.runtimes import KNOWN_UNSUPPORTED, PROVIDED_RUNTIMES, SUPPORTED_RUNTIMES
+
+LATEST = "$LATEST"
+NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+FUNCTION_REF_RE = re.compile(
+    r"^(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d):)?"
+    r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9_-]+)"
+    r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
+)
+ROLE_RE = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$")
+ENV_KEY_RE = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
+HANDLER_RE = re.compile(r"^[^\s]{1,128}$")
+RESERVED_ENV = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+ENV_LIMIT_BYTES = 4096
+DEFAULTS: dict[str, Any] = {
+    "Description": "",
+    "Timeout": 3,
+    "MemorySize": 128,
+    "EphemeralStorage": {"Size": 512},
+    "TracingConfig": {"Mode": "PassThrough"},
+    "Architectures": ["x86_64"],
+}
+#: Configuration members UpdateFunctionConfiguration may change.
+UPDATABLE = (
+    "Role",
+    "Handler",
+    "Description",
+    "Timeout",
+    "MemorySize",
+    "Environment",
+    "Runtime",
+    "TracingConfig",
+    "EphemeralStorage",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRef:
+    """A function named in a request: plain name, partial ARN or full ARN, maybe qualified."""
+
+    name: str
+    qualifier: str | None
+
+
+def parse_function_ref(value: str, qualifier: str | None, region: str, account: str) -> FunctionRef:
+    """Resolve ``FunctionName`` (+ ``Qualifier``) as Lambda does."""
+    match = FUNCTION_REF_RE.match(value)
+    if match is None or len(value) > 170:
+        raise ValidationException(
+            f"1 validation error detected: Value '{value}' at 'functionName' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: "
+            "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+            "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+        )
+    name = match.group("name")
+    if len(name) > 64:
+        raise ValidationException(
+            f"1 validation error detected: Value '{value}' at 'functionName' failed to satisfy "
+            "constraint: Member must have length less than or equal to 64"
+        )
+    if (match.group("region") not in (None, region)) or (
+        match.group("account") not in (None, account)
+    ):
+        raise ResourceNotFoundException(
+            f"Function not found: {function_arn(region, account, name, match.group('qualifier'))}"
+        )
+    derived = match.group("qualifier")
+    if derived is not None and qualifier is not None and derived != qualifier:
+        raise InvalidParameterValueException(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
+    return FunctionRef(name, derived or qualifier)
+
+
+def function_arn(region: str, account: str, name: str, qualifier: str | None = None) -> str:
+    arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+    return f"{arn}:{qualifier}" if qualifier else arn
+
+
+def last_modified(now: datetime | None = None) -> str:
+    """Lambda's ``LastModified`` format: ``2020-04-10T19:06:32.563+0000``."""
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+
+
+def _constraint(value: Any, member: str, rule: str) -> ValidationException:
+    return ValidationException(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: {rule}"
+    )
+
+
+def _int_in(params: dict[str, Any], key: str, member: str, low: int, high: int) -> None:
+    if key not in params or params[key] is None:
+        return
+    value = params[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _constraint(value, member, "Member must be an integer")
+    if value < low:
+        raise _constraint(value, member, f"Member must have value greater than or equal to {low}")
+    if value > high:
+        raise _constraint(value, member, f"Member must have value less than or equal to {high}")
+
+
+def validate_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """Validate the configuration members shared by create and update; return them."""
+    out: dict[str, Any] = {}
+    if "Role" in params and params["Role"] is not None:
+        role = params["Role"]
+        if not isinstance(role, str) or not ROLE_RE.match(role):
+            raise _constraint(
+                role,
+                "role",
+                "Member must satisfy regular expression pattern: "
+                "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
+            )
+        out["Role"] = role
+    if "Runtime" in params and params["Runtime"] is not None:
+        runtime = params["Runtime"]
+        if runtime in KNOWN_UNSUPPORTED:
+            raise InvalidParameterValueException(
+                f"The runtime {runtime} is not supported by gureum yet; supported runtimes: "
+                f"{', '.join(SUPPORTED_RUNTIMES)}."
+            )
+        if runtime not in SUPPORTED_RUNTIMES:
+            raise _constraint(
+                runtime,
+                "runtime",
+                "Member must satisfy enum value set: [" + ", ".join(SUPPORTED_RUNTIMES) + "]",
+            )
+        out["Runtime"] = runtime
+    if "Handler" in params and params["Handler"] is not None:
+        handler = params["Handler"]
+        if not isinstance(handler, str) or not HANDLER_RE.match(handler):
+            raise _constraint(
+                handler, "handler", "Member must satisfy regular expression pattern: [^\\s]+"
+            )
+        out["Handler"] = handler
+    if "Description" in params and params["Description"] is not None:
+        description = params["Description"]
+        if not isinstance(description, str) or len(description) > 256:
+            raise _constraint(
+                description, "description", "Member must have length less than or equal to 256"
+            )
+        out["Description"] = description
+    _int_in(params, "MemorySize", "memorySize", 128, 10240)
+    _int_in(params, "Timeout", "timeout", 1, 900)
+    for key in ("MemorySize", "Timeout"):
+        if params.get(key) is not None:
+            out[key] = params[key]
+    if params.get("EphemeralStorage") is not None:
+        storage = params["EphemeralStorage"]
+        size = storage.get("Size") if isinstance(storage, dict) else None
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise InvalidParameterValueException("EphemeralStorage requires an integer Size.")
+        _int_in({"Size": size}, "Size", "ephemeralStorage.size", 512, 10240)
+        out["EphemeralStorage"] = {"Size": size}
+    if params.get("Environment") is not None:
+        out["Environment"] = {"Variables": validate_environment(params["Environment"])}
+    if params.get("TracingConfig") is not None:
+        mode = (params["TracingConfig"] or {}).get("Mode", "PassThrough")
+        if mode not in ("Active", "PassThrough"):
+            raise _constraint(
+                mode,
+                "tracingConfig.mode",
+                "Member must satisfy enum value set: [Active, PassThrough]",
+            )
+        out["TracingConfig"] = {"Mode": mode}
+    dead_letter = (params.get("DeadLetterConfig") or {}).get("TargetArn")
+    if dead_letter:
+        raise NotImplementedException(
+            "DeadLetterConfig is not supported by gureum yet (asynchronous invocation comes later)."
+        )
+    if params.get("Layers"):
+        raise NotImplementedException("Layers are not supported by gureum yet.")
+    return out
+
+
+def validate_environment(environment: Any) -> dict[str, str]:
+    variables = environment.get("Variables") if isinstance(environment, dict) else None
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict):
+        raise InvalidParameterValueException("Environment.Variables must be a map of strings.")
+    for key, value in variables.items():
+        if not isinstance(key, str) or not ENV_KEY_RE.match(key):
+            raise _constraint(
+                key,
+                "environment.variables",
+                "Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+",
+            )
+        if not isinstance(value, str):
+            raise InvalidParameterValueException(f"The value of variable {key} must be a string.")
+    reserved = sorted(k for k in variables if k in RESERVED_ENV)
+    if reserved:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided contains reserved keys that are currently not supported "
+            f"for modification. Reserved keys used in this request: {', '.join(reserved)}"
+        )
+    encoded = json.dumps(variables, separators=(",", ":"))
+    if len(encoded.encode()) > ENV_LIMIT_BYTES:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided exceeded the 4KB limit. "
+            f"String measured: {encoded[:200]}..."
+        )
+    return dict(variables)
+
+
+def require_zip_code(code: Any) -> str:
+    """The base64 ``ZipFile`` of a ``Code`` member (other sources are not supported yet)."""
+    if not isinstance(code, dict):
+        raise InvalidParameterValueException("Code is required: provide Code.ZipFile.")
+    if code.get("ImageUri"):
+        raise NotImplementedException("Container image functions are not supported by gureum yet.")
+    if code.get("S3Bucket") or code.get("S3Key"):
+        raise NotImplementedException(
+            "S3 code locations are not supported by gureum yet; upload the zip as ZipFile."
+        )
+    zip_file = code.get("ZipFile")
+    if not isinstance(zip_file, str) or not zip_file:
+        raise InvalidParameterValueException("Code is required: provide Code.ZipFile.")
+    return zip_file
+
+
+def new_configuration(
+    params: dict[str, Any], *, region: str, account: str, code_sha256: str, code_size: int
+) -> dict[str, Any]:
+    """The FunctionConfiguration of a function created from CreateFunction ``params``."""
+    name = params.get("FunctionName")
+    if not isinstance(name, str):
+        raise InvalidParameterValueException("FunctionName is required.")
+    ref = parse_function_ref(name, None, region, account)
+    if ref.qualifier is not None:
+        raise InvalidParameterValueException("FunctionName cannot be qualified when creating it.")
+    if params.get("PackageType", "Zip") != "Zip":
+        raise NotImplementedException("Container image functions are not supported by gureum yet.")
+    if params.get("Publish"):
+        raise NotImplementedException("Publishing versions is not supported by gureum yet.")
+    if not params.get("Role"):
+        raise InvalidParameterValueException("Role is required.")
+    settings = validate_settings(params)
+    if "Runtime" not in settings:
+        raise InvalidParameterValueException("Runtime is required for .zip file functions.")
+    if "Handler" not in settings and settings["Runtime"] not in PROVIDED_RUNTIMES:
+        raise InvalidParameterValueException("Handler is required for .zip file functions.")
+    architectures = params.get("Architectures") or ["x86_64"]
+    if architectures not in (["x86_64"], ["arm64"]):
+        raise _constraint(
+            architectures, "architectures", "Member must satisfy enum value set: [x86_64, arm64]"
+        )
+    config: dict[str, Any] = {
+        "FunctionName": ref.name,
+        "FunctionArn": function_arn(region, account, ref.name),
+        **{k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()},
+        **settings,
+        "Architectures": list(architectures),
+        "CodeSize": code_size,
+        "CodeSha256": code_sha256,
+        "Version": LATEST,
+        "LastModified": last_modified(),
+        "RevisionId": str(uuid.uuid4()),
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{ref.name}"},
+    }
+    config.setdefault("Handler", None)
+    if config["Handler"] is None:
+        del config["Handler"]
+    return config
+
+
+def updated_configuration(current: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The configuration after UpdateFunctionConfiguration ``params``."""
+    changes = validate_settings(params)
+    config = {**current, **changes}
+    if "Environment" in changes and not changes["Environment"]["Variables"]:
+        config.pop("Environment", None)
+    if config.get("Runtime") not in PROVIDED_RUNTIMES and not config.get("Handler"):
+        raise InvalidParameterValueException("Handler is required for .zip file functions.")
+    config["LastModified"] = last_modified()
+    config["RevisionId"] = str(uuid.uuid4())
+    return config
+
+
+def with_code(current: dict[str, Any], code_sha256: str, code_size: int) -> dict[str, Any]:
+    """The configuration after UpdateFunctionCode with new code."""
+    return {
+        **current,
+        "CodeSha256": code_sha256,
+        "CodeSize": code_size,
+        "LastModified": last_modified(),
+        "RevisionId": str(uuid.uuid4()),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionVersion:
+    """A function version as the invoke path needs it: configuration plus where its code is."""
+
+    config: dict[str, Any]
+    code_sha256_hex: str
+
+    @property
+    def name(self) -> str:
+        return str(self.config["FunctionName"])
+
+    @property
+    def version(self) -> str:
+        return str(self.config["Version"])
+
+    @property
+    def revision_id(self) -> str:
+        return str(self.config["RevisionId"])
+
+    @property
+    def arn(self) -> str:
+        return str(self.config["FunctionArn"])
+
+    @property
+    def runtime(self) -> str:
+        return str(self.config["Runtime"])
+
+    @property
+    def handler(self) -> str:
+        return str(self.config.get("Handler", ""))
+
+    @property
+    def memory_size(self) -> int:
+        return int(self.config["MemorySize"])
+
+    @property
+    def timeout(self) -> int:
+        return int(self.config["Timeout"])
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return dict((self.config.get("Environment") or {}).get("Variables") or {})
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"

@@ -1,0 +1,193 @@
+"""The function registry: configuration in the store, cached in memory for the invoke path.
+
+Reads (every invoke) are dictionary lookups; writes go to the store first and then
+replace the cached entry, and listeners (the Worker Manager) hear about every change so
+that new invokes reach sandboxes of the new revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+from gureum.errors import (
+    InvalidParameterValueException,
+    NotImplementedException,
+    ResourceNotFoundException,
+)
+from gureum.functions import config as cfg
+from gureum.functions.code import CodeStore
+from gureum.functions.config import LATEST, FunctionRef, FunctionVersion
+from gureum.store import FunctionRow, Store
+
+#: Lambda's quota for the unzipped size of a function's code.
+MAX_UNZIPPED_BYTES = 262_144_000
+
+
+class FunctionRegistry:
+    """Creates, updates, finds and deletes functions."""
+
+    def __init__(self, store: Store, code: CodeStore, *, region: str, account_id: str) -> None:
+        self.store = store
+        self.code = code
+        self.region = region
+        self.account_id = account_id
+        self._cache: dict[tuple[str, str], FunctionVersion] = {}
+        self._listeners: list[Callable[[str], None]] = []
+
+    async def load(self) -> None:
+        rows = await self.store.run(self.store.all_functions)
+        self._cache = {(r.name, r.version): FunctionVersion(r.config, r.code_sha256) for r in rows}
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self, name: str) -> None:
+        for listener in self._listeners:
+            listener(name)
+
+    # lookups
+    def ref(self, function_name: str, qualifier: str | None = None) -> FunctionRef:
+        return cfg.parse_function_ref(function_name, qualifier, self.region, self.account_id)
+
+    def get(self, function_name: str, qualifier: str | None = None) -> FunctionVersion:
+        """The function version a request names; ResourceNotFoundException if none."""
+        cached = self._cache.get((function_name, qualifier or LATEST))
+        if cached is not None:
+            return cached
+        ref = self.ref(function_name, qualifier)
+        found = self._cache.get((ref.name, ref.qualifier or LATEST))
+        if found is None:
+            raise self.not_found(ref)
+        return found
+
+    def not_found(self, ref: FunctionRef) -> ResourceNotFoundException:
+        arn = cfg.function_arn(self.region, self.account_id, ref.name, ref.qualifier)
+        return ResourceNotFoundException(f"Function not found: {arn}")
+
+    def list(self, marker: str | None, max_items: int) -> tuple[list[dict[str, Any]], str | None]:
+        names = sorted(name for (name, version) in self._cache if version == LATEST)
+        if marker:
+            names = [name for name in names if name > marker]
+        page = names[:max_items]
+        next_marker = page[-1] if len(names) > max_items else None
+        return [self._cache[(name, LATEST)].config for name in page], next_marker
+
+    # writes
+    async def _store_zip(self, zip_b64: str) -> tuple[str, str, int]:
+        try:
+            data = base64.b64decode(zip_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidParameterValueException(
+                "Could not unzip uploaded file. Please check your file, then try to upload again."
+            ) from None
+        _check_unzipped_size(data)
+        info = await asyncio.to_thread(self.code.put_zip, data)
+        return info.sha256_hex, info.code_sha256, info.code_size
+
+    async def create(self, params: dict[str, Any]) -> dict[str, Any]:
+        zip_b64 = cfg.require_zip_code(params.get("Code"))
+        # Validate the configuration before storing any code.
+        cfg.new_configuration(
+            params, region=self.region, account=self.account_id, code_sha256="", code_size=0
+        )
+        hex_digest, code_sha256, size = await self._store_zip(zip_b64)
+        config = cfg.new_configuration(
+            params,
+            region=self.region,
+            account=self.account_id,
+            code_sha256=code_sha256,
+            code_size=size,
+        )
+        tags = params.get("Tags") or {}
+        if tags:
+            config = {**config, "_Tags": dict(tags)}
+        row = FunctionRow(config["FunctionName"], LATEST, config, hex_digest, config["RevisionId"])
+        await self.store.run(self.store.create_function, row)
+        self._cache[(row.name, LATEST)] = FunctionVersion(config, hex_digest)
+        return config
+
+    def _latest(self, function_name: str, qualifier: str | None) -> FunctionVersion:
+        ref = self.ref(function_name, qualifier)
+        if ref.qualifier not in (None, LATEST):
+            raise NotImplementedException("Function versions are not supported by gureum yet.")
+        found = self._cache.get((ref.name, LATEST))
+        if found is None:
+            raise self.not_found(ref)
+        return found
+
+    async def _replace(
+        self,
+        current: FunctionVersion,
+        config: dict[str, Any],
+        hex_digest: str,
+        expected_revision: str | None,
+    ) -> dict[str, Any]:
+        row = FunctionRow(current.name, LATEST, config, hex_digest, config["RevisionId"])
+        try:
+            await self.store.run(self.store.update_function, row, expected_revision)
+        except ResourceNotFoundException:
+            self._cache.pop((current.name, LATEST), None)
+            raise self.not_found(FunctionRef(current.name, None)) from None
+        self._cache[(current.name, LATEST)] = FunctionVersion(config, hex_digest)
+        self._changed(current.name)
+        return config
+
+    async def update_configuration(
+        self, function_name: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        current = self._latest(function_name, None)
+        config = cfg.updated_configuration(current.config, params)
+        return await self._replace(
+            current, config, current.code_sha256_hex, params.get("RevisionId")
+        )
+
+    async def update_code(self, function_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        current = self._latest(function_name, None)
+        if params.get("Publish"):
+            raise NotImplementedException("Publishing versions is not supported by gureum yet.")
+        zip_b64 = cfg.require_zip_code(params)
+        hex_digest, code_sha256, size = await self._store_zip(zip_b64)
+        config = cfg.with_code(current.config, code_sha256, size)
+        if params.get("DryRun"):
+            return {**current.config, "CodeSha256": code_sha256, "CodeSize": size}
+        return await self._replace(current, config, hex_digest, params.get("RevisionId"))
+
+    async def delete(self, function_name: str, qualifier: str | None) -> None:
+        ref = self.ref(function_name, qualifier)
+        if ref.qualifier == LATEST:
+            raise InvalidParameterValueException(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
+        if ref.qualifier is not None:
+            raise NotImplementedException("Function versions are not supported by gureum yet.")
+        if (ref.name, LATEST) not in self._cache:
+            raise self.not_found(ref)
+        await self.store.run(self.store.delete_function, ref.name)
+        for key in [key for key in self._cache if key[0] == ref.name]:
+            del self._cache[key]
+        self._changed(ref.name)
+
+
+def public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored configuration without gureum's private members (``_Tags``)."""
+    return {k: v for k, v in config.items() if not k.startswith("_")}
+
+
+def _check_unzipped_size(data: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise InvalidParameterValueException(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+        ) from None
+    if total > MAX_UNZIPPED_BYTES:
+        raise InvalidParameterValueException(
+            f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
+        )

@@ -1,0 +1,76 @@
+"""Function logs: lines collected from sandboxes, written to the store in batches.
+
+``emit`` only appends to a list; a background task writes batches through the store's
+single writer, so logging never waits on the disk on the invoke path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from gureum.store import LogEvent, Store
+
+logger = logging.getLogger(__name__)
+
+
+class LogSink:
+    """Buffers log events and flushes them to the store every ``interval`` seconds."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        interval: float = 0.2,
+        max_batch: int = 5000,
+        max_buffered: int = 200_000,
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self.max_batch = max_batch
+        self.max_buffered = max_buffered
+        self.dropped = 0
+        self._buffer: list[LogEvent] = []
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def emit(self, group: str, stream: str, message: str, timestamp: int | None = None) -> None:
+        """Queue one log event (``timestamp`` in epoch milliseconds, default now)."""
+        if len(self._buffer) >= self.max_buffered:
+            # The store is not keeping up; dropping beats growing without bound.
+            self.dropped += 1
+            return
+        if timestamp is None:
+            timestamp = int(time.time() * 1000)
+        self._buffer.append(LogEvent(group, stream, timestamp, message))
+        if len(self._buffer) >= self.max_batch:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="gureum-log-sink")
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write everything buffered so far."""
+        while self._buffer:
+            batch, self._buffer = self._buffer[: self.max_batch], self._buffer[self.max_batch :]
+            try:
+                await self.store.run(self.store.put_log_events, batch)
+            except Exception:
+                logger.exception("writing %d log events failed; they are lost", len(batch))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()

@@ -1,0 +1,67 @@
+"""The platform: every component of one gureum node, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gureum.functions.code import CodeStore
+from gureum.functions.registry import FunctionRegistry
+from gureum.observe.logs import LogSink
+from gureum.runtimes import sdk_path
+from gureum.settings import Settings
+from gureum.store import Store, open_store
+from gureum.workers.manager import WorkerManager
+from gureum.workers.sandbox import SandboxEnvironment
+
+logger = logging.getLogger(__name__)
+
+
+class Platform:
+    """Store, code, registry, logs and the Worker Manager of one node."""
+
+    store: Store
+    code: CodeStore
+    functions: FunctionRegistry
+    logs: LogSink
+    workers: WorkerManager
+    loop: asyncio.AbstractEventLoop
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        settings = self.settings
+        data_dir = settings.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = await asyncio.to_thread(open_store, settings.resolved_database_url)
+        self.code = CodeStore(data_dir / "code")
+        self.functions = FunctionRegistry(
+            self.store, self.code, region=settings.region, account_id=settings.account_id
+        )
+        await self.functions.load()
+        self.logs = LogSink(self.store)
+        self.logs.start()
+        env = SandboxEnvironment(
+            region=settings.region,
+            account_id=settings.account_id,
+            access_key_id=settings.access_key_id,
+            secret_access_key=settings.secret_access_key,
+            endpoint_url=settings.endpoint_url,
+            sdk_dir=await asyncio.to_thread(sdk_path, data_dir),
+            init_timeout=settings.init_timeout,
+            log_tail_bytes=settings.log_tail_bytes,
+            log_limit_bytes=settings.sandbox_log_limit,
+        )
+        self.workers = WorkerManager(
+            env, self.code, self.logs, idle_timeout=settings.sandbox_idle_timeout
+        )
+        self.workers.start()
+        self.functions.on_change(self.workers.retire)
+
+    async def stop(self) -> None:
+        """Drain in-flight invokes, stop every sandbox, flush logs, close the store."""
+        await self.workers.shutdown(self.settings.shutdown_timeout)
+        await self.logs.close()
+        await asyncio.to_thread(self.store.close)

@@ -1,0 +1,154 @@
+"""Runtimes: how a sandbox starts the process that speaks the Runtime API.
+
+``python3.X`` runs gureum's own stdlib-only runtime (``runtimes/python/bootstrap.py``)
+under the host's ``python3.X``; ``provided``/``provided.al2``/``provided.al2023`` run
+the function's own executable ``bootstrap`` (so ``awslambdaric`` works unchanged).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from gureum.errors import ServiceError
+
+PYTHON_RUNTIMES = (
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+)
+PROVIDED_RUNTIMES = ("provided", "provided.al2", "provided.al2023")
+SUPPORTED_RUNTIMES = PYTHON_RUNTIMES + PROVIDED_RUNTIMES
+#: Runtimes Lambda has that gureum does not run yet (so the error names the gap).
+KNOWN_UNSUPPORTED = (
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "java11",
+    "java17",
+    "java21",
+    "java8.al2",
+    "dotnet6",
+    "dotnet8",
+    "ruby3.2",
+    "ruby3.3",
+    "ruby3.4",
+)
+
+BOOTSTRAP = Path(__file__).parent / "python" / "bootstrap.py"
+#: Packages offered to Python functions without bundling, as Lambda offers boto3.
+SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+class InvalidRuntimeException(ServiceError):
+    """The function's runtime cannot run on this host (Lambda answers 502)."""
+
+    status = 502
+    error_type = "InvalidRuntimeException"
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeCommand:
+    """The argv and runtime-specific environment of a sandbox's process."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+
+
+def _interpreter_candidates(name: str) -> list[str]:
+    """Where ``python3.X`` may be: the override, PATH, pyenv's versions, system dirs."""
+    candidates = []
+    override = os.environ.get(f"GUREUM_PYTHON{name.replace('.', '_')}")
+    if override:
+        candidates.append(override)
+    found = shutil.which(f"python{name}")
+    if found:
+        candidates.append(found)
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += sorted(
+        map(str, pyenv_root.glob(f"versions/{name}*/bin/python{name}")), reverse=True
+    )
+    candidates += [f"{d}/python{name}" for d in ("/usr/local/bin", "/usr/bin")]
+    return list(dict.fromkeys(candidates))
+
+
+@functools.cache
+def python_interpreter(runtime: str) -> str:
+    """The real path of the host's interpreter for ``python3.X`` (resolved once).
+
+    Shims (pyenv and the like) cost tens of milliseconds a start, or fail outright for a
+    version that is not the active one, so each candidate is asked for its own
+    ``sys.executable`` and the first that answers wins.
+    """
+    name = runtime.removeprefix("python")
+    failures = []
+    for candidate in _interpreter_candidates(name):
+        if not os.path.exists(candidate):
+            continue
+        try:
+            out = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.executable)"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            failures.append(f"{candidate}: {exc}")
+            continue
+        return out.stdout.strip() or candidate
+    detail = f" (tried: {'; '.join(failures)})" if failures else ""
+    raise InvalidRuntimeException(
+        f"The runtime {runtime} is not available on this host: no working python{name} "
+        f"found on PATH, in pyenv or in /usr/bin{detail}. Set GUREUM_PYTHON"
+        f"{name.replace('.', '_')} to its path."
+    )
+
+
+def sdk_path(data_dir: Path) -> Path:
+    """A directory holding the AWS SDK for Python functions (links to the host's copy)."""
+    target = data_dir / "runtime" / "python-sdk"
+    target.mkdir(parents=True, exist_ok=True)
+    for package in SDK_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        link = target / source.name
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(source)
+    return target
+
+
+def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeCommand:
+    """How to start a sandbox of ``runtime`` whose code is in ``task_root``."""
+    if runtime in PYTHON_RUNTIMES:
+        interpreter = python_interpreter(runtime)
+        return RuntimeCommand(
+            (interpreter, "-S", str(BOOTSTRAP)),
+            {
+                "PYTHONPATH": os.pathsep.join([str(task_root), "/opt/python", str(sdk_dir)]),
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+            },
+        )
+    if runtime in PROVIDED_RUNTIMES:
+        bootstrap = task_root / "bootstrap"
+        if not bootstrap.is_file():
+            raise InvalidRuntimeException(
+                "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+            )
+        if not os.access(bootstrap, os.X_OK):
+            raise InvalidRuntimeException(
+                "The bootstrap file of a provided runtime must be executable (chmod +x)."
+            )
+        return RuntimeCommand((str(bootstrap),), {})
+    raise InvalidRuntimeException(f"The runtime {runtime} is not supported by gureum yet.")

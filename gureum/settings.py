@@ -1,0 +1,69 @@
+"""The one table of settings.
+
+Every field here is a `gureum server` flag (``--sandbox-idle-timeout``), an environment
+variable (``GUREUM_SANDBOX_IDLE_TIMEOUT``) and a row in ``docs/settings.md``; a test fails
+when a field is missing from the docs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of one gureum server."""
+
+    model_config = SettingsConfigDict(env_prefix="GUREUM_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address the edge HTTP server listens on.")
+    port: int = Field(9070, ge=0, le=65535, description="Port of the edge (every AWS API).")
+    data_dir: Path = Field(
+        Path(".gureum"), description="Directory for the SQLite store, code and sandboxes."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the store; default: SQLite (WAL) in the data directory. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+    region: str = Field("us-east-1", description="Region named in ARNs and given to functions.")
+    account_id: str = Field(
+        "000000000000", pattern=r"^\d{12}$", description="Account id named in ARNs."
+    )
+    access_key_id: str = Field(
+        "test", description="Access key id handed to functions (AWS_ACCESS_KEY_ID)."
+    )
+    secret_access_key: str = Field(
+        "test", description="Secret key handed to functions (AWS_SECRET_ACCESS_KEY)."
+    )
+    sandbox_idle_timeout: float = Field(
+        300.0, gt=0, description="Seconds an idle sandbox is kept warm before it is reaped."
+    )
+    init_timeout: float = Field(
+        10.0, gt=0, description="Seconds a sandbox's init (cold start) may take, as on Lambda."
+    )
+    shutdown_timeout: float = Field(
+        30.0, ge=0, description="Seconds a stopping server waits for in-flight invokes."
+    )
+    log_tail_bytes: int = Field(
+        4096, gt=0, description="Bytes of log returned with LogType=Tail (Lambda: 4 KB)."
+    )
+    sandbox_log_limit: int = Field(
+        1024 * 1024,
+        gt=0,
+        description="Bytes of log one invoke may keep; beyond this the log says it truncated.",
+    )
+    log_level: str = Field("info", description="Level of the server's own log.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gureum.db').resolve()}"
+
+    @property
+    def endpoint_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"

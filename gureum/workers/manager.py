@@ -1,0 +1,175 @@
+"""The Worker Manager: idle and busy sandboxes per function version.
+
+An invoke claims an idle sandbox of its function version (a warm start) or creates one
+(a cold start). Idle sandboxes are reused most-recently-used first, so the least recently
+used ones age out and are reaped after the keep-alive. A configuration or code change
+gives a function version a new revision: new invokes then go to new sandboxes, idle
+sandboxes of the old revision are stopped at once and busy ones when they finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gureum.functions.code import CodeStore
+
+from gureum.functions.config import FunctionVersion
+from gureum.observe.logs import LogSink
+from gureum.workers.runtime_api import Invocation
+from gureum.workers.sandbox import InvokeOutcome, Sandbox, SandboxEnvironment, SandboxState
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Pool:
+    """The sandboxes of one revision of one function version."""
+
+    revision_id: str
+    idle: list[Sandbox] = field(default_factory=list)
+    busy: set[Sandbox] = field(default_factory=set)
+    retired: bool = False
+
+
+class WorkerManager:
+    """Claims warm sandboxes or creates cold ones; reaps idle ones after the keep-alive."""
+
+    def __init__(
+        self,
+        env: SandboxEnvironment,
+        code: CodeStore,
+        logs: LogSink,
+        *,
+        idle_timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.env = env
+        self.code = code
+        self.logs = logs
+        self.idle_timeout = idle_timeout
+        self.clock = clock
+        self.pools: dict[tuple[str, str], Pool] = {}
+        self._code_dirs: dict[str, Path] = {}
+        self._inflight = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._reaper: asyncio.Task[None] | None = None
+        self._closing = False
+        self.cold_starts = 0
+        self.warm_starts = 0
+
+    def start(self) -> None:
+        self._reaper = asyncio.create_task(self._reap_forever(), name="gureum-reaper")
+
+    # invoke path
+    async def invoke(self, function: FunctionVersion, invocation: Invocation) -> InvokeOutcome:
+        """Run ``invocation`` in a sandbox of ``function``, warm if one is idle."""
+        self._inflight += 1
+        self._drained.clear()
+        try:
+            sandbox, pool = await self._claim(function)
+            try:
+                return await sandbox.invoke(invocation)
+            finally:
+                self._release(sandbox, pool)
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._drained.set()
+
+    def _pool(self, function: FunctionVersion) -> Pool:
+        key = (function.name, function.version)
+        pool = self.pools.get(key)
+        if pool is None or pool.revision_id != function.revision_id:
+            if pool is not None:
+                self._retire(pool)
+            pool = self.pools[key] = Pool(function.revision_id)
+        return pool
+
+    async def _claim(self, function: FunctionVersion) -> tuple[Sandbox, Pool]:
+        pool = self._pool(function)
+        while pool.idle:
+            sandbox = pool.idle.pop()
+            if sandbox.state is SandboxState.IDLE:
+                pool.busy.add(sandbox)
+                self.warm_starts += 1
+                return sandbox, pool
+        code_dir = self._code_dirs.get(function.code_sha256_hex)
+        if code_dir is None:
+            code_dir = await asyncio.to_thread(self.code.unpacked, function.code_sha256_hex)
+            self._code_dirs[function.code_sha256_hex] = code_dir
+        sandbox = Sandbox(function, code_dir, self.env, self.logs)
+        await sandbox.start()
+        pool.busy.add(sandbox)
+        self.cold_starts += 1
+        return sandbox, pool
+
+    def _release(self, sandbox: Sandbox, pool: Pool) -> None:
+        pool.busy.discard(sandbox)
+        if pool.retired or self._closing or sandbox.state is not SandboxState.IDLE:
+            sandbox.kill()
+            return
+        pool.idle.append(sandbox)
+
+    # changes
+    def retire(self, name: str) -> None:
+        """Send a function's future invokes to new sandboxes (after an update or delete)."""
+        for key in [key for key in self.pools if key[0] == name]:
+            self._retire(self.pools.pop(key))
+
+    def _retire(self, pool: Pool) -> None:
+        pool.retired = True
+        for sandbox in pool.idle:
+            sandbox.kill()
+        pool.idle.clear()
+
+    # keep-alive
+    def reap(self) -> int:
+        """Stop sandboxes idle for longer than the keep-alive; return how many."""
+        deadline = self.clock() - self.idle_timeout
+        reaped = 0
+        for pool in self.pools.values():
+            keep = []
+            for sandbox in pool.idle:
+                if sandbox.last_used < deadline or sandbox.state is not SandboxState.IDLE:
+                    sandbox.kill()
+                    reaped += 1
+                else:
+                    keep.append(sandbox)
+            pool.idle[:] = keep
+        return reaped
+
+    async def _reap_forever(self) -> None:
+        interval = max(min(self.idle_timeout / 2, 5.0), 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.reap()
+            except Exception:
+                logger.exception("reaping idle sandboxes failed")
+
+    def sandboxes(self) -> list[Sandbox]:
+        return [s for pool in self.pools.values() for s in (*pool.idle, *pool.busy)]
+
+    # shutdown
+    async def shutdown(self, grace: float) -> None:
+        """Let in-flight invokes finish (up to ``grace`` s), then stop every sandbox."""
+        self._closing = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drained.wait(), grace)
+        sandboxes = self.sandboxes()
+        for sandbox in sandboxes:
+            sandbox.kill()
+        if sandboxes:
+            await asyncio.wait([asyncio.ensure_future(s.stopped) for s in sandboxes], timeout=10)
+        self.pools.clear()

@@ -1,0 +1,306 @@
+"""The Lambda Runtime API (2018-06-01), served to one sandbox on its own loopback port.
+
+Every warm invoke crosses this server twice (``/invocation/next`` answered, then
+``/response`` received), so it is a small asyncio protocol on httptools' parser rather
+than a framework app: it costs tens of microseconds per request instead of hundreds.
+A sandbox only ever learns its own port, so it can only talk to its own Runtime API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol, cast
+
+import httptools
+
+#: Lambda's response and error payload limit (6 MB plus the 100 bytes Lambda allows).
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+#: A generous bound on request heads and on the body of error reports.
+MAX_HEADER_BYTES = 64 * 1024
+
+_PATH = re.compile(
+    rb"^/2018-06-01/runtime/(?:invocation/(?P<id>[^/]+)/(?P<kind>response|error)"
+    rb"|(?P<simple>invocation/next|init/error))$"
+)
+
+_REASONS = {
+    200: b"OK",
+    202: b"Accepted",
+    400: b"Bad Request",
+    403: b"Forbidden",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    413: b"Request Entity Too Large",
+    500: b"Internal Server Error",
+}
+
+
+@dataclass(slots=True)
+class Invocation:
+    """One event on its way to a runtime, and the future its outcome lands in."""
+
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    invoked_function_arn: str
+    trace_id: str | None = None
+    client_context: str | None = None
+    cognito_identity: str | None = None
+    result: asyncio.Future[RuntimeReply] = field(default_factory=lambda: _new_future())
+
+
+def _new_future() -> asyncio.Future[RuntimeReply]:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeReply:
+    """What the runtime said about an invocation: a response or an error report."""
+
+    body: bytes
+    error_type: str | None = None  # None: a successful response
+
+    @property
+    def is_error(self) -> bool:
+        return self.error_type is not None
+
+
+class RuntimeAPIHandler(Protocol):
+    """What the Runtime API needs from the sandbox it serves."""
+
+    def next_invocation(self) -> Awaitable[Invocation]:
+        """Wait for the next event; the first call marks the end of init."""
+
+    def invocation_response(self, request_id: str, reply: RuntimeReply) -> bool:
+        """Record the outcome of an invocation; False when the id is not the current one."""
+
+    def init_error(self, reply: RuntimeReply) -> None:
+        """The runtime failed its init and is about to exit."""
+
+
+def error_type_of(body: bytes, header: str | None) -> str:
+    """The error type of an ``/error`` report: the header, else the body's ``errorType``."""
+    if header:
+        return header
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return "Runtime.Unknown"
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorType"), str):
+        return str(parsed["errorType"])
+    return "Runtime.Unknown"
+
+
+class RuntimeAPIProtocol(asyncio.Protocol):
+    """One HTTP/1.1 keep-alive connection from a runtime."""
+
+    def __init__(self, handler: RuntimeAPIHandler) -> None:
+        self.handler = handler
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self._url = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._body = bytearray()
+        self._too_large = False
+        self._head_bytes = 0
+        self._queue: list[tuple[bytes, bytes, dict[bytes, bytes], bytes, bool]] = []
+        self._busy = False
+        self._next_task: asyncio.Task[None] | None = None
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport instances, hence the cast.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self._next_task is not None:
+            self._next_task.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._reply(400, b'{"errorType":"InvalidRequest"}', close=True)
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._body = bytearray()
+        self._too_large = False
+        self._head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEADER_BYTES and self.transport is not None:
+            self.transport.close()
+            return
+        self._headers[name.lower()] = value
+
+    def on_body(self, body: bytes) -> None:
+        if self._too_large:
+            return
+        if len(self._body) + len(body) > MAX_RESPONSE_BYTES:
+            # Keep reading (the connection stays usable) but stop buffering.
+            self._too_large = True
+            self._body = bytearray()
+            return
+        self._body += body
+
+    def on_message_complete(self) -> None:
+        method = self.parser.get_method()
+        self._queue.append((method, self._url, self._headers, bytes(self._body), self._too_large))
+        if not self._busy:
+            self._dispatch()
+
+    # request handling, one at a time per connection
+    def _dispatch(self) -> None:
+        while self._queue and not self._busy:
+            method, url, headers, body, too_large = self._queue.pop(0)
+            path = url.split(b"?", 1)[0]
+            match = _PATH.match(path)
+            if match is None:
+                self._reply(404, b'{"errorType":"InvalidRequest","errorMessage":"Not found"}')
+                continue
+            if match.group("simple") == b"invocation/next":
+                if method != b"GET":
+                    self._reply(405, b'{"errorType":"InvalidRequest"}')
+                    continue
+                self._busy = True
+                self._next_task = asyncio.ensure_future(self._serve_next())
+                return
+            if method != b"POST":
+                self._reply(405, b'{"errorType":"InvalidRequest"}')
+                continue
+            error_header = headers.get(b"lambda-runtime-function-error-type")
+            error_header_str = error_header.decode("latin-1") if error_header else None
+            if match.group("simple") == b"init/error":
+                reply = RuntimeReply(body, error_type_of(body, error_header_str))
+                self.handler.init_error(reply)
+                self._reply(202, b'{"status":"OK"}')
+                continue
+            request_id = match.group("id").decode("latin-1")
+            if too_large:
+                reply = RuntimeReply(
+                    json.dumps(
+                        {
+                            "errorMessage": "Response payload size exceeded maximum allowed "
+                            f"payload size ({MAX_RESPONSE_BYTES} bytes).",
+                            "errorType": "Function.ResponseSizeTooLarge",
+                        }
+                    ).encode(),
+                    "Function.ResponseSizeTooLarge",
+                )
+                self.handler.invocation_response(request_id, reply)
+                self._reply(
+                    413,
+                    json.dumps(
+                        {
+                            "errorMessage": "Exceeded maximum allowed payload size "
+                            f"({MAX_RESPONSE_BYTES} bytes).",
+                            "errorType": "RequestEntityTooLarge",
+                        }
+                    ).encode(),
+                )
+                continue
+            if match.group("kind") == b"response":
+                reply = RuntimeReply(body)
+            else:
+                reply = RuntimeReply(body, error_type_of(body, error_header_str))
+            if self.handler.invocation_response(request_id, reply):
+                self._reply(202, b'{"status":"OK"}')
+            else:
+                self._reply(
+                    403,
+                    json.dumps(
+                        {
+                            "errorMessage": f"Invalid request ID: {request_id}",
+                            "errorType": "InvalidStateTransition",
+                        }
+                    ).encode(),
+                )
+
+    async def _serve_next(self) -> None:
+        try:
+            invocation = await self.handler.next_invocation()
+        except asyncio.CancelledError:
+            return
+        finally:
+            self._next_task = None
+        headers = [
+            b"Lambda-Runtime-Aws-Request-Id: ",
+            invocation.request_id.encode(),
+            b"\r\n",
+            b"Lambda-Runtime-Deadline-Ms: ",
+            str(invocation.deadline_ms).encode(),
+            b"\r\n",
+            b"Lambda-Runtime-Invoked-Function-Arn: ",
+            invocation.invoked_function_arn.encode(),
+            b"\r\n",
+        ]
+        if invocation.trace_id:
+            headers += [b"Lambda-Runtime-Trace-Id: ", invocation.trace_id.encode(), b"\r\n"]
+        if invocation.client_context:
+            headers += [
+                b"Lambda-Runtime-Client-Context: ",
+                invocation.client_context.encode(),
+                b"\r\n",
+            ]
+        if invocation.cognito_identity:
+            headers += [
+                b"Lambda-Runtime-Cognito-Identity: ",
+                invocation.cognito_identity.encode(),
+                b"\r\n",
+            ]
+        self._reply(200, invocation.payload, extra=b"".join(headers))
+        self._busy = False
+        if self._queue:
+            self._dispatch()
+
+    def _reply(self, status: int, body: bytes, *, extra: bytes = b"", close: bool = False) -> None:
+        if self.transport is None:
+            return
+        # Content-Type must be exactly application/json: awslambdaric only decodes
+        # the event on an exact match.
+        head = b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % (
+            status,
+            _REASONS.get(status, b"Unknown"),
+            len(body),
+        )
+        self.transport.write(head + extra + b"\r\n" + body)
+        if close:
+            self.transport.close()
+
+
+class RuntimeAPIServer:
+    """A Runtime API listening on a free loopback port for one sandbox."""
+
+    def __init__(self, handler: RuntimeAPIHandler, host: str = "127.0.0.1") -> None:
+        self.handler = handler
+        self.host = host
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        factory: Callable[[], asyncio.Protocol] = lambda: RuntimeAPIProtocol(self.handler)  # noqa: E731
+        self._server = await loop.create_server(factory, self.host, 0, backlog=16)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def address(self) -> str:
+        """``host:port``, the value of ``AWS_LAMBDA_RUNTIME_API``."""
+        return f"{self.host}:{self.port}"
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None

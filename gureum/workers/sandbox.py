@@ -1,0 +1,478 @@
+"""A sandbox: one execution environment of one function version.
+
+A sandbox is a runtime process (in its own session, so its whole process group can be
+killed), the Runtime API it talks to, and its log stream. It starts cold (init runs
+until the runtime first asks for ``/invocation/next``), then serves one invocation at a
+time, warm, until it is stopped, times out or dies.
+
+Every way an invocation can end resolves the invocation's future exactly once: the
+runtime's response or error, an init failure, a timeout, or the process exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gureum.functions.config import FunctionVersion
+from gureum.observe.logs import LogSink
+from gureum.runtimes import runtime_command
+from gureum.workers.runtime_api import Invocation, RuntimeAPIServer, RuntimeReply
+
+logger = logging.getLogger(__name__)
+
+SETPRIV = shutil.which("setpriv")
+_READ_CHUNK = 65536
+
+
+class SandboxState(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxEnvironment:
+    """What every sandbox on a host is given, besides its function's own configuration."""
+
+    region: str
+    account_id: str
+    access_key_id: str
+    secret_access_key: str
+    endpoint_url: str
+    sdk_dir: Path
+    init_timeout: float
+    log_tail_bytes: int
+    log_limit_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeOutcome:
+    """How one invocation ended, as the Front End needs it."""
+
+    request_id: str
+    body: bytes
+    error_type: str | None
+    log_tail: bytes
+    duration_ms: float
+    init_duration_ms: float | None
+
+    @property
+    def function_error(self) -> str | None:
+        return "Unhandled" if self.error_type is not None else None
+
+
+def _error(error_type: str, message: str) -> RuntimeReply:
+    return RuntimeReply(
+        json.dumps({"errorType": error_type, "errorMessage": message}).encode(), error_type
+    )
+
+
+def describe_exit(returncode: int) -> str:
+    """Lambda's wording for a runtime's exit: ``exit status 1`` or ``signal: killed``."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name.removeprefix("SIG").lower()
+        except ValueError:
+            name = str(-returncode)
+        names = {
+            "kill": "killed",
+            "segv": "segmentation fault",
+            "abrt": "aborted",
+            "term": "terminated",
+            "bus": "bus error",
+            "int": "interrupt",
+        }
+        return f"signal: {names.get(name, name)}"
+    return f"exit status {returncode}"
+
+
+class _ExitWatcher(asyncio.SubprocessProtocol):
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def process_exited(self) -> None:
+        self.sandbox._process_exited()
+
+
+class Sandbox:
+    """One execution environment: a runtime process, its Runtime API and its log stream."""
+
+    def __init__(
+        self, function: FunctionVersion, code_dir: Path, env: SandboxEnvironment, logs: LogSink
+    ) -> None:
+        self.function = function
+        self.code_dir = code_dir
+        self.env = env
+        self.logs = logs
+        self.id = uuid.uuid4().hex
+        day = datetime.now(UTC).strftime("%Y/%m/%d")
+        self.log_stream = f"{day}/[{function.version}]{self.id}"
+        self.state = SandboxState.STARTING
+        self.last_used = time.monotonic()
+        self.invocations = 0
+        self.returncode: int | None = None
+        self.stopped = asyncio.get_running_loop().create_future()
+
+        self._api = RuntimeAPIServer(self)
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._pid: int | None = None
+        self._log_fd: int | None = None
+        self._partial = b""
+        self._capture = bytearray()
+        self._captured = 0
+        self._truncated = 0
+        self._spawned_at = 0.0
+        self._init_duration_ms: float | None = None
+        self._init_reported = False
+        self._init_timer: asyncio.TimerHandle | None = None
+        self._init_error: RuntimeReply | None = None
+        self._waiter: asyncio.Future[Invocation] | None = None
+        self._current: Invocation | None = None
+        self._delivered_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    # lifecycle
+    async def start(self) -> None:
+        """Spawn the runtime process; init proceeds in the background."""
+        fn = self.function
+        command = runtime_command(fn.runtime, self.code_dir, self.env.sdk_dir)
+        await self._api.start()
+        environ = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            **fn.environment,
+            **command.env,
+            "AWS_LAMBDA_RUNTIME_API": self._api.address,
+            "_HANDLER": fn.handler,
+            "LAMBDA_TASK_ROOT": str(self.code_dir),
+            "LAMBDA_RUNTIME_DIR": str(Path(command.argv[-1]).parent),
+            "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": fn.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": self.env.region,
+            "AWS_DEFAULT_REGION": self.env.region,
+            "AWS_ACCESS_KEY_ID": self.env.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.env.secret_access_key,
+            "AWS_ENDPOINT_URL": self.env.endpoint_url,
+        }
+        environ.setdefault("AWS_EXECUTION_ENV", f"AWS_Lambda_{fn.runtime}")
+        argv = list(command.argv)
+        if SETPRIV is not None:
+            # The sandbox dies with the server, even on SIGKILL.
+            argv = [SETPRIV, "--pdeathsig", "KILL", "--", *argv]
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        loop = asyncio.get_running_loop()
+        self._spawned_at = time.perf_counter()
+        self._emit(f"INIT_START Runtime Version: {fn.runtime}\tgureum sandbox: {self.id}")
+        try:
+            transport, _ = await loop.subprocess_exec(
+                lambda: _ExitWatcher(self),
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                env=environ,
+                cwd=str(self.code_dir),
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(read_fd)
+            os.close(write_fd)
+            self._api.close()
+            self.state = SandboxState.DEAD
+            self.stopped.set_result(None)
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(write_fd)
+        self._transport = transport
+        self._pid = transport.get_pid()
+        self._log_fd = read_fd
+        loop.add_reader(read_fd, self._read_logs)
+        self._init_timer = loop.call_later(self.env.init_timeout, self._init_timed_out)
+
+    def kill(self) -> None:
+        """Kill the whole process group now; the sandbox becomes DEAD when it exits."""
+        if self.state is SandboxState.DEAD and self._transport is None:
+            return
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._pid, signal.SIGKILL)
+        self._mark_dead()
+
+    async def stop(self) -> None:
+        """Kill the sandbox and wait until its process is gone."""
+        self.kill()
+        await self.stopped
+
+    def _mark_dead(self) -> None:
+        if self.state is not SandboxState.DEAD:
+            self.state = SandboxState.DEAD
+        self._api.close()
+        if self._init_timer is not None:
+            self._init_timer.cancel()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.cancel()
+
+    def _process_exited(self) -> None:
+        assert self._transport is not None
+        self.returncode = self._transport.get_returncode()
+        self._drain_logs()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            # Children the handler left behind die with their runtime.
+            if self._pid is not None:
+                os.killpg(self._pid, signal.SIGKILL)
+        if self._log_fd is not None:
+            asyncio.get_running_loop().remove_reader(self._log_fd)
+            os.close(self._log_fd)
+            self._log_fd = None
+        self._flush_partial()
+        current = self._current
+        if current is not None and not current.result.done():
+            if self._init_error is not None and not self._init_reported:
+                self._finish(current, self._init_error)
+            else:
+                status = describe_exit(self.returncode if self.returncode is not None else -9)
+                message = (
+                    f"RequestId: {current.request_id} Error: Runtime exited with error: {status}"
+                )
+                self._emit(message)
+                self._emit("Runtime.ExitError")
+                self._finish(current, _error("Runtime.ExitError", message))
+        self._mark_dead()
+        self._transport.close()
+        self._transport = None
+        if not self.stopped.done():
+            self.stopped.set_result(None)
+
+    # the invoke path
+    async def invoke(self, invocation: Invocation) -> InvokeOutcome:
+        """Run one invocation in this sandbox (which the caller has claimed)."""
+        self.state = SandboxState.BUSY
+        self.invocations += 1
+        self._current = invocation
+        self._capture = bytearray()
+        self._captured = 0
+        self._truncated = 0
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._waiter = None
+            waiter.set_result(invocation)
+            self._delivered(invocation)
+        elif self._init_error is not None:
+            self._finish(invocation, self._init_error)
+        reply = await invocation.result
+        duration_ms = (
+            (time.perf_counter() - self._delivered_at) * 1000 if self._delivered_at else 0.0
+        )
+        init_ms = None
+        if self._init_duration_ms is not None and not self._init_reported:
+            init_ms = self._init_duration_ms
+            self._init_reported = True
+        self._report(invocation.request_id, duration_ms, init_ms)
+        self._delivered_at = 0.0
+        self.last_used = time.monotonic()
+        if self.state is SandboxState.BUSY:
+            self.state = SandboxState.IDLE
+        tail = bytes(self._capture[-self.env.log_tail_bytes :])
+        return InvokeOutcome(
+            invocation.request_id, reply.body, reply.error_type, tail, duration_ms, init_ms
+        )
+
+    def _delivered(self, invocation: Invocation) -> None:
+        self._delivered_at = time.perf_counter()
+        invocation.deadline_ms = int(time.time() * 1000) + self.function.timeout * 1000
+        self._emit(f"START RequestId: {invocation.request_id} Version: {self.function.version}")
+        self._timer = asyncio.get_running_loop().call_later(
+            self.function.timeout, self._timed_out, invocation
+        )
+
+    def _finish(self, invocation: Invocation, reply: RuntimeReply) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._current = None
+        if not invocation.result.done():
+            invocation.result.set_result(reply)
+
+    def _timed_out(self, invocation: Invocation) -> None:
+        self._timer = None
+        if invocation.result.done():
+            return
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        seconds = f"{self.function.timeout:.2f}"
+        self._drain_logs()
+        self._emit(f"{stamp} {invocation.request_id} Task timed out after {seconds} seconds")
+        self._finish(
+            invocation,
+            _error(
+                "Sandbox.Timedout",
+                f"RequestId: {invocation.request_id} Error: Task timed out after {seconds} seconds",
+            ),
+        )
+        self.kill()
+
+    def _init_timed_out(self) -> None:
+        self._init_timer = None
+        if self.state is not SandboxState.STARTING and self._init_duration_ms is not None:
+            return
+        seconds = f"{self.env.init_timeout:.2f}"
+        self._emit(
+            f"INIT_REPORT Init Duration: {self.env.init_timeout * 1000:.2f} ms\t"
+            "Phase: init\tStatus: timeout"
+        )
+        current = self._current
+        if current is not None:
+            self._init_reported = True
+            self._finish(
+                current,
+                _error(
+                    "Runtime.InitError",
+                    f"RequestId: {current.request_id} Error: "
+                    f"Init timed out after {seconds} seconds",
+                ),
+            )
+        self.kill()
+
+    # RuntimeAPIHandler
+    def next_invocation(self) -> asyncio.Future[Invocation]:
+        loop = asyncio.get_running_loop()
+        if self._init_duration_ms is None:
+            self._init_duration_ms = (time.perf_counter() - self._spawned_at) * 1000
+            if self._init_timer is not None:
+                self._init_timer.cancel()
+                self._init_timer = None
+            if self.state is SandboxState.STARTING:
+                self.state = SandboxState.IDLE
+        waiter: asyncio.Future[Invocation] = loop.create_future()
+        current = self._current
+        if current is not None and not self._delivered_at and not current.result.done():
+            waiter.set_result(current)
+            self._delivered(current)
+        else:
+            self._waiter = waiter
+        return waiter
+
+    def invocation_response(self, request_id: str, reply: RuntimeReply) -> bool:
+        current = self._current
+        if current is None or current.request_id != request_id or current.result.done():
+            return False
+        # Whatever the runtime printed before answering belongs to this invocation.
+        self._drain_logs()
+        self._flush_partial()
+        self._finish(current, reply)
+        return True
+
+    def init_error(self, reply: RuntimeReply) -> None:
+        self._drain_logs()
+        self._flush_partial()
+        self._init_error = reply
+        if self._init_timer is not None:
+            self._init_timer.cancel()
+            self._init_timer = None
+        current = self._current
+        if current is not None:
+            self._init_reported = True
+            self._finish(current, reply)
+        self.kill()
+
+    # logs
+    def _read_logs(self) -> None:
+        if self._log_fd is None:
+            return
+        try:
+            data = os.read(self._log_fd, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._take_log(data)
+
+    def _drain_logs(self) -> None:
+        while self._log_fd is not None:
+            try:
+                data = os.read(self._log_fd, _READ_CHUNK)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            self._take_log(data)
+
+    def _take_log(self, data: bytes) -> None:
+        data = self._partial + data
+        *lines, self._partial = data.split(b"\n")
+        if len(self._partial) > self.env.log_limit_bytes:
+            lines.append(self._partial)
+            self._partial = b""
+        for line in lines:
+            self._emit_output(line)
+
+    def _flush_partial(self) -> None:
+        if self._partial:
+            self._emit_output(self._partial)
+            self._partial = b""
+
+    def _emit_output(self, line: bytes) -> None:
+        if self._captured + len(line) > self.env.log_limit_bytes:
+            self._truncated += len(line) + 1
+            return
+        self._captured += len(line) + 1
+        self._emit(line.decode("utf-8", "replace"))
+
+    def _emit(self, message: str) -> None:
+        self.logs.emit(self.function.log_group, self.log_stream, message)
+        self._capture += message.encode() + b"\n"
+        limit = self.env.log_tail_bytes
+        if len(self._capture) > 4 * limit:
+            del self._capture[:-limit]
+
+    def _report(self, request_id: str, duration_ms: float, init_ms: float | None) -> None:
+        if self._truncated:
+            self._emit(
+                f"[gureum] log truncated: {self._truncated} bytes of output dropped "
+                f"(limit {self.env.log_limit_bytes} bytes per invocation)"
+            )
+        billed = math.ceil(duration_ms + (init_ms or 0.0))
+        line = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(billed, 1)} ms\t"
+            f"Memory Size: {self.function.memory_size} MB\t"
+            f"Max Memory Used: {self.max_memory_used_mb()} MB\t"
+        )
+        if init_ms is not None:
+            line += f"Init Duration: {init_ms:.2f} ms\t"
+        self._emit(f"END RequestId: {request_id}")
+        self._emit(line)
+
+    def max_memory_used_mb(self) -> int:
+        """Peak resident memory of the runtime process (VmHWM), in MB."""
+        if self._pid is None:
+            return 0
+        try:
+            with open(f"/proc/{self._pid}/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"VmHWM:"):
+                        return math.ceil(int(line.split()[1]) / 1024)
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0

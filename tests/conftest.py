@@ -1,0 +1,167 @@
+"""Shared fixtures: a real gureum server on a free loopback port, and boto3 clients for it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import uvicorn
+from botocore.config import Config
+
+from gureum.frontend.app import create_app
+from gureum.settings import Settings
+
+ROLE = "arn:aws:iam::000000000000:role/gureum-test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningServer:
+    """A gureum server running in a background thread with its own event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app,
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    @property
+    def platform(self) -> Any:
+        return self.app.state.platform
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("gureum server did not start")
+            time.sleep(0.01)
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run a coroutine factory on the server's event loop and wait for it."""
+        return asyncio.run_coroutine_threadsafe(fn(), self.platform.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=60)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    port = free_port()
+    return Settings(host="127.0.0.1", port=port, data_dir=tmp_path / "data", **overrides)
+
+
+@pytest.fixture(scope="session")
+def gureum_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One server shared by the session (tests use unique function names)."""
+    server = RunningServer(make_settings(tmp_path_factory.mktemp("gureum")))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    """Start a private server with custom settings: ``start_server(sandbox_idle_timeout=1)``."""
+    started: list[RunningServer] = []
+
+    def start(**overrides: Any) -> RunningServer:
+        server = RunningServer(make_settings(tmp_path / f"s{len(started)}", **overrides))
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def client(service: str, endpoint: str, **config: Any) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=120, **config),
+    )
+
+
+@pytest.fixture
+def lambda_client(gureum_server: RunningServer) -> Any:
+    return client("lambda", gureum_server.endpoint)
+
+
+def zip_files(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:
+    """A zip of ``files`` (name -> content), with unix modes where given."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = ((modes or {}).get(name, 0o644) & 0xFFFF) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+_names = iter(range(1_000_000))
+
+
+def unique_name(prefix: str = "fn") -> str:
+    return f"{prefix}-{next(_names)}-{int(time.time() * 1000) % 100000}"
+
+
+@pytest.fixture
+def deploy(lambda_client: Any) -> Callable[..., str]:
+    """Create a Python function from source code; returns its name."""
+
+    def create(
+        code: str,
+        *,
+        handler: str = "app.handler",
+        runtime: str = "python3.11",
+        name: str | None = None,
+        client: Any = None,
+        files: dict[str, str] | None = None,
+        **config: Any,
+    ) -> str:
+        name = name or unique_name()
+        (client or lambda_client).create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Role=ROLE,
+            Handler=handler,
+            Code={"ZipFile": zip_files({"app.py": code, **(files or {})})},
+            **config,
+        )
+        return name
+
+    return create

@@ -1,0 +1,311 @@
+"""The Lambda control plane through boto3: create, get, list, update, delete, and bad input."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import urllib.request
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROLE, client, unique_name, zip_files
+
+CODE = zip_files({"app.py": "def handler(event, context):\n    return event\n"})
+
+
+def create(lambda_client: Any, name: str | None = None, **overrides: Any) -> dict[str, Any]:
+    args = {
+        "FunctionName": name or unique_name("api"),
+        "Runtime": "python3.11",
+        "Role": ROLE,
+        "Handler": "app.handler",
+        "Code": {"ZipFile": CODE},
+        **overrides,
+    }
+    return lambda_client.create_function(**args)  # type: ignore[no-any-return]
+
+
+def test_create_function_answers_its_configuration(lambda_client: Any) -> None:
+    name = unique_name("api")
+    config = create(
+        lambda_client,
+        name,
+        Description="d",
+        MemorySize=512,
+        Timeout=30,
+        Environment={"Variables": {"AA": "1"}},
+        EphemeralStorage={"Size": 1024},
+        Tags={"team": "x"},
+    )
+    assert config["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert config["FunctionName"] == name
+    assert config["FunctionArn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    assert config["CodeSha256"] == base64.b64encode(hashlib.sha256(CODE).digest()).decode()
+    assert config["CodeSize"] == len(CODE)
+    assert config["Version"] == "$LATEST"
+    assert config["State"] == "Active" and config["LastUpdateStatus"] == "Successful"
+    assert config["MemorySize"] == 512 and config["Timeout"] == 30
+    assert config["Environment"] == {"Variables": {"AA": "1"}}
+    assert config["EphemeralStorage"] == {"Size": 1024}
+    assert config["PackageType"] == "Zip"
+    assert config["Runtime"] == "python3.11" and config["Handler"] == "app.handler"
+    assert len(config["LastModified"]) == len("2020-04-10T19:06:32.563+0000")
+    assert config["LastModified"].endswith("+0000")
+    got = lambda_client.get_function(FunctionName=name)
+    assert got["Configuration"]["RevisionId"] == config["RevisionId"]
+    assert got["Tags"] == {"team": "x"}
+    assert got["Code"]["RepositoryType"] == "S3"
+    with urllib.request.urlopen(got["Code"]["Location"]) as download:
+        assert download.read() == CODE
+    waiter = lambda_client.get_waiter("function_active_v2")
+    waiter.wait(FunctionName=name)
+
+
+def test_defaults(lambda_client: Any) -> None:
+    config = create(lambda_client)
+    assert config["MemorySize"] == 128 and config["Timeout"] == 3
+    assert config["EphemeralStorage"] == {"Size": 512}
+    assert config["TracingConfig"] == {"Mode": "PassThrough"}
+    assert config["Architectures"] == ["x86_64"]
+    assert "Environment" not in config
+
+
+def test_duplicate_name_conflicts(lambda_client: Any) -> None:
+    name = create(lambda_client)["FunctionName"]
+    with pytest.raises(lambda_client.exceptions.ResourceConflictException) as error:
+        create(lambda_client, name)
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert name in str(error.value)
+
+
+def test_get_missing_function(lambda_client: Any) -> None:
+    for call in (
+        lambda_client.get_function,
+        lambda_client.get_function_configuration,
+        lambda_client.delete_function,
+    ):
+        with pytest.raises(lambda_client.exceptions.ResourceNotFoundException) as error:
+            call(FunctionName="absent-fn")
+        assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert "arn:aws:lambda:us-east-1:000000000000:function:absent-fn" in str(error.value)
+
+
+def test_get_by_arn_and_qualifier(lambda_client: Any) -> None:
+    name = create(lambda_client)["FunctionName"]
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    assert lambda_client.get_function_configuration(FunctionName=arn)["FunctionName"] == name
+    assert lambda_client.get_function(FunctionName=name, Qualifier="$LATEST")
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.get_function(FunctionName=name, Qualifier="7")
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
+        lambda_client.get_function(FunctionName=arn + ":$LATEST", Qualifier="1")
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.get_function(
+            FunctionName=f"arn:aws:lambda:eu-west-1:000000000000:function:{name}"
+        )
+
+
+def test_list_functions_paginates(start_server: Any) -> None:
+    server = start_server()
+    lam = client("lambda", server.endpoint)
+    names = [f"list-{i:02d}" for i in range(7)]
+    for name in reversed(names):
+        create(lam, name)
+    page = lam.list_functions(MaxItems=3)
+    assert [f["FunctionName"] for f in page["Functions"]] == names[:3]
+    assert page["NextMarker"]
+    seen = [
+        f["FunctionName"]
+        for p in lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 2})
+        for f in p["Functions"]
+    ]
+    assert seen == names
+    last = lam.list_functions(Marker=names[5], MaxItems=5)
+    assert [f["FunctionName"] for f in last["Functions"]] == names[6:]
+    assert "NextMarker" not in last
+
+
+def test_update_function_configuration(lambda_client: Any) -> None:
+    config = create(lambda_client, Environment={"Variables": {"AA": "1"}})
+    name = config["FunctionName"]
+    updated = lambda_client.update_function_configuration(
+        FunctionName=name,
+        MemorySize=1024,
+        Timeout=60,
+        Handler="app.other",
+        Description="new",
+        Environment={"Variables": {"BB": "2"}},
+        Runtime="python3.12",
+        EphemeralStorage={"Size": 2048},
+    )
+    assert updated["MemorySize"] == 1024 and updated["Timeout"] == 60
+    assert updated["Handler"] == "app.other" and updated["Description"] == "new"
+    assert updated["Environment"] == {"Variables": {"BB": "2"}}
+    assert updated["Runtime"] == "python3.12"
+    assert updated["EphemeralStorage"] == {"Size": 2048}
+    assert updated["RevisionId"] != config["RevisionId"]
+    assert updated["CodeSha256"] == config["CodeSha256"]
+    stored = lambda_client.get_function_configuration(FunctionName=name)
+    stored.pop("ResponseMetadata")
+    updated.pop("ResponseMetadata")
+    assert stored == updated
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def test_update_with_stale_revision_fails(lambda_client: Any) -> None:
+    config = create(lambda_client)
+    name = config["FunctionName"]
+    lambda_client.update_function_configuration(
+        FunctionName=name, Description="1", RevisionId=config["RevisionId"]
+    )
+    with pytest.raises(lambda_client.exceptions.PreconditionFailedException):
+        lambda_client.update_function_configuration(
+            FunctionName=name, Description="2", RevisionId=config["RevisionId"]
+        )
+
+
+def test_update_function_code(lambda_client: Any) -> None:
+    config = create(lambda_client)
+    name = config["FunctionName"]
+    new_zip = zip_files({"app.py": "def handler(e, c):\n    return 2\n"})
+    dry = lambda_client.update_function_code(FunctionName=name, ZipFile=new_zip, DryRun=True)
+    assert dry["CodeSha256"] == base64.b64encode(hashlib.sha256(new_zip).digest()).decode()
+    assert (
+        lambda_client.get_function(FunctionName=name)["Configuration"]["CodeSha256"]
+        == config["CodeSha256"]
+    )
+    updated = lambda_client.update_function_code(FunctionName=name, ZipFile=new_zip)
+    assert updated["CodeSha256"] == dry["CodeSha256"]
+    assert updated["CodeSize"] == len(new_zip)
+    assert updated["RevisionId"] != config["RevisionId"]
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
+        lambda_client.update_function_code(FunctionName=name, ZipFile=b"not a zip")
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.update_function_code(FunctionName="absent-fn", ZipFile=new_zip)
+
+
+def test_delete_function(lambda_client: Any) -> None:
+    name = create(lambda_client)["FunctionName"]
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
+        lambda_client.delete_function(FunctionName=name, Qualifier="$LATEST")
+    response = lambda_client.delete_function(FunctionName=name)
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.get_function(FunctionName=name)
+    create(lambda_client, name)  # the name is free again
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "fragment"),
+    [
+        ({"MemorySize": 64}, "ValidationException", "greater than or equal to 128"),
+        ({"MemorySize": 20000}, "ValidationException", "less than or equal to 10240"),
+        ({"Timeout": 0}, "ValidationException", "greater than or equal to 1"),
+        ({"Timeout": 901}, "ValidationException", "less than or equal to 900"),
+        ({"EphemeralStorage": {"Size": 100}}, "ValidationException", "512"),
+        ({"Runtime": "python2.7"}, "ValidationException", "enum value set"),
+        ({"Runtime": "nodejs20.x"}, "InvalidParameterValueException", "not supported by gureum"),
+        ({"Role": "not-a-role"}, "ValidationException", "role"),
+        ({"FunctionName": "bad name!"}, "ValidationException", "functionName"),
+        ({"FunctionName": "x" * 65}, "ValidationException", "64"),
+        (
+            {"Environment": {"Variables": {"AWS_REGION": "x"}}},
+            "InvalidParameterValueException",
+            "reserved keys",
+        ),
+        (
+            {"Environment": {"Variables": {"BIG": "x" * 5000}}},
+            "InvalidParameterValueException",
+            "4KB",
+        ),
+        ({"Environment": {"Variables": {"1BAD": "x"}}}, "ValidationException", "environment"),
+        ({"Code": {"ZipFile": b"not a zip"}}, "InvalidParameterValueException", "Could not unzip"),
+        ({"Code": {"S3Bucket": "b", "S3Key": "k"}}, "NotImplementedException", "S3"),
+        ({"Code": {}}, "InvalidParameterValueException", "ZipFile"),
+        ({"Publish": True}, "NotImplementedException", "versions"),
+        (
+            {"Layers": ["arn:aws:lambda:us-east-1:000000000000:layer:x:1"]},
+            "NotImplementedException",
+            "Layers",
+        ),
+        (
+            {"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:000000000000:q"}},
+            "NotImplementedException",
+            "DeadLetterConfig",
+        ),
+        ({"Description": "d" * 300}, "ValidationException", "256"),
+    ],
+)
+def test_create_function_validation(
+    gureum_server: Any, overrides: dict[str, Any], code: str, fragment: str
+) -> None:
+    # botocore checks some minimums itself; the server must check them all.
+    lambda_client = client("lambda", gureum_server.endpoint, parameter_validation=False)
+    with pytest.raises(lambda_client.exceptions.ClientError) as error:
+        create(lambda_client, **overrides)
+    assert error.value.response["Error"]["Code"] == code
+    assert fragment in error.value.response["Error"]["Message"]
+    status = error.value.response["ResponseMetadata"]["HTTPStatusCode"]
+    assert status == (501 if code == "NotImplementedException" else 400)
+
+
+def test_zip_slip_is_refused(lambda_client: Any) -> None:
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
+        create(lambda_client, Code={"ZipFile": zip_files({"../evil.py": "x"})})
+
+
+def test_update_configuration_validation(gureum_server: Any) -> None:
+    lambda_client = client("lambda", gureum_server.endpoint, parameter_validation=False)
+    name = create(lambda_client)["FunctionName"]
+    with pytest.raises(lambda_client.exceptions.ClientError) as error:
+        lambda_client.update_function_configuration(FunctionName=name, MemorySize=1)
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    # nothing changed
+    assert lambda_client.get_function_configuration(FunctionName=name)["MemorySize"] == 128
+
+
+def test_list_functions_validation(gureum_server: Any) -> None:
+    lambda_client = client("lambda", gureum_server.endpoint, parameter_validation=False)
+    with pytest.raises(lambda_client.exceptions.ClientError) as error:
+        lambda_client.list_functions(MaxItems=0)
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_error_shape_is_aws(gureum_server: Any) -> None:
+    request = urllib.request.Request(f"{gureum_server.endpoint}/2015-03-31/functions/absent-fn")
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request)
+    assert error.value.code == 404
+    assert error.value.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+    assert error.value.headers["x-amzn-RequestId"]
+    assert json.loads(error.value.read()) == {
+        "Type": "User",
+        "Message": "Function not found: arn:aws:lambda:us-east-1:000000000000:function:absent-fn",
+    }
+
+
+def test_malformed_json_body(gureum_server: Any) -> None:
+    request = urllib.request.Request(
+        f"{gureum_server.endpoint}/2015-03-31/functions", data=b"{oops", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request)
+    assert error.value.code == 400
+    assert error.value.headers["x-amzn-ErrorType"] == "InvalidRequestContentException"
+
+
+def test_unknown_operation(gureum_server: Any) -> None:
+    request = urllib.request.Request(f"{gureum_server.endpoint}/2015-03-31/nothing-here")
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request)
+    assert error.value.code == 404
+    assert error.value.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+
+
+def test_account_settings(lambda_client: Any) -> None:
+    create(lambda_client)
+    settings = lambda_client.get_account_settings()
+    assert settings["AccountLimit"]["ConcurrentExecutions"] == 1000
+    assert settings["AccountUsage"]["FunctionCount"] >= 1

@@ -1,0 +1,155 @@
+"""``gureum server`` as a user runs it: a real process, stopped by signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROLE, client, free_port, zip_files
+
+SLOW = """
+import os, time
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"pid": os.getpid(), "child": event.get("child") and __import__("subprocess").Popen(
+        ["sleep", "300"]).pid}
+"""
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gureum",
+                "server",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+                "--log-level",
+                "warning",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        lam = client("lambda", self.endpoint)
+        while True:
+            try:
+                lam.list_functions()
+                return
+            except Exception:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    out = self.process.stdout.read() if self.process.stdout else b""
+                    raise RuntimeError(f"server did not start: {out.decode()}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess(tmp_path / "data")
+    yield server
+    server.stop()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_dead(pids: list[int], timeout: float = 10) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        living = [pid for pid in pids if alive(pid)]
+        if not living:
+            return []
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
+def deploy_slow(endpoint: str) -> Any:
+    lam = client("lambda", endpoint)
+    lam.create_function(
+        FunctionName="slow",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Timeout=30,
+        Code={"ZipFile": zip_files({"app.py": SLOW})},
+    )
+    return lam
+
+
+def test_sigterm_drains_inflight_invokes_and_leaves_no_orphans(
+    server_process: ServerProcess,
+) -> None:
+    lam = deploy_slow(server_process.endpoint)
+    idle = json.loads(lam.invoke(FunctionName="slow", Payload=b'{"child": true}')["Payload"].read())
+    results: list[Any] = []
+
+    def slow_invoke() -> None:
+        response = lam.invoke(FunctionName="slow", Payload=b'{"sleep": 1.5}')
+        results.append(json.loads(response["Payload"].read()))
+
+    thread = threading.Thread(target=slow_invoke)
+    thread.start()
+    time.sleep(0.6)  # the invoke is in flight
+    server_process.process.send_signal(signal.SIGTERM)
+    thread.join(timeout=30)
+    assert results and "pid" in results[0], "the in-flight invoke was not drained"
+    # uvicorn re-raises the signal once it has shut down cleanly
+    assert server_process.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    pids = [idle["pid"], idle["child"], results[0]["pid"]]
+    assert wait_dead(pids) == []
+
+
+def test_sigkill_of_the_server_takes_the_sandboxes_along(server_process: ServerProcess) -> None:
+    lam = deploy_slow(server_process.endpoint)
+    pid = json.loads(lam.invoke(FunctionName="slow", Payload=b"{}")["Payload"].read())["pid"]
+    assert alive(pid)
+    server_process.process.kill()
+    server_process.process.wait()
+    assert wait_dead([pid]) == []
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    first = ServerProcess(tmp_path / "data")
+    try:
+        deploy_slow(first.endpoint)
+    finally:
+        first.process.send_signal(signal.SIGINT)
+        first.process.wait(timeout=30)
+    second = ServerProcess(tmp_path / "data")
+    try:
+        lam = client("lambda", second.endpoint)
+        assert lam.get_function(FunctionName="slow")["Configuration"]["Timeout"] == 30
+        assert "pid" in json.loads(lam.invoke(FunctionName="slow")["Payload"].read())
+    finally:
+        second.stop()
