@@ -1,0 +1,1 @@
+"""Observability: function logs (and, later, metrics)."""

@@ -1,0 +1,1 @@
+"""Workers: the Worker Manager, sandboxes, and the Runtime API they are served."""
