@@ -249,7 +249,7 @@ async def invoke(request: Request) -> Response:
         trace_id=headers.get("x-amzn-trace-id"),
         client_context=client_context,
     )
-    outcome = await platform.workers.invoke(function, invocation)
+    outcome = await platform.workers.invoke(function, invocation, tail=log_type == "Tail")
     response_headers = {
         "x-amzn-RequestId": request_id,
         "X-Amz-Executed-Version": function.version or LATEST,

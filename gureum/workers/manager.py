@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gureum.functions.code import CodeStore
-
 from gureum.functions.config import FunctionVersion
 from gureum.observe.logs import LogSink
 from gureum.workers.runtime_api import Invocation
@@ -68,14 +67,16 @@ class WorkerManager:
         self._reaper = asyncio.create_task(self._reap_forever(), name="gureum-reaper")
 
     # invoke path
-    async def invoke(self, function: FunctionVersion, invocation: Invocation) -> InvokeOutcome:
+    async def invoke(
+        self, function: FunctionVersion, invocation: Invocation, *, tail: bool = False
+    ) -> InvokeOutcome:
         """Run ``invocation`` in a sandbox of ``function``, warm if one is idle."""
         self._inflight += 1
         self._drained.clear()
         try:
             sandbox, pool = await self._claim(function)
             try:
-                return await sandbox.invoke(invocation)
+                return await sandbox.invoke(invocation, tail=tail)
             finally:
                 self._release(sandbox, pool)
         finally:

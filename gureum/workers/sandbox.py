@@ -144,6 +144,7 @@ class Sandbox:
         self._current: Invocation | None = None
         self._delivered_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._status_fd: int | None = None
 
     # lifecycle
     async def start(self) -> None:
@@ -259,14 +260,20 @@ class Sandbox:
                 self._emit("Runtime.ExitError")
                 self._finish(current, _error("Runtime.ExitError", message))
         self._mark_dead()
+        if self._status_fd is not None:
+            os.close(self._status_fd)
+            self._status_fd = None
         self._transport.close()
         self._transport = None
         if not self.stopped.done():
             self.stopped.set_result(None)
 
     # the invoke path
-    async def invoke(self, invocation: Invocation) -> InvokeOutcome:
-        """Run one invocation in this sandbox (which the caller has claimed)."""
+    async def invoke(self, invocation: Invocation, *, tail: bool = False) -> InvokeOutcome:
+        """Run one invocation in this sandbox (which the caller has claimed).
+
+        ``tail``: keep the end of the invocation's log for the caller (LogType=Tail).
+        """
         self.state = SandboxState.BUSY
         self.invocations += 1
         self._current = invocation
@@ -288,14 +295,16 @@ class Sandbox:
         if self._init_duration_ms is not None and not self._init_reported:
             init_ms = self._init_duration_ms
             self._init_reported = True
-        self._report(invocation.request_id, duration_ms, init_ms)
         self._delivered_at = 0.0
         self.last_used = time.monotonic()
         if self.state is SandboxState.BUSY:
             self.state = SandboxState.IDLE
-        tail = bytes(self._capture[-self.env.log_tail_bytes :])
+        # REPORT is written now, not deferred: under concurrency the sandbox may be
+        # claimed again before a deferred callback runs, and logs would interleave.
+        self._report(invocation.request_id, duration_ms, init_ms)
+        log_tail = bytes(self._capture[-self.env.log_tail_bytes :]) if tail else b""
         return InvokeOutcome(
-            invocation.request_id, reply.body, reply.error_type, tail, duration_ms, init_ms
+            invocation.request_id, reply.body, reply.error_type, log_tail, duration_ms, init_ms
         )
 
     def _delivered(self, invocation: Invocation) -> None:
@@ -469,10 +478,10 @@ class Sandbox:
         if self._pid is None:
             return 0
         try:
-            with open(f"/proc/{self._pid}/status", "rb") as status:
-                for line in status:
-                    if line.startswith(b"VmHWM:"):
-                        return math.ceil(int(line.split()[1]) / 1024)
-        except (OSError, ValueError, IndexError):
-            pass
-        return 0
+            if self._status_fd is None:
+                self._status_fd = os.open(f"/proc/{self._pid}/status", os.O_RDONLY)
+            status = os.pread(self._status_fd, 4096, 0)
+            start = status.index(b"VmHWM:") + 6
+            return math.ceil(int(status[start : status.index(b"kB", start)]) / 1024)
+        except (OSError, ValueError):
+            return 0

@@ -152,7 +152,9 @@ class RuntimeClient:
     """A keep-alive HTTP/1.1 client of the Runtime API on a raw socket.
 
     http.client parses headers with the email package; this client reads exactly what
-    the Runtime API sends, which halves the runtime's share of a warm invoke.
+    the Runtime API sends. After a response or an error it asks for the next event in
+    the same write (HTTP pipelining: the Runtime API answers a connection's requests in
+    order), which saves a loopback round trip per warm invoke.
     """
 
     def __init__(self, address):
@@ -161,15 +163,9 @@ class RuntimeClient:
         self.host = address.encode()
         self.sock = None
         self.buffer = b""
+        self.next_requested = False
 
-    def _connect(self):
-        self.sock = socket.create_connection(self.address)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buffer = b""
-
-    def _request(self, method, path, body=b"", headers=()):
-        if self.sock is None:
-            self._connect()
+    def _encode(self, method, path, body=b"", headers=()):
         head = [
             b"%s %s%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n"
             % (method, RUNTIME_PATH, path, self.host, len(body))
@@ -177,8 +173,14 @@ class RuntimeClient:
         for name, value in headers:
             head.append(b"%s: %s\r\n" % (name, value.encode("latin-1")))
         head.append(b"\r\n")
-        self.sock.sendall(b"".join(head) + body)
-        return self._response()
+        return b"".join(head) + body
+
+    def _send(self, data):
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.buffer = b""
+        self.sock.sendall(data)
 
     def _fill(self):
         chunk = self.sock.recv(262144)
@@ -202,24 +204,32 @@ class RuntimeClient:
         body, self.buffer = self.buffer[:length], self.buffer[length:]
         return status, headers, body
 
+    def _post_then_next(self, path, body, headers):
+        self._send(
+            self._encode(b"POST", path, body, headers) + self._encode(b"GET", b"/invocation/next")
+        )
+        self.next_requested = True
+        status, _, answer = self._response()
+        return status, answer
+
     def next(self):
-        status, headers, body = self._request(b"GET", b"/invocation/next")
+        if not self.next_requested:
+            self._send(self._encode(b"GET", b"/invocation/next"))
+        self.next_requested = False
+        status, headers, body = self._response()
         if status != 200:
             raise RuntimeError(f"invocation/next answered {status}: {body[:200]!r}")
         return headers, body
 
     def respond(self, request_id, body):
-        status, _, answer = self._request(
-            b"POST",
+        return self._post_then_next(
             b"/invocation/%s/response" % request_id.encode(),
             body,
             ((b"Content-Type", "application/json"),),
         )
-        return status, answer
 
     def error(self, request_id, error_type, body):
-        self._request(
-            b"POST",
+        return self._post_then_next(
             b"/invocation/%s/error" % request_id.encode(),
             body,
             (
@@ -229,15 +239,18 @@ class RuntimeClient:
         )
 
     def init_error(self, error_type, body):
-        self._request(
-            b"POST",
-            b"/init/error",
-            body,
-            (
-                (b"Content-Type", "application/json"),
-                (b"Lambda-Runtime-Function-Error-Type", error_type),
-            ),
+        self._send(
+            self._encode(
+                b"POST",
+                b"/init/error",
+                body,
+                (
+                    (b"Content-Type", "application/json"),
+                    (b"Lambda-Runtime-Function-Error-Type", error_type),
+                ),
+            )
         )
+        return self._response()[0]
 
 
 def _flush():
