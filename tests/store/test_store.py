@@ -1,0 +1,260 @@
+"""The store on SQLite and PostgreSQL: functions, logs, migrations, races."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from gureum.errors import (
+    PreconditionFailedException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from gureum.store import FunctionRow, LogEvent, Store
+
+
+def row(name: str, revision: str = "r1", **config: Any) -> FunctionRow:
+    return FunctionRow(name, "$LATEST", {"FunctionName": name, **config}, "ab" * 32, revision)
+
+
+def test_create_get_update_delete(store: Store) -> None:
+    store.create_function(row("f", MemorySize=128))
+    assert store.get_function("f") == row("f", MemorySize=128)
+    assert store.get_function("absent") is None
+    store.update_function(row("f", "r2", MemorySize=256), expected_revision_id="r1")
+    assert store.get_function("f") == row("f", "r2", MemorySize=256)
+    store.update_function(row("f", "r3"))  # no revision given: unconditional
+    assert store.get_function("f").revision_id == "r3"  # type: ignore[union-attr]
+    assert store.delete_function("f") is True
+    assert store.delete_function("f") is False
+    assert store.get_function("f") is None
+
+
+def test_errors(store: Store) -> None:
+    store.create_function(row("f"))
+    with pytest.raises(ResourceConflictException, match="Function already exist: f"):
+        store.create_function(row("f"))
+    with pytest.raises(PreconditionFailedException):
+        store.update_function(row("f", "r2"), expected_revision_id="stale")
+    assert store.get_function("f").revision_id == "r1"  # type: ignore[union-attr]
+    with pytest.raises(ResourceNotFoundException):
+        store.update_function(row("absent"))
+
+
+def test_list_functions_pages_by_name(store: Store) -> None:
+    for name in ["c", "a", "e", "b", "d"]:
+        store.create_function(row(name))
+    assert [r.name for r in store.list_functions(None, 2)] == ["a", "b"]
+    assert [r.name for r in store.list_functions("b", 2)] == ["c", "d"]
+    assert [r.name for r in store.list_functions("d", 10)] == ["e"]
+    assert sorted(r.name for r in store.all_functions()) == ["a", "b", "c", "d", "e"]
+
+
+def test_concurrent_create_has_one_winner(store: Store) -> None:
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            store.create_function(row("race", f"r{i}"))
+            outcomes.append("won")
+        except ResourceConflictException:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "conflict", "conflict", "won"]
+
+
+def test_migrate_is_idempotent(store: Store) -> None:
+    store.create_function(row("kept"))
+    store.migrate()
+    assert store.get_function("kept") is not None
+
+
+def events(group: str, stream: str, start: int, messages: list[str]) -> list[LogEvent]:
+    return [LogEvent(group, stream, start + i, m) for i, m in enumerate(messages)]
+
+
+def test_log_streams_and_groups(store: Store) -> None:
+    store.put_log_events(events("/aws/lambda/a", "s1", 1000, ["x", "yy"]))
+    store.put_log_events(events("/aws/lambda/a", "s2", 500, ["z"]))
+    store.put_log_events(events("/aws/lambda/a", "s1", 2000, ["w"]))
+    store.put_log_events(events("/aws/lambda/b", "t", 100, ["q"]))
+    groups, token = store.describe_log_groups(None, 10, None)
+    assert [g["logGroupName"] for g in groups] == ["/aws/lambda/a", "/aws/lambda/b"]
+    assert groups[0]["storedBytes"] == 5 and token is None
+    first, token = store.describe_log_groups("/aws/lambda/", 1, None)
+    assert [g["logGroupName"] for g in first] == ["/aws/lambda/a"] and token
+    rest, token = store.describe_log_groups("/aws/lambda/", 1, token)
+    assert [g["logGroupName"] for g in rest] == ["/aws/lambda/b"] and token is None
+    streams, _ = store.describe_log_streams(
+        "/aws/lambda/a",
+        prefix=None,
+        order_by="LogStreamName",
+        descending=False,
+        limit=10,
+        next_token=None,
+    )
+    s1 = streams[0]
+    assert (s1["logStreamName"], s1["firstEventTimestamp"], s1["lastEventTimestamp"]) == (
+        "s1",
+        1000,
+        2000,
+    )
+    assert s1["storedBytes"] == 4
+    by_time, _ = store.describe_log_streams(
+        "/aws/lambda/a",
+        prefix=None,
+        order_by="LastEventTime",
+        descending=True,
+        limit=10,
+        next_token=None,
+    )
+    assert [s["logStreamName"] for s in by_time] == ["s1", "s2"]
+    page, token = store.describe_log_streams(
+        "/aws/lambda/a",
+        prefix="s",
+        order_by="LogStreamName",
+        descending=False,
+        limit=1,
+        next_token=None,
+    )
+    assert [s["logStreamName"] for s in page] == ["s1"] and token
+    page, token = store.describe_log_streams(
+        "/aws/lambda/a",
+        prefix="s",
+        order_by="LogStreamName",
+        descending=False,
+        limit=1,
+        next_token=token,
+    )
+    assert [s["logStreamName"] for s in page] == ["s2"] and token is None
+    assert store.log_group_exists("/aws/lambda/a")
+    assert store.delete_log_group("/aws/lambda/a") is True
+    assert not store.log_group_exists("/aws/lambda/a")
+    assert store.delete_log_group("/aws/lambda/a") is False
+
+
+def test_get_log_events_forward_and_backward(store: Store) -> None:
+    store.put_log_events(events("g", "s", 0, [f"m{i}" for i in range(10)]))
+    page, forward, backward = store.get_log_events(
+        "g", "s", start_time=None, end_time=None, start_from_head=True, limit=4, next_token=None
+    )
+    assert [e["message"] for e in page] == ["m0", "m1", "m2", "m3"]
+    page, forward, _ = store.get_log_events(
+        "g", "s", start_time=None, end_time=None, start_from_head=True, limit=4, next_token=forward
+    )
+    assert [e["message"] for e in page] == ["m4", "m5", "m6", "m7"]
+    page, forward, _ = store.get_log_events(
+        "g", "s", start_time=None, end_time=None, start_from_head=True, limit=4, next_token=forward
+    )
+    assert [e["message"] for e in page] == ["m8", "m9"]
+    empty, same, _ = store.get_log_events(
+        "g", "s", start_time=None, end_time=None, start_from_head=True, limit=4, next_token=forward
+    )
+    assert empty == [] and same == forward
+    store.put_log_events(events("g", "s", 10, ["m10"]))
+    page, _, _ = store.get_log_events(
+        "g", "s", start_time=None, end_time=None, start_from_head=True, limit=4, next_token=forward
+    )
+    assert [e["message"] for e in page] == ["m10"]
+    # from the tail, then backwards
+    page, _, backward = store.get_log_events(
+        "g", "s", start_time=None, end_time=None, start_from_head=False, limit=3, next_token=None
+    )
+    assert [e["message"] for e in page] == ["m8", "m9", "m10"]
+    page, _, _ = store.get_log_events(
+        "g",
+        "s",
+        start_time=None,
+        end_time=None,
+        start_from_head=False,
+        limit=3,
+        next_token=backward,
+    )
+    assert [e["message"] for e in page] == ["m5", "m6", "m7"]
+    window, _, _ = store.get_log_events(
+        "g", "s", start_time=3, end_time=5, start_from_head=True, limit=10, next_token=None
+    )
+    assert [e["message"] for e in window] == ["m3", "m4"]
+    assert window[0]["ingestionTime"] > 0
+
+
+def test_filter_log_events(store: Store) -> None:
+    store.put_log_events(events("g", "a", 0, ["ERROR disk full", "INFO ok", "ERROR net down"]))
+    store.put_log_events(events("g", "b", 1, ["ERROR disk slow", "100% done"]))
+
+    def messages(**kwargs: Any) -> list[str]:
+        args: dict[str, Any] = {
+            "stream_names": None,
+            "stream_prefix": None,
+            "start_time": None,
+            "end_time": None,
+            "pattern": None,
+            "limit": 100,
+            "next_token": None,
+            **kwargs,
+        }
+        found, _ = store.filter_log_events("g", **args)
+        return [e["message"] for e in found]
+
+    assert messages() == [
+        "ERROR disk full",
+        "INFO ok",
+        "ERROR disk slow",
+        "ERROR net down",
+        "100% done",
+    ]
+    assert messages(pattern="ERROR disk") == ["ERROR disk full", "ERROR disk slow"]
+    assert messages(pattern='"disk full"') == ["ERROR disk full"]
+    assert messages(pattern="100%") == ["100% done"]
+    assert messages(stream_names=["b"]) == ["ERROR disk slow", "100% done"]
+    assert messages(stream_prefix="a", pattern="ERROR") == ["ERROR disk full", "ERROR net down"]
+    assert messages(start_time=1, end_time=1) == ["INFO ok", "ERROR disk slow"]
+    seen, token = [], None
+    while True:
+        page, token = store.filter_log_events(
+            "g",
+            stream_names=None,
+            stream_prefix=None,
+            start_time=None,
+            end_time=None,
+            pattern=None,
+            limit=2,
+            next_token=token,
+        )
+        seen += [e["eventId"] for e in page]
+        if token is None:
+            break
+    assert len(seen) == len(set(seen)) == 5
+
+
+def test_bad_tokens_are_value_errors(store: Store) -> None:
+    with pytest.raises(ValueError):
+        store.filter_log_events(
+            "g",
+            stream_names=None,
+            stream_prefix=None,
+            start_time=None,
+            end_time=None,
+            pattern=None,
+            limit=1,
+            next_token="garbage",
+        )
+    with pytest.raises(ValueError):
+        store.get_log_events(
+            "g",
+            "s",
+            start_time=None,
+            end_time=None,
+            start_from_head=True,
+            limit=1,
+            next_token="f/x",
+        )
