@@ -5,6 +5,7 @@
           ├── ValidationException            400  a member breaks its constraint
           ├── InvalidParameterValueException 400
           ├── InvalidRequestContentException 400  the payload is not JSON
+          ├── InvalidParameterException      400  (CloudWatch Logs' name for it)
           ├── ResourceNotFoundException      404
           ├── ResourceConflictException      409
           ├── PreconditionFailedException    412  RevisionId does not match
@@ -13,6 +14,9 @@
           ├── TooManyRequestsException       429  carries ``Reason``
           ├── ServiceException               500
           └── NotImplementedException        501  a part of the API gureum lacks yet
+
+JSON-protocol services (CloudWatch Logs) answer every client error with status 400 and
+``{"__type": ..., "message": ...}``; ``frontend/json_rpc.py`` renders them so.
 
 Function errors (a handler raising, a timeout, a crash) are not ServiceErrors: the
 invoke succeeds at the HTTP level (200) and carries ``X-Amz-Function-Error``.
@@ -50,6 +54,10 @@ class ValidationException(ServiceError):
 
 class InvalidParameterValueException(ServiceError):
     error_type = "InvalidParameterValueException"
+
+
+class InvalidParameterException(ServiceError):
+    error_type = "InvalidParameterException"
 
 
 class InvalidRequestContentException(ServiceError):

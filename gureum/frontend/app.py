@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gureum.errors import ServiceError, ServiceException
-from gureum.frontend import lambda_api
+from gureum.frontend import json_rpc, lambda_api, logs_api  # noqa: F401  (logs_api registers)
 from gureum.frontend.responses import aws_error, aws_json
 from gureum.platform import Platform
 from gureum.settings import Settings
@@ -90,7 +90,7 @@ def create_app(settings: Settings) -> Edge:
             await platform.stop()
 
     app = Starlette(
-        routes=lambda_api.routes(),
+        routes=[*lambda_api.routes(), *json_rpc.routes()],
         lifespan=lifespan,
         exception_handlers={
             ServiceError: _service_error,
