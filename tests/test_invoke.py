@@ -398,3 +398,41 @@ def test_idle_sandboxes_are_reaped(start_server: Any, tmp_path: Path) -> None:
         time.sleep(0.05)
     assert server.platform.workers.sandboxes() == []
     assert json.loads(invoke(lam, "reap")["Body"])["start"] == "cold"
+
+
+def test_update_drains_a_busy_sandbox(lambda_client: Any, deploy: Any) -> None:
+    """An invoke in flight during an update finishes in its (old) sandbox."""
+    import threading
+
+    code = (
+        "import os, time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n"
+        "    return os.getpid()\n"
+    )
+    name = deploy(code)
+    results: list[Any] = []
+    slow = threading.Thread(
+        target=lambda: results.append(invoke(lambda_client, name, {"sleep": 1}))
+    )
+    slow.start()
+    time.sleep(0.5)
+    lambda_client.update_function_configuration(FunctionName=name, Timeout=10)
+    fresh = invoke(lambda_client, name)
+    slow.join()
+    assert "FunctionError" not in results[0]
+    old_pid = json.loads(results[0]["Body"])
+    assert json.loads(fresh["Body"]) != old_pid
+    # the old sandbox is stopped once its invoke is done
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{old_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (
+        not Path(f"/proc/{old_pid}").exists()
+        or Path(f"/proc/{old_pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    )
+
+
+def test_missing_interpreter_is_a_clear_error() -> None:
+    from gureum.runtimes import InvalidRuntimeException, python_interpreter
+
+    with pytest.raises(InvalidRuntimeException, match="python3.99 is not available"):
+        python_interpreter("python3.99")

@@ -35,6 +35,7 @@ class LogSink:
         self._buffer: list[LogEvent] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._closing = False
 
     def emit(self, group: str, stream: str, message: str, timestamp: int | None = None) -> None:
         """Queue one log event (``timestamp`` in epoch milliseconds, default now)."""
@@ -52,25 +53,31 @@ class LogSink:
         self._task = asyncio.create_task(self._run(), name="gureum-log-sink")
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
             await self.flush()
 
     async def flush(self) -> None:
-        """Write everything buffered so far."""
-        while self._buffer:
-            batch, self._buffer = self._buffer[: self.max_batch], self._buffer[self.max_batch :]
+        """Write what is buffered now, in batches of at most ``max_batch`` events.
+
+        Lines that arrive during the writes wait for the next tick: writing them at once
+        would turn a busy function's log into a stream of tiny transactions.
+        """
+        pending, self._buffer = self._buffer, []
+        for start in range(0, len(pending), self.max_batch):
+            batch = pending[start : start + self.max_batch]
             try:
                 await self.store.run(self.store.put_log_events, batch)
             except Exception:
                 logger.exception("writing %d log events failed; they are lost", len(batch))
 
     async def close(self) -> None:
+        """Stop the periodic flush (letting a write in progress finish), then flush the rest."""
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         await self.flush()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -72,7 +72,7 @@ class RuntimeReply:
 class RuntimeAPIHandler(Protocol):
     """What the Runtime API needs from the sandbox it serves."""
 
-    def next_invocation(self) -> Awaitable[Invocation]:
+    def next_invocation(self) -> asyncio.Future[Invocation]:
         """Wait for the next event; the first call marks the end of init."""
 
     def invocation_response(self, request_id: str, reply: RuntimeReply) -> bool:
@@ -109,7 +109,7 @@ class RuntimeAPIProtocol(asyncio.Protocol):
         self._head_bytes = 0
         self._queue: list[tuple[bytes, bytes, dict[bytes, bytes], bytes, bool]] = []
         self._busy = False
-        self._next_task: asyncio.Task[None] | None = None
+        self._next: asyncio.Future[Invocation] | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -118,8 +118,8 @@ class RuntimeAPIProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        if self._next_task is not None:
-            self._next_task.cancel()
+        if self._next is not None:
+            self._next.cancel()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -175,7 +175,10 @@ class RuntimeAPIProtocol(asyncio.Protocol):
                     self._reply(405, b'{"errorType":"InvalidRequest"}')
                     continue
                 self._busy = True
-                self._next_task = asyncio.ensure_future(self._serve_next())
+                # A callback on the sandbox's future, not a task per request: this
+                # is the hot path.
+                self._next = self.handler.next_invocation()
+                self._next.add_done_callback(self._serve_next)
                 return
             if method != b"POST":
                 self._reply(405, b'{"errorType":"InvalidRequest"}')
@@ -228,13 +231,11 @@ class RuntimeAPIProtocol(asyncio.Protocol):
                     ).encode(),
                 )
 
-    async def _serve_next(self) -> None:
-        try:
-            invocation = await self.handler.next_invocation()
-        except asyncio.CancelledError:
+    def _serve_next(self, future: asyncio.Future[Invocation]) -> None:
+        self._next = None
+        if future.cancelled() or self.transport is None:
             return
-        finally:
-            self._next_task = None
+        invocation = future.result()
         headers = [
             b"Lambda-Runtime-Aws-Request-Id: ",
             invocation.request_id.encode(),
