@@ -1,6 +1,6 @@
-"""A CloudWatch Logs subset (``Logs_20140328``), so boto3's ``logs`` client and
-``aws logs tail`` read function logs: DescribeLogGroups, DescribeLogStreams,
-GetLogEvents, FilterLogEvents, DeleteLogGroup.
+"""A CloudWatch Logs subset (``Logs_20140328``), so boto3's ``logs`` client reads
+function logs: DescribeLogGroups, DescribeLogStreams, GetLogEvents, FilterLogEvents,
+DeleteLogGroup.
 """
 
 from __future__ import annotations
