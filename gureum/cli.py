@@ -334,12 +334,35 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Print which sandbox protections this host can give."""
+    from gureum.runtimes import PYTHON_RUNTIMES, InvalidRuntimeException, python_interpreter
+    from gureum.workers import isolation
+
+    settings = settings_from_args(args)
+    found = isolation.detect(
+        "auto", settings.data_dir.resolve(), settings.sandbox_uid_base, clean=False
+    )
+    for line in found.report():
+        print(line)
+    for runtime in PYTHON_RUNTIMES:
+        try:
+            print(f"runtime {runtime}: {python_interpreter(runtime)}")
+        except InvalidRuntimeException:
+            print(f"runtime {runtime}: not available (no python{runtime[6:]} found)")
+    return 0 if found.isolated else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gureum", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     server = commands.add_parser("server", help="run a gureum node (edge, store, sandboxes)")
     add_settings_arguments(server)
     server.set_defaults(func=cmd_server)
+
+    doctor = commands.add_parser("doctor", help="say which sandbox protections this host gives")
+    add_settings_arguments(doctor)
+    doctor.set_defaults(func=cmd_doctor)
 
     deploy = commands.add_parser("deploy", help="zip a directory and create or update a function")
     deploy.add_argument("dir", help="the function's code directory")

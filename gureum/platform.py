@@ -8,9 +8,10 @@ import logging
 from gureum.functions.code import CodeStore
 from gureum.functions.registry import FunctionRegistry
 from gureum.observe.logs import LogSink
-from gureum.runtimes import sdk_path
+from gureum.runtimes import sdk_packages, sdk_path
 from gureum.settings import Settings
 from gureum.store import Store, open_store
+from gureum.workers import isolation
 from gureum.workers.manager import WorkerManager
 from gureum.workers.sandbox import SandboxEnvironment
 
@@ -26,6 +27,7 @@ class Platform:
     logs: LogSink
     workers: WorkerManager
     loop: asyncio.AbstractEventLoop
+    isolation: isolation.Isolation
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -41,6 +43,11 @@ class Platform:
             self.store, self.code, region=settings.region, account_id=settings.account_id
         )
         await self.functions.load()
+        self.isolation = await asyncio.to_thread(
+            isolation.detect, settings.isolation, data_dir, settings.sandbox_uid_base
+        )
+        for line in self.isolation.report():
+            logger.info("%s", line) if self.isolation.isolated else logger.warning("%s", line)
         self.logs = LogSink(self.store)
         self.logs.start()
         env = SandboxEnvironment(
@@ -53,6 +60,8 @@ class Platform:
             init_timeout=settings.init_timeout,
             log_tail_bytes=settings.log_tail_bytes,
             log_limit_bytes=settings.sandbox_log_limit,
+            isolation=self.isolation,
+            sdk_packages=sdk_packages(),
         )
         self.workers = WorkerManager(
             env, self.code, self.logs, idle_timeout=settings.sandbox_idle_timeout

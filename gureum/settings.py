@@ -8,6 +8,7 @@ when a field is missing from the docs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,14 @@ class Settings(BaseSettings):
         1024 * 1024,
         gt=0,
         description="Bytes of log one invoke may keep; beyond this the log says it truncated.",
+    )
+    isolation: Literal["auto", "namespaces", "rlimits"] = Field(
+        "auto",
+        description="Sandbox isolation: namespaces and cgroups (needs root), rlimits only, "
+        "or auto (namespaces where possible; says at start-up what is off).",
+    )
+    sandbox_uid_base: int = Field(
+        200000, ge=1000, description="First uid of the unprivileged users sandboxes run as."
     )
     log_level: str = Field("info", description="Level of the server's own log.")
 

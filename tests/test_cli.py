@@ -194,3 +194,13 @@ def test_zip_directory_is_deterministic(code_dir: Path) -> None:
         modes: dict[str, Any] = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
     assert names == ["app.py", "bootstrap"]
     assert modes["bootstrap"] & 0o111
+
+
+def test_doctor_reports_the_hosts_protections(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "doctor", "--data-dir", str(tmp_path / "data"))
+    lines = out.splitlines()
+    assert lines[0].startswith("isolation: ")
+    assert any(line.startswith("runtime python3.11: /") for line in lines)
+    assert code == (0 if lines[0].startswith("isolation: namespaces") else 1)

@@ -12,16 +12,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, client, unique_name, zip_files
+from tests.conftest import ROLE, RunningServer, client, unique_name, zip_files
 
 HELLO = """
-import os
+import os, uuid
+SANDBOX = uuid.uuid4().hex  # one per sandbox (pids repeat: each sandbox has its own PID 1)
 COLD = True
 def handler(event, context):
     global COLD
     start, COLD = ("cold" if COLD else "warm"), False
     print("hello from", context.function_name)
-    return {"start": start, "event": event, "pid": os.getpid()}
+    return {"start": start, "event": event, "sandbox": SANDBOX}
 """
 
 
@@ -45,7 +46,7 @@ def test_invoke_returns_result_and_reuses_the_sandbox(lambda_client: Any, deploy
     assert body["start"] == "cold"
     second = json.loads(invoke(lambda_client, name, {"n": 2})["Body"])
     assert second["start"] == "warm"
-    assert second["pid"] == body["pid"]
+    assert second["sandbox"] == body["sandbox"]
 
 
 def test_context_and_environment(lambda_client: Any, deploy: Any) -> None:
@@ -212,14 +213,15 @@ def test_log_tail_is_the_last_4kb(lambda_client: Any, deploy: Any) -> None:
 
 def test_timeout_kills_and_replaces_the_sandbox(lambda_client: Any, deploy: Any) -> None:
     code = """
-import os, time
+import time, uuid
+SANDBOX = uuid.uuid4().hex
 def handler(event, context):
     if event.get("sleep"):
         time.sleep(event["sleep"])
-    return os.getpid()
+    return SANDBOX
 """
     name = deploy(code, Timeout=1)
-    pid = json.loads(invoke(lambda_client, name)["Body"])
+    sandbox = json.loads(invoke(lambda_client, name)["Body"])
     started = time.monotonic()
     response = invoke(lambda_client, name, {"sleep": 30}, LogType="Tail")
     assert time.monotonic() - started < 10
@@ -229,7 +231,7 @@ def handler(event, context):
     assert "Task timed out after 1.00 seconds" in error["errorMessage"]
     assert "Task timed out after 1.00 seconds" in base64.b64decode(response["LogResult"]).decode()
     # the next invoke runs in a new sandbox, and works
-    assert json.loads(invoke(lambda_client, name)["Body"]) != pid
+    assert json.loads(invoke(lambda_client, name)["Body"]) != sandbox
 
 
 @pytest.mark.parametrize(
@@ -261,11 +263,14 @@ def test_runtime_exit_is_an_exit_error(
 def test_concurrent_invokes_get_their_own_sandboxes(lambda_client: Any, deploy: Any) -> None:
     import concurrent.futures
 
-    code = "import os, time\ndef handler(e, c):\n    time.sleep(0.5)\n    return os.getpid()\n"
+    code = (
+        "import time, uuid\nS = uuid.uuid4().hex\n"
+        "def handler(e, c):\n    time.sleep(0.5)\n    return S\n"
+    )
     name = deploy(code)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        pids = list(pool.map(lambda _: json.loads(invoke(lambda_client, name)["Body"]), range(4)))
-    assert len(set(pids)) == 4
+        ids = list(pool.map(lambda _: json.loads(invoke(lambda_client, name)["Body"]), range(4)))
+    assert len(set(ids)) == 4
 
 
 def test_update_sends_invokes_to_new_sandboxes(lambda_client: Any, deploy: Any) -> None:
@@ -334,35 +339,61 @@ def test_client_context_reaches_the_handler(lambda_client: Any, deploy: Any) -> 
     assert json.loads(invoke(lambda_client, name, ClientContext=context)["Body"]) == {"k": "v"}
 
 
+def _bundle(module: Any) -> dict[str, bytes]:
+    """A package (or one-file module) from this interpreter's site-packages, as zip entries."""
+    origin = Path(module.__file__)
+    if origin.name != "__init__.py":
+        return {origin.name: origin.read_bytes()}
+    root = origin.parent
+    return {
+        f"{root.name}/{p.relative_to(root)}": p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
 def test_awslambdaric_runs_as_a_custom_runtime(lambda_client: Any) -> None:
-    """awslambdaric from PyPI, unchanged, as a ``provided.al2023`` function's bootstrap."""
-    pytest.importorskip("awslambdaric")
-    bootstrap = f"#!/bin/sh\nexec {sys.executable} -m awslambdaric app.handler\n"
+    """awslambdaric from PyPI, unchanged and bundled as a user would, as the bootstrap of
+    a ``provided.al2023`` function (run by the host's system Python 3.11)."""
+    awslambdaric = pytest.importorskip("awslambdaric")
+    import runtime_client  # awslambdaric's C extension, beside it in site-packages
+    import simplejson
+    import snapshot_restore_py
+
+    if sys.version_info[:2] != (3, 11) or not Path("/usr/bin/python3.11").exists():
+        pytest.skip("the bundled awslambdaric is built for CPython 3.11")
+    bootstrap = "#!/bin/sh\nexec /usr/bin/python3.11 -m awslambdaric app.handler\n"
     code = textwrap.dedent("""
-        import os
+        import uuid
+        SANDBOX = uuid.uuid4().hex
         def handler(event, context):
             print("via awslambdaric")
             if event.get("fail"):
                 raise KeyError("missing thing")
             return {"echo": event, "request_id": context.aws_request_id,
-                    "arn": context.invoked_function_arn, "pid": os.getpid()}
+                    "arn": context.invoked_function_arn, "sandbox": SANDBOX}
     """)
+    files: dict[str, str | bytes] = {"bootstrap": bootstrap, "app.py": code}
+    for module in (awslambdaric, runtime_client, simplejson, snapshot_restore_py):
+        files.update(_bundle(module))
+    modes = {name: 0o755 for name in files if name == "bootstrap" or name.endswith(".so")}
     name = unique_name("ric")
     lambda_client.create_function(
         FunctionName=name,
         Runtime="provided.al2023",
         Role=ROLE,
         Handler="app.handler",
-        Code={"ZipFile": zip_files({"bootstrap": bootstrap, "app.py": code}, {"bootstrap": 0o755})},
+        Code={"ZipFile": zip_files(files, modes)},
     )
     first = invoke(lambda_client, name, {"x": 1}, LogType="Tail")
     result = json.loads(first["Body"])
+    assert "echo" in result, base64.b64decode(first.get("LogResult", "")).decode()
     assert result["echo"] == {"x": 1}
     assert result["request_id"] == first["ResponseMetadata"]["RequestId"]
     assert result["arn"].endswith(f"function:{name}")
     assert "via awslambdaric" in base64.b64decode(first["LogResult"]).decode()
     second = json.loads(invoke(lambda_client, name, {"x": 2})["Body"])
-    assert second["pid"] == result["pid"]
+    assert second["sandbox"] == result["sandbox"]
     failed = invoke(lambda_client, name, {"fail": True})
     assert failed["FunctionError"] == "Unhandled"
     assert json.loads(failed["Body"])["errorType"] == "KeyError"
@@ -400,13 +431,15 @@ def test_idle_sandboxes_are_reaped(start_server: Any, tmp_path: Path) -> None:
     assert json.loads(invoke(lam, "reap")["Body"])["start"] == "cold"
 
 
-def test_update_drains_a_busy_sandbox(lambda_client: Any, deploy: Any) -> None:
+def test_update_drains_a_busy_sandbox(
+    lambda_client: Any, deploy: Any, gureum_server: RunningServer
+) -> None:
     """An invoke in flight during an update finishes in its (old) sandbox."""
     import threading
 
     code = (
-        "import os, time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n"
-        "    return os.getpid()\n"
+        "import time, uuid\nS = uuid.uuid4().hex\n"
+        "def handler(e, c):\n    time.sleep(e.get('sleep', 0))\n    return S\n"
     )
     name = deploy(code)
     results: list[Any] = []
@@ -419,16 +452,16 @@ def test_update_drains_a_busy_sandbox(lambda_client: Any, deploy: Any) -> None:
     fresh = invoke(lambda_client, name)
     slow.join()
     assert "FunctionError" not in results[0]
-    old_pid = json.loads(results[0]["Body"])
-    assert json.loads(fresh["Body"]) != old_pid
-    # the old sandbox is stopped once its invoke is done
+    assert json.loads(fresh["Body"]) != json.loads(results[0]["Body"])
+
+    # the old sandbox is stopped once its invoke is done; only the new one is left
+    def sandboxes() -> list[Any]:
+        return [s for s in gureum_server.platform.workers.sandboxes() if s.function.name == name]
+
     deadline = time.monotonic() + 5
-    while Path(f"/proc/{old_pid}").exists() and time.monotonic() < deadline:
+    while len(sandboxes()) > 1 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert (
-        not Path(f"/proc/{old_pid}").exists()
-        or Path(f"/proc/{old_pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
-    )
+    assert len(sandboxes()) == 1
 
 
 def test_missing_interpreter_is_a_clear_error() -> None:

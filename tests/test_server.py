@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,6 +25,27 @@ def handler(event, context):
 """
 
 
+#: Sandboxes of the servers started here run as uids from this base, so the test can
+#: find every process they left (pids inside sandboxes are namespace-local).
+UID_BASE = 310000
+
+
+def sandbox_processes() -> list[int]:
+    """Host pids of live processes owned by this test's sandbox users."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue
+        uid = int(fields.get("Uid", "0").split()[0])
+        if UID_BASE <= uid < UID_BASE + 60000 and fields.get("State", "").split()[0] != "Z":
+            found.append(int(status.parent.name))
+    return found
+
+
 class ServerProcess:
     def __init__(self, data_dir: Path) -> None:
         self.port = free_port()
@@ -42,6 +62,8 @@ class ServerProcess:
                 str(data_dir),
                 "--log-level",
                 "warning",
+                "--sandbox-uid-base",
+                str(UID_BASE),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -71,27 +93,12 @@ def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
     server.stop()
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is dead for our purposes
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def wait_dead(pids: list[int], timeout: float = 10) -> list[int]:
+def wait_gone(timeout: float = 10) -> list[int]:
+    """Wait until no process of this test's sandbox users is left; return any left."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        living = [pid for pid in pids if alive(pid)]
-        if not living:
-            return []
+    while sandbox_processes() and time.monotonic() < deadline:
         time.sleep(0.05)
-    return [pid for pid in pids if alive(pid)]
+    return sandbox_processes()
 
 
 def deploy_slow(endpoint: str) -> Any:
@@ -111,7 +118,7 @@ def test_sigterm_drains_inflight_invokes_and_leaves_no_orphans(
     server_process: ServerProcess,
 ) -> None:
     lam = deploy_slow(server_process.endpoint)
-    idle = json.loads(lam.invoke(FunctionName="slow", Payload=b'{"child": true}')["Payload"].read())
+    lam.invoke(FunctionName="slow", Payload=b'{"child": true}')  # leaves a `sleep 300` behind
     results: list[Any] = []
 
     def slow_invoke() -> None:
@@ -121,22 +128,22 @@ def test_sigterm_drains_inflight_invokes_and_leaves_no_orphans(
     thread = threading.Thread(target=slow_invoke)
     thread.start()
     time.sleep(0.6)  # the invoke is in flight
+    assert len(sandbox_processes()) >= 2  # the runtime and the child it left running
     server_process.process.send_signal(signal.SIGTERM)
     thread.join(timeout=30)
     assert results and "pid" in results[0], "the in-flight invoke was not drained"
     # uvicorn re-raises the signal once it has shut down cleanly
     assert server_process.process.wait(timeout=30) in (0, -signal.SIGTERM)
-    pids = [idle["pid"], idle["child"], results[0]["pid"]]
-    assert wait_dead(pids) == []
+    assert wait_gone() == []
 
 
 def test_sigkill_of_the_server_takes_the_sandboxes_along(server_process: ServerProcess) -> None:
     lam = deploy_slow(server_process.endpoint)
-    pid = json.loads(lam.invoke(FunctionName="slow", Payload=b"{}")["Payload"].read())["pid"]
-    assert alive(pid)
+    lam.invoke(FunctionName="slow", Payload=b'{"child": true}')
+    assert sandbox_processes()
     server_process.process.kill()
     server_process.process.wait()
-    assert wait_dead([pid]) == []
+    assert wait_gone() == []
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:

@@ -113,6 +113,18 @@ def python_interpreter(runtime: str) -> str:
     )
 
 
+def sdk_packages() -> list[Path]:
+    """The host's copies of the SDK packages (directories, or a module file for six)."""
+    found = []
+    for package in SDK_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin).resolve()
+        found.append(origin.parent if origin.name == "__init__.py" else origin)
+    return found
+
+
 def sdk_path(data_dir: Path) -> Path:
     """A directory holding the AWS SDK for Python functions (links to the host's copy)."""
     target = data_dir / "runtime" / "python-sdk"

@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import signal
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,12 +29,15 @@ from pathlib import Path
 
 from gureum.functions.config import FunctionVersion
 from gureum.observe.logs import LogSink
-from gureum.runtimes import runtime_command
+from gureum.runtimes import BOOTSTRAP, RuntimeCommand, runtime_command
+from gureum.workers.cgroups import Cgroup
+from gureum.workers.isolation import JAIL, PIDS_MAX, Isolation, jail_spec
 from gureum.workers.runtime_api import Invocation, RuntimeAPIServer, RuntimeReply
 
 logger = logging.getLogger(__name__)
 
 SETPRIV = shutil.which("setpriv")
+PRLIMIT = shutil.which("prlimit")
 _READ_CHUNK = 65536
 
 
@@ -57,6 +61,8 @@ class SandboxEnvironment:
     init_timeout: float
     log_tail_bytes: int
     log_limit_bytes: int
+    isolation: Isolation
+    sdk_packages: list[Path]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +151,9 @@ class Sandbox:
         self._delivered_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._status_fd: int | None = None
+        self._cgroup: Cgroup | None = None
+        self._root: Path | None = None
+        self._final_memory_mb: int | None = None
 
     # lifecycle
     async def start(self) -> None:
@@ -152,6 +161,8 @@ class Sandbox:
         fn = self.function
         command = runtime_command(fn.runtime, self.code_dir, self.env.sdk_dir)
         await self._api.start()
+        isolated = self.env.isolation.isolated
+        task_root = "/var/task" if isolated else str(self.code_dir)
         environ = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "en_US.UTF-8",
@@ -160,8 +171,8 @@ class Sandbox:
             **command.env,
             "AWS_LAMBDA_RUNTIME_API": self._api.address,
             "_HANDLER": fn.handler,
-            "LAMBDA_TASK_ROOT": str(self.code_dir),
-            "LAMBDA_RUNTIME_DIR": str(Path(command.argv[-1]).parent),
+            "LAMBDA_TASK_ROOT": task_root,
+            "LAMBDA_RUNTIME_DIR": "/var/runtime" if isolated else str(BOOTSTRAP.parent),
             "AWS_LAMBDA_FUNCTION_NAME": fn.name,
             "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
@@ -175,7 +186,14 @@ class Sandbox:
             "AWS_ENDPOINT_URL": self.env.endpoint_url,
         }
         environ.setdefault("AWS_EXECUTION_ENV", f"AWS_Lambda_{fn.runtime}")
-        argv = list(command.argv)
+        if isolated:
+            argv, environ = await asyncio.to_thread(self._jail_command, command, environ)
+        else:
+            argv = (
+                [PRLIMIT, f"--data={fn.memory_size * 1024 * 1024}", "--", *command.argv]
+                if PRLIMIT
+                else list(command.argv)
+            )
         if SETPRIV is not None:
             # The sandbox dies with the server, even on SIGKILL.
             argv = [SETPRIV, "--pdeathsig", "KILL", "--", *argv]
@@ -197,8 +215,8 @@ class Sandbox:
             )
         except BaseException:
             os.close(read_fd)
-            os.close(write_fd)
             self._api.close()
+            self._cleanup()
             self.state = SandboxState.DEAD
             self.stopped.set_result(None)
             raise
@@ -210,6 +228,46 @@ class Sandbox:
         self._log_fd = read_fd
         loop.add_reader(read_fd, self._read_logs)
         self._init_timer = loop.call_later(self.env.init_timeout, self._init_timed_out)
+
+    def _jail_command(
+        self, command: RuntimeCommand, environ: dict[str, str]
+    ) -> tuple[list[str], dict[str, str]]:
+        """Create the sandbox's cgroup and root, and the command that enters them."""
+        fn = self.function
+        isolation = self.env.isolation
+        self._cgroup = Cgroup(isolation.cgroup_support, f"sandbox-{self.id}")
+        self._cgroup.create(fn.memory_size, PIDS_MAX)
+        self._root = isolation.sandboxes_dir / self.id
+        self._root.mkdir(parents=True)
+        python = fn.runtime.startswith("python")
+        interpreter = command.argv[0] if python else sys.executable
+        if python:
+            environ["PYTHONPATH"] = "/var/task:/opt/python:/var/runtime"
+        spec = jail_spec(
+            root=self._root,
+            code_dir=self.code_dir,
+            interpreter=interpreter if python else None,
+            bootstrap=BOOTSTRAP if python else None,
+            sdk_packages=self.env.sdk_packages if python else [],
+            tmp_mb=int(fn.config.get("EphemeralStorage", {}).get("Size", 512)),
+            uid=isolation.next_uid(),
+            procs=self._cgroup.procs_files,
+            env=environ,
+            argv=["/var/task/bootstrap"],
+        )
+        return [interpreter, "-S", str(JAIL)], {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "GUREUM_JAIL_SPEC": json.dumps(spec),
+        }
+
+    def _cleanup(self) -> None:
+        """Remove the sandbox's cgroup and root directory once its processes are gone."""
+        if self._cgroup is not None:
+            self._final_memory_mb = self.max_memory_used_mb()
+            self._cgroup.remove()
+            self._cgroup = None
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
 
     def kill(self) -> None:
         """Kill the whole process group now; the sandbox becomes DEAD when it exits."""
@@ -251,6 +309,14 @@ class Sandbox:
         if current is not None and not current.result.done():
             if self._init_error is not None and not self._init_reported:
                 self._finish(current, self._init_error)
+            elif self._cgroup is not None and self._cgroup.oom_kills():
+                message = (
+                    f"RequestId: {current.request_id} Error: Runtime exited with error: "
+                    f"{describe_exit(self.returncode or -9)}"
+                )
+                self._emit(message)
+                self._emit("Runtime.OutOfMemory")
+                self._finish(current, _error("Runtime.OutOfMemory", message))
             else:
                 status = describe_exit(self.returncode if self.returncode is not None else -9)
                 message = (
@@ -265,6 +331,7 @@ class Sandbox:
             self._status_fd = None
         self._transport.close()
         self._transport = None
+        self._cleanup()
         if not self.stopped.done():
             self.stopped.set_result(None)
 
@@ -372,6 +439,9 @@ class Sandbox:
                 self._init_timer = None
             if self.state is SandboxState.STARTING:
                 self.state = SandboxState.IDLE
+            if self._cgroup is not None:
+                # Init ran with the host's CPU (as Lambda boosts it); invokes get their share.
+                self._cgroup.limit_cpu(self.function.memory_size)
         waiter: asyncio.Future[Invocation] = loop.create_future()
         current = self._current
         if current is not None and not self._delivered_at and not current.result.done():
@@ -474,7 +544,11 @@ class Sandbox:
         self._emit(line)
 
     def max_memory_used_mb(self) -> int:
-        """Peak resident memory of the runtime process (VmHWM), in MB."""
+        """Peak memory: the cgroup's own counter, else the runtime process's VmHWM, in MB."""
+        if self._final_memory_mb is not None:
+            return self._final_memory_mb
+        if self._cgroup is not None:
+            return math.ceil(self._cgroup.memory_peak_bytes() / (1024 * 1024))
         if self._pid is None:
             return 0
         try:

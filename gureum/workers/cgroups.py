@@ -1,0 +1,182 @@
+"""Control groups for sandboxes: memory (no swap), pids and CPU, on cgroup v2 or v1.
+
+The version is detected from ``/proc/self/mountinfo``, never assumed. Sandbox groups
+live under a ``gureum`` group beside the server's own, so the host's limits on the
+server also bound its sandboxes; groups left by a server that died are removed at the
+next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+#: Lambda gives one full vCPU at 1,769 MB and CPU in proportion below and above.
+MB_PER_VCPU = 1769
+CPU_PERIOD_US = 100_000
+
+
+def _mounts() -> list[tuple[str, str, set[str]]]:
+    """(mount point, fstype, super options) of every cgroup mount."""
+    found = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            left, _, right = line.partition(" - ")
+            fields, tail = left.split(), right.split()
+            if len(fields) >= 5 and len(tail) >= 3 and tail[0] in ("cgroup", "cgroup2"):
+                found.append((fields[4], tail[0], set(tail[2].split(","))))
+    return found
+
+
+def _own_path(controller: str | None) -> str:
+    """The server's own cgroup path in a v1 hierarchy (``controller``) or in v2 (None)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controller is None and controllers == "":
+                return path
+            if controller is not None and controller in controllers.split(","):
+                return path
+    return "/"
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupSupport:
+    """What this host offers: the version and the parent directory per controller."""
+
+    version: int  # 0: none usable, 1 or 2
+    parents: dict[str, Path]  # controller -> the "gureum" parent group
+    reason: str = ""
+
+    @property
+    def available(self) -> bool:
+        return self.version > 0
+
+
+def detect(root_name: str = "gureum") -> CgroupSupport:
+    """Find usable memory, pids and cpu controllers, preferring cgroup v2."""
+    if os.geteuid() != 0:
+        return CgroupSupport(0, {}, "not running as root")
+    mounts = _mounts()
+    for point, fstype, _ in mounts:
+        if fstype != "cgroup2":
+            continue
+        controllers = (
+            set((Path(point) / "cgroup.controllers").read_text().split())
+            if (Path(point) / "cgroup.controllers").exists()
+            else set()
+        )
+        if {"memory", "pids", "cpu"} <= controllers:
+            parent = Path(point) / _own_path(None).lstrip("/") / root_name
+            return CgroupSupport(2, {"unified": parent})
+    parents: dict[str, Path] = {}
+    for controller in ("memory", "pids", "cpu"):
+        for point, fstype, options in mounts:
+            if fstype == "cgroup" and controller in options:
+                parents[controller] = Path(point) / _own_path(controller).lstrip("/") / root_name
+                break
+    if set(parents) == {"memory", "pids", "cpu"}:
+        return CgroupSupport(1, parents)
+    missing = sorted({"memory", "pids", "cpu"} - set(parents))
+    return CgroupSupport(0, {}, f"no cgroup controllers for {', '.join(missing)}")
+
+
+class Cgroup:
+    """One sandbox's group (a directory per controller on v1, one directory on v2)."""
+
+    def __init__(self, support: CgroupSupport, name: str) -> None:
+        self.support = support
+        self.dirs = {controller: parent / name for controller, parent in support.parents.items()}
+
+    @property
+    def procs_files(self) -> list[str]:
+        """Files a process writes its pid to in order to join (the jail does so itself)."""
+        return [str(path / "cgroup.procs") for path in self.dirs.values()]
+
+    def _write(self, controller: str, name: str, value: str) -> None:
+        (self.dirs[controller] / name).write_text(value)
+
+    def _read(self, controller: str, name: str) -> str:
+        return (self.dirs[controller] / name).read_text()
+
+    def create(self, memory_mb: int, pids_max: int) -> None:
+        """Make the group with its memory (no swap) and pids limits; CPU comes later."""
+        for path in self.dirs.values():
+            path.mkdir(parents=True, exist_ok=True)
+        limit = str(memory_mb * 1024 * 1024)
+        if self.support.version == 2:
+            self._write("unified", "memory.max", limit)
+            with contextlib.suppress(OSError):
+                self._write("unified", "memory.swap.max", "0")
+            with contextlib.suppress(OSError):
+                self._write("unified", "memory.oom.group", "1")
+            self._write("unified", "pids.max", str(pids_max))
+        else:
+            self._write("memory", "memory.limit_in_bytes", limit)
+            with contextlib.suppress(OSError):  # absent when swap accounting is off
+                self._write("memory", "memory.memsw.limit_in_bytes", limit)
+            self._write("pids", "pids.max", str(pids_max))
+
+    def limit_cpu(self, memory_mb: int) -> None:
+        """CPU in proportion to memory, as Lambda allocates it (applied after init)."""
+        quota = max(int(CPU_PERIOD_US * memory_mb / MB_PER_VCPU), 1000)
+        if self.support.version == 2:
+            self._write("unified", "cpu.max", f"{quota} {CPU_PERIOD_US}")
+        else:
+            self._write("cpu", "cpu.cfs_period_us", str(CPU_PERIOD_US))
+            self._write("cpu", "cpu.cfs_quota_us", str(quota))
+
+    def memory_peak_bytes(self) -> int:
+        """The group's own high-water mark of memory use."""
+        try:
+            if self.support.version == 2:
+                return int(self._read("unified", "memory.peak"))
+            return int(self._read("memory", "memory.max_usage_in_bytes"))
+        except (OSError, ValueError):
+            return 0
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer has killed in this group."""
+        try:
+            if self.support.version == 2:
+                text = self._read("unified", "memory.events")
+            else:
+                text = self._read("memory", "memory.oom_control")
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0
+
+    def remove(self) -> None:
+        """Remove the group (it must be empty: its processes are gone)."""
+        for path in self.dirs.values():
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
+def remove_stale(support: CgroupSupport) -> int:
+    """Remove empty sandbox groups left behind by a server that died; return how many."""
+    removed = 0
+    for parent in support.parents.values():
+        if not parent.is_dir():
+            continue
+        for child in parent.iterdir():
+            if not child.is_dir():
+                continue
+            procs = child / "cgroup.procs"
+            with contextlib.suppress(OSError):
+                for pid in procs.read_text().split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), 9)
+            with contextlib.suppress(OSError):
+                child.rmdir()
+                removed += 1
+    return removed

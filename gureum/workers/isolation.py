@@ -1,0 +1,175 @@
+"""How sandboxes are isolated on this host, decided once at start-up and said out loud.
+
+``namespaces``: each sandbox in its own mount, PID, IPC and UTS namespaces (``jail.py``),
+under a cgroup for memory, pids and CPU, as an unprivileged uid, with a private ``/tmp``
+and its code read-only. ``rlimits``: the fallback where the host cannot give that (not
+root, no cgroups, no namespaces): a plain process under resource limits, with the reasons
+logged at start-up and printed by ``gureum doctor``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gureum.workers import cgroups
+
+logger = logging.getLogger(__name__)
+
+JAIL = Path(__file__).parent / "jail.py"
+#: Lambda's limit on processes and threads in one execution environment.
+PIDS_MAX = 1024
+HOST_DIRS = ("/usr", "/etc")
+HOST_TOP = ("/bin", "/lib", "/lib32", "/lib64", "/sbin")
+
+
+@dataclass
+class Isolation:
+    """The isolation mode in force, and what is missing when it is the fallback."""
+
+    mode: str  # "namespaces" or "rlimits"
+    cgroup_support: cgroups.CgroupSupport
+    sandboxes_dir: Path
+    uid_base: int
+    missing: list[str] = field(default_factory=list)
+    _uids: Any = field(default_factory=lambda: itertools.count())
+
+    @property
+    def isolated(self) -> bool:
+        return self.mode == "namespaces"
+
+    def next_uid(self) -> int:
+        """A uid (and gid) of its own for each sandbox, from a range no host user has."""
+        return self.uid_base + int(next(self._uids)) % 60000
+
+    def report(self) -> list[str]:
+        """What is and is not enforced, one line each (for the log and ``gureum doctor``)."""
+        if self.isolated:
+            return [
+                "isolation: namespaces (mount, pid, ipc, uts) with a private root",
+                f"cgroups: v{self.cgroup_support.version} (memory without swap, "
+                f"pids <= {PIDS_MAX}, CPU in proportion to memory)",
+                f"sandbox users: unprivileged uids from {self.uid_base}, no_new_privs",
+                "/tmp: private tmpfs sized to EphemeralStorage; code read-only at /var/task",
+            ]
+        return [
+            "isolation: rlimits only (sandboxes are plain processes of the server's user)",
+            *(f"  off: {reason}" for reason in self.missing),
+        ]
+
+
+def _namespaces_work() -> str | None:
+    """None if this host lets us unshare the namespaces a sandbox needs, else why not."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return "cannot test namespaces: util-linux 'unshare' is not installed"
+    try:
+        subprocess.run(
+            [unshare, "--mount", "--pid", "--ipc", "--uts", "--fork", "true"],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"namespaces are not available: {exc}"
+    return None
+
+
+def detect(mode: str, data_dir: Path, uid_base: int, *, clean: bool = True) -> Isolation:
+    """The isolation this host can give, for the configured ``mode``.
+
+    ``clean``: remove sandbox roots and cgroups a previous server left (at start-up only).
+    """
+    support = cgroups.detect()
+    sandboxes_dir = data_dir / "sandboxes"
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("not running as root: no namespaces, cgroups or separate users")
+    else:
+        if not support.available:
+            missing.append(f"cgroups: {support.reason}")
+        problem = _namespaces_work()
+        if problem:
+            missing.append(problem)
+    if mode == "rlimits" or (mode == "auto" and missing):
+        isolation = Isolation(
+            "rlimits", support, sandboxes_dir, uid_base, missing or ["isolation set to rlimits"]
+        )
+    elif missing:
+        raise RuntimeError("isolation 'namespaces' is not possible here: " + "; ".join(missing))
+    else:
+        isolation = Isolation("namespaces", support, sandboxes_dir, uid_base)
+        if not clean:
+            return isolation
+        sandboxes_dir.mkdir(parents=True, exist_ok=True)
+        # Roots and cgroups a previous server left behind when it was killed.
+        for stale in sandboxes_dir.iterdir():
+            shutil.rmtree(stale, ignore_errors=True)
+        removed = cgroups.remove_stale(support)
+        if removed:
+            logger.info("removed %d cgroups left by a previous server", removed)
+    return isolation
+
+
+def interpreter_prefix(interpreter: str) -> str:
+    """The installation prefix of a Python interpreter (what must be visible to run it)."""
+    real = os.path.realpath(interpreter)
+    for prefix in (sys.base_prefix, sys.prefix):
+        if real.startswith(prefix + "/"):
+            return prefix
+    return str(Path(real).parent.parent)
+
+
+def jail_spec(
+    *,
+    root: Path,
+    code_dir: Path,
+    interpreter: str | None,
+    bootstrap: Path | None,
+    sdk_packages: list[Path],
+    tmp_mb: int,
+    uid: int,
+    procs: list[str],
+    env: dict[str, str],
+    argv: list[str],
+    network: str = "host",
+) -> dict[str, Any]:
+    """What ``jail.py`` builds: mounts, user, runtime command and its environment."""
+    binds: list[tuple[str, str]] = [(d, d) for d in HOST_DIRS if os.path.isdir(d)]
+    links: list[tuple[str, str]] = []
+    for top in HOST_TOP:
+        if os.path.islink(top):
+            links.append((os.readlink(top), top))
+        elif os.path.isdir(top):
+            binds.append((top, top))
+    if interpreter is not None:
+        prefix = interpreter_prefix(interpreter)
+        if not prefix.startswith(HOST_DIRS):
+            binds.append((prefix, prefix))
+    binds.append((str(code_dir), "/var/task"))
+    if bootstrap is not None:
+        binds.append((str(bootstrap), "/var/runtime/bootstrap.py"))
+    for package in sdk_packages:
+        binds.append((str(package), f"/var/runtime/{package.name}"))
+    return {
+        "root": str(root),
+        "binds": binds,
+        "links": links,
+        "tmp_mb": tmp_mb,
+        "hostname": "sandbox",
+        "uid": uid,
+        "gid": uid,
+        "cgroup_procs": procs,
+        "cwd": "/var/task",
+        "env": env,
+        "argv": argv,
+        "network": network,
+        "python_bootstrap": "/var/runtime/bootstrap.py" if bootstrap is not None else None,
+    }

@@ -1,0 +1,287 @@
+"""What a function can and cannot do, proven from inside real sandboxes.
+
+These need the namespaces mode (root, cgroups, namespaces); they are skipped, loudly,
+where the server falls back to rlimits.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROLE, RunningServer, client, unique_name, zip_files
+
+
+@pytest.fixture(autouse=True)
+def _needs_namespaces(request: pytest.FixtureRequest, gureum_server: RunningServer) -> None:
+    if "rlimits" in request.node.name:
+        return
+    if not gureum_server.platform.isolation.isolated:
+        pytest.skip(
+            "isolation is rlimits here: " + "; ".join(gureum_server.platform.isolation.missing)
+        )
+
+
+def run(lambda_client: Any, deploy: Any, code: str, payload: Any = None, **config: Any) -> Any:
+    name = deploy(code, **config)
+    response = lambda_client.invoke(
+        FunctionName=name, Payload=json.dumps(payload or {}), LogType="Tail"
+    )
+    body = json.loads(response["Payload"].read())
+    return response, body
+
+
+PROBE = """
+import os, errno
+def try_(fn):
+    try:
+        return fn()
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+def handler(event, context):
+    return {
+        "uid": os.getuid(), "gid": os.getgid(), "euid": os.geteuid(),
+        "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "state_db": os.path.exists(event["state_db"]),
+        "data_dir": os.path.exists(event["data_dir"]),
+        "write_code": try_(lambda: open("/var/task/new.py", "w").write("x")),
+        "write_root": try_(lambda: open("/evil", "w").write("x")),
+        "write_usr": try_(lambda: open("/usr/evil", "w").write("x")),
+        "task_root": os.environ["LAMBDA_TASK_ROOT"], "cwd": os.getcwd(),
+        "tmp_writable": try_(lambda: open("/tmp/probe", "w").write("ok")),
+        "root_dirs": sorted(os.listdir("/")),
+        "root_home": sorted(os.listdir("/root")) if os.path.isdir("/root") else [],
+        "hostname": os.uname().nodename,
+        "shadow": try_(lambda: open("/etc/shadow").read()[:1]),
+        "no_new_privs": open("/proc/self/status").read().split("NoNewPrivs:")[1].split()[0],
+    }
+"""
+
+
+def test_a_function_sees_only_its_own_world(
+    lambda_client: Any, deploy: Any, gureum_server: RunningServer
+) -> None:
+    data_dir = gureum_server.settings.data_dir.resolve()
+    _, seen = run(
+        lambda_client,
+        deploy,
+        PROBE,
+        {"state_db": str(data_dir / "gureum.db"), "data_dir": str(data_dir)},
+    )
+    assert seen["uid"] >= gureum_server.settings.sandbox_uid_base
+    assert seen["euid"] == seen["uid"] and seen["gid"] >= gureum_server.settings.sandbox_uid_base
+    assert seen["pids"] == [1, 2]  # its init and itself: no other process is visible
+    assert seen["state_db"] is False and seen["data_dir"] is False
+    assert seen["write_code"] == "EROFS"
+    assert seen["write_root"] == "EROFS" and seen["write_usr"] == "EROFS"
+    assert seen["task_root"] == "/var/task" == seen["cwd"]
+    assert seen["tmp_writable"] == 2
+    assert "home" not in seen["root_dirs"]
+    # /root exists only where the interpreter lives under it (pyenv), and holds only that
+    assert seen["root_home"] in ([], [".pyenv"])
+    assert seen["hostname"] == "sandbox"
+    assert seen["shadow"] == "EACCES"
+    assert seen["no_new_privs"] == "1"
+
+
+def test_another_functions_code_and_tmp_are_out_of_reach(lambda_client: Any, deploy: Any) -> None:
+    secret = deploy(
+        "SECRET = 'hunter2'\ndef handler(e, c):\n    open('/tmp/mine', 'w').write("
+        "'private')\n    return 1\n",
+        Environment={"Variables": {"TOKEN": "s3cr3t"}},
+    )
+    lambda_client.invoke(FunctionName=secret)
+    snoop = """
+import os, glob
+def handler(event, context):
+    found = []
+    for pattern in ("/var/**/app.py", "/opt/**/app.py", "/tmp/**", "/root/**/app.py"):
+        found += [f for f in glob.glob(pattern, recursive=True) if f != "/tmp/"]
+    return {"files": found, "environ": [open(f"/proc/{p}/environ", "rb").read().decode()
+            for p in os.listdir("/proc") if p.isdigit() and p not in ("1",)]}
+"""
+    _, seen = run(lambda_client, deploy, snoop)
+    assert "files" in seen, seen
+    assert seen["files"] == ["/var/task/app.py"]  # its own code only, and no foreign /tmp
+    assert not any("s3cr3t" in env for env in seen["environ"])
+
+
+def test_memory_over_the_limit_is_out_of_memory(lambda_client: Any, deploy: Any) -> None:
+    hog = (
+        "def handler(e, c):\n    blocks = [bytearray(16 * 2**20) for _ in range(40)]\n"
+        "    return len(blocks)\n"
+    )
+    name = deploy(hog, MemorySize=128)
+    response = lambda_client.invoke(FunctionName=name, LogType="Tail")
+    error = json.loads(response["Payload"].read())
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.OutOfMemory"
+    assert "Runtime exited with error: signal: killed" in error["errorMessage"]
+    # the next invoke works, in a new sandbox
+    lambda_client.update_function_code(
+        FunctionName=name, ZipFile=zip_files({"app.py": "def handler(e, c):\n    return 'fine'\n"})
+    )
+    assert json.loads(lambda_client.invoke(FunctionName=name)["Payload"].read()) == "fine"
+
+
+def test_max_memory_used_comes_from_the_cgroup(lambda_client: Any, deploy: Any) -> None:
+    code = "def handler(e, c):\n    b = bytearray(e['mb'] * 2**20)\n    return len(b)\n"
+    name = deploy(code, MemorySize=512)
+    response = lambda_client.invoke(FunctionName=name, Payload=b'{"mb": 200}', LogType="Tail")
+    log = base64.b64decode(response["LogResult"]).decode()
+    used = int(log.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert 200 <= used <= 512
+
+
+def test_tmp_is_bounded_by_ephemeral_storage(lambda_client: Any, deploy: Any) -> None:
+    code = """
+import errno
+def handler(event, context):
+    written = 0
+    try:
+        with open("/tmp/fill", "wb") as out:
+            while written < 700 * 2**20:
+                out.write(b"x" * 2**20)
+                written += 2**20
+    except OSError as exc:
+        return {"errno": errno.errorcode[exc.errno], "mb": written // 2**20}
+    return {"errno": None, "mb": written // 2**20}
+"""
+    _, seen = run(lambda_client, deploy, code, MemorySize=2048, EphemeralStorage={"Size": 512})
+    assert seen["errno"] == "ENOSPC" and 500 <= seen["mb"] <= 512
+
+
+def test_a_fork_bomb_is_contained(lambda_client: Any, deploy: Any) -> None:
+    bomb = """
+import os, time
+def handler(event, context):
+    started = 0
+    for _ in range(5000):
+        try:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+            started += 1
+        except OSError:
+            break
+    return started
+"""
+    name = deploy(bomb, Timeout=30, MemorySize=1769)
+    started = json.loads(lambda_client.invoke(FunctionName=name)["Payload"].read())
+    assert isinstance(started, int), started
+    assert 100 < started < 1024
+    healthy = deploy("def handler(e, c):\n    return 'ok'\n")
+    assert json.loads(lambda_client.invoke(FunctionName=healthy)["Payload"].read()) == "ok"
+
+
+def test_a_stdout_flood_is_truncated_not_buffered(lambda_client: Any, deploy: Any) -> None:
+    flood = """
+import sys
+def handler(event, context):
+    line = "y" * 1023 + "\\n"
+    for _ in range(200 * 1024):  # 200 MB
+        sys.stdout.write(line)
+    return "done"
+"""
+    response, body = run(lambda_client, deploy, flood, Timeout=60)
+    assert body == "done"
+    log = base64.b64decode(response["LogResult"]).decode()
+    assert "[gureum] log truncated:" in log and "REPORT RequestId" in log
+
+
+def test_background_processes_die_with_the_sandbox(
+    lambda_client: Any, deploy: Any, gureum_server: RunningServer
+) -> None:
+    code = """
+import subprocess, time
+def handler(event, context):
+    subprocess.Popen(["sleep", "300"])
+    if event.get("hang"):
+        time.sleep(60)
+    return "started"
+"""
+    name = deploy(code, Timeout=1)
+    lambda_client.invoke(FunctionName=name, Payload=b'{"hang": true}')  # times out
+    # the timed-out sandbox's processes are all gone, its child included
+    uid_base = gureum_server.settings.sandbox_uid_base
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        owners = []
+        for status in __import__("pathlib").Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            uid = int(text.split("Uid:")[1].split()[0])
+            if uid >= uid_base and "sleep" in text.split("Name:")[1].split()[0]:
+                owners.append(status.parent.name)
+        if not owners:
+            break
+        time.sleep(0.1)
+    assert owners == []
+
+
+def test_an_init_that_hangs_is_an_init_error(start_server: Any) -> None:
+    server = start_server(init_timeout=1)
+    lam = client("lambda", server.endpoint)
+    name = unique_name("hang")
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={
+            "ZipFile": zip_files(
+                {"app.py": "import time\ntime.sleep(60)\ndef handler(e, c):\n    return 1\n"}
+            )
+        },
+    )
+    started = time.monotonic()
+    response = lam.invoke(FunctionName=name, LogType="Tail")
+    assert time.monotonic() - started < 10
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "Runtime.InitError"
+    assert "Init timed out after 1.00 seconds" in error["errorMessage"]
+    assert "Status: timeout" in base64.b64decode(response["LogResult"]).decode()
+
+
+def test_cpu_is_in_proportion_to_memory(lambda_client: Any, deploy: Any) -> None:
+    burn = """
+import time
+def handler(event, context):
+    start = time.process_time(); wall = time.perf_counter()
+    while time.perf_counter() - wall < 0.5:
+        pass
+    return (time.process_time() - start) / 0.5
+"""
+    small = json.loads(
+        lambda_client.invoke(FunctionName=deploy(burn, MemorySize=128))["Payload"].read()
+    )
+    large = json.loads(
+        lambda_client.invoke(FunctionName=deploy(burn, MemorySize=1769))["Payload"].read()
+    )
+    assert small < 0.2  # 128 MB is about 7% of a vCPU
+    assert large > 0.5
+
+
+def test_rlimits_mode_runs_functions_and_says_so(start_server: Any) -> None:
+    server = start_server(isolation="rlimits")
+    assert not server.platform.isolation.isolated
+    assert server.platform.isolation.report()[0].startswith("isolation: rlimits only")
+    lam = client("lambda", server.endpoint)
+    lam.create_function(
+        FunctionName="plain",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={
+            "ZipFile": zip_files(
+                {"app.py": "import os\ndef handler(e, c):\n    return os.getuid()\n"}
+            )
+        },
+    )
+    assert json.loads(lam.invoke(FunctionName="plain")["Payload"].read()) == 0
