@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable
+import socket
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -95,11 +95,31 @@ def error_type_of(body: bytes, header: str | None) -> str:
     return "Runtime.Unknown"
 
 
+def socket_owner(host: str, port: int) -> int | None:
+    """The uid owning the TCP socket bound to ``host:port`` on this host (IPv4 loopback)."""
+    try:
+        packed = socket.inet_aton(host)
+    except OSError:
+        return None
+    key = f"{int.from_bytes(packed, 'little'):08X}:{port:04X}"
+    try:
+        with open("/proc/net/tcp") as table:
+            next(table)
+            for line in table:
+                fields = line.split()
+                if fields[1] == key:
+                    return int(fields[7])
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    return None
+
+
 class RuntimeAPIProtocol(asyncio.Protocol):
     """One HTTP/1.1 keep-alive connection from a runtime."""
 
-    def __init__(self, handler: RuntimeAPIHandler) -> None:
+    def __init__(self, handler: RuntimeAPIHandler, expected_uid: int | None = None) -> None:
         self.handler = handler
+        self.expected_uid = expected_uid
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self._url = b""
@@ -115,6 +135,18 @@ class RuntimeAPIProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport instances, hence the cast.
         self.transport = cast(asyncio.Transport, transport)
+        if self.expected_uid is not None:
+            # Only the sandbox's own user may talk to its Runtime API: another sandbox
+            # on the same loopback must not read its events or answer for it.
+            peer = transport.get_extra_info("peername")
+            owner = socket_owner(peer[0], peer[1]) if peer else None
+            if owner != self.expected_uid:
+                self._reply(
+                    403,
+                    b'{"errorType":"AccessDenied","errorMessage":'
+                    b'"This Runtime API belongs to another sandbox."}',
+                    close=True,
+                )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -284,15 +316,21 @@ class RuntimeAPIProtocol(asyncio.Protocol):
 class RuntimeAPIServer:
     """A Runtime API listening on a free loopback port for one sandbox."""
 
-    def __init__(self, handler: RuntimeAPIHandler, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, handler: RuntimeAPIHandler, host: str = "127.0.0.1", expected_uid: int | None = None
+    ) -> None:
         self.handler = handler
         self.host = host
+        self.expected_uid = expected_uid
         self._server: asyncio.Server | None = None
         self.port = 0
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        factory: Callable[[], asyncio.Protocol] = lambda: RuntimeAPIProtocol(self.handler)  # noqa: E731
+
+        def factory() -> asyncio.Protocol:
+            return RuntimeAPIProtocol(self.handler, self.expected_uid)
+
         self._server = await loop.create_server(factory, self.host, 0, backlog=16)
         self.port = self._server.sockets[0].getsockname()[1]
 

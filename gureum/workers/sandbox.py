@@ -133,7 +133,8 @@ class Sandbox:
         self.returncode: int | None = None
         self.stopped = asyncio.get_running_loop().create_future()
 
-        self._api = RuntimeAPIServer(self)
+        self.uid = env.isolation.next_uid() if env.isolation.isolated else None
+        self._api = RuntimeAPIServer(self, expected_uid=self.uid)
         self._transport: asyncio.SubprocessTransport | None = None
         self._pid: int | None = None
         self._log_fd: int | None = None
@@ -250,7 +251,7 @@ class Sandbox:
             bootstrap=BOOTSTRAP if python else None,
             sdk_packages=self.env.sdk_packages if python else [],
             tmp_mb=int(fn.config.get("EphemeralStorage", {}).get("Size", 512)),
-            uid=isolation.next_uid(),
+            uid=self.uid if self.uid is not None else isolation.next_uid(),
             procs=self._cgroup.procs_files,
             env=environ,
             argv=["/var/task/bootstrap"],

@@ -285,3 +285,25 @@ def test_rlimits_mode_runs_functions_and_says_so(start_server: Any) -> None:
         },
     )
     assert json.loads(lam.invoke(FunctionName="plain")["Payload"].read()) == 0
+
+
+def test_a_sandbox_cannot_use_another_sandboxs_runtime_api(lambda_client: Any, deploy: Any) -> None:
+    victim = deploy(
+        "import os\ndef handler(e, c):\n    return os.environ['AWS_LAMBDA_RUNTIME_API']\n"
+    )
+    address = json.loads(lambda_client.invoke(FunctionName=victim)["Payload"].read())
+    thief = """
+import http.client, os
+def handler(event, context):
+    host, port = event["address"].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request("GET", "/2018-06-01/runtime/invocation/next")
+        return {"status": connection.getresponse().status}
+    except OSError as exc:
+        return {"error": type(exc).__name__}
+"""
+    _, stolen = run(lambda_client, deploy, thief, {"address": address})
+    assert stolen == {"status": 403}
+    # the victim is unharmed
+    assert json.loads(lambda_client.invoke(FunctionName=victim)["Payload"].read()) == address
