@@ -34,10 +34,19 @@ class Settings(BaseSettings):
         "000000000000", pattern=r"^\d{12}$", description="Account id named in ARNs."
     )
     access_key_id: str = Field(
-        "test", description="Access key id handed to functions (AWS_ACCESS_KEY_ID)."
+        "test",
+        description="Access key id the edge accepts (SigV4) and hands to functions "
+        "(AWS_ACCESS_KEY_ID).",
     )
     secret_access_key: str = Field(
-        "test", description="Secret key handed to functions (AWS_SECRET_ACCESS_KEY)."
+        "test",
+        description="Secret key of that access key id, also handed to functions "
+        "(AWS_SECRET_ACCESS_KEY).",
+    )
+    auth: Literal["sigv4", "none"] = Field(
+        "sigv4",
+        description="Request authentication at the edge: AWS Signature V4 with the access "
+        "key above, or none.",
     )
     sandbox_idle_timeout: float = Field(
         300.0, gt=0, description="Seconds an idle sandbox is kept warm before it is reaped."

@@ -7,6 +7,7 @@ import io
 import socket
 import threading
 import time
+import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 import boto3
 import pytest
 import uvicorn
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from gureum.frontend.app import create_app
 from gureum.settings import Settings
@@ -102,6 +106,21 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+def signed_request(
+    url: str,
+    *,
+    method: str = "GET",
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    service: str = "lambda",
+    secret: str = "test",
+) -> urllib.request.Request:
+    """A urllib request signed with SigV4 as botocore signs it (for raw-HTTP tests)."""
+    request = AWSRequest(method=method, url=url, data=data or b"", headers=headers or {})
+    SigV4Auth(Credentials("test", secret), service, "us-east-1").add_auth(request)
+    return urllib.request.Request(url, data=data, method=method, headers=dict(request.headers))
 
 
 def client(service: str, endpoint: str, **config: Any) -> Any:

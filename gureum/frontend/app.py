@@ -10,10 +10,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from gureum.errors import ServiceError, ServiceException
-from gureum.frontend import json_rpc, lambda_api, logs_api  # noqa: F401  (logs_api registers)
+from gureum.errors import RequestTooLargeException, ServiceError, ServiceException
+from gureum.frontend import json_rpc, lambda_api, logs_api, sigv4  # noqa: F401  (logs_api registers)
 from gureum.frontend.responses import aws_error, aws_json
 from gureum.platform import Platform
 from gureum.settings import Settings
@@ -46,18 +46,78 @@ _INVOKE_PREFIX = "/2015-03-31/functions/"
 _INVOKE_SUFFIX = "/invocations"
 
 
+#: Capability URLs (GetFunction's Code.Location) are not signed, as a presigned URL is not.
+_UNSIGNED_PREFIX = "/_gureum/"
+#: The largest request any operation accepts (CreateFunction with a 50 MB zip, base64).
+MAX_REQUEST_BYTES = lambda_api.MAX_CODE_REQUEST
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {MAX_REQUEST_BYTES} bytes"
+            )
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands over an already read body, then the client's messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class Edge:
-    """The ASGI entry point: Invoke straight to its handler, everything else to Starlette.
+    """The ASGI entry point: SigV4 for every request, then Invoke straight to its handler
+    and everything else to Starlette.
 
     Invoke is the hot path; Starlette's router and middleware layers cost more per
     request than the rest of the Front End's work, so its one route is matched here.
     """
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, secrets: dict[str, str] | None) -> None:
         self.app = app
         self.state = app.state
+        self.secrets = secrets  # None: requests are not authenticated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and self.secrets is not None
+            and not scope["path"].startswith(_UNSIGNED_PREFIX)
+        ):
+            try:
+                body = await _read_body(receive)
+                sigv4.verify(
+                    method=scope["method"],
+                    raw_path=scope.get("raw_path") or scope["path"].encode(),
+                    query=scope.get("query_string", b""),
+                    headers=scope["headers"],
+                    body=body,
+                    secrets=self.secrets,
+                )
+            except ServiceError as exc:
+                await aws_error(exc)(scope, receive, send)
+                return
+            receive = _replay(body, receive)
         if scope["type"] == "http" and scope["method"] == "POST":
             path: str = scope["path"]
             if path.startswith(_INVOKE_PREFIX) and path.endswith(_INVOKE_SUFFIX):
@@ -99,4 +159,5 @@ def create_app(settings: Settings) -> Edge:
         },
     )
     app.state.platform = platform
-    return Edge(app)
+    secrets = {settings.access_key_id: settings.secret_access_key}
+    return Edge(app, secrets if settings.auth == "sigv4" else None)

@@ -8,9 +8,11 @@ import json
 import urllib.request
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
-from tests.conftest import ROLE, client, unique_name, zip_files
+from tests.conftest import ROLE, client, signed_request, unique_name, zip_files
 
 CODE = zip_files({"app.py": "def handler(event, context):\n    return event\n"})
 
@@ -274,7 +276,7 @@ def test_list_functions_validation(gureum_server: Any) -> None:
 
 
 def test_error_shape_is_aws(gureum_server: Any) -> None:
-    request = urllib.request.Request(f"{gureum_server.endpoint}/2015-03-31/functions/absent-fn")
+    request = signed_request(f"{gureum_server.endpoint}/2015-03-31/functions/absent-fn")
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(request)
     assert error.value.code == 404
@@ -287,7 +289,7 @@ def test_error_shape_is_aws(gureum_server: Any) -> None:
 
 
 def test_malformed_json_body(gureum_server: Any) -> None:
-    request = urllib.request.Request(
+    request = signed_request(
         f"{gureum_server.endpoint}/2015-03-31/functions", data=b"{oops", method="POST"
     )
     with pytest.raises(urllib.error.HTTPError) as error:
@@ -297,7 +299,7 @@ def test_malformed_json_body(gureum_server: Any) -> None:
 
 
 def test_unknown_operation(gureum_server: Any) -> None:
-    request = urllib.request.Request(f"{gureum_server.endpoint}/2015-03-31/nothing-here")
+    request = signed_request(f"{gureum_server.endpoint}/2015-03-31/nothing-here")
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(request)
     assert error.value.code == 404
@@ -309,3 +311,32 @@ def test_account_settings(lambda_client: Any) -> None:
     settings = lambda_client.get_account_settings()
     assert settings["AccountLimit"]["ConcurrentExecutions"] == 1000
     assert settings["AccountUsage"]["FunctionCount"] >= 1
+
+
+def test_unsigned_and_badly_signed_requests_are_refused(gureum_server: Any) -> None:
+    url = f"{gureum_server.endpoint}/2015-03-31/functions/"
+    with pytest.raises(urllib.error.HTTPError) as unsigned:
+        urllib.request.urlopen(url)
+    assert unsigned.value.code == 403
+    assert unsigned.value.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    with pytest.raises(urllib.error.HTTPError) as wrong:
+        urllib.request.urlopen(signed_request(url, secret="not-the-secret"))
+    assert wrong.value.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+    stranger = boto3.client(
+        "lambda",
+        endpoint_url=gureum_server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDSTRANGER",
+        aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    with pytest.raises(stranger.exceptions.ClientError) as unknown:
+        stranger.list_functions()
+    assert unknown.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    assert unknown.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_auth_none_accepts_unsigned_requests(start_server: Any) -> None:
+    server = start_server(auth="none")
+    with urllib.request.urlopen(f"{server.endpoint}/2015-03-31/functions/") as response:
+        assert json.loads(response.read()) == {"Functions": []}

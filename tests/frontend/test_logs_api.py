@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningServer, client
+from tests.conftest import RunningServer, client, signed_request
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def test_errors(
 
 def test_unknown_target_and_bad_json(gureum_server: RunningServer) -> None:
     def post(body: bytes, target: str) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(
+        request = signed_request(
             gureum_server.endpoint + "/",
             data=body,
             method="POST",

@@ -1,0 +1,182 @@
+"""AWS Signature Version 4: verifying what a client signed (pure functions, no I/O).
+
+The edge recomputes the signature of each request from the configured secret key, the
+way botocore and the other SDKs compute it: the canonical request (method, the path
+URI-encoded once more, the sorted query, the signed headers trimmed, the payload's
+SHA-256), the string to sign, and the HMAC chain of date, region, service.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import posixpath
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from gureum.errors import ServiceError
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+#: How far a request's X-Amz-Date may be from the server's clock, as AWS allows.
+MAX_SKEW_SECONDS = 300
+
+
+class MissingAuthenticationTokenException(ServiceError):
+    status = 403
+    error_type = "MissingAuthenticationTokenException"
+
+
+class IncompleteSignatureException(ServiceError):
+    status = 403
+    error_type = "IncompleteSignatureException"
+
+
+class UnrecognizedClientException(ServiceError):
+    status = 403
+    error_type = "UnrecognizedClientException"
+
+
+class InvalidSignatureException(ServiceError):
+    status = 403
+    error_type = "InvalidSignatureException"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who signed a request, and for which region and service."""
+
+    access_key_id: str
+    region: str
+    service: str
+
+
+def _canonical_path(raw_path: bytes) -> str:
+    path = raw_path.decode("latin-1") or "/"
+    normalized = posixpath.normpath(path) if path not in ("", "/") else "/"
+    if path.endswith("/") and normalized != "/":
+        normalized += "/"
+    return quote(normalized, safe="/~")
+
+
+def _canonical_query(query: bytes) -> str:
+    if not query:
+        return ""
+    pairs = [pair.partition("=") for pair in query.decode("latin-1").split("&")]
+    return "&".join(f"{key}={value}" for key, _, value in sorted((k, s, v) for k, s, v in pairs))
+
+
+@functools.lru_cache(maxsize=64)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The derived key of a day, region and service (the same all day: cached)."""
+    key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
+    for part in (region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+@functools.lru_cache(maxsize=256)
+def _timestamp(stamp: str) -> datetime:
+    """``20261125T081500Z`` as a datetime (strptime is slow; requests share stamps)."""
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical_path_cached(raw_path: bytes) -> str:
+    return _canonical_path(raw_path)
+
+
+def parse_authorization(value: str) -> tuple[str, str, str, str, list[str], str]:
+    """(access key, date, region, service, signed headers, signature) of the header."""
+    algorithm, _, rest = value.partition(" ")
+    if algorithm != ALGORITHM:
+        raise IncompleteSignatureException(
+            f"Unsupported authorization type {algorithm!r}; use {ALGORITHM}."
+        )
+    fields = {}
+    for part in rest.split(","):
+        key, _, field = part.strip().partition("=")
+        fields[key] = field
+    try:
+        credential = fields["Credential"].split("/")
+        access_key, date, region, service, terminator = credential
+        signed = fields["SignedHeaders"].split(";")
+        signature = fields["Signature"]
+    except (KeyError, ValueError):
+        raise IncompleteSignatureException(
+            "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
+            "parameters of the form AKID/date/region/service/aws4_request."
+        ) from None
+    if terminator != "aws4_request":
+        raise IncompleteSignatureException("Credential should be scoped with aws4_request.")
+    return access_key, date, region, service, signed, signature
+
+
+def verify(
+    *,
+    method: str,
+    raw_path: bytes,
+    query: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    secrets: dict[str, str],
+    now: datetime | None = None,
+) -> Caller:
+    """Check a request's SigV4 signature against ``secrets`` (access key -> secret key)."""
+    by_name: dict[str, list[str]] = {}
+    for name, value in headers:
+        by_name.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    authorization = by_name.get("authorization", [""])[0]
+    if not authorization:
+        raise MissingAuthenticationTokenException("Missing Authentication Token")
+    access_key, date, region, service, signed, signature = parse_authorization(authorization)
+    secret = secrets.get(access_key)
+    if secret is None:
+        raise UnrecognizedClientException("The security token included in the request is invalid.")
+    stamp = (by_name.get("x-amz-date") or [""])[0]
+    try:
+        when = _timestamp(stamp)
+    except ValueError:
+        raise IncompleteSignatureException(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+        ) from None
+    now = now or datetime.now(UTC)
+    if abs((now - when).total_seconds()) > MAX_SKEW_SECONDS:
+        raise InvalidSignatureException(
+            f"Signature expired: {stamp} is now earlier than "
+            f"{now.strftime('%Y%m%dT%H%M%SZ')} (more than 5 minutes apart)."
+        )
+    missing = [name for name in signed if name not in by_name]
+    if missing or "host" not in signed:
+        raise IncompleteSignatureException(
+            "The request must sign the host header and every header it names as signed."
+        )
+    content_hash = by_name["x-amz-content-sha256"][0] if "x-amz-content-sha256" in by_name else None
+    canonical = "\n".join(
+        [
+            method.upper(),
+            _canonical_path_cached(raw_path),
+            _canonical_query(query),
+            "\n".join(
+                f"{name}:{','.join(' '.join(v.split()) for v in by_name[name])}" for name in signed
+            )
+            + "\n",
+            ";".join(signed),
+            content_hash or hashlib.sha256(body).hexdigest(),
+        ]
+    )
+    scope = f"{date}/{region}/{service}/aws4_request"
+    string_to_sign = "\n".join(
+        [ALGORITHM, stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    expected = hmac.new(
+        _signing_key(secret, date, region, service), string_to_sign.encode(), hashlib.sha256
+    ).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        raise InvalidSignatureException(
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service "
+            "documentation for details."
+        )
+    return Caller(access_key, region, service)

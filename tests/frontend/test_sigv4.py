@@ -1,0 +1,97 @@
+"""SigV4 verification against signatures botocore itself computes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from gureum.frontend import sigv4
+
+SECRETS = {"AKIDEXAMPLE": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
+
+
+def signed(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    secret: str | None = None,
+    key: str = "AKIDEXAMPLE",
+    service: str = "lambda",
+) -> dict[str, object]:
+    request = AWSRequest(
+        method=method, url=url, data=body, headers={"Content-Type": "application/json"}
+    )
+    SigV4Auth(Credentials(key, secret or SECRETS["AKIDEXAMPLE"]), service, "us-east-1").add_auth(
+        request
+    )
+    parts = urlsplit(url)
+    headers = [
+        (k.encode(), v.encode() if isinstance(v, str) else v) for k, v in request.headers.items()
+    ]
+    headers.append((b"host", parts.netloc.encode()))
+    return {
+        "method": method,
+        "raw_path": parts.path.encode(),
+        "query": parts.query.encode(),
+        "headers": headers,
+        "body": body,
+    }
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9070/2015-03-31/functions",
+        "http://127.0.0.1:9070/2015-03-31/functions/",
+        "http://127.0.0.1:9070/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000"
+        "%3Afunction%3Af/invocations?Qualifier=%24LATEST",
+        "http://127.0.0.1:9070/2015-03-31/functions/?MaxItems=3&Marker=b%20c",
+        "http://localhost:9070/",
+    ],
+)
+def test_botocore_signatures_verify(url: str) -> None:
+    request = signed("POST", url, b'{"x": 1}')
+    caller = sigv4.verify(**request, secrets=SECRETS)  # type: ignore[arg-type]
+    assert caller == sigv4.Caller("AKIDEXAMPLE", "us-east-1", "lambda")
+
+
+def test_tampering_is_detected() -> None:
+    request = signed("POST", "http://127.0.0.1:9070/2015-03-31/functions/f/invocations", b"{}")
+    with pytest.raises(sigv4.InvalidSignatureException):
+        sigv4.verify(**{**request, "body": b'{"evil": 1}'}, secrets=SECRETS)  # type: ignore[arg-type]
+    with pytest.raises(sigv4.InvalidSignatureException):
+        sigv4.verify(
+            **{**request, "raw_path": b"/2015-03-31/functions/g/invocations"}, secrets=SECRETS
+        )  # type: ignore[arg-type]
+
+
+def test_wrong_secret_and_unknown_key() -> None:
+    url = "http://127.0.0.1:9070/2015-03-31/functions"
+    with pytest.raises(sigv4.InvalidSignatureException):
+        sigv4.verify(**signed("GET", url, secret="wrong"), secrets=SECRETS)  # type: ignore[arg-type]
+    with pytest.raises(sigv4.UnrecognizedClientException):
+        sigv4.verify(**signed("GET", url, key="AKIDOTHER"), secrets=SECRETS)  # type: ignore[arg-type]
+
+
+def test_missing_and_malformed_authorization() -> None:
+    base = {"method": "GET", "raw_path": b"/", "query": b"", "body": b""}
+    with pytest.raises(sigv4.MissingAuthenticationTokenException):
+        sigv4.verify(**base, headers=[(b"host", b"x")], secrets=SECRETS)  # type: ignore[arg-type]
+    with pytest.raises(sigv4.IncompleteSignatureException):
+        sigv4.verify(
+            **base, headers=[(b"authorization", b"AWS4-HMAC-SHA256 Nonsense")], secrets=SECRETS
+        )  # type: ignore[arg-type]
+    with pytest.raises(sigv4.IncompleteSignatureException):
+        sigv4.verify(**base, headers=[(b"authorization", b"Basic dXNlcjpwYXNz")], secrets=SECRETS)  # type: ignore[arg-type]
+
+
+def test_clock_skew() -> None:
+    request = signed("GET", "http://127.0.0.1:9070/2015-03-31/functions")
+    later = datetime.now(UTC) + timedelta(minutes=6)
+    with pytest.raises(sigv4.InvalidSignatureException, match="Signature expired"):
+        sigv4.verify(**request, secrets=SECRETS, now=later)  # type: ignore[arg-type]
