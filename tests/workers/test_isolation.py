@@ -307,3 +307,36 @@ def handler(event, context):
     assert stolen == {"status": 403}
     # the victim is unharmed
     assert json.loads(lambda_client.invoke(FunctionName=victim)["Payload"].read()) == address
+
+
+def test_an_infinite_loop_times_out_and_the_server_stays_healthy(
+    lambda_client: Any, deploy: Any
+) -> None:
+    spin = """
+import multiprocessing, os
+def burn():
+    while True:
+        pass
+def handler(event, context):
+    for _ in range(2):
+        os.fork() == 0 and burn()  # children spin too
+    burn()
+"""
+    name = deploy(spin, Timeout=1)
+    started = time.monotonic()
+    response = lambda_client.invoke(FunctionName=name)
+    assert time.monotonic() - started < 5
+    assert json.loads(response["Payload"].read())["errorType"] == "Sandbox.Timedout"
+    ok = deploy("def handler(e, c):\n    return 'ok'\n")
+    assert json.loads(lambda_client.invoke(FunctionName=ok)["Payload"].read()) == "ok"
+
+
+def test_stale_cgroups_are_removed_at_start(start_server: Any) -> None:
+    from gureum.workers import cgroups
+
+    support = cgroups.detect()
+    stale = cgroups.Cgroup(support, "sandbox-left-behind")
+    stale.create(128, 10)
+    assert all(path.is_dir() for path in stale.dirs.values())
+    start_server()  # a new server cleans up what a killed one left
+    assert not any(path.exists() for path in stale.dirs.values())
