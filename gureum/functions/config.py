@@ -24,6 +24,8 @@ from gureum.errors import (
 from gureum.runtimes import KNOWN_UNSUPPORTED, PROVIDED_RUNTIMES, SUPPORTED_RUNTIMES
 
 LATEST = "$LATEST"
+#: The tag that gives a function no network at all (gureum's own setting).
+NETWORK_TAG = "gureum:network"
 NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 FUNCTION_REF_RE = re.compile(
     r"^(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d):)?"
@@ -220,6 +222,22 @@ def validate_settings(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def validate_tags(tags: Any) -> dict[str, str]:
+    """Tags as Lambda takes them; ``gureum:network`` must be ``default`` or ``none``."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        raise InvalidParameterValueException("Tags must be a map of strings to strings.")
+    if tags.get(NETWORK_TAG, "default") not in ("default", "none"):
+        raise InvalidParameterValueException(
+            f"The tag {NETWORK_TAG} must be 'default' (the host's network) or 'none' "
+            f"(no network), not {tags[NETWORK_TAG]!r}."
+        )
+    return dict(tags)
+
+
 def validate_environment(environment: Any) -> dict[str, str]:
     variables = environment.get("Variables") if isinstance(environment, dict) else None
     if variables is None:
@@ -387,3 +405,8 @@ class FunctionVersion:
     @property
     def log_group(self) -> str:
         return f"/aws/lambda/{self.name}"
+
+    @property
+    def network(self) -> str:
+        """``default`` (the host's network, as on Lambda) or ``none`` (tag gureum:network)."""
+        return str((self.config.get("_Tags") or {}).get(NETWORK_TAG, "default"))

@@ -92,6 +92,7 @@ class FunctionRegistry:
 
     async def create(self, params: dict[str, Any]) -> dict[str, Any]:
         zip_b64 = cfg.require_zip_code(params.get("Code"))
+        cfg.validate_tags(params.get("Tags"))
         # Validate the configuration before storing any code.
         cfg.new_configuration(
             params, region=self.region, account=self.account_id, code_sha256="", code_size=0
@@ -104,7 +105,7 @@ class FunctionRegistry:
             code_sha256=code_sha256,
             code_size=size,
         )
-        tags = params.get("Tags") or {}
+        tags = cfg.validate_tags(params.get("Tags"))
         if tags:
             config = {**config, "_Tags": dict(tags)}
         row = FunctionRow(config["FunctionName"], LATEST, config, hex_digest, config["RevisionId"])

@@ -172,4 +172,6 @@ def jail_spec(
         "argv": argv,
         "network": network,
         "python_bootstrap": "/var/runtime/bootstrap.py" if bootstrap is not None else None,
+        "api_socket": None,
+        "api_port": None,
     }

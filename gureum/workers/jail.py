@@ -8,6 +8,8 @@ Run as root by the server (``python -S jail.py``, the spec in ``GUREUM_JAIL_SPEC
    ``/usr`` and ``/etc`` and the interpreter read-only, the function's code read-only at
    ``/var/task``, the runtime at ``/var/runtime``, a private ``/tmp`` sized to the
    function's ephemeral storage, a fresh ``/proc``; then ``pivot_root``s into it,
+   For a function without a network it also unshares the network namespace, brings up
+   its loopback and relays the Runtime API's port on it to the server's unix socket,
 4. forks the runtime (PID 2), which drops to the sandbox's unprivileged uid with
    ``no_new_privs`` and runs gureum's Python runtime in-process or execs ``bootstrap``.
 
@@ -17,13 +19,16 @@ the runtime did, so the server sees the runtime's real exit status or signal.
 """
 
 import ctypes
+import fcntl
 import json
 import os
 import platform
 import resource
 import runpy
+import selectors
 import signal
 import socket
+import struct
 import sys
 
 CLONE_NEWNS = 0x00020000
@@ -44,6 +49,9 @@ PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
 #: Exit status of a jail that could not build the sandbox.
 SETUP_FAILED = 125
 
@@ -123,6 +131,78 @@ def build_root(spec):
     mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
+def loopback_up():
+    """Bring up ``lo`` in a new network namespace (it starts down)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b""))
+
+
+class Relay:
+    """Relays the runtime's loopback connections to the Runtime API's unix socket.
+
+    A sandbox without a network has its own loopback; its init listens there on the
+    Runtime API's port and carries each connection to the server through a unix socket.
+    """
+
+    def __init__(self, port, unix_path):
+        self.unix_path = unix_path
+        self.selector = selectors.DefaultSelector()
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen(16)
+        self.listener.setblocking(False)
+        self.selector.register(self.listener, selectors.EVENT_READ, None)
+        self.peers = {}
+
+    def serve(self, wakeup):
+        """Relay until ``wakeup`` (a fd written to on SIGCHLD) is readable."""
+        self.selector.register(wakeup, selectors.EVENT_READ, "wakeup")
+        while True:
+            for key, _ in self.selector.select():
+                if key.data == "wakeup":
+                    return
+                if key.data is None:
+                    self._accept()
+                else:
+                    self._pump(key.fileobj, key.data)
+
+    def _accept(self):
+        inner, _ = self.listener.accept()
+        outer = socket.socket(socket.AF_UNIX)
+        try:
+            outer.connect(self.unix_path)
+        except OSError:
+            inner.close()
+            outer.close()
+            return
+        for sock, peer in ((inner, outer), (outer, inner)):
+            sock.setblocking(False)
+            self.selector.register(sock, selectors.EVENT_READ, peer)
+
+    def _pump(self, source, destination):
+        try:
+            data = source.recv(262144)
+        except OSError:
+            data = b""
+        if data:
+            try:
+                destination.setblocking(True)
+                destination.sendall(data)
+                destination.setblocking(False)
+                return
+            except OSError:
+                pass
+        for sock in (source, destination):
+            try:
+                self.selector.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+            sock.close()
+
+
 def run_runtime(spec):
     """PID 2: become the unprivileged sandbox user and run the runtime."""
     os.setgroups([])
@@ -156,9 +236,26 @@ def init(spec, report):
         os.write(2, f"gureum jail: cannot build the sandbox: {exc}\n".encode())
         os.write(report, b"exit %d" % SETUP_FAILED)
         os._exit(SETUP_FAILED)
+    relay = None
+    if spec.get("network") == "none":
+        try:
+            loopback_up()
+            relay = Relay(spec["api_port"], spec["api_socket"])
+        except OSError as exc:
+            os.write(2, f"gureum jail: cannot set up the sandbox's network: {exc}\n".encode())
+            os.write(report, b"exit %d" % SETUP_FAILED)
+            os._exit(SETUP_FAILED)
+    wakeup_read, wakeup_write = os.pipe()
+    os.set_blocking(wakeup_write, False)
+    signal.set_wakeup_fd(wakeup_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     runtime = os.fork()
     if runtime == 0:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.close(report)
+        if relay is not None:
+            relay.listener.close()
         try:
             run_runtime(spec)
         except SystemExit as exc:
@@ -170,12 +267,27 @@ def init(spec, report):
             os.write(2, f"gureum jail: cannot start the runtime: {exc!r}\n".encode())
             os._exit(SETUP_FAILED)
     while True:
+        if relay is not None:
+            relay.serve(wakeup_read)  # returns when a child has ended
+            os.read(wakeup_read, 4096)
         try:
-            pid, status = os.waitpid(-1, 0)
+            pid, status = os.waitpid(-1, 0 if relay is None else os.WNOHANG)
         except ChildProcessError:
             os._exit(SETUP_FAILED)
         if pid == runtime:
             break
+        if relay is not None:
+            # reap the rest of what ended (a function's own children) and keep relaying
+            while pid:
+                try:
+                    pid, status_other = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == runtime:
+                    status = status_other
+                    break
+            if pid == runtime:
+                break
     if os.WIFSIGNALED(status):
         os.write(report, b"signal %d" % os.WTERMSIG(status))
     else:

@@ -323,15 +323,26 @@ class RuntimeAPIServer:
         self.host = host
         self.expected_uid = expected_uid
         self._server: asyncio.Server | None = None
+        self._unix_server: asyncio.Server | None = None
         self.port = 0
 
-    async def start(self) -> None:
+    async def start(self, unix_path: str | None = None) -> None:
+        """Listen on a free loopback port, and on ``unix_path`` if given.
+
+        The unix socket serves sandboxes without a network (their init relays the
+        runtime's loopback connections to it); only that sandbox's root-owned init can
+        reach it, so it needs no peer check.
+        """
         loop = asyncio.get_running_loop()
 
         def factory() -> asyncio.Protocol:
             return RuntimeAPIProtocol(self.handler, self.expected_uid)
 
         self._server = await loop.create_server(factory, self.host, 0, backlog=16)
+        if unix_path is not None:
+            self._unix_server = await loop.create_unix_server(
+                lambda: RuntimeAPIProtocol(self.handler), unix_path, backlog=16
+            )
         self.port = self._server.sockets[0].getsockname()[1]
 
     @property
@@ -340,6 +351,7 @@ class RuntimeAPIServer:
         return f"{self.host}:{self.port}"
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        for server in (self._server, self._unix_server):
+            if server is not None:
+                server.close()
+        self._server = self._unix_server = None

@@ -155,14 +155,21 @@ class Sandbox:
         self._cgroup: Cgroup | None = None
         self._root: Path | None = None
         self._final_memory_mb: int | None = None
+        self._api_dir: Path | None = None
 
     # lifecycle
     async def start(self) -> None:
         """Spawn the runtime process; init proceeds in the background."""
         fn = self.function
         command = runtime_command(fn.runtime, self.code_dir, self.env.sdk_dir)
-        await self._api.start()
         isolated = self.env.isolation.isolated
+        unix_path = None
+        if isolated and fn.network == "none":
+            # The sandbox has no network: its init relays the Runtime API to this socket.
+            self._api_dir = self.env.isolation.sandboxes_dir / f"{self.id}.api"
+            self._api_dir.mkdir(mode=0o700, parents=True)
+            unix_path = str(self._api_dir / "api.sock")
+        await self._api.start(unix_path)
         task_root = "/var/task" if isolated else str(self.code_dir)
         environ = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -255,7 +262,12 @@ class Sandbox:
             procs=self._cgroup.procs_files,
             env=environ,
             argv=["/var/task/bootstrap"],
+            network=fn.network,
         )
+        if self._api_dir is not None:
+            spec["binds"].append((str(self._api_dir), "/run/gureum"))
+            spec["api_socket"] = "/run/gureum/api.sock"
+            spec["api_port"] = self._api.port
         return [interpreter, "-S", str(JAIL)], {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "GUREUM_JAIL_SPEC": json.dumps(spec),
@@ -269,6 +281,8 @@ class Sandbox:
             self._cgroup = None
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
+        if self._api_dir is not None:
+            shutil.rmtree(self._api_dir, ignore_errors=True)
 
     def kill(self) -> None:
         """Kill the whole process group now; the sandbox becomes DEAD when it exits."""

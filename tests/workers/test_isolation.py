@@ -340,3 +340,60 @@ def test_stale_cgroups_are_removed_at_start(start_server: Any) -> None:
     assert all(path.is_dir() for path in stale.dirs.values())
     start_server()  # a new server cleans up what a killed one left
     assert not any(path.exists() for path in stale.dirs.values())
+
+
+NET_PROBE = """
+import os, socket
+def handler(event, context):
+    host, port = event["edge"].split(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+        edge = "reachable"
+    except OSError as exc:
+        edge = type(exc).__name__
+    return {"edge": edge, "interfaces": sorted(name for _, name in socket.if_nameindex()),
+            "request_id": context.aws_request_id}
+"""
+
+
+def test_a_function_without_network_has_only_its_runtime_api(
+    lambda_client: Any, deploy: Any, gureum_server: RunningServer
+) -> None:
+    edge = f"127.0.0.1:{gureum_server.settings.port}"
+    offline = deploy(NET_PROBE, Tags={"gureum:network": "none"})
+    for attempt in range(3):  # warm invokes go through the relay too
+        response = lambda_client.invoke(FunctionName=offline, Payload=json.dumps({"edge": edge}))
+        seen = json.loads(response["Payload"].read())
+        assert seen["request_id"] == response["ResponseMetadata"]["RequestId"], attempt
+        assert seen["edge"] == "ConnectionRefusedError"
+        assert seen["interfaces"] == ["lo"]
+    online = deploy(NET_PROBE)
+    seen = json.loads(
+        lambda_client.invoke(FunctionName=online, Payload=json.dumps({"edge": edge}))[
+            "Payload"
+        ].read()
+    )
+    assert seen["edge"] == "reachable"
+
+
+def test_a_function_without_network_reports_errors_and_timeouts(
+    lambda_client: Any, deploy: Any
+) -> None:
+    code = (
+        "import time\ndef handler(e, c):\n    if e.get('sleep'):\n        time.sleep(5)\n"
+        "    raise ValueError('offline failure')\n"
+    )
+    name = deploy(code, Tags={"gureum:network": "none"}, Timeout=1)
+    error = json.loads(lambda_client.invoke(FunctionName=name)["Payload"].read())
+    assert error["errorType"] == "ValueError"
+    timed_out = json.loads(
+        lambda_client.invoke(FunctionName=name, Payload=b'{"sleep": true}')["Payload"].read()
+    )
+    assert timed_out["errorType"] == "Sandbox.Timedout"
+    again = json.loads(lambda_client.invoke(FunctionName=name)["Payload"].read())
+    assert again["errorType"] == "ValueError"
+
+
+def test_the_network_tag_is_validated(lambda_client: Any, deploy: Any) -> None:
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
+        deploy("def handler(e, c):\n    return 1\n", Tags={"gureum:network": "sometimes"})
