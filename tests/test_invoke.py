@@ -180,10 +180,10 @@ def test_runtime_error_types(
         Handler=handler,
         Code={"ZipFile": zip_files({"other.txt": "", **files})},
     )
-    response = invoke(lambda_client, name)
+    response = invoke(lambda_client, name, LogType="Tail")
     assert response["FunctionError"] == "Unhandled"
     error = json.loads(response["Body"])
-    assert error["errorType"] == error_type
+    assert error["errorType"] == error_type, base64.b64decode(response["LogResult"]).decode()
     assert message in error["errorMessage"]
 
 

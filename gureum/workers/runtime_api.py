@@ -95,19 +95,26 @@ def error_type_of(body: bytes, header: str | None) -> str:
     return "Runtime.Unknown"
 
 
-def socket_owner(host: str, port: int) -> int | None:
-    """The uid owning the TCP socket bound to ``host:port`` on this host (IPv4 loopback)."""
+def _tcp_key(host: str, port: int) -> str:
+    return f"{int.from_bytes(socket.inet_aton(host), 'little'):08X}:{port:04X}"
+
+
+def socket_owner(peer: tuple[str, int], local: tuple[str, int]) -> int | None:
+    """The uid owning the client end of the TCP connection ``peer`` -> ``local``.
+
+    Both ends are matched: a recently closed connection that used the same client port
+    may still be listed (TIME_WAIT, owned by root), and must not be taken for this one.
+    """
     try:
-        packed = socket.inet_aton(host)
+        client, server = _tcp_key(*peer), _tcp_key(*local)
     except OSError:
         return None
-    key = f"{int.from_bytes(packed, 'little'):08X}:{port:04X}"
     try:
         with open("/proc/net/tcp") as table:
             next(table)
             for line in table:
                 fields = line.split()
-                if fields[1] == key:
+                if fields[1] == client and fields[2] == server and fields[3] != "06":
                     return int(fields[7])
     except (OSError, StopIteration, IndexError, ValueError):
         return None
@@ -139,7 +146,8 @@ class RuntimeAPIProtocol(asyncio.Protocol):
             # Only the sandbox's own user may talk to its Runtime API: another sandbox
             # on the same loopback must not read its events or answer for it.
             peer = transport.get_extra_info("peername")
-            owner = socket_owner(peer[0], peer[1]) if peer else None
+            local = transport.get_extra_info("sockname")
+            owner = socket_owner(peer[:2], local[:2]) if peer and local else None
             if owner != self.expected_uid:
                 self._reply(
                     403,
