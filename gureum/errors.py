@@ -6,6 +6,10 @@
           ├── InvalidParameterValueException 400
           ├── InvalidRequestContentException 400  the payload is not JSON
           ├── InvalidParameterException      400  (CloudWatch Logs' name for it)
+          ├── MissingAuthenticationTokenException  403  (SigV4: unsigned)
+          ├── UnrecognizedClientException    403  (SigV4: unknown access key)
+          ├── InvalidSignatureException      403  (SigV4: wrong signature or expired)
+          ├── IncompleteSignatureException   403  (SigV4: malformed Authorization)
           ├── ResourceNotFoundException      404
           ├── ResourceConflictException      409
           ├── PreconditionFailedException    412  RevisionId does not match
@@ -13,6 +17,7 @@
           ├── UnsupportedMediaTypeException  415
           ├── TooManyRequestsException       429  carries ``Reason``
           ├── ServiceException               500
+          ├── InvalidRuntimeException        502  the runtime cannot run on this host
           └── NotImplementedException        501  a part of the API gureum lacks yet
 
 JSON-protocol services (CloudWatch Logs) answer every client error with status 400 and
@@ -64,6 +69,26 @@ class InvalidRequestContentException(ServiceError):
     error_type = "InvalidRequestContentException"
 
 
+class MissingAuthenticationTokenException(ServiceError):
+    status = 403
+    error_type = "MissingAuthenticationTokenException"
+
+
+class UnrecognizedClientException(ServiceError):
+    status = 403
+    error_type = "UnrecognizedClientException"
+
+
+class InvalidSignatureException(ServiceError):
+    status = 403
+    error_type = "InvalidSignatureException"
+
+
+class IncompleteSignatureException(ServiceError):
+    status = 403
+    error_type = "IncompleteSignatureException"
+
+
 class ResourceNotFoundException(ServiceError):
     status = 404
     error_type = "ResourceNotFoundException"
@@ -105,6 +130,13 @@ class ServiceException(ServiceError):
 
     def body(self) -> dict[str, Any]:
         return {"Type": "Service", self.message_key: self.message, **self.extra}
+
+
+class InvalidRuntimeException(ServiceError):
+    """The function's runtime cannot run on this host (Lambda answers 502)."""
+
+    status = 502
+    error_type = "InvalidRuntimeException"
 
 
 class NotImplementedException(ServiceError):

@@ -24,7 +24,7 @@ from gureum.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from gureum.frontend.responses import aws_json, json_body, new_request_id
+from gureum.frontend.responses import aws_json, json_body, new_request_id, parse_json_object
 from gureum.functions.config import LATEST, function_arn
 from gureum.functions.registry import public_config
 from gureum.workers.runtime_api import Invocation
@@ -64,16 +64,7 @@ async def _limited_body(request: Request, limit: int, operation: str) -> bytes:
 
 
 async def _code_request(request: Request, operation: str) -> dict[str, Any]:
-    raw = await _limited_body(request, MAX_CODE_REQUEST, operation)
-    if not raw.strip():
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        raise InvalidRequestContentException("Could not parse request body into json") from None
-    if not isinstance(parsed, dict):
-        raise InvalidRequestContentException("The request body must be a JSON object")
-    return parsed
+    return parse_json_object(await _limited_body(request, MAX_CODE_REQUEST, operation))
 
 
 async def create_function(request: Request) -> Response:

@@ -5,7 +5,8 @@ DeleteLogGroup.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gureum.errors import InvalidParameterException, ResourceNotFoundException
 from gureum.frontend import json_rpc
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from gureum.platform import Platform
 
 GROUP_MISSING = "The specified log group does not exist."
+T = TypeVar("T")
 
 
 def _int(params: dict[str, Any], key: str, low: int, high: int, default: int) -> int:
@@ -63,6 +65,14 @@ def _token(params: dict[str, Any]) -> str | None:
     return token
 
 
+async def _page(platform: Platform, query: Callable[[], T]) -> T:
+    """Run a paged store query; a token the store cannot read is the caller's error."""
+    try:
+        return await platform.store.run(query)
+    except ValueError:
+        raise InvalidParameterException("The specified nextToken is invalid.") from None
+
+
 async def _require_group(platform: Platform, group: str) -> None:
     if not await platform.store.run(platform.store.log_group_exists, group):
         raise ResourceNotFoundException(GROUP_MISSING)
@@ -76,12 +86,9 @@ def _group_arn(platform: Platform, group: str) -> str:
 async def describe_log_groups(platform: Platform, params: dict[str, Any]) -> dict[str, Any]:
     limit = _int(params, "limit", 1, 50, 50)
     prefix = params.get("logGroupNamePrefix")
-    try:
-        groups, token = await platform.store.run(
-            platform.store.describe_log_groups, prefix, limit, _token(params)
-        )
-    except ValueError:
-        raise InvalidParameterException("The specified nextToken is invalid.") from None
+    groups, token = await _page(
+        platform, lambda: platform.store.describe_log_groups(prefix, limit, _token(params))
+    )
     out = []
     for group in groups:
         arn = _group_arn(platform, group["logGroupName"])
@@ -110,19 +117,17 @@ async def describe_log_streams(platform: Platform, params: dict[str, Any]) -> di
     if prefix and order_by == "LastEventTime":
         raise InvalidParameterException("Cannot order by LastEventTime with a logStreamNamePrefix.")
     await _require_group(platform, group)
-    try:
-        streams, token = await platform.store.run(
-            lambda: platform.store.describe_log_streams(
-                group,
-                prefix=prefix,
-                order_by=order_by,
-                descending=bool(params.get("descending", False)),
-                limit=limit,
-                next_token=_token(params),
-            )
-        )
-    except ValueError:
-        raise InvalidParameterException("The specified nextToken is invalid.") from None
+    streams, token = await _page(
+        platform,
+        lambda: platform.store.describe_log_streams(
+            group,
+            prefix=prefix,
+            order_by=order_by,
+            descending=bool(params.get("descending", False)),
+            limit=limit,
+            next_token=_token(params),
+        ),
+    )
     arn = _group_arn(platform, group)
     for stream in streams:
         stream["arn"] = f"{arn}:log-stream:{stream['logStreamName']}"
@@ -137,20 +142,18 @@ async def get_log_events(platform: Platform, params: dict[str, Any]) -> dict[str
     limit = _int(params, "limit", 1, 10000, 10000)
     start, end = _time(params, "startTime"), _time(params, "endTime")
     await _require_group(platform, group)
-    try:
-        events, forward, backward = await platform.store.run(
-            lambda: platform.store.get_log_events(
-                group,
-                stream,
-                start_time=start,
-                end_time=end,
-                start_from_head=bool(params.get("startFromHead", False)),
-                limit=limit,
-                next_token=_token(params),
-            )
-        )
-    except ValueError:
-        raise InvalidParameterException("The specified nextToken is invalid.") from None
+    events, forward, backward = await _page(
+        platform,
+        lambda: platform.store.get_log_events(
+            group,
+            stream,
+            start_time=start,
+            end_time=end,
+            start_from_head=bool(params.get("startFromHead", False)),
+            limit=limit,
+            next_token=_token(params),
+        ),
+    )
     return {"events": events, "nextForwardToken": forward, "nextBackwardToken": backward}
 
 
@@ -169,21 +172,19 @@ async def filter_log_events(platform: Platform, params: dict[str, Any]) -> dict[
     limit = _int(params, "limit", 1, 10000, 10000)
     start, end = _time(params, "startTime"), _time(params, "endTime")
     await _require_group(platform, group)
-    try:
-        events, token = await platform.store.run(
-            lambda: platform.store.filter_log_events(
-                group,
-                stream_names=names,
-                stream_prefix=prefix,
-                start_time=start,
-                end_time=end,
-                pattern=pattern,
-                limit=limit,
-                next_token=_token(params),
-            )
-        )
-    except ValueError:
-        raise InvalidParameterException("The specified nextToken is invalid.") from None
+    events, token = await _page(
+        platform,
+        lambda: platform.store.filter_log_events(
+            group,
+            stream_names=names,
+            stream_prefix=prefix,
+            start_time=start,
+            end_time=end,
+            pattern=pattern,
+            limit=limit,
+            next_token=_token(params),
+        ),
+    )
     return {"events": events, "searchedLogStreams": [], **({"nextToken": token} if token else {})}
 
 

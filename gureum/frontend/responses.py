@@ -39,7 +39,11 @@ def aws_error(error: ServiceError, request_id: str | None = None) -> Response:
 
 async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object body (empty body: ``{}``)."""
-    raw = await request.body()
+    return parse_json_object(await request.body())
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object (empty: ``{}``)."""
     if not raw.strip():
         return {}
     try:

@@ -16,31 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from gureum.errors import ServiceError
+from gureum.errors import (
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+    UnrecognizedClientException,
+)
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 #: How far a request's X-Amz-Date may be from the server's clock, as AWS allows.
 MAX_SKEW_SECONDS = 300
-
-
-class MissingAuthenticationTokenException(ServiceError):
-    status = 403
-    error_type = "MissingAuthenticationTokenException"
-
-
-class IncompleteSignatureException(ServiceError):
-    status = 403
-    error_type = "IncompleteSignatureException"
-
-
-class UnrecognizedClientException(ServiceError):
-    status = 403
-    error_type = "UnrecognizedClientException"
-
-
-class InvalidSignatureException(ServiceError):
-    status = 403
-    error_type = "InvalidSignatureException"
 
 
 @dataclass(frozen=True, slots=True)

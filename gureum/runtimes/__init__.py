@@ -15,7 +15,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from gureum.errors import ServiceError
+from gureum.errors import InvalidRuntimeException
+
+__all__ = ["InvalidRuntimeException"]
 
 PYTHON_RUNTIMES = (
     "python3.9",
@@ -46,13 +48,6 @@ KNOWN_UNSUPPORTED = (
 BOOTSTRAP = Path(__file__).parent / "python" / "bootstrap.py"
 #: Packages offered to Python functions without bundling, as Lambda offers boto3.
 SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
-
-
-class InvalidRuntimeException(ServiceError):
-    """The function's runtime cannot run on this host (Lambda answers 502)."""
-
-    status = 502
-    error_type = "InvalidRuntimeException"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from gureum import errors
 from gureum.frontend import sigv4
 
 SECRETS = {"AKIDEXAMPLE": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
@@ -62,9 +63,9 @@ def test_botocore_signatures_verify(url: str) -> None:
 
 def test_tampering_is_detected() -> None:
     request = signed("POST", "http://127.0.0.1:9070/2015-03-31/functions/f/invocations", b"{}")
-    with pytest.raises(sigv4.InvalidSignatureException):
+    with pytest.raises(errors.InvalidSignatureException):
         sigv4.verify(**{**request, "body": b'{"evil": 1}'}, secrets=SECRETS)  # type: ignore[arg-type]
-    with pytest.raises(sigv4.InvalidSignatureException):
+    with pytest.raises(errors.InvalidSignatureException):
         sigv4.verify(
             **{**request, "raw_path": b"/2015-03-31/functions/g/invocations"}, secrets=SECRETS
         )  # type: ignore[arg-type]
@@ -72,26 +73,26 @@ def test_tampering_is_detected() -> None:
 
 def test_wrong_secret_and_unknown_key() -> None:
     url = "http://127.0.0.1:9070/2015-03-31/functions"
-    with pytest.raises(sigv4.InvalidSignatureException):
+    with pytest.raises(errors.InvalidSignatureException):
         sigv4.verify(**signed("GET", url, secret="wrong"), secrets=SECRETS)  # type: ignore[arg-type]
-    with pytest.raises(sigv4.UnrecognizedClientException):
+    with pytest.raises(errors.UnrecognizedClientException):
         sigv4.verify(**signed("GET", url, key="AKIDOTHER"), secrets=SECRETS)  # type: ignore[arg-type]
 
 
 def test_missing_and_malformed_authorization() -> None:
     base = {"method": "GET", "raw_path": b"/", "query": b"", "body": b""}
-    with pytest.raises(sigv4.MissingAuthenticationTokenException):
+    with pytest.raises(errors.MissingAuthenticationTokenException):
         sigv4.verify(**base, headers=[(b"host", b"x")], secrets=SECRETS)  # type: ignore[arg-type]
-    with pytest.raises(sigv4.IncompleteSignatureException):
+    with pytest.raises(errors.IncompleteSignatureException):
         sigv4.verify(
             **base, headers=[(b"authorization", b"AWS4-HMAC-SHA256 Nonsense")], secrets=SECRETS
         )  # type: ignore[arg-type]
-    with pytest.raises(sigv4.IncompleteSignatureException):
+    with pytest.raises(errors.IncompleteSignatureException):
         sigv4.verify(**base, headers=[(b"authorization", b"Basic dXNlcjpwYXNz")], secrets=SECRETS)  # type: ignore[arg-type]
 
 
 def test_clock_skew() -> None:
     request = signed("GET", "http://127.0.0.1:9070/2015-03-31/functions")
     later = datetime.now(UTC) + timedelta(minutes=6)
-    with pytest.raises(sigv4.InvalidSignatureException, match="Signature expired"):
+    with pytest.raises(errors.InvalidSignatureException, match="Signature expired"):
         sigv4.verify(**request, secrets=SECRETS, now=later)  # type: ignore[arg-type]
