@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from gureum.counting import CountingService
 from gureum.functions.code import CodeStore
 from gureum.functions.registry import FunctionRegistry
 from gureum.observe.logs import LogSink
@@ -24,6 +25,7 @@ class Platform:
     store: Store
     code: CodeStore
     functions: FunctionRegistry
+    counting: CountingService
     logs: LogSink
     workers: WorkerManager
     loop: asyncio.AbstractEventLoop
@@ -43,6 +45,10 @@ class Platform:
             self.store, self.code, region=settings.region, account_id=settings.account_id
         )
         await self.functions.load()
+        self.counting = CountingService(
+            settings.account_concurrency, settings.unreserved_concurrency_minimum
+        )
+        self.counting.reservations.update(self.functions.reservations())
         self.isolation = await asyncio.to_thread(
             isolation.detect, settings.isolation, data_dir, settings.sandbox_uid_base
         )
@@ -68,6 +74,12 @@ class Platform:
         )
         self.workers.start()
         self.functions.on_change(self.workers.retire)
+        self.functions.on_change(self._forget_reservation)
+
+    def _forget_reservation(self, name: str) -> None:
+        """A deleted function's reserved concurrency goes with it."""
+        if name not in self.functions.reservations():
+            self.counting.reserve(name, None)
 
     async def stop(self) -> None:
         """Drain in-flight invokes, stop every sandbox, flush logs, close the store."""

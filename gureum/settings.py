@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     sandbox_uid_base: int = Field(
         200000, ge=1000, description="First uid of the unprivileged users sandboxes run as."
     )
+    account_concurrency: int = Field(
+        1000, ge=1, description="Invocations the account may run at once (Lambda's default)."
+    )
+    unreserved_concurrency_minimum: int = Field(
+        100,
+        ge=0,
+        description="Concurrency reservations must leave at least this much unreserved.",
+    )
     log_level: str = Field("info", description="Level of the server's own log.")
 
     @property

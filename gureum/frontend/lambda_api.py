@@ -1,7 +1,8 @@
 """The Lambda API (2015-03-31) as boto3's ``lambda`` client speaks it.
 
 Control plane: CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions,
-UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, GetAccountSettings.
+UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, GetAccountSettings,
+Put/Get/DeleteFunctionConcurrency.
 Data plane: Invoke (``RequestResponse`` and ``DryRun``).
 """
 
@@ -18,6 +19,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from gureum.errors import (
+    InvalidParameterValueException,
     InvalidRequestContentException,
     NotImplementedException,
     RequestTooLargeException,
@@ -89,6 +91,9 @@ async def get_function(request: Request) -> Response:
     tags = function.config.get("_Tags")
     if tags:
         body["Tags"] = tags
+    reserved = function.config.get("_ReservedConcurrency")
+    if reserved is not None:
+        body["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
     return aws_json(body)
 
 
@@ -146,14 +151,15 @@ async def delete_function(request: Request) -> Response:
 async def get_account_settings(request: Request) -> Response:
     platform = _platform(request)
     functions, _ = platform.functions.list(None, 10000)
+    counting = platform.counting
     return aws_json(
         {
             "AccountLimit": {
                 "TotalCodeSize": 80530636800,
                 "CodeSizeUnzipped": 262144000,
                 "CodeSizeZipped": 52428800,
-                "ConcurrentExecutions": 1000,
-                "UnreservedConcurrentExecutions": 1000,
+                "ConcurrentExecutions": counting.account_limit,
+                "UnreservedConcurrentExecutions": counting.unreserved_limit,
             },
             "AccountUsage": {
                 "TotalCodeSize": sum(int(c.get("CodeSize", 0)) for c in functions),
@@ -171,6 +177,35 @@ async def download_code(request: Request) -> Response:
     if path is None or not path.is_file():
         raise ResourceNotFoundException("No code with that digest.")
     return FileResponse(path, media_type="application/zip")
+
+
+async def put_function_concurrency(request: Request) -> Response:
+    platform = _platform(request)
+    params = await json_body(request)
+    value = params.get("ReservedConcurrentExecutions")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidParameterValueException(
+            "ReservedConcurrentExecutions is required and must be an integer."
+        )
+    function = platform.functions.get(request.path_params["name"])
+    platform.counting.check_reservation(function.name, value)
+    await platform.functions.set_reserved_concurrency(function.name, value)
+    platform.counting.reserve(function.name, value)
+    return aws_json({"ReservedConcurrentExecutions": value})
+
+
+async def get_function_concurrency(request: Request) -> Response:
+    function = _platform(request).functions.get(request.path_params["name"])
+    reserved = function.config.get("_ReservedConcurrency")
+    return aws_json({} if reserved is None else {"ReservedConcurrentExecutions": reserved})
+
+
+async def delete_function_concurrency(request: Request) -> Response:
+    platform = _platform(request)
+    function = platform.functions.get(request.path_params["name"])
+    await platform.functions.set_reserved_concurrency(function.name, None)
+    platform.counting.reserve(function.name, None)
+    return aws_json(None, 204)
 
 
 def _client_context(value: str | None) -> str | None:
@@ -240,7 +275,11 @@ async def invoke(request: Request) -> Response:
         trace_id=headers.get("x-amzn-trace-id"),
         client_context=client_context,
     )
-    outcome = await platform.workers.invoke(function, invocation, tail=log_type == "Tail")
+    slot = platform.counting.acquire(function.name)
+    try:
+        outcome = await platform.workers.invoke(function, invocation, tail=log_type == "Tail")
+    finally:
+        platform.counting.release(slot)
     response_headers = {
         "x-amzn-RequestId": request_id,
         "X-Amz-Executed-Version": function.version or LATEST,
@@ -264,6 +303,17 @@ def routes() -> list[Route]:
         Route(prefix + "/{name}/configuration", get_function_configuration, methods=["GET"]),
         Route(prefix + "/{name}/configuration", update_function_configuration, methods=["PUT"]),
         Route(prefix + "/{name}/code", update_function_code, methods=["PUT"]),
+        Route(
+            "/2017-10-31/functions/{name}/concurrency", put_function_concurrency, methods=["PUT"]
+        ),
+        Route(
+            "/2017-10-31/functions/{name}/concurrency",
+            delete_function_concurrency,
+            methods=["DELETE"],
+        ),
+        Route(
+            "/2019-09-30/functions/{name}/concurrency", get_function_concurrency, methods=["GET"]
+        ),
         Route("/2016-08-19/account-settings", get_account_settings, methods=["GET"]),
         Route("/2016-08-19/account-settings/", get_account_settings, methods=["GET"]),
         Route("/_gureum/code/{digest}.zip", download_code, methods=["GET"]),

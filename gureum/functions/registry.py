@@ -159,6 +159,30 @@ class FunctionRegistry:
             return {**current.config, "CodeSha256": code_sha256, "CodeSize": size}
         return await self._replace(current, config, hex_digest, params.get("RevisionId"))
 
+    async def set_reserved_concurrency(self, function_name: str, value: int | None) -> None:
+        """Store a function's reserved concurrency (None: remove it).
+
+        It is not part of the configuration: the RevisionId stays, and so do the
+        function's warm sandboxes.
+        """
+        current = self._latest(function_name, None)
+        config = {k: v for k, v in current.config.items() if k != "_ReservedConcurrency"}
+        if value is not None:
+            config["_ReservedConcurrency"] = value
+        row = FunctionRow(
+            current.name, LATEST, config, current.code_sha256_hex, current.revision_id
+        )
+        await self.store.run(self.store.update_function, row, None)
+        self._cache[(current.name, LATEST)] = FunctionVersion(config, current.code_sha256_hex)
+
+    def reservations(self) -> dict[str, int]:
+        """Every function's reserved concurrency."""
+        return {
+            name: int(fn.config["_ReservedConcurrency"])
+            for (name, version), fn in self._cache.items()
+            if version == LATEST and "_ReservedConcurrency" in fn.config
+        }
+
     async def delete(self, function_name: str, qualifier: str | None) -> None:
         ref = self.ref(function_name, qualifier)
         if ref.qualifier == LATEST:
