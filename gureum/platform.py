@@ -12,7 +12,7 @@ from gureum.observe.logs import LogSink
 from gureum.runtimes import sdk_packages, sdk_path
 from gureum.settings import Settings
 from gureum.store import Store, open_store
-from gureum.workers import isolation
+from gureum.workers import isolation, placement
 from gureum.workers.manager import WorkerManager
 from gureum.workers.sandbox import SandboxEnvironment
 
@@ -69,8 +69,13 @@ class Platform:
             isolation=self.isolation,
             sdk_packages=sdk_packages(),
         )
+        budget = settings.sandbox_memory_budget or int(placement.host_memory_mb() * 0.8)
         self.workers = WorkerManager(
-            env, self.code, self.logs, idle_timeout=settings.sandbox_idle_timeout
+            env,
+            self.code,
+            self.logs,
+            idle_timeout=settings.sandbox_idle_timeout,
+            placement=placement.LocalPlacement(budget),
         )
         self.workers.start()
         self.functions.on_change(self.workers.retire)

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Concurrency reservations must leave at least this much unreserved.",
     )
+    sandbox_memory_budget: int | None = Field(
+        None,
+        ge=128,
+        description="MB of MemorySize that live sandboxes may add up to on this host; "
+        "default: 80% of its memory. Idle sandboxes are evicted (least recently used "
+        "first) to make room; beyond it, invokes are throttled (429).",
+    )
     log_level: str = Field("info", description="Level of the server's own log.")
 
     @property

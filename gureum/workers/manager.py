@@ -20,6 +20,7 @@ from pathlib import Path
 from gureum.functions.code import CodeStore
 from gureum.functions.config import FunctionVersion
 from gureum.observe.logs import LogSink
+from gureum.workers.placement import Placement
 from gureum.workers.runtime_api import Invocation
 from gureum.workers.sandbox import InvokeOutcome, Sandbox, SandboxEnvironment, SandboxState
 
@@ -46,12 +47,15 @@ class WorkerManager:
         logs: LogSink,
         *,
         idle_timeout: float,
+        placement: Placement,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.env = env
         self.code = code
         self.logs = logs
         self.idle_timeout = idle_timeout
+        self.placement = placement
+        self._placed: dict[Sandbox, int] = {}
         self.clock = clock
         self.pools: dict[tuple[str, str], Pool] = {}
         self._code_dirs: dict[str, Path] = {}
@@ -105,8 +109,18 @@ class WorkerManager:
         if code_dir is None:
             code_dir = await asyncio.to_thread(self.code.unpacked, function.code_sha256_hex)
             self._code_dirs[function.code_sha256_hex] = code_dir
+        memory = function.memory_size
+        if not self.placement.fits(memory):
+            self.evict_idle(memory)
+        self.placement.place(memory)  # 429 when the host is full
         sandbox = Sandbox(function, code_dir, self.env, self.logs)
-        await sandbox.start()
+        self._placed[sandbox] = memory
+        try:
+            await sandbox.start()
+        except BaseException:
+            self._free(sandbox)
+            raise
+        sandbox.stopped.add_done_callback(lambda _: self._free(sandbox))
         pool.busy.add(sandbox)
         self.cold_starts += 1
         return sandbox, pool
@@ -114,9 +128,35 @@ class WorkerManager:
     def _release(self, sandbox: Sandbox, pool: Pool) -> None:
         pool.busy.discard(sandbox)
         if pool.retired or self._closing or sandbox.state is not SandboxState.IDLE:
-            sandbox.kill()
+            self._stop(sandbox)
             return
         pool.idle.append(sandbox)
+
+    # memory
+    def _free(self, sandbox: Sandbox) -> None:
+        memory = self._placed.pop(sandbox, None)
+        if memory is not None:
+            self.placement.release(memory)
+
+    def _stop(self, sandbox: Sandbox) -> None:
+        """Kill a sandbox the manager no longer wants; its memory is free at once."""
+        sandbox.kill()
+        self._free(sandbox)
+
+    def evict_idle(self, memory_mb: int) -> int:
+        """Stop idle sandboxes, least recently used first, until ``memory_mb`` fits."""
+        idle = sorted(
+            ((sandbox, pool) for pool in self.pools.values() for sandbox in pool.idle),
+            key=lambda pair: pair[0].last_used,
+        )
+        evicted = 0
+        for sandbox, pool in idle:
+            if self.placement.fits(memory_mb):
+                break
+            pool.idle.remove(sandbox)
+            self._stop(sandbox)
+            evicted += 1
+        return evicted
 
     # changes
     def retire(self, name: str) -> None:
@@ -127,7 +167,7 @@ class WorkerManager:
     def _retire(self, pool: Pool) -> None:
         pool.retired = True
         for sandbox in pool.idle:
-            sandbox.kill()
+            self._stop(sandbox)
         pool.idle.clear()
 
     # keep-alive
@@ -139,7 +179,7 @@ class WorkerManager:
             keep = []
             for sandbox in pool.idle:
                 if sandbox.last_used < deadline or sandbox.state is not SandboxState.IDLE:
-                    sandbox.kill()
+                    self._stop(sandbox)
                     reaped += 1
                 else:
                     keep.append(sandbox)

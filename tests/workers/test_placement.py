@@ -1,0 +1,79 @@
+"""Placement: sandboxes' memory against the host's budget; LRU eviction; clean refusal."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+from typing import Any
+
+import pytest
+
+from gureum.errors import TooManyRequestsException
+from gureum.workers.placement import LocalPlacement, host_memory_mb
+from tests.conftest import ROLE, RunningServer, client, zip_files
+
+CODE = """
+import time, uuid
+SANDBOX = uuid.uuid4().hex
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return SANDBOX
+"""
+
+
+def test_local_placement_counts_memory() -> None:
+    placement = LocalPlacement(512)
+    placement.place(256)
+    placement.place(256)
+    assert not placement.fits(128)
+    with pytest.raises(TooManyRequestsException, match="512 of 512 MB"):
+        placement.place(128)
+    placement.release(256)
+    assert placement.fits(256) and placement.sandboxes == 1
+    assert host_memory_mb() > 0
+
+
+def deploy_all(server: RunningServer, names: list[str], memory: int = 256) -> Any:
+    lam = client("lambda", server.endpoint)
+    for name in names:
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=ROLE,
+            Handler="app.handler",
+            MemorySize=memory,
+            Timeout=10,
+            Code={"ZipFile": zip_files({"app.py": CODE})},
+        )
+    return lam
+
+
+def call(lam: Any, name: str, sleep: float = 0) -> str:
+    response = lam.invoke(FunctionName=name, Payload=json.dumps({"sleep": sleep}))
+    return str(json.loads(response["Payload"].read()))
+
+
+def test_the_least_recently_used_idle_sandbox_makes_room(start_server: Any) -> None:
+    server = start_server(sandbox_memory_budget=512)
+    lam = deploy_all(server, ["a", "b", "c"])
+    first_a = call(lam, "a")
+    time.sleep(0.01)
+    first_b = call(lam, "b")
+    call(lam, "c")  # the budget holds two: a, the least recently used, is evicted
+    assert call(lam, "b") == first_b  # b stayed warm
+    assert call(lam, "a") != first_a  # a starts cold again
+    assert server.platform.workers.placement.used_mb <= 512
+
+
+def test_a_full_host_throttles_instead_of_overcommitting(start_server: Any) -> None:
+    server = start_server(sandbox_memory_budget=512)
+    lam = deploy_all(server, ["busy1", "busy2", "late"])
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        running = [pool.submit(call, lam, name, 1.5) for name in ("busy1", "busy2")]
+        time.sleep(0.7)  # both are running: 512 MB in use, nothing idle to evict
+        with pytest.raises(lam.exceptions.TooManyRequestsException) as error:
+            call(lam, "late")
+        assert "No worker has 256 MB free" in str(error.value)
+        assert all(future.result() for future in running)
+    assert call(lam, "late")  # room again once they are idle (and evictable)
