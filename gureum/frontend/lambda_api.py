@@ -2,7 +2,7 @@
 
 Control plane: CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions,
 UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, GetAccountSettings,
-Put/Get/DeleteFunctionConcurrency.
+Put/Get/DeleteFunctionConcurrency, PublishVersion, ListVersionsByFunction.
 Data plane: Invoke (``RequestResponse`` and ``DryRun``).
 """
 
@@ -112,18 +112,44 @@ async def list_functions(request: Request) -> Response:
             "'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: "
             "[ALL]"
         )
-    if query.get("FunctionVersion") == "ALL":
-        raise NotImplementedException("Function versions are not supported by gureum yet.")
     raw_max = query.get("MaxItems", "50")
     if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
         raise ValidationException(
             f"1 validation error detected: Value '{raw_max}' at 'maxItems' failed to satisfy "
             "constraint: Member must have value between 1 and 10000"
         )
-    configs, next_marker = _platform(request).functions.list(query.get("Marker"), int(raw_max))
+    configs, next_marker = _platform(request).functions.list_page(
+        query.get("Marker"), int(raw_max), all_versions=query.get("FunctionVersion") == "ALL"
+    )
     body: dict[str, Any] = {"Functions": [public_config(c) for c in configs]}
     if next_marker:
         body["NextMarker"] = next_marker
+    return aws_json(body)
+
+
+async def publish_version(request: Request) -> Response:
+    params = await json_body(request)
+    config = await _platform(request).functions.publish(request.path_params["name"], params)
+    return aws_json(public_config(config), 201)
+
+
+async def list_versions_by_function(request: Request) -> Response:
+    query = request.query_params
+    raw_max = query.get("MaxItems", "50")
+    if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
+        raise ValidationException(
+            f"1 validation error detected: Value '{raw_max}' at 'maxItems' failed to satisfy "
+            "constraint: Member must have value between 1 and 10000"
+        )
+    versions = _platform(request).functions.versions(request.path_params["name"])
+    marker = query.get("Marker")
+    if marker:
+        names = [v["Version"] for v in versions]
+        versions = versions[names.index(marker) + 1 :] if marker in names else []
+    page = versions[: int(raw_max)]
+    body: dict[str, Any] = {"Versions": [public_config(v) for v in page]}
+    if len(versions) > len(page):
+        body["NextMarker"] = page[-1]["Version"]
     return aws_json(body)
 
 
@@ -150,7 +176,7 @@ async def delete_function(request: Request) -> Response:
 
 async def get_account_settings(request: Request) -> Response:
     platform = _platform(request)
-    functions, _ = platform.functions.list(None, 10000)
+    functions, _ = platform.functions.list_page(None, 10000)
     counting = platform.counting
     return aws_json(
         {
@@ -303,6 +329,8 @@ def routes() -> list[Route]:
         Route(prefix + "/{name}/configuration", get_function_configuration, methods=["GET"]),
         Route(prefix + "/{name}/configuration", update_function_configuration, methods=["PUT"]),
         Route(prefix + "/{name}/code", update_function_code, methods=["PUT"]),
+        Route(prefix + "/{name}/versions", publish_version, methods=["POST"]),
+        Route(prefix + "/{name}/versions", list_versions_by_function, methods=["GET"]),
         Route(
             "/2017-10-31/functions/{name}/concurrency", put_function_concurrency, methods=["PUT"]
         ),

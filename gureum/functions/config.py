@@ -298,8 +298,6 @@ def new_configuration(
         raise InvalidParameterValueException("FunctionName cannot be qualified when creating it.")
     if params.get("PackageType", "Zip") != "Zip":
         raise NotImplementedException("Container image functions are not supported by gureum yet.")
-    if params.get("Publish"):
-        raise NotImplementedException("Publishing versions is not supported by gureum yet.")
     if not params.get("Role"):
         raise InvalidParameterValueException("Role is required.")
     settings = validate_settings(params)

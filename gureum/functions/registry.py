@@ -11,13 +11,14 @@ import asyncio
 import base64
 import binascii
 import io
+import uuid
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
 from gureum.errors import (
     InvalidParameterValueException,
-    NotImplementedException,
+    PreconditionFailedException,
     ResourceNotFoundException,
 )
 from gureum.functions import config as cfg
@@ -70,13 +71,27 @@ class FunctionRegistry:
         arn = cfg.function_arn(self.region, self.account_id, ref.name, ref.qualifier)
         return ResourceNotFoundException(f"Function not found: {arn}")
 
-    def list(self, marker: str | None, max_items: int) -> tuple[list[dict[str, Any]], str | None]:
-        names = sorted(name for (name, version) in self._cache if version == LATEST)
+    def list_page(
+        self, marker: str | None, max_items: int, all_versions: bool = False
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of functions ($LATEST, or every version with ``all_versions``)."""
+        keys = sorted(
+            (
+                (name, version)
+                for (name, version) in self._cache
+                if all_versions or version == LATEST
+            ),
+            key=lambda key: (key[0], -1 if key[1] == LATEST else int(key[1])),
+        )
         if marker:
-            names = [name for name in names if name > marker]
-        page = names[:max_items]
-        next_marker = page[-1] if len(names) > max_items else None
-        return [self._cache[(name, LATEST)].config for name in page], next_marker
+            name, _, version = marker.partition(":")
+            after = (name, -1 if version in ("", LATEST) else int(version))
+            keys = [k for k in keys if (k[0], -1 if k[1] == LATEST else int(k[1])) > after]
+        page = keys[:max_items]
+        next_marker = None
+        if len(keys) > max_items:
+            next_marker = page[-1][0] if not all_versions else f"{page[-1][0]}:{page[-1][1]}"
+        return [self._cache[key].config for key in page], next_marker
 
     # writes
     async def _store_zip(self, zip_b64: str) -> tuple[str, str, int]:
@@ -111,12 +126,16 @@ class FunctionRegistry:
         row = FunctionRow(config["FunctionName"], LATEST, config, hex_digest, config["RevisionId"])
         await self.store.run(self.store.create_function, row)
         self._cache[(row.name, LATEST)] = FunctionVersion(config, hex_digest)
+        if params.get("Publish"):
+            return await self.publish(row.name, {})
         return config
 
     def _latest(self, function_name: str, qualifier: str | None) -> FunctionVersion:
         ref = self.ref(function_name, qualifier)
         if ref.qualifier not in (None, LATEST):
-            raise NotImplementedException("Function versions are not supported by gureum yet.")
+            raise InvalidParameterValueException(
+                "Only $LATEST can be changed: published versions are immutable."
+            )
         found = self._cache.get((ref.name, LATEST))
         if found is None:
             raise self.not_found(ref)
@@ -150,14 +169,84 @@ class FunctionRegistry:
 
     async def update_code(self, function_name: str, params: dict[str, Any]) -> dict[str, Any]:
         current = self._latest(function_name, None)
-        if params.get("Publish"):
-            raise NotImplementedException("Publishing versions is not supported by gureum yet.")
         zip_b64 = cfg.require_zip_code(params)
         hex_digest, code_sha256, size = await self._store_zip(zip_b64)
         config = cfg.with_code(current.config, code_sha256, size)
         if params.get("DryRun"):
             return {**current.config, "CodeSha256": code_sha256, "CodeSize": size}
-        return await self._replace(current, config, hex_digest, params.get("RevisionId"))
+        config = await self._replace(current, config, hex_digest, params.get("RevisionId"))
+        if params.get("Publish"):
+            return await self.publish(current.name, {})
+        return config
+
+    # versions
+    async def _set_private(self, current: FunctionVersion, key: str, value: Any) -> None:
+        """Store gureum's own metadata on $LATEST without a new RevisionId (no new sandboxes)."""
+        config = {k: v for k, v in current.config.items() if k != key}
+        if value is not None:
+            config[key] = value
+        row = FunctionRow(
+            current.name, LATEST, config, current.code_sha256_hex, current.revision_id
+        )
+        await self.store.run(self.store.update_function, row, None)
+        self._cache[(current.name, LATEST)] = FunctionVersion(config, current.code_sha256_hex)
+
+    async def publish(self, function_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """PublishVersion: an immutable, numbered snapshot of $LATEST."""
+        current = self._latest(function_name, None)
+        expected = params.get("RevisionId")
+        if expected is not None and expected != current.revision_id:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. "
+                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+        code = params.get("CodeSha256")
+        if code is not None and code != current.config["CodeSha256"]:
+            raise InvalidParameterValueException(
+                f"CodeSHA256 ({code}) is different from current CodeSHA256 in $LATEST "
+                f"({current.config['CodeSha256']}). Please try again with the CodeSHA256 in "
+                "$LATEST."
+            )
+        last = int(current.config.get("_LastVersion", 0))
+        previous = self._cache.get((current.name, str(last)))
+        if previous is not None and previous.config.get("_PublishedFrom") == current.revision_id:
+            return previous.config  # nothing changed since: Lambda answers the same version
+        number = str(last + 1)
+        config = {
+            k: v
+            for k, v in current.config.items()
+            if k not in ("_ReservedConcurrency", "_LastVersion")
+        }
+        config.update(
+            {
+                "Version": number,
+                "FunctionArn": cfg.function_arn(self.region, self.account_id, current.name, number),
+                "Description": params.get("Description", current.config.get("Description", "")),
+                "LastModified": cfg.last_modified(),
+                "RevisionId": str(uuid.uuid4()),
+                "_PublishedFrom": current.revision_id,
+            }
+        )
+        row = FunctionRow(
+            current.name, number, config, current.code_sha256_hex, config["RevisionId"]
+        )
+        await self.store.run(self.store.create_function, row)
+        self._cache[(current.name, number)] = FunctionVersion(config, current.code_sha256_hex)
+        await self._set_private(current, "_LastVersion", int(number))
+        return config
+
+    def versions(self, function_name: str) -> list[dict[str, Any]]:
+        """$LATEST and the published versions of a function, in order."""
+        latest = self._latest(function_name, None)
+        numbered = sorted(
+            (
+                fn
+                for (name, version), fn in self._cache.items()
+                if name == latest.name and version != LATEST
+            ),
+            key=lambda fn: int(fn.version),
+        )
+        return [latest.config, *(fn.config for fn in numbered)]
 
     async def set_reserved_concurrency(self, function_name: str, value: int | None) -> None:
         """Store a function's reserved concurrency (None: remove it).
@@ -165,15 +254,7 @@ class FunctionRegistry:
         It is not part of the configuration: the RevisionId stays, and so do the
         function's warm sandboxes.
         """
-        current = self._latest(function_name, None)
-        config = {k: v for k, v in current.config.items() if k != "_ReservedConcurrency"}
-        if value is not None:
-            config["_ReservedConcurrency"] = value
-        row = FunctionRow(
-            current.name, LATEST, config, current.code_sha256_hex, current.revision_id
-        )
-        await self.store.run(self.store.update_function, row, None)
-        self._cache[(current.name, LATEST)] = FunctionVersion(config, current.code_sha256_hex)
+        await self._set_private(self._latest(function_name, None), "_ReservedConcurrency", value)
 
     def reservations(self) -> dict[str, int]:
         """Every function's reserved concurrency."""
@@ -190,7 +271,12 @@ class FunctionRegistry:
                 "$LATEST version cannot be deleted without deleting the function."
             )
         if ref.qualifier is not None:
-            raise NotImplementedException("Function versions are not supported by gureum yet.")
+            if (ref.name, ref.qualifier) not in self._cache:
+                raise self.not_found(ref)
+            await self.store.run(self.store.delete_function_version, ref.name, ref.qualifier)
+            del self._cache[(ref.name, ref.qualifier)]
+            self._changed(ref.name)
+            return
         if (ref.name, LATEST) not in self._cache:
             raise self.not_found(ref)
         await self.store.run(self.store.delete_function, ref.name)

@@ -181,6 +181,16 @@ class Store:
         with self.engine.connect() as connection:
             return [self._row(r) for r in connection.execute(sa.select(functions))]
 
+    def delete_function_version(self, name: str, version: str) -> bool:
+        """Delete one published version; True if it existed."""
+        with self.engine.begin() as connection:
+            deleted = connection.execute(
+                functions.delete().where(
+                    (functions.c.name == name) & (functions.c.version == version)
+                )
+            )
+        return bool(deleted.rowcount)
+
     def delete_function(self, name: str) -> bool:
         with self.engine.begin() as connection:
             deleted = connection.execute(functions.delete().where(functions.c.name == name))

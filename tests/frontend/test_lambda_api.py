@@ -226,7 +226,6 @@ def test_delete_function(lambda_client: Any) -> None:
         ({"Code": {"ZipFile": b"not a zip"}}, "InvalidParameterValueException", "Could not unzip"),
         ({"Code": {"S3Bucket": "b", "S3Key": "k"}}, "NotImplementedException", "S3"),
         ({"Code": {}}, "InvalidParameterValueException", "ZipFile"),
-        ({"Publish": True}, "NotImplementedException", "versions"),
         (
             {"Layers": ["arn:aws:lambda:us-east-1:000000000000:layer:x:1"]},
             "NotImplementedException",
