@@ -2,7 +2,8 @@
 
 Control plane: CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions,
 UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, GetAccountSettings,
-Put/Get/DeleteFunctionConcurrency, PublishVersion, ListVersionsByFunction.
+Put/Get/DeleteFunctionConcurrency, PublishVersion, ListVersionsByFunction,
+CreateAlias, GetAlias, UpdateAlias, DeleteAlias, ListAliases.
 Data plane: Invoke (``RequestResponse`` and ``DryRun``).
 """
 
@@ -150,6 +151,53 @@ async def list_versions_by_function(request: Request) -> Response:
     body: dict[str, Any] = {"Versions": [public_config(v) for v in page]}
     if len(versions) > len(page):
         body["NextMarker"] = page[-1]["Version"]
+    return aws_json(body)
+
+
+async def create_alias(request: Request) -> Response:
+    params = await json_body(request)
+    alias = await _platform(request).functions.create_alias(request.path_params["name"], params)
+    return aws_json(alias, 201)
+
+
+async def get_alias(request: Request) -> Response:
+    functions = _platform(request).functions
+    return aws_json(functions.get_alias(request.path_params["name"], request.path_params["alias"]))
+
+
+async def update_alias(request: Request) -> Response:
+    params = await json_body(request)
+    alias = await _platform(request).functions.update_alias(
+        request.path_params["name"], request.path_params["alias"], params
+    )
+    return aws_json(alias)
+
+
+async def delete_alias(request: Request) -> Response:
+    await _platform(request).functions.delete_alias(
+        request.path_params["name"], request.path_params["alias"]
+    )
+    return aws_json(None, 204)
+
+
+async def list_aliases(request: Request) -> Response:
+    query = request.query_params
+    raw_max = query.get("MaxItems", "50")
+    if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
+        raise ValidationException(
+            f"1 validation error detected: Value '{raw_max}' at 'maxItems' failed to satisfy "
+            "constraint: Member must have value between 1 and 10000"
+        )
+    aliases = _platform(request).functions.list_aliases(
+        request.path_params["name"], query.get("FunctionVersion")
+    )
+    marker = query.get("Marker")
+    if marker:
+        aliases = [alias for alias in aliases if alias["Name"] > marker]
+    page = aliases[: int(raw_max)]
+    body: dict[str, Any] = {"Aliases": page}
+    if len(aliases) > len(page):
+        body["NextMarker"] = page[-1]["Name"]
     return aws_json(body)
 
 
@@ -329,6 +377,11 @@ def routes() -> list[Route]:
         Route(prefix + "/{name}/configuration", get_function_configuration, methods=["GET"]),
         Route(prefix + "/{name}/configuration", update_function_configuration, methods=["PUT"]),
         Route(prefix + "/{name}/code", update_function_code, methods=["PUT"]),
+        Route(prefix + "/{name}/aliases", create_alias, methods=["POST"]),
+        Route(prefix + "/{name}/aliases", list_aliases, methods=["GET"]),
+        Route(prefix + "/{name}/aliases/{alias}", get_alias, methods=["GET"]),
+        Route(prefix + "/{name}/aliases/{alias}", update_alias, methods=["PUT"]),
+        Route(prefix + "/{name}/aliases/{alias}", delete_alias, methods=["DELETE"]),
         Route(prefix + "/{name}/versions", publish_version, methods=["POST"]),
         Route(prefix + "/{name}/versions", list_versions_by_function, methods=["GET"]),
         Route(

@@ -11,6 +11,8 @@ import asyncio
 import base64
 import binascii
 import io
+import random
+import re
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -19,7 +21,9 @@ from typing import Any
 from gureum.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
+    ResourceConflictException,
     ResourceNotFoundException,
+    ValidationException,
 )
 from gureum.functions import config as cfg
 from gureum.functions.code import CodeStore
@@ -40,8 +44,11 @@ class FunctionRegistry:
         self.account_id = account_id
         self._cache: dict[tuple[str, str], FunctionVersion] = {}
         self._listeners: list[Callable[[str], None]] = []
+        self._aliases: dict[tuple[str, str], dict[str, Any]] = {}
 
     async def load(self) -> None:
+        aliases = await self.store.run(self.store.all_aliases)
+        self._aliases = {(function, name): config for function, name, config in aliases}
         rows = await self.store.run(self.store.all_functions)
         self._cache = {(r.name, r.version): FunctionVersion(r.config, r.code_sha256) for r in rows}
 
@@ -63,6 +70,10 @@ class FunctionRegistry:
             return cached
         ref = self.ref(function_name, qualifier)
         found = self._cache.get((ref.name, ref.qualifier or LATEST))
+        if found is None and ref.qualifier is not None:
+            alias = self._aliases.get((ref.name, ref.qualifier))
+            if alias is not None:
+                found = self._cache.get((ref.name, route(alias)))
         if found is None:
             raise self.not_found(ref)
         return found
@@ -273,6 +284,15 @@ class FunctionRegistry:
         if ref.qualifier is not None:
             if (ref.name, ref.qualifier) not in self._cache:
                 raise self.not_found(ref)
+            users = sorted(
+                name
+                for (function, name), alias in self._aliases.items()
+                if function == ref.name and ref.qualifier in alias_versions(alias)
+            )
+            if users:
+                raise ResourceConflictException(
+                    f"Unable to delete version because the following aliases reference it: {users}"
+                )
             await self.store.run(self.store.delete_function_version, ref.name, ref.qualifier)
             del self._cache[(ref.name, ref.qualifier)]
             self._changed(ref.name)
@@ -282,7 +302,124 @@ class FunctionRegistry:
         await self.store.run(self.store.delete_function, ref.name)
         for key in [key for key in self._cache if key[0] == ref.name]:
             del self._cache[key]
+        for key in [key for key in self._aliases if key[0] == ref.name]:
+            del self._aliases[key]
         self._changed(ref.name)
+
+    # aliases
+    def _alias_config(
+        self, function: str, name: str, params: dict[str, Any], current: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """A validated AliasConfiguration from Create/UpdateAlias ``params``."""
+        version = params.get("FunctionVersion", (current or {}).get("FunctionVersion"))
+        if not isinstance(version, str) or not version:
+            raise InvalidParameterValueException("FunctionVersion is required.")
+        if (function, version) not in self._cache:
+            raise self.not_found(FunctionRef(function, version))
+        config: dict[str, Any] = {
+            "AliasArn": cfg.function_arn(self.region, self.account_id, function, name),
+            "Name": name,
+            "FunctionVersion": version,
+            "Description": params.get("Description", (current or {}).get("Description", "")),
+            "RevisionId": str(uuid.uuid4()),
+        }
+        routing = params.get("RoutingConfig", (current or {}).get("RoutingConfig"))
+        weights = (routing or {}).get("AdditionalVersionWeights") or {}
+        if weights:
+            if len(weights) > 1:
+                raise InvalidParameterValueException(
+                    "An alias can route to at most one additional version."
+                )
+            ((extra, weight),) = weights.items()
+            if version == LATEST or extra == LATEST:
+                raise InvalidParameterValueException(
+                    "$LATEST is not supported for an alias pointing to more than 1 version"
+                )
+            if extra == version:
+                raise InvalidParameterValueException(
+                    "The additional version must differ from the alias's FunctionVersion."
+                )
+            if (function, extra) not in self._cache:
+                raise self.not_found(FunctionRef(function, extra))
+            if not isinstance(weight, int | float) or not 0.0 <= weight <= 1.0:
+                raise ValidationException(
+                    f"1 validation error detected: Value '{weight}' at "
+                    "'routingConfig.additionalVersionWeights' failed to satisfy constraint: "
+                    "Member must have value between 0.0 and 1.0"
+                )
+            config["RoutingConfig"] = {"AdditionalVersionWeights": {extra: float(weight)}}
+        return config
+
+    def _function_name(self, function_name: str) -> str:
+        return self._latest(function_name, None).name
+
+    async def create_alias(self, function_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        function = self._function_name(function_name)
+        name = params.get("Name")
+        if not isinstance(name, str) or not ALIAS_RE.match(name) or name == LATEST:
+            raise ValidationException(
+                f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: "
+                "(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+            )
+        config = self._alias_config(function, name, params, None)
+        await self.store.run(lambda: self.store.put_alias(function, name, config, create=True))
+        self._aliases[(function, name)] = config
+        return config
+
+    def get_alias(self, function_name: str, name: str) -> dict[str, Any]:
+        function = self._function_name(function_name)
+        alias = self._aliases.get((function, name))
+        if alias is None:
+            raise ResourceNotFoundException(
+                "Cannot find alias arn: "
+                f"{cfg.function_arn(self.region, self.account_id, function, name)}"
+            )
+        return alias
+
+    async def update_alias(
+        self, function_name: str, name: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        current = self.get_alias(function_name, name)
+        function = self._function_name(function_name)
+        config = self._alias_config(function, name, params, current)
+        await self.store.run(
+            lambda: self.store.put_alias(function, name, config, params.get("RevisionId"))
+        )
+        self._aliases[(function, name)] = config
+        return config
+
+    async def delete_alias(self, function_name: str, name: str) -> None:
+        self.get_alias(function_name, name)
+        function = self._function_name(function_name)
+        await self.store.run(self.store.delete_alias, function, name)
+        del self._aliases[(function, name)]
+
+    def list_aliases(self, function_name: str, version: str | None) -> list[dict[str, Any]]:
+        function = self._function_name(function_name)
+        return [
+            alias
+            for (owner, name), alias in sorted(self._aliases.items())
+            if owner == function and (version is None or version in alias_versions(alias))
+        ]
+
+
+ALIAS_RE = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$")
+
+
+def alias_versions(alias: dict[str, Any]) -> set[str]:
+    """The versions an alias may send an invocation to."""
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    return {alias["FunctionVersion"], *weights}
+
+
+def route(alias: dict[str, Any]) -> str:
+    """The version one invocation through ``alias`` goes to (weighted routing)."""
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    for version, weight in weights.items():
+        if random.random() < weight:
+            return str(version)
+    return str(alias["FunctionVersion"])
 
 
 def public_config(config: dict[str, Any]) -> dict[str, Any]:

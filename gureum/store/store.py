@@ -27,7 +27,7 @@ from gureum.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from gureum.store.tables import functions, log_events, log_streams
+from gureum.store.tables import aliases, functions, log_events, log_streams
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -191,8 +191,63 @@ class Store:
             )
         return bool(deleted.rowcount)
 
+    # aliases
+    def put_alias(
+        self,
+        function: str,
+        name: str,
+        config: dict[str, Any],
+        expected_revision_id: str | None = None,
+        *,
+        create: bool = False,
+    ) -> None:
+        """Create an alias (ResourceConflictException if it exists) or replace one."""
+        values = {"config": config, "revision_id": config["RevisionId"]}
+        if create:
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        aliases.insert().values(function_name=function, name=name, **values)
+                    )
+            except sa.exc.IntegrityError:
+                raise ResourceConflictException(
+                    f"Alias already exists: {config['AliasArn']}"
+                ) from None
+            return
+        where = (aliases.c.function_name == function) & (aliases.c.name == name)
+        condition = where
+        if expected_revision_id is not None:
+            condition = where & (aliases.c.revision_id == expected_revision_id)
+        with self.engine.begin() as connection:
+            if connection.execute(aliases.update().where(condition).values(**values)).rowcount:
+                return
+            exists = connection.execute(sa.select(aliases.c.name).where(where)).first()
+        if exists is None:
+            raise ResourceNotFoundException(f"Alias not found: {config['AliasArn']}")
+        raise PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
+
+    def delete_alias(self, function: str, name: str) -> bool:
+        with self.engine.begin() as connection:
+            deleted = connection.execute(
+                aliases.delete().where(
+                    (aliases.c.function_name == function) & (aliases.c.name == name)
+                )
+            )
+        return bool(deleted.rowcount)
+
+    def all_aliases(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function, alias, AliasConfiguration) of every alias."""
+        with self.engine.connect() as connection:
+            return [
+                (r.function_name, r.name, r.config) for r in connection.execute(sa.select(aliases))
+            ]
+
     def delete_function(self, name: str) -> bool:
         with self.engine.begin() as connection:
+            connection.execute(aliases.delete().where(aliases.c.function_name == name))
             deleted = connection.execute(functions.delete().where(functions.c.name == name))
         return bool(deleted.rowcount)
 

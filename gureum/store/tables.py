@@ -45,3 +45,12 @@ log_events = sa.Table(
     sa.Index("ix_log_events_group_time", "log_group", "timestamp", "id"),
     sa.Index("ix_log_events_stream", "log_group", "log_stream", "id"),
 )
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("revision_id", sa.String(36), nullable=False),
+)

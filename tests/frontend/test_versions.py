@@ -127,3 +127,132 @@ def test_publish_preconditions(lambda_client: Any) -> None:
     assert published["Version"] == "1"
     with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
         lambda_client.publish_version(FunctionName="absent-fn")
+
+
+def test_aliases_point_at_versions(lambda_client: Any) -> None:
+    name = unique_name("alias")
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": code("one")},
+        Publish=True,
+    )
+    lambda_client.update_function_code(FunctionName=name, ZipFile=code("two"), Publish=True)
+    created = lambda_client.create_alias(
+        FunctionName=name, Name="live", FunctionVersion="1", Description="production"
+    )
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert created["AliasArn"].endswith(f"function:{name}:live")
+    result, executed = call(lambda_client, name, "live")
+    assert (result["answer"], executed) == ("one", "1")
+    assert result["arn"].endswith(f"function:{name}:live")
+    assert call(lambda_client, f"{name}:live")[0]["answer"] == "one"
+    assert lambda_client.get_alias(FunctionName=name, Name="live")["Description"] == "production"
+
+    moved = lambda_client.update_alias(
+        FunctionName=name, Name="live", FunctionVersion="2", RevisionId=created["RevisionId"]
+    )
+    assert moved["FunctionVersion"] == "2" and moved["Description"] == "production"
+    assert call(lambda_client, name, "live")[0]["answer"] == "two"
+    with pytest.raises(lambda_client.exceptions.PreconditionFailedException):
+        lambda_client.update_alias(
+            FunctionName=name, Name="live", FunctionVersion="1", RevisionId=created["RevisionId"]
+        )
+
+    # weighted routing: half the invokes of "canary" go to version 2
+    lambda_client.create_alias(
+        FunctionName=name,
+        Name="canary",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}},
+    )
+    executed_versions = {call(lambda_client, name, "canary")[1] for _ in range(40)}
+    assert executed_versions == {"1", "2"}
+
+    listed = lambda_client.list_aliases(FunctionName=name)["Aliases"]
+    assert [a["Name"] for a in listed] == ["canary", "live"]
+    on_two = lambda_client.list_aliases(FunctionName=name, FunctionVersion="2")["Aliases"]
+    assert [a["Name"] for a in on_two] == ["canary", "live"]
+    with pytest.raises(lambda_client.exceptions.ResourceConflictException):
+        lambda_client.delete_function(FunctionName=name, Qualifier="2")  # aliases use it
+    lambda_client.delete_alias(FunctionName=name, Name="canary")
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.get_alias(FunctionName=name, Name="canary")
+
+
+@pytest.mark.parametrize(
+    ("params", "code_name"),
+    [
+        ({"Name": "123", "FunctionVersion": "1"}, "ValidationException"),
+        ({"Name": "$LATEST", "FunctionVersion": "1"}, "ValidationException"),
+        ({"Name": "x", "FunctionVersion": "9"}, "ResourceNotFoundException"),
+        (
+            {
+                "Name": "x",
+                "FunctionVersion": "$LATEST",
+                "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.1}},
+            },
+            "InvalidParameterValueException",
+        ),
+        (
+            {
+                "Name": "x",
+                "FunctionVersion": "1",
+                "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.1}},
+            },
+            "InvalidParameterValueException",
+        ),
+        (
+            {
+                "Name": "x",
+                "FunctionVersion": "1",
+                "RoutingConfig": {"AdditionalVersionWeights": {"2": 1.5}},
+            },
+            "ValidationException",
+        ),
+    ],
+)
+def test_alias_validation(gureum_server: Any, params: dict[str, Any], code_name: str) -> None:
+    from tests.conftest import client
+
+    lam = client("lambda", gureum_server.endpoint, parameter_validation=False)
+    name = unique_name("aliasbad")
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": code("one")},
+        Publish=True,
+    )
+    lam.update_function_code(FunctionName=name, ZipFile=code("two"), Publish=True)
+    with pytest.raises(lam.exceptions.ClientError) as error:
+        lam.create_alias(FunctionName=name, **params)
+    assert error.value.response["Error"]["Code"] == code_name
+
+
+def test_duplicate_alias_and_missing_function(lambda_client: Any) -> None:
+    name = unique_name("aliasdup")
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": code("one")},
+    )
+    lambda_client.create_alias(FunctionName=name, Name="a", FunctionVersion="$LATEST")
+    with pytest.raises(lambda_client.exceptions.ResourceConflictException):
+        lambda_client.create_alias(FunctionName=name, Name="a", FunctionVersion="$LATEST")
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.create_alias(FunctionName="absent-fn", Name="a", FunctionVersion="1")
+    lambda_client.delete_function(FunctionName=name)
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": code("one")},
+    )
+    assert lambda_client.list_aliases(FunctionName=name)["Aliases"] == []  # gone with it
