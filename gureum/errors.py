@@ -11,6 +11,7 @@
           ├── InvalidSignatureException      403  (SigV4: wrong signature or expired)
           ├── IncompleteSignatureException   403  (SigV4: malformed Authorization)
           ├── ResourceNotFoundException      404
+          ├── ProvisionedConcurrencyConfigNotFoundException  404
           ├── ResourceConflictException      409
           ├── PreconditionFailedException    412  RevisionId does not match
           ├── RequestTooLargeException       413
@@ -93,6 +94,11 @@ class ResourceNotFoundException(ServiceError):
     status = 404
     error_type = "ResourceNotFoundException"
     message_key = "Message"
+
+
+class ProvisionedConcurrencyConfigNotFoundException(ServiceError):
+    status = 404
+    error_type = "ProvisionedConcurrencyConfigNotFoundException"
 
 
 class ResourceConflictException(ServiceError):

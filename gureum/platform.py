@@ -78,8 +78,25 @@ class Platform:
             placement=placement.LocalPlacement(budget),
         )
         self.workers.start()
+        self._provision_all()
         self.functions.on_change(self.workers.retire)
         self.functions.on_change(self._forget_reservation)
+
+    def _provision_all(self) -> None:
+        """Keep the provisioned sandboxes every stored config asks for (at start-up)."""
+        configs, _ = self.functions.list_page(None, 1_000_000)
+        for config in configs:
+            for qualifier, wanted in (config.get("_Provisioned") or {}).items():
+                try:
+                    target = self.functions.provisioning_target(config["FunctionName"], qualifier)
+                except Exception:
+                    logger.warning(
+                        "provisioned concurrency of %s:%s names nothing any more",
+                        config["FunctionName"],
+                        qualifier,
+                    )
+                    continue
+                self.workers.provision(target, int(wanted["Requested"]))
 
     def _forget_reservation(self, name: str) -> None:
         """A deleted function's reserved concurrency goes with it."""

@@ -3,7 +3,8 @@
 Control plane: CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions,
 UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, GetAccountSettings,
 Put/Get/DeleteFunctionConcurrency, PublishVersion, ListVersionsByFunction,
-CreateAlias, GetAlias, UpdateAlias, DeleteAlias, ListAliases.
+CreateAlias, GetAlias, UpdateAlias, DeleteAlias, ListAliases, and
+Put/Get/Delete/ListProvisionedConcurrencyConfig(s).
 Data plane: Invoke (``RequestResponse`` and ``DryRun``).
 """
 
@@ -23,12 +24,13 @@ from gureum.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     NotImplementedException,
+    ProvisionedConcurrencyConfigNotFoundException,
     RequestTooLargeException,
     ResourceNotFoundException,
     ValidationException,
 )
 from gureum.frontend.responses import aws_json, json_body, new_request_id, parse_json_object
-from gureum.functions.config import LATEST, function_arn
+from gureum.functions.config import LATEST, FunctionVersion, function_arn
 from gureum.functions.registry import public_config
 from gureum.workers.runtime_api import Invocation
 
@@ -282,6 +284,78 @@ async def delete_function_concurrency(request: Request) -> Response:
     return aws_json(None, 204)
 
 
+def _provisioned_status(
+    platform: Platform, target: FunctionVersion, config: dict[str, Any]
+) -> dict[str, Any]:
+    requested = int(config["Requested"])
+    ready = min(platform.workers.provisioned_ready(target.name, target.version), requested)
+    error = platform.workers.provisioning_errors.get((target.name, target.version))
+    status = "READY" if ready >= requested else ("FAILED" if error else "IN_PROGRESS")
+    body = {
+        "RequestedProvisionedConcurrentExecutions": requested,
+        "AvailableProvisionedConcurrentExecutions": ready,
+        "AllocatedProvisionedConcurrentExecutions": ready,
+        "Status": status,
+        "LastModified": config["LastModified"],
+    }
+    if status == "FAILED" and error:
+        body["StatusReason"] = error
+    return body
+
+
+async def put_provisioned_concurrency(request: Request) -> Response:
+    platform = _platform(request)
+    name, qualifier = request.path_params["name"], request.query_params.get("Qualifier")
+    params = await json_body(request)
+    requested = params.get("ProvisionedConcurrentExecutions")
+    if not isinstance(requested, int) or isinstance(requested, bool) or requested < 1:
+        raise InvalidParameterValueException(
+            "ProvisionedConcurrentExecutions must be an integer of at least 1."
+        )
+    target = platform.functions.provisioning_target(name, qualifier)
+    assert qualifier is not None
+    await platform.functions.set_provisioned(name, qualifier, requested)
+    platform.workers.provision(target, requested)
+    config = platform.functions.provisioned_configs(name)[qualifier]
+    return aws_json(_provisioned_status(platform, target, config), 202)
+
+
+async def get_provisioned_concurrency(request: Request) -> Response:
+    platform = _platform(request)
+    name = request.path_params["name"]
+    if request.query_params.get("List") == "ALL":
+        items = []
+        for qualifier, config in sorted(platform.functions.provisioned_configs(name).items()):
+            target = platform.functions.provisioning_target(name, qualifier)
+            arn = function_arn(
+                platform.settings.region, platform.settings.account_id, target.name, qualifier
+            )
+            items.append({"FunctionArn": arn, **_provisioned_status(platform, target, config)})
+        return aws_json({"ProvisionedConcurrencyConfigs": items})
+    wanted = request.query_params.get("Qualifier")
+    chosen = platform.functions.provisioning_target(name, wanted)
+    found = platform.functions.provisioned_configs(name).get(str(wanted))
+    if found is None:
+        raise ProvisionedConcurrencyConfigNotFoundException(
+            "No Provisioned Concurrency Config found for this function"
+        )
+    return aws_json(_provisioned_status(platform, chosen, found))
+
+
+async def delete_provisioned_concurrency(request: Request) -> Response:
+    platform = _platform(request)
+    name, qualifier = request.path_params["name"], request.query_params.get("Qualifier")
+    target = platform.functions.provisioning_target(name, qualifier)
+    assert qualifier is not None
+    if qualifier not in platform.functions.provisioned_configs(name):
+        raise ProvisionedConcurrencyConfigNotFoundException(
+            "No Provisioned Concurrency Config found for this function"
+        )
+    await platform.functions.set_provisioned(name, qualifier, None)
+    platform.workers.provision(target, None)
+    return aws_json(None, 204)
+
+
 def _client_context(value: str | None) -> str | None:
     if value is None:
         return None
@@ -394,6 +468,21 @@ def routes() -> list[Route]:
         ),
         Route(
             "/2019-09-30/functions/{name}/concurrency", get_function_concurrency, methods=["GET"]
+        ),
+        Route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            put_provisioned_concurrency,
+            methods=["PUT"],
+        ),
+        Route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get_provisioned_concurrency,
+            methods=["GET"],
+        ),
+        Route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            delete_provisioned_concurrency,
+            methods=["DELETE"],
         ),
         Route("/2016-08-19/account-settings", get_account_settings, methods=["GET"]),
         Route("/2016-08-19/account-settings/", get_account_settings, methods=["GET"]),

@@ -306,6 +306,44 @@ class FunctionRegistry:
             del self._aliases[key]
         self._changed(ref.name)
 
+    # provisioned concurrency
+    def provisioning_target(self, function_name: str, qualifier: str | None) -> FunctionVersion:
+        """The published version a provisioned concurrency config keeps sandboxes of."""
+        if not qualifier:
+            raise InvalidParameterValueException("The Qualifier parameter is required.")
+        ref = self.ref(function_name, qualifier)
+        if ref.qualifier == LATEST:
+            raise InvalidParameterValueException(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function "
+                "versions."
+            )
+        self._latest(ref.name, None)
+        alias = self._aliases.get((ref.name, str(ref.qualifier)))
+        version = alias["FunctionVersion"] if alias else ref.qualifier
+        if version == LATEST:
+            raise InvalidParameterValueException(
+                "Provisioned Concurrency Configs cannot be applied to an alias of $LATEST."
+            )
+        found = self._cache.get((ref.name, str(version)))
+        if found is None:
+            raise self.not_found(ref)
+        return found
+
+    def provisioned_configs(self, function_name: str) -> dict[str, dict[str, Any]]:
+        """qualifier -> {"Requested": n, "LastModified": ...} of a function."""
+        return dict(self._latest(function_name, None).config.get("_Provisioned") or {})
+
+    async def set_provisioned(
+        self, function_name: str, qualifier: str, requested: int | None
+    ) -> None:
+        latest = self._latest(function_name, None)
+        configs = dict(latest.config.get("_Provisioned") or {})
+        if requested is None:
+            configs.pop(qualifier, None)
+        else:
+            configs[qualifier] = {"Requested": requested, "LastModified": cfg.last_modified()}
+        await self._set_private(latest, "_Provisioned", configs or None)
+
     # aliases
     def _alias_config(
         self, function: str, name: str, params: dict[str, Any], current: dict[str, Any] | None

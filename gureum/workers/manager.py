@@ -34,6 +34,7 @@ class Pool:
     revision_id: str
     idle: list[Sandbox] = field(default_factory=list)
     busy: set[Sandbox] = field(default_factory=set)
+    starting: set[Sandbox] = field(default_factory=set)  # provisioned, still in init
     retired: bool = False
 
 
@@ -56,6 +57,9 @@ class WorkerManager:
         self.idle_timeout = idle_timeout
         self.placement = placement
         self._placed: dict[Sandbox, int] = {}
+        #: (function, version) -> (the version, how many sandboxes to keep initialized)
+        self.provisioned: dict[tuple[str, str], tuple[FunctionVersion, int]] = {}
+        self.provisioning_errors: dict[tuple[str, str], str] = {}
         self.clock = clock
         self.pools: dict[tuple[str, str], Pool] = {}
         self._code_dirs: dict[str, Path] = {}
@@ -63,6 +67,7 @@ class WorkerManager:
         self._drained = asyncio.Event()
         self._drained.set()
         self._reaper: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self.cold_starts = 0
         self.warm_starts = 0
@@ -132,6 +137,81 @@ class WorkerManager:
             return
         pool.idle.append(sandbox)
 
+    # provisioned concurrency
+    def provision(self, function: FunctionVersion, count: int | None) -> None:
+        """Keep ``count`` sandboxes of ``function`` initialized (None: stop keeping them)."""
+        key = (function.name, function.version)
+        self.provisioning_errors.pop(key, None)
+        if count is None:
+            self.provisioned.pop(key, None)
+            pool = self.pools.get(key)
+            for sandbox in (*pool.idle, *pool.busy, *pool.starting) if pool else ():
+                sandbox.provisioned = False  # ordinary from now on: reaped when idle
+            return
+        self.provisioned[key] = (function, count)
+        self._top_up(function, count)
+
+    def provisioned_ready(self, name: str, version: str) -> int:
+        """How many provisioned sandboxes of a version are initialized and alive."""
+        pool = self.pools.get((name, version))
+        if pool is None:
+            return 0
+        return sum(
+            1
+            for s in (*pool.idle, *pool.busy)
+            if s.provisioned and s.state is not SandboxState.DEAD
+        )
+
+    def _top_up(self, function: FunctionVersion, count: int) -> None:
+        pool = self._pool(function)
+        live = [
+            s
+            for s in (*pool.idle, *pool.busy, *pool.starting)
+            if s.provisioned and s.state is not SandboxState.DEAD
+        ]
+        for extra in live[count:]:  # fewer wanted now
+            extra.provisioned = False
+        for _ in range(count - len(live)):
+            task = asyncio.create_task(self._start_provisioned(function, pool))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _start_provisioned(self, function: FunctionVersion, pool: Pool) -> None:
+        key = (function.name, function.version)
+        try:
+            if not self.placement.fits(function.memory_size):
+                self.evict_idle(function.memory_size)
+            self.placement.place(function.memory_size)
+        except Exception as exc:
+            self.provisioning_errors[key] = str(exc)
+            return
+        sandbox: Sandbox | None = None
+        try:
+            code_dir = self._code_dirs.get(function.code_sha256_hex)
+            if code_dir is None:
+                code_dir = await asyncio.to_thread(self.code.unpacked, function.code_sha256_hex)
+                self._code_dirs[function.code_sha256_hex] = code_dir
+            sandbox = Sandbox(function, code_dir, self.env, self.logs, provisioned=True)
+            self._placed[sandbox] = function.memory_size
+            pool.starting.add(sandbox)
+            await sandbox.start()
+            sandbox.stopped.add_done_callback(lambda _: self._free(sandbox))
+            ready = await sandbox.ready
+        except Exception as exc:
+            ready = False
+            self.provisioning_errors[key] = f"the sandbox failed to start: {exc}"
+        if sandbox is None:
+            self.placement.release(function.memory_size)
+            return
+        pool.starting.discard(sandbox)
+        if not ready:
+            self.provisioning_errors.setdefault(key, "the function's init failed")
+            self._stop(sandbox)
+        elif pool.retired or self._closing:
+            self._stop(sandbox)
+        else:
+            pool.idle.append(sandbox)
+
     # memory
     def _free(self, sandbox: Sandbox) -> None:
         memory = self._placed.pop(sandbox, None)
@@ -178,7 +258,9 @@ class WorkerManager:
         for pool in self.pools.values():
             keep = []
             for sandbox in pool.idle:
-                if sandbox.last_used < deadline or sandbox.state is not SandboxState.IDLE:
+                if sandbox.state is not SandboxState.IDLE or (
+                    sandbox.last_used < deadline and not sandbox.provisioned
+                ):
                     self._stop(sandbox)
                     reaped += 1
                 else:
@@ -192,11 +274,13 @@ class WorkerManager:
             await asyncio.sleep(interval)
             try:
                 self.reap()
+                for function, count in list(self.provisioned.values()):
+                    self._top_up(function, count)  # replace provisioned sandboxes that died
             except Exception:
                 logger.exception("reaping idle sandboxes failed")
 
     def sandboxes(self) -> list[Sandbox]:
-        return [s for pool in self.pools.values() for s in (*pool.idle, *pool.busy)]
+        return [s for pool in self.pools.values() for s in (*pool.idle, *pool.busy, *pool.starting)]
 
     # shutdown
     async def shutdown(self, grace: float) -> None:

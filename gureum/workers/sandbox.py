@@ -118,7 +118,13 @@ class Sandbox:
     """One execution environment: a runtime process, its Runtime API and its log stream."""
 
     def __init__(
-        self, function: FunctionVersion, code_dir: Path, env: SandboxEnvironment, logs: LogSink
+        self,
+        function: FunctionVersion,
+        code_dir: Path,
+        env: SandboxEnvironment,
+        logs: LogSink,
+        *,
+        provisioned: bool = False,
     ) -> None:
         self.function = function
         self.code_dir = code_dir
@@ -132,6 +138,10 @@ class Sandbox:
         self.invocations = 0
         self.returncode: int | None = None
         self.stopped = asyncio.get_running_loop().create_future()
+        #: True once init is done, False if the sandbox died first.
+        self.ready: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        #: Kept initialized for provisioned concurrency: never reaped, no Init Duration.
+        self.provisioned = provisioned
 
         self.uid = env.isolation.next_uid() if env.isolation.isolated else None
         self._api = RuntimeAPIServer(self, expected_uid=self.uid)
@@ -144,7 +154,7 @@ class Sandbox:
         self._truncated = 0
         self._spawned_at = 0.0
         self._init_duration_ms: float | None = None
-        self._init_reported = False
+        self._init_reported = provisioned  # its init happened before any invocation
         self._init_timer: asyncio.TimerHandle | None = None
         self._init_error: RuntimeReply | None = None
         self._waiter: asyncio.Future[Invocation] | None = None
@@ -186,7 +196,9 @@ class Sandbox:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
             "AWS_LAMBDA_LOG_GROUP_NAME": fn.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": (
+                "provisioned-concurrency" if self.provisioned else "on-demand"
+            ),
             "AWS_REGION": self.env.region,
             "AWS_DEFAULT_REGION": self.env.region,
             "AWS_ACCESS_KEY_ID": self.env.access_key_id,
@@ -301,6 +313,8 @@ class Sandbox:
     def _mark_dead(self) -> None:
         if self.state is not SandboxState.DEAD:
             self.state = SandboxState.DEAD
+        if not self.ready.done():
+            self.ready.set_result(False)
         self._api.close()
         if self._init_timer is not None:
             self._init_timer.cancel()
@@ -454,6 +468,8 @@ class Sandbox:
                 self._init_timer = None
             if self.state is SandboxState.STARTING:
                 self.state = SandboxState.IDLE
+            if not self.ready.done():
+                self.ready.set_result(True)
             if self._cgroup is not None:
                 # Init ran with the host's CPU (as Lambda boosts it); invokes get their share.
                 self._cgroup.limit_cpu(self.function.memory_size)
