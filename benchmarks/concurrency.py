@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from invoke_latency import ECHO_APP, create_function, free_port, sign, wait_for_port  # noqa: E402
+from invoke_latency import create_function, echo_and_gureum, sign  # noqa: E402
 
 NOOP = "def handler(event, context):\n    return None\n"
 SLEEP = (
@@ -110,93 +110,49 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("this benchmark needs wrk: apt-get install wrk")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        echo_port, port = free_port(), free_port()
-        Path(tmp, "echo_app.py").write_text(ECHO_APP)
-        echo = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "echo_app:app",
-                "--port",
-                str(echo_port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            cwd=tmp,
+    # 200 sandboxes of 128 MB are 25 GB on paper; an idle one uses a few MB
+    budget = ["--sandbox-memory-budget", str(max(args.scale, args.clients) * 128 + 1024)]
+    with echo_and_gureum(*budget) as (echo_port, port):
+        print(f"throughput, no-op handler (128 MB), {args.clients} keep-alive clients:")
+        floor = wrk(echo_port, "/", {}, args.clients, args.seconds)
+        print(f"  floor: bare ASGI echo              {floor:9.0f} requests/s")
+        create_function(port, "noop", NOOP)
+        with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
+            list(pool.map(lambda _: invoke(port, "noop"), range(args.clients)))
+        path = "/2015-03-31/functions/noop/invocations"
+        rate = wrk(port, path, sign(port, "POST", path, b"{}"), args.clients, args.seconds)
+        print(
+            f"  gureum sync invokes                {rate:9.0f} invokes/s   "
+            f"({rate / floor:.0%} of the floor; budget >= 3,000/s)"
         )
-        gureum = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gureum",
-                "server",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(Path(tmp, "data")),
-                "--log-level",
-                "warning",
-                # 200 sandboxes of 128 MB are 25 GB on paper; an idle one uses a few MB
-                "--sandbox-memory-budget",
-                str(args.scale * 128 + 1024),
-            ]
-        )
-        try:
-            wait_for_port(echo_port)
-            wait_for_port(port)
-            print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
 
-            print(f"throughput, no-op handler (128 MB), {args.clients} keep-alive clients:")
-            floor = wrk(echo_port, "/", {}, args.clients, args.seconds)
-            print(f"  floor: bare ASGI echo              {floor:9.0f} requests/s")
-            create_function(port, "noop", NOOP)
-            with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
-                list(pool.map(lambda _: invoke(port, "noop"), range(args.clients)))
-            path = "/2015-03-31/functions/noop/invocations"
-            rate = wrk(port, path, sign(port, "POST", path, b"{}"), args.clients, args.seconds)
+        print(f"scale-out: {args.scale} concurrent invokes of a 1 s function, from cold:")
+        create_function(port, "sleeper", SLEEP)
+        start = time.time()
+        with concurrent.futures.ThreadPoolExecutor(args.scale) as pool:
+            bodies = list(pool.map(lambda _: invoke(port, "sleeper"), range(args.scale)))
+        starts = []
+        for body in bodies:
+            try:
+                starts.append(float(json.loads(body)))
+            except (ValueError, TypeError):
+                pass
+        if starts:
             print(
-                f"  gureum sync invokes                {rate:9.0f} invokes/s   "
-                f"({rate / floor:.0%} of the floor; budget >= 3,000/s)"
+                f"  {len(starts)} of {args.scale} ran; the last started "
+                f"{max(starts) - start:.2f} s after the burst   (budget <= 2 s)"
             )
+        else:
+            print(f"  none ran: {bodies[0][:200]!r}")
 
-            print(f"scale-out: {args.scale} concurrent invokes of a 1 s function, from cold:")
-            create_function(port, "sleeper", SLEEP)
-            start = time.time()
-            with concurrent.futures.ThreadPoolExecutor(args.scale) as pool:
-                bodies = list(pool.map(lambda _: invoke(port, "sleeper"), range(args.scale)))
-            starts = []
-            for body in bodies:
-                try:
-                    starts.append(float(json.loads(body)))
-                except (ValueError, TypeError):
-                    pass
-            if starts:
-                print(
-                    f"  {len(starts)} of {args.scale} ran; the last started "
-                    f"{max(starts) - start:.2f} s after the burst   (budget <= 2 s)"
-                )
-            else:
-                print(f"  none ran: {bodies[0][:200]!r}")
-
-            count, pss = sandbox_pss_mb()
-            if count:
-                print(
-                    f"idle sandboxes: {count}, PSS {pss:.0f} MB in all, "
-                    f"{pss / count:.1f} MB each   (budget <= 8 MB)"
-                )
-            else:
-                print("idle sandbox memory: no sandbox cgroups found (isolation off?)")
-        finally:
-            for process in (echo, gureum):
-                process.terminate()
-                process.wait(timeout=60)
+        count, pss = sandbox_pss_mb()
+        if count:
+            print(
+                f"idle sandboxes: {count}, PSS {pss:.0f} MB in all, "
+                f"{pss / count:.1f} MB each   (budget <= 8 MB)"
+            )
+        else:
+            print("idle sandbox memory: no sandbox cgroups found (isolation off?)")
 
 
 if __name__ == "__main__":

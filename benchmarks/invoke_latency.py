@@ -12,6 +12,7 @@ needs the zygote of a later issue; plain process start is measured here).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import io
 import json
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 ECHO_APP = """
@@ -137,21 +139,14 @@ def create_function(port: int, name: str, code: str, memory: int = 128) -> None:
     response.read()
 
 
-def report(label: str, samples: list[float]) -> tuple[float, float]:
-    p50, p99 = statistics.median(samples), percentile(samples, 0.99)
-    print(f"  {label:<34} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms   (n={len(samples)})")
-    return p50, p99
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--warm", type=int, default=3000, help="warm invokes to time")
-    parser.add_argument("--cold", type=int, default=30, help="cold starts to time")
-    args = parser.parse_args()
-
+@contextlib.contextmanager
+def echo_and_gureum(*gureum_args: str) -> Iterator[tuple[int, int]]:
+    """Start the floor (a bare ASGI echo server) and a gureum server, as separate
+    processes with the same uvicorn settings; yield their ports, stop both after."""
     with tempfile.TemporaryDirectory() as tmp:
         echo_port, gureum_port = free_port(), free_port()
         Path(tmp, "echo_app.py").write_text(ECHO_APP)
+        quiet = ["--log-level", "warning"]
         echo = subprocess.Popen(
             [
                 sys.executable,
@@ -165,8 +160,7 @@ def main() -> None:
                 "--http",
                 "httptools",
                 "--no-access-log",
-                "--log-level",
-                "warning",
+                *quiet,
             ],
             cwd=tmp,
         )
@@ -180,65 +174,79 @@ def main() -> None:
                 str(gureum_port),
                 "--data-dir",
                 str(Path(tmp, "data")),
-                "--log-level",
-                "warning",
+                *quiet,
+                *gureum_args,
             ],
-            env={**os.environ},
         )
         try:
             wait_for_port(echo_port)
             wait_for_port(gureum_port)
             print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-            print("warm invoke, no-op Python handler, sequential, one keep-alive client:")
-            floor_p50, _ = report("floor: bare ASGI echo", measure(echo_port, "/", args.warm))
-            # At 1,769 MB a sandbox has a full vCPU (CPU is in proportion to memory, as
-            # on Lambda), so this measures gureum's overhead, not a throttled CPU share.
-            create_function(gureum_port, "noop", NOOP, memory=1769)
-            path = "/2015-03-31/functions/noop/invocations"
-            measure(gureum_port, path, 20, signed=True)  # the cold start is not part of it
-            warm_p50, _ = report(
-                "gureum warm invoke (1769 MB)", measure(gureum_port, path, args.warm, signed=True)
-            )
-            print(
-                f"  ratio to floor: {warm_p50 / floor_p50:.2f}x   "
-                f"(budget: p50 <= 1 ms and <= 4x floor)"
-            )
-            create_function(gureum_port, "noop-128", NOOP, memory=128)
-            small = "/2015-03-31/functions/noop-128/invocations"
-            measure(gureum_port, small, 20, signed=True)
-            report(
-                "same at 128 MB (~7% of a vCPU)",
-                measure(gureum_port, small, args.warm, signed=True),
-            )
-
-            print("cold start, hello-world Python handler (a new function each time):")
-            cold, inits = [], []
-            for i in range(args.cold):
-                name = f"cold-{i}"
-                create_function(gureum_port, name, HELLO)
-                connection = http.client.HTTPConnection("127.0.0.1", gureum_port)
-                path = f"/2015-03-31/functions/{name}/invocations"
-                headers = sign(gureum_port, "POST", path, b"{}", {"X-Amz-Log-Type": "Tail"})
-                start = time.perf_counter()
-                connection.request("POST", path, b"{}", headers)
-                response = connection.getresponse()
-                response.read()
-                cold.append((time.perf_counter() - start) * 1000)
-                import base64
-
-                log = base64.b64decode(response.getheader("X-Amz-Log-Result") or "").decode()
-                found = re.search(r"Init Duration: ([\d.]+) ms", log)
-                if found:
-                    inits.append(float(found.group(1)))
-                connection.close()
-            report("gureum cold invoke (client-seen)", cold)
-            if inits:
-                report("  of which Init Duration", inits)
-            print("  (budget with the zygote of a later issue: p50 <= 20 ms)")
+            yield echo_port, gureum_port
         finally:
             for process in (echo, gureum):
                 process.terminate()
-                process.wait(timeout=30)
+                process.wait(timeout=60)
+
+
+def report(label: str, samples: list[float]) -> tuple[float, float]:
+    p50, p99 = statistics.median(samples), percentile(samples, 0.99)
+    print(f"  {label:<34} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms   (n={len(samples)})")
+    return p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm", type=int, default=3000, help="warm invokes to time")
+    parser.add_argument("--cold", type=int, default=30, help="cold starts to time")
+    args = parser.parse_args()
+
+    with echo_and_gureum() as (echo_port, gureum_port):
+        print("warm invoke, no-op Python handler, sequential, one keep-alive client:")
+        floor_p50, _ = report("floor: bare ASGI echo", measure(echo_port, "/", args.warm))
+        # At 1,769 MB a sandbox has a full vCPU (CPU is in proportion to memory, as
+        # on Lambda), so this measures gureum's overhead, not a throttled CPU share.
+        create_function(gureum_port, "noop", NOOP, memory=1769)
+        path = "/2015-03-31/functions/noop/invocations"
+        measure(gureum_port, path, 20, signed=True)  # the cold start is not part of it
+        warm_p50, _ = report(
+            "gureum warm invoke (1769 MB)", measure(gureum_port, path, args.warm, signed=True)
+        )
+        print(
+            f"  ratio to floor: {warm_p50 / floor_p50:.2f}x   (budget: p50 <= 1 ms and <= 4x floor)"
+        )
+        create_function(gureum_port, "noop-128", NOOP, memory=128)
+        small = "/2015-03-31/functions/noop-128/invocations"
+        measure(gureum_port, small, 20, signed=True)
+        report(
+            "same at 128 MB (~7% of a vCPU)",
+            measure(gureum_port, small, args.warm, signed=True),
+        )
+
+        print("cold start, hello-world Python handler (a new function each time):")
+        cold, inits = [], []
+        for i in range(args.cold):
+            name = f"cold-{i}"
+            create_function(gureum_port, name, HELLO)
+            connection = http.client.HTTPConnection("127.0.0.1", gureum_port)
+            path = f"/2015-03-31/functions/{name}/invocations"
+            headers = sign(gureum_port, "POST", path, b"{}", {"X-Amz-Log-Type": "Tail"})
+            start = time.perf_counter()
+            connection.request("POST", path, b"{}", headers)
+            response = connection.getresponse()
+            response.read()
+            cold.append((time.perf_counter() - start) * 1000)
+            import base64
+
+            log = base64.b64decode(response.getheader("X-Amz-Log-Result") or "").decode()
+            found = re.search(r"Init Duration: ([\d.]+) ms", log)
+            if found:
+                inits.append(float(found.group(1)))
+            connection.close()
+        report("gureum cold invoke (client-seen)", cold)
+        if inits:
+            report("  of which Init Duration", inits)
+        print("  (budget with the zygote of a later issue: p50 <= 20 ms)")
 
 
 if __name__ == "__main__":

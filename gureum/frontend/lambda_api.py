@@ -115,14 +115,9 @@ async def list_functions(request: Request) -> Response:
             "'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: "
             "[ALL]"
         )
-    raw_max = query.get("MaxItems", "50")
-    if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
-        raise ValidationException(
-            f"1 validation error detected: Value '{raw_max}' at 'maxItems' failed to satisfy "
-            "constraint: Member must have value between 1 and 10000"
-        )
+    max_items = _max_items(query.get("MaxItems", "50"))
     configs, next_marker = _platform(request).functions.list_page(
-        query.get("Marker"), int(raw_max), all_versions=query.get("FunctionVersion") == "ALL"
+        query.get("Marker"), max_items, all_versions=query.get("FunctionVersion") == "ALL"
     )
     body: dict[str, Any] = {"Functions": [public_config(c) for c in configs]}
     if next_marker:
@@ -138,18 +133,13 @@ async def publish_version(request: Request) -> Response:
 
 async def list_versions_by_function(request: Request) -> Response:
     query = request.query_params
-    raw_max = query.get("MaxItems", "50")
-    if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
-        raise ValidationException(
-            f"1 validation error detected: Value '{raw_max}' at 'maxItems' failed to satisfy "
-            "constraint: Member must have value between 1 and 10000"
-        )
+    max_items = _max_items(query.get("MaxItems", "50"))
     versions = _platform(request).functions.versions(request.path_params["name"])
     marker = query.get("Marker")
     if marker:
         names = [v["Version"] for v in versions]
         versions = versions[names.index(marker) + 1 :] if marker in names else []
-    page = versions[: int(raw_max)]
+    page = versions[:max_items]
     body: dict[str, Any] = {"Versions": [public_config(v) for v in page]}
     if len(versions) > len(page):
         body["NextMarker"] = page[-1]["Version"]
@@ -184,19 +174,14 @@ async def delete_alias(request: Request) -> Response:
 
 async def list_aliases(request: Request) -> Response:
     query = request.query_params
-    raw_max = query.get("MaxItems", "50")
-    if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
-        raise ValidationException(
-            f"1 validation error detected: Value '{raw_max}' at 'maxItems' failed to satisfy "
-            "constraint: Member must have value between 1 and 10000"
-        )
+    max_items = _max_items(query.get("MaxItems", "50"))
     aliases = _platform(request).functions.list_aliases(
         request.path_params["name"], query.get("FunctionVersion")
     )
     marker = query.get("Marker")
     if marker:
         aliases = [alias for alias in aliases if alias["Name"] > marker]
-    page = aliases[: int(raw_max)]
+    page = aliases[:max_items]
     body: dict[str, Any] = {"Aliases": page}
     if len(aliases) > len(page):
         body["NextMarker"] = page[-1]["Name"]
@@ -354,6 +339,16 @@ async def delete_provisioned_concurrency(request: Request) -> Response:
     await platform.functions.set_provisioned(name, qualifier, None)
     platform.workers.provision(target, None)
     return aws_json(None, 204)
+
+
+def _max_items(raw: str) -> int:
+    """A ``MaxItems`` query parameter (1-10000), as every List operation takes it."""
+    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+        raise ValidationException(
+            f"1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy "
+            "constraint: Member must have value between 1 and 10000"
+        )
+    return int(raw)
 
 
 def _client_context(value: str | None) -> str | None:
