@@ -274,8 +274,11 @@ class WorkerManager:
             await asyncio.sleep(interval)
             try:
                 self.reap()
-                for function, count in list(self.provisioned.values()):
-                    self._top_up(function, count)  # replace provisioned sandboxes that died
+                for key, (function, count) in list(self.provisioned.items()):
+                    # Replace provisioned sandboxes that died; a config whose init fails
+                    # stays FAILED until it is put again, as on Lambda (no retry loop).
+                    if key not in self.provisioning_errors:
+                        self._top_up(function, count)
             except Exception:
                 logger.exception("reaping idle sandboxes failed")
 
