@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import io
 import json
+import queue
+import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
-from gureum.cli import main, zip_directory
+from gureum.cli import CLIError, main
+from gureum.client_commands import (
+    default_runtime,
+    format_event,
+    parse_since,
+    zip_directory,
+)
 from tests.conftest import RunningServer, unique_name
 
 
@@ -122,6 +132,18 @@ def test_deploy_invoke_functions_logs(
     assert all("eventId" in json.loads(line) for line in out.splitlines())
 
 
+def lines_of(pipe: IO[str]) -> queue.Queue[str]:
+    """The lines ``pipe`` yields, read in a thread, so a test can wait with a timeout."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in pipe:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
 def test_logs_follow_prints_new_lines(gureum_server: RunningServer, code_dir: Path) -> None:
     name = unique_name("follow")
     endpoint = ["--endpoint", gureum_server.endpoint]
@@ -131,6 +153,7 @@ def test_logs_follow_prints_new_lines(gureum_server: RunningServer, code_dir: Pa
         check=True,
         capture_output=True,
     )
+    # Started before the function ever ran: its log group does not exist yet.
     follower = subprocess.Popen(
         [*python, "logs", name, "--follow", *endpoint],
         stdout=subprocess.PIPE,
@@ -138,21 +161,29 @@ def test_logs_follow_prints_new_lines(gureum_server: RunningServer, code_dir: Pa
         text=True,
     )
     try:
-        time.sleep(0.5)
-        subprocess.run(
-            [*python, "invoke", name, "--payload", '{"word": "live"}', *endpoint],
-            check=True,
-            capture_output=True,
-        )
-        assert follower.stdout is not None
-        deadline = time.monotonic() + 15
-        line = ""
-        while "cli says live" not in line and time.monotonic() < deadline:
-            line = follower.stdout.readline()
-        assert "cli says live" in line
+        assert follower.stderr is not None and follower.stdout is not None
+        out, err = lines_of(follower.stdout), lines_of(follower.stderr)
+        assert err.get(timeout=15) == f"no logs yet for {name}; waiting\n"
+        printed = []
+        for word in ("live", "again"):
+            subprocess.run(
+                [*python, "invoke", name, "--payload", json.dumps({"word": word}), *endpoint],
+                check=True,
+                capture_output=True,
+            )
+            # this invoke's lines, up to its REPORT line
+            while not (line := out.get(timeout=15)).split(" ", 1)[1].startswith("REPORT"):
+                printed.append(line)
+            assert any(f"cli says {word}" in line for line in printed)
+            assert all(line[:4].isdigit() for line in printed)
+        follower.send_signal(signal.SIGINT)  # Ctrl-C
+        assert follower.wait(timeout=10) == 0
+        assert out.empty()
+        assert sum("cli says" in line for line in printed) == 2  # each line once
     finally:
-        follower.terminate()
-        follower.wait(timeout=10)
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
 
 
 @pytest.mark.parametrize(
@@ -168,6 +199,12 @@ def test_logs_follow_prints_new_lines(gureum_server: RunningServer, code_dir: Pa
             ["deploy", ".", "--name", "x", "--handler", "a.b", "--env", "NOEQUALS"],
             "--env takes KEY=VALUE",
         ),
+        (
+            ["deploy", ".", "--name", "x", "--handler", "a.b", "--memory", "64"],
+            "invalid parameters: Invalid value for parameter MemorySize",
+        ),
+        (["invoke", ""], "invalid parameters: Invalid length for parameter FunctionName"),
+        (["logs", "x", "--filter", "{ $.a = "], "InvalidParameterException: Invalid filter"),
     ],
 )
 def test_errors_are_one_line(
@@ -178,22 +215,154 @@ def test_errors_are_one_line(
     assert err.startswith("gureum: ") and message in err and err.count("\n") == 1
 
 
-def test_unreachable_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "functions", "--endpoint", "http://127.0.0.1:9")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["functions"],
+        ["invoke", "x"],
+        ["logs", "x"],
+        ["logs", "x", "--follow"],
+        ["deploy", "tests", "--name", "x", "--handler", "a.b"],
+    ],
+)
+def test_unreachable_endpoint(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv, "--endpoint", "http://127.0.0.1:9")
     assert code == 1
-    assert "cannot reach gureum at http://127.0.0.1:9" in err
+    assert err == (
+        "gureum: cannot reach gureum at http://127.0.0.1:9: is `gureum server` running?\n"
+    )
 
 
-def test_zip_directory_is_deterministic(code_dir: Path) -> None:
-    (code_dir / "bootstrap").write_text("#!/bin/sh\n")
-    (code_dir / "bootstrap").chmod(0o755)
-    first = zip_directory(code_dir)
-    assert first == zip_directory(code_dir)
-    with zipfile.ZipFile(BytesIO(first)) as archive:
-        names = archive.namelist()
-        modes: dict[str, Any] = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
-    assert names == ["app.py", "bootstrap"]
-    assert modes["bootstrap"] & 0o111
+def test_endpoint_from_the_environment(
+    gureum_server: RunningServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("GUREUM_ENDPOINT", gureum_server.endpoint)
+    code, out, _ = run(capsys, "functions")
+    assert code == 0 and out.startswith("NAME")
+    monkeypatch.delenv("GUREUM_ENDPOINT")
+    code, _, err = run(capsys, "functions")
+    assert code == 1 and "cannot reach gureum at http://127.0.0.1:9" in err
+
+
+def test_bad_endpoint_and_wrong_keys_are_one_line(
+    gureum_server: RunningServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, _, err = run(capsys, "functions", "--endpoint", "127.0.0.1:9070")
+    assert code == 1 and err.startswith("gureum: invalid --endpoint '127.0.0.1:9070'")
+    monkeypatch.setenv("GUREUM_SECRET_ACCESS_KEY", "not-the-servers")
+    code, _, err = run(capsys, "functions", "--endpoint", gureum_server.endpoint)
+    assert code == 1 and err.count("\n") == 1
+    assert "InvalidSignatureException" in err and "GUREUM_SECRET_ACCESS_KEY" in err
+
+
+def test_deploy_defaults_and_keeps_the_runtime(
+    gureum_server: RunningServer,
+    code_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    lambda_client: Any,
+) -> None:
+    endpoint = ["--endpoint", gureum_server.endpoint]
+    name = unique_name("rt")
+    deploy = ["deploy", str(code_dir), "--name", name, "--handler", "app.handler", *endpoint]
+    code, out, _ = run(capsys, *deploy)
+    assert code == 0 and f"({default_runtime()}, app.handler)" in out
+    assert default_runtime() == f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    code, out, _ = run(capsys, *deploy, "--runtime", "python3.12")
+    assert code == 0 and out.startswith(f"updated {name} (python3.12, app.handler)")
+    (code_dir / "app.py").write_text("def handler(event, context):\n    return 'v2'\n")
+    code, out, _ = run(capsys, *deploy, "--json")  # no --runtime: the function keeps its own
+    config = json.loads(out)
+    assert code == 0 and config["action"] == "updated" and config["Runtime"] == "python3.12"
+    assert (
+        config["CodeSha256"]
+        == lambda_client.get_function(FunctionName=name)["Configuration"]["CodeSha256"]
+    )
+    code, out, _ = run(capsys, "invoke", name, *endpoint)
+    assert (code, out) == (0, '"v2"\n')
+
+
+def test_invoke_payload_from_stdin_and_json_output(
+    gureum_server: RunningServer,
+    code_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    endpoint = ["--endpoint", gureum_server.endpoint]
+    name = unique_name("stdin")
+    run(capsys, "deploy", str(code_dir), "--name", name, "--handler", "app.handler", *endpoint)
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"word": "piped"}'))
+    code, out, _ = run(capsys, "invoke", name, "--payload", "@-", "--json", "--log", *endpoint)
+    answer = json.loads(out)
+    assert code == 0 and answer["StatusCode"] == 200 and answer["FunctionError"] is None
+    assert json.loads(answer["Payload"])["word"] == "piped"
+    assert "cli says piped" in answer["Log"]
+    code, out, err = run(capsys, "invoke", name, "--payload", '{"fail": 1}', "--log", *endpoint)
+    assert code == 1 and json.loads(out)["errorMessage"] == "asked to fail"
+    assert "RuntimeError" in err
+
+
+def test_logs_filter_pattern_and_since(
+    gureum_server: RunningServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    endpoint = ["--endpoint", gureum_server.endpoint]
+    name = unique_name("jsonlog")
+    directory = tmp_path / "jsonlog"
+    directory.mkdir()
+    (directory / "app.py").write_text(
+        "import json\n"
+        "def handler(event, context):\n"
+        "    print(json.dumps({'level': event['level'], 'n': event['n']}))\n"
+    )
+    run(capsys, "deploy", str(directory), "--name", name, "--handler", "app.handler", *endpoint)
+    for level, n in (("INFO", 1), ("ERROR", 2), ("ERROR", 30)):
+        code, _, _ = run(
+            capsys, "invoke", name, "--payload", json.dumps({"level": level, "n": n}), *endpoint
+        )
+        assert code == 0
+    pattern = '{ $.level = "ERROR" && $.n > 10 }'
+    deadline = time.monotonic() + 10
+    while True:
+        code, out, _ = run(capsys, "logs", name, "--filter", pattern, "--since", "5m", *endpoint)
+        if out or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert code == 0 and len(out.splitlines()) == 1 and out.rstrip().endswith('"n": 30}')
+    code, out, _ = run(capsys, "logs", name, "--filter", "?INFO ?nothing", *endpoint)
+    assert len(out.splitlines()) == 1
+    code, out, _ = run(capsys, "logs", name, "--since", "0s", *endpoint)
+    assert (code, out) == (0, "")
+
+
+def test_parse_since_and_format_event() -> None:
+    now = 1_700_000_000.0
+    assert parse_since("30s", now) == 1_699_999_970_000
+    assert parse_since("10m", now) == 1_699_999_400_000
+    assert parse_since("1h", now) == 1_699_996_400_000
+    assert parse_since("2d", now) == 1_699_827_200_000
+    line = format_event({"timestamp": 1_700_000_000_123, "message": "hello\n"})
+    assert line == "2023-11-14T22:13:20.123+00:00 hello"
+
+
+def test_zip_directory_skips_caches_and_follows_file_links(code_dir: Path) -> None:
+    (code_dir / ".git").mkdir()
+    (code_dir / ".git" / "HEAD").write_text("ref")
+    (code_dir / "lib").mkdir()
+    (code_dir / "lib" / "util.py").write_text("X = 1\n")
+    (code_dir / "link.py").symlink_to(code_dir / "lib" / "util.py")
+    (code_dir / "dangling").symlink_to(code_dir / "nowhere")
+    with zipfile.ZipFile(BytesIO(zip_directory(code_dir))) as archive:
+        assert archive.namelist() == ["app.py", "lib/util.py", "link.py"]
+        assert archive.read("link.py") == b"X = 1\n"
+        assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    empty = code_dir / "empty"
+    empty.mkdir()
+    with pytest.raises(CLIError, match="has no files to deploy"):
+        zip_directory(empty)
 
 
 def test_doctor_reports_the_hosts_protections(

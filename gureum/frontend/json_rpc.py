@@ -8,7 +8,9 @@ services do.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -21,13 +23,32 @@ from gureum.frontend.responses import new_request_id
 if TYPE_CHECKING:
     from gureum.platform import Platform
 
+logger = logging.getLogger(__name__)
+
 Operation = Callable[["Platform", dict[str, Any]], Awaitable[dict[str, Any]]]
-#: target prefix (``Logs_20140328``) -> operation name -> handler
-SERVICES: dict[str, dict[str, Operation]] = {}
 
 
-def register(prefix: str, operations: dict[str, Operation]) -> None:
-    SERVICES[prefix] = operations
+@dataclass(frozen=True, slots=True)
+class JsonRpcService:
+    """One service's operations under its target prefix (``Logs_20140328``)."""
+
+    prefix: str
+    operations: dict[str, Operation]
+    #: The error type the service answers for its own failures (status 500).
+    internal_error: str = "ServiceUnavailableException"
+
+
+#: target prefix -> service
+SERVICES: dict[str, JsonRpcService] = {}
+
+
+def register(
+    prefix: str,
+    operations: dict[str, Operation],
+    *,
+    internal_error: str = "ServiceUnavailableException",
+) -> None:
+    SERVICES[prefix] = JsonRpcService(prefix, operations, internal_error)
 
 
 def _answer(body: dict[str, Any], status: int = 200, error_type: str | None = None) -> Response:
@@ -46,8 +67,9 @@ def _error(error_type: str, message: str, status: int = 400) -> Response:
 async def dispatch(request: Request) -> Response:
     target = request.headers.get("x-amz-target", "")
     prefix, _, name = target.partition(".")
-    operation = SERVICES.get(prefix, {}).get(name)
-    if operation is None:
+    service = SERVICES.get(prefix)
+    operation = service.operations.get(name) if service else None
+    if service is None or operation is None:
         return _error("UnknownOperationException", f"Unknown operation {target!r}")
     raw = await request.body()
     try:
@@ -59,7 +81,11 @@ async def dispatch(request: Request) -> Response:
     try:
         result = await operation(request.app.state.platform, params)
     except ServiceError as exc:
+        # These services answer 400 for every client error, ResourceNotFound included.
         return _error(exc.error_type, exc.message, 400 if exc.status < 500 else exc.status)
+    except Exception:
+        logger.exception("unexpected error in %s", target)
+        return _error(service.internal_error, "An internal error occurred in gureum.", 500)
     return _answer(result)
 
 

@@ -122,7 +122,7 @@ def test_space_delimited(pattern: str, message: str, expected: bool) -> None:
     "pattern",
     [
         '"unterminated',
-        "ERR\"OR",
+        'ERR"OR',
         "-",
         "ERROR ?",
         "%unclosed",
