@@ -32,6 +32,7 @@ FUNCTION_REF_RE = re.compile(
     r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9_-]+)"
     r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
 )
+QUALIFIER_RE = re.compile(r"^(\$LATEST|[a-zA-Z0-9_-]{1,128})$")
 ROLE_RE = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$")
 ENV_KEY_RE = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
 HANDLER_RE = re.compile(r"^[^\s]{1,128}$")
@@ -97,6 +98,12 @@ def parse_function_ref(value: str, qualifier: str | None, region: str, account: 
             "constraint: Member must satisfy regular expression pattern: "
             "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
             "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+        )
+    if qualifier is not None and not QUALIFIER_RE.match(qualifier):
+        raise ValidationException(
+            f"1 validation error detected: Value '{qualifier}' at 'qualifier' failed to "
+            "satisfy constraint: Member must satisfy regular expression pattern: "
+            "(|[a-zA-Z0-9$_-]+)"
         )
     name = match.group("name")
     if len(name) > 64:

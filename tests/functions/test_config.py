@@ -39,6 +39,8 @@ def test_function_ref_errors() -> None:
         parse_function_ref("111111111111:function:f", None, "us-east-1", "000000000000")
     with pytest.raises(InvalidParameterValueException):
         parse_function_ref("f:1", "2", "us-east-1", "000000000000")
+    with pytest.raises(ValidationException, match="'qualifier'"):
+        parse_function_ref("f", "no such!", "us-east-1", "000000000000")
 
 
 def test_environment_rules() -> None:
