@@ -14,12 +14,15 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from gureum.errors import InvalidParameterValueException
 
 UNZIP_ERROR = "Could not unzip uploaded file. Please check your file, then try to upload again."
+#: Lambda's limit on a function's unpacked code (250 MB).
+MAX_UNZIPPED_SIZE = 262_144_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,19 +35,33 @@ class CodeInfo:
 
 
 def _check_members(archive: zipfile.ZipFile) -> None:
+    """Refuse entries that would land outside the tree, or be both a file and a directory."""
+    files: set[PurePosixPath] = set()
+    directories: set[PurePosixPath] = set()
     for info in archive.infolist():
         path = PurePosixPath(info.filename)
         if path.is_absolute() or ".." in path.parts or "\\" in info.filename:
             raise InvalidParameterValueException(
                 f"{UNZIP_ERROR} The zip entry {info.filename!r} points outside the code directory."
             )
+        directories.update(path.parents)
+        if info.is_dir():
+            directories.add(path)
+        elif not stat.S_ISLNK(info.external_attr >> 16):  # links are not unpacked
+            files.add(path)
+    clash = files & directories
+    if clash:
+        raise InvalidParameterValueException(
+            f"{UNZIP_ERROR} The zip entry {str(min(clash))!r} is both a file and a directory."
+        )
 
 
 class CodeStore:
     """Function code by content hash under ``root``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_unzipped_size: int = MAX_UNZIPPED_SIZE) -> None:
         self.root = root
+        self.max_unzipped_size = max_unzipped_size
         (root / "zips").mkdir(parents=True, exist_ok=True)
         (root / "tasks").mkdir(parents=True, exist_ok=True)
 
@@ -55,19 +72,41 @@ class CodeStore:
         """Validate and store a zip (once per content); return its digests."""
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                _check_members(archive)
+                # Declared sizes bound what unpacking writes (a short member fails its CRC).
+                unzipped = sum(info.file_size for info in archive.infolist())
+                if unzipped > self.max_unzipped_size:
+                    raise InvalidParameterValueException(
+                        f"Unzipped size must be smaller than {self.max_unzipped_size} bytes"
+                    )
                 if archive.testzip() is not None:
                     raise zipfile.BadZipFile
-                _check_members(archive)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        # RuntimeError: encrypted; NotImplementedError: an unknown compression method.
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            zlib.error,
+            ValueError,
+            OSError,
+            EOFError,
+            RuntimeError,
+            NotImplementedError,
+        ):
             raise InvalidParameterValueException(UNZIP_ERROR) from None
         digest = hashlib.sha256(data)
         info = CodeInfo(digest.hexdigest(), base64.b64encode(digest.digest()).decode(), len(data))
         target = self.zip_path(info.sha256_hex)
         if not target.exists():
             fd, temp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(temp, target)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())  # a function row will name this file: keep it whole
+                os.replace(temp, target)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
         return info
 
     def read_zip(self, sha256_hex: str) -> bytes:
@@ -91,9 +130,11 @@ class CodeStore:
                     if stat.S_ISLNK(mode):
                         continue  # links could point anywhere on the host
                     destination.parent.mkdir(parents=True, exist_ok=True)
+                    destination.unlink(missing_ok=True)  # a repeated entry: the last one wins
                     with archive.open(info) as source, open(destination, "wb") as out:
                         shutil.copyfileobj(source, out)
-                    permissions = stat.S_IMODE(mode) or 0o644
+                    # Permission bits only: a setuid file must not reach a sandbox.
+                    permissions = (mode & 0o777) or 0o644
                     os.chmod(destination, permissions & ~0o022)
             for directory, _, _ in os.walk(staging):
                 os.chmod(directory, 0o755)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
 import random
 import re
 import uuid
-import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -29,9 +27,6 @@ from gureum.functions import config as cfg
 from gureum.functions.code import CodeStore
 from gureum.functions.config import LATEST, FunctionRef, FunctionVersion
 from gureum.store import FunctionRow, Store
-
-#: Lambda's quota for the unzipped size of a function's code.
-MAX_UNZIPPED_BYTES = 262_144_000
 
 
 class FunctionRegistry:
@@ -112,7 +107,6 @@ class FunctionRegistry:
             raise InvalidParameterValueException(
                 "Could not unzip uploaded file. Please check your file, then try to upload again."
             ) from None
-        _check_unzipped_size(data)
         info = await asyncio.to_thread(self.code.put_zip, data)
         return info.sha256_hex, info.code_sha256, info.code_size
 
@@ -463,17 +457,3 @@ def route(alias: dict[str, Any]) -> str:
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
     """A stored configuration without gureum's private members (``_Tags``)."""
     return {k: v for k, v in config.items() if not k.startswith("_")}
-
-
-def _check_unzipped_size(data: bytes) -> None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError):
-        raise InvalidParameterValueException(
-            "Could not unzip uploaded file. Please check your file, then try to upload again."
-        ) from None
-    if total > MAX_UNZIPPED_BYTES:
-        raise InvalidParameterValueException(
-            f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
-        )

@@ -11,6 +11,7 @@ import concurrent.futures
 import functools
 import re
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from gureum.store.tables import aliases, functions, log_events, log_streams
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Key of the PostgreSQL advisory lock that serialises nodes migrating at once.
+MIGRATION_LOCK = zlib.crc32(b"gureum.store.migrate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +61,14 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _token_id(token: str | None, prefix: str) -> int | None:
+def _stream_token(token: str | None) -> tuple[str, int] | None:
+    """``f/<id>`` or ``b/<id>`` as (direction, id); ValueError for anything else."""
     if not token:
         return None
-    if not token.startswith(prefix) or not token[len(prefix) :].isdigit():
+    direction, _, position = token.partition("/")
+    if direction not in ("f", "b") or not position.isdigit():
         raise ValueError(f"invalid token {token!r}")
-    return int(token[len(prefix) :])
+    return direction, int(position)
 
 
 def _pattern_terms(pattern: str | None) -> list[str]:
@@ -101,9 +106,16 @@ class Store:
         """Bring the schema to the newest migration (idempotent)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection:
+            # Hold a lock for the whole upgrade, so that two processes starting on one
+            # database migrate one after the other instead of both creating tables.
+            if self.dialect == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            elif self.dialect == "postgresql":
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+            connection.commit()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -116,6 +128,12 @@ class Store:
 
     def _insert(self, table: sa.Table) -> Any:
         return sqlite.insert(table) if self.dialect == "sqlite" else postgresql.insert(table)
+
+    def _contains(self, column: sa.Column[str], term: str) -> sa.ColumnElement[bool]:
+        """Case-sensitive substring test (SQLite's LIKE ignores case, ``instr`` does not)."""
+        if self.dialect == "sqlite":
+            return sa.func.instr(column, term) > 0
+        return column.contains(term, autoescape=True)
 
     # functions
     def create_function(self, row: FunctionRow) -> None:
@@ -255,6 +273,8 @@ class Store:
     def put_log_events(self, events: Sequence[LogEvent]) -> None:
         if not events:
             return
+        # Ids then follow time within a batch, so reading a stream by id reads it in order.
+        events = sorted(events, key=lambda e: e.timestamp)
         now = _now_ms()
         streams: dict[tuple[str, str], dict[str, int]] = {}
         for event in events:
@@ -326,8 +346,9 @@ class Store:
             where &= log_events.c.timestamp >= start_time
         if end_time is not None:
             where &= log_events.c.timestamp < end_time
-        after = _token_id(next_token, "f/") if next_token and next_token.startswith("f/") else None
-        before = _token_id(next_token, "b/") if next_token and next_token.startswith("b/") else None
+        token = _stream_token(next_token)
+        after = token[1] if token and token[0] == "f" else None
+        before = token[1] if token and token[0] == "b" else None
         forward = after is not None or (before is None and start_from_head)
         query = sa.select(
             log_events.c.id,
@@ -380,7 +401,7 @@ class Store:
         if end_time is not None:
             where &= log_events.c.timestamp <= end_time
         for term in _pattern_terms(pattern):
-            where &= log_events.c.message.contains(term, autoescape=True)
+            where &= self._contains(log_events.c.message, term)
         if next_token:
             stamp, _, last_id = next_token.partition("/")
             if not (stamp.isdigit() and last_id.isdigit()):

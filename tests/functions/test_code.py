@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
+import stat
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -32,10 +35,49 @@ def test_bad_zip_is_refused(tmp_path: Path, data: bytes) -> None:
         CodeStore(tmp_path).put_zip(data)
 
 
-@pytest.mark.parametrize("name", ["../escape.py", "/etc/passwd", "a/../../b"])
+def _patched(data: bytes, local: int, central: int, value: bytes) -> bytes:
+    """``data`` with bytes overwritten at an offset of the local and the central header."""
+    out = bytearray(data)
+    for header, offset in ((b"PK\x03\x04", local), (b"PK\x01\x02", central)):
+        at = out.index(header) + offset
+        out[at : at + len(value)] = value
+    return bytes(out)
+
+
+def test_unreadable_members_are_refused(tmp_path: Path) -> None:
+    code = CodeStore(tmp_path)
+    stored = io.BytesIO()
+    with zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("a.py", "x = 1\n")
+    data = stored.getvalue()
+    encrypted = _patched(data, 6, 8, b"\x01")  # flag bit 0: needs a password
+    unknown_method = _patched(data, 8, 10, b"\x63\x00")  # method 99 (AES)
+    deflated = zip_files({"a.py": "x = 1\n" * 100})
+    at = deflated.index(b"PK\x03\x04") + 30 + len("a.py")
+    bad_stream = deflated[:at] + b"\xff" + deflated[at + 1 :]  # an invalid deflate block
+    for data in (encrypted, unknown_method, bad_stream):
+        with pytest.raises(InvalidParameterValueException, match="Could not unzip"):
+            code.put_zip(data)
+    assert list((tmp_path / "zips").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["../escape.py", "/etc/passwd", "a/../../b", "a\\..\\b"])
 def test_zip_slip_is_refused(tmp_path: Path, name: str) -> None:
-    with pytest.raises(InvalidParameterValueException):
+    with pytest.raises(InvalidParameterValueException, match="outside the code directory"):
         CodeStore(tmp_path).put_zip(zip_files({name: "x"}))
+    assert list((tmp_path / "zips").iterdir()) == []
+
+
+def test_a_path_both_file_and_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameterValueException, match="both a file and a directory"):
+        CodeStore(tmp_path).put_zip(zip_files({"lib": "x", "lib/mod.py": "y"}))
+
+
+def test_unzipped_size_is_limited(tmp_path: Path) -> None:
+    code = CodeStore(tmp_path, max_unzipped_size=1000)
+    code.put_zip(zip_files({"a.py": "x" * 1000}))
+    with pytest.raises(InvalidParameterValueException, match="smaller than 1000 bytes"):
+        code.put_zip(zip_files({"a.py": "x" * 600, "b.py": "y" * 401}))
 
 
 def test_unpack_keeps_modes_and_is_read_only(tmp_path: Path) -> None:
@@ -46,8 +88,46 @@ def test_unpack_keeps_modes_and_is_read_only(tmp_path: Path) -> None:
     task = code.unpacked(info.sha256_hex)
     assert (task / "lib" / "mod.py").read_text() == "y = 2\n"
     assert os.access(task / "bootstrap", os.X_OK)
-    assert (task / "bootstrap").stat().st_mode & 0o022 == 0
+    assert stat.S_IMODE((task / "bootstrap").stat().st_mode) == 0o755
+    assert stat.S_IMODE((task / "lib" / "mod.py").stat().st_mode) == 0o644
+    assert stat.S_IMODE((task / "lib").stat().st_mode) == 0o755
+    assert stat.S_IMODE(task.stat().st_mode) == 0o755
+
+
+def test_unpack_strips_special_bits_and_defaults_the_mode(tmp_path: Path) -> None:
+    code = CodeStore(tmp_path)
+    info = code.put_zip(zip_files({"suid": "#!/bin/sh\n", "rw": ""}, {"suid": 0o6755, "rw": 0o666}))
+    task = code.unpacked(info.sha256_hex)
+    assert stat.S_IMODE((task / "suid").stat().st_mode) == 0o755
+    assert stat.S_IMODE((task / "rw").stat().st_mode) == 0o644
+    # No unix mode at all (zipfile cannot write one: patch the central directory).
+    data = zip_files({"plain.py": ""})
+    at = data.index(b"PK\x01\x02") + 38
+    no_mode = data[:at] + bytes(4) + data[at + 4 :]
+    task = code.unpacked(code.put_zip(no_mode).sha256_hex)
+    assert stat.S_IMODE((task / "plain.py").stat().st_mode) == 0o644
+
+
+def test_unpack_happens_once(tmp_path: Path) -> None:
+    code = CodeStore(tmp_path)
+    info = code.put_zip(zip_files({"a.py": "x = 1\n"}))
+    task = code.unpacked(info.sha256_hex)
+    inode = (task / "a.py").stat().st_ino
+    code.zip_path(info.sha256_hex).unlink()  # a second unpack would now fail
     assert code.unpacked(info.sha256_hex) == task
+    assert (task / "a.py").stat().st_ino == inode
+
+
+def test_symlinks_are_not_unpacked(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        link = zipfile.ZipInfo("passwd")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "/etc/passwd")
+        archive.writestr("a.py", "")
+    code = CodeStore(tmp_path)
+    task = code.unpacked(code.put_zip(buffer.getvalue()).sha256_hex)
+    assert sorted(p.name for p in task.iterdir()) == ["a.py"]
 
 
 def test_concurrent_unpack_is_safe(tmp_path: Path) -> None:
@@ -62,8 +142,9 @@ def test_concurrent_unpack_is_safe(tmp_path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(set(results)) == 1
+    assert len(results) == 6 and len(set(results)) == 1
     assert len(list(results[0].iterdir())) == 50
+    assert all((results[0] / f"m{i}.py").read_text() == "z = 3\n" * 100 for i in range(50))
     assert [p for p in (tmp_path / "tasks").iterdir() if p.name.startswith(".")] == []
 
 

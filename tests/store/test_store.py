@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from gureum.errors import (
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from gureum.store import FunctionRow, LogEvent, Store
+from gureum.store import FunctionRow, LogEvent, Store, open_store
+from gureum.store.tables import metadata
 
 
 def row(name: str, revision: str = "r1", **config: Any) -> FunctionRow:
@@ -39,8 +44,37 @@ def test_errors(store: Store) -> None:
     with pytest.raises(PreconditionFailedException):
         store.update_function(row("f", "r2"), expected_revision_id="stale")
     assert store.get_function("f").revision_id == "r1"  # type: ignore[union-attr]
-    with pytest.raises(ResourceNotFoundException):
+    with pytest.raises(ResourceNotFoundException, match="Function not found: absent"):
         store.update_function(row("absent"))
+    with pytest.raises(ResourceNotFoundException):
+        store.update_function(row("absent"), expected_revision_id="r1")
+
+
+def test_versions_are_rows_and_delete_takes_them_all(store: Store) -> None:
+    store.create_function(row("f"))
+    store.create_function(FunctionRow("f", "1", {"Version": "1"}, "cd" * 32, "r9"))
+    store.create_function(row("g"))
+    assert store.get_function("f", "1") == FunctionRow("f", "1", {"Version": "1"}, "cd" * 32, "r9")
+    assert [r.name for r in store.list_functions(None, 10)] == ["f", "g"]  # $LATEST only
+    assert len(store.all_functions()) == 3
+    assert store.delete_function("f") is True
+    assert store.get_function("f", "1") is None
+    assert [(r.name, r.version) for r in store.all_functions()] == [("g", "$LATEST")]
+
+
+def test_run_uses_the_one_worker_thread(store: Store) -> None:
+    store.create_function(row("f"))
+
+    async def main() -> tuple[FunctionRow | None, set[str]]:
+        found = await store.run(store.get_function, "f")
+        names = await asyncio.gather(
+            *(store.run(lambda: threading.current_thread().name) for _ in range(5))
+        )
+        return found, set(names)
+
+    found, names = asyncio.run(main())
+    assert found == row("f")
+    assert len(names) == 1 and names.pop().startswith("gureum-store")
 
 
 def test_list_functions_pages_by_name(store: Store) -> None:
@@ -76,6 +110,43 @@ def test_migrate_is_idempotent(store: Store) -> None:
     store.create_function(row("kept"))
     store.migrate()
     assert store.get_function("kept") is not None
+
+
+def _migrate_in_a_process(url: str) -> None:
+    Store(url).migrate()
+
+
+def test_concurrent_migrations_take_turns(store: Store) -> None:
+    """Nodes starting together on an empty database: one creates the schema, none fails."""
+    with store.engine.begin() as connection:
+        metadata.drop_all(connection)
+        connection.execute(sa.text("DROP TABLE alembic_version"))
+    store.engine.dispose()  # no pooled connection for the children to inherit
+    # Processes, as nodes are (and Alembic's module-level context is not for threads).
+    fork = multiprocessing.get_context("fork")
+    nodes = [fork.Process(target=_migrate_in_a_process, args=(store.url,)) for _ in range(3)]
+    for node in nodes:
+        node.start()
+    for node in nodes:
+        node.join(60)
+    assert [node.exitcode for node in nodes] == [0, 0, 0]
+    store.create_function(row("after"))
+    assert store.get_function("after") is not None
+
+
+def test_sqlite_file_in_new_directory_with_wal(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)  # migrations are found from the package, not the cwd
+    opened = open_store(f"sqlite:///{tmp_path / 'a' / 'b' / 'store.db'}")
+    try:
+        with opened.engine.connect() as connection:
+            pragma = connection.exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA busy_timeout").scalar() > 0
+        opened.create_function(row("f"))
+    finally:
+        opened.close()
 
 
 def events(group: str, stream: str, start: int, messages: list[str]) -> list[LogEvent]:
@@ -118,6 +189,16 @@ def test_log_streams_and_groups(store: Store) -> None:
         next_token=None,
     )
     assert [s["logStreamName"] for s in by_time] == ["s1", "s2"]
+    by_time, _ = store.describe_log_streams(
+        "/aws/lambda/a",
+        prefix=None,
+        order_by="LastEventTime",
+        descending=False,
+        limit=10,
+        next_token=None,
+    )
+    assert [s["logStreamName"] for s in by_time] == ["s2", "s1"]
+    assert by_time[0]["creationTime"] > 0 and by_time[0]["lastIngestionTime"] > 0
     page, token = store.describe_log_streams(
         "/aws/lambda/a",
         prefix="s",
@@ -187,6 +268,28 @@ def test_get_log_events_forward_and_backward(store: Store) -> None:
     assert window[0]["ingestionTime"] > 0
 
 
+def test_get_log_events_tokens_of_an_empty_stream_follow_new_events(store: Store) -> None:
+    empty, forward, _ = store.get_log_events(
+        "g", "s", start_time=None, end_time=None, start_from_head=False, limit=5, next_token=None
+    )
+    assert empty == []
+    store.put_log_events(events("g", "s", 100, ["first"]))
+    page, _, _ = store.get_log_events(
+        "g", "s", start_time=None, end_time=None, start_from_head=False, limit=5, next_token=forward
+    )
+    assert [e["message"] for e in page] == ["first"]
+
+
+def test_a_batch_is_stored_in_time_order(store: Store) -> None:
+    store.put_log_events(
+        [LogEvent("g", "s", 30, "c"), LogEvent("g", "s", 10, "a"), LogEvent("g", "s", 20, "b")]
+    )
+    page, _, _ = store.get_log_events(
+        "g", "s", start_time=None, end_time=None, start_from_head=True, limit=10, next_token=None
+    )
+    assert [(e["timestamp"], e["message"]) for e in page] == [(10, "a"), (20, "b"), (30, "c")]
+
+
 def test_filter_log_events(store: Store) -> None:
     store.put_log_events(events("g", "a", 0, ["ERROR disk full", "INFO ok", "ERROR net down"]))
     store.put_log_events(events("g", "b", 1, ["ERROR disk slow", "100% done"]))
@@ -215,6 +318,9 @@ def test_filter_log_events(store: Store) -> None:
     assert messages(pattern="ERROR disk") == ["ERROR disk full", "ERROR disk slow"]
     assert messages(pattern='"disk full"') == ["ERROR disk full"]
     assert messages(pattern="100%") == ["100% done"]
+    assert messages(pattern="error") == []  # case-sensitive, on SQLite too
+    assert messages(pattern="ERROR -") == []  # every term must appear
+    assert messages(pattern="  ") == messages()
     assert messages(stream_names=["b"]) == ["ERROR disk slow", "100% done"]
     assert messages(stream_prefix="a", pattern="ERROR") == ["ERROR disk full", "ERROR net down"]
     assert messages(start_time=1, end_time=1) == ["INFO ok", "ERROR disk slow"]
@@ -257,4 +363,23 @@ def test_bad_tokens_are_value_errors(store: Store) -> None:
             start_from_head=True,
             limit=1,
             next_token="f/x",
+        )
+    with pytest.raises(ValueError):
+        store.get_log_events(
+            "g",
+            "s",
+            start_time=None,
+            end_time=None,
+            start_from_head=True,
+            limit=1,
+            next_token="garbage",
+        )
+    with pytest.raises(ValueError):
+        store.describe_log_streams(
+            "g",
+            prefix=None,
+            order_by="LogStreamName",
+            descending=False,
+            limit=1,
+            next_token="x",
         )
