@@ -12,6 +12,7 @@ import functools
 import hashlib
 import hmac
 import posixpath
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -55,16 +56,16 @@ def _canonical_query(query: bytes) -> str:
 @functools.lru_cache(maxsize=64)
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     """The derived key of a day, region and service (the same all day: cached)."""
-    key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
+    key = hmac.digest(f"AWS4{secret}".encode(), date.encode(), "sha256")
     for part in (region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        key = hmac.digest(key, part.encode(), "sha256")
     return key
 
 
 @functools.lru_cache(maxsize=256)
-def _timestamp(stamp: str) -> datetime:
-    """``20261125T081500Z`` as a datetime (strptime is slow; requests share stamps)."""
-    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+def _timestamp(stamp: str) -> float:
+    """``20261125T081500Z`` as epoch seconds (strptime is slow; requests share stamps)."""
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -126,11 +127,11 @@ def verify(
         raise IncompleteSignatureException(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
         ) from None
-    now = now or datetime.now(UTC)
-    if abs((now - when).total_seconds()) > MAX_SKEW_SECONDS:
+    current = now.timestamp() if now is not None else time.time()
+    if abs(current - when) > MAX_SKEW_SECONDS:
+        clock = datetime.fromtimestamp(current, UTC).strftime("%Y%m%dT%H%M%SZ")
         raise InvalidSignatureException(
-            f"Signature expired: {stamp} is now earlier than "
-            f"{now.strftime('%Y%m%dT%H%M%SZ')} (more than 5 minutes apart)."
+            f"Signature expired: {stamp} is now earlier than {clock} (more than 5 minutes apart)."
         )
     missing = [name for name in signed if name not in by_name]
     if missing or "host" not in signed:
@@ -155,9 +156,10 @@ def verify(
     string_to_sign = "\n".join(
         [ALGORITHM, stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
-    expected = hmac.new(
-        _signing_key(secret, date, region, service), string_to_sign.encode(), hashlib.sha256
-    ).hexdigest()
+    # hmac.digest is the one-shot C path: several times faster than an hmac.new object
+    expected = hmac.digest(
+        _signing_key(secret, date, region, service), string_to_sign.encode(), "sha256"
+    ).hex()
     if not hmac.compare_digest(expected, signature):
         raise InvalidSignatureException(
             "The request signature we calculated does not match the signature you provided. "
