@@ -64,6 +64,19 @@ class CodeStore:
         self.max_unzipped_size = max_unzipped_size
         (root / "zips").mkdir(parents=True, exist_ok=True)
         (root / "tasks").mkdir(parents=True, exist_ok=True)
+        self.remove_partial()
+
+    def remove_partial(self) -> int:
+        """Remove half-written zips and half-unpacked trees a crashed server left behind."""
+        removed = 0
+        for entry in (*(self.root / "zips").iterdir(), *(self.root / "tasks").iterdir()):
+            if entry.name.startswith(".") or entry.name.endswith(".part"):
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def zip_path(self, sha256_hex: str) -> Path:
         return self.root / "zips" / f"{sha256_hex}.zip"

@@ -155,3 +155,17 @@ def test_delete(tmp_path: Path) -> None:
     code.delete(info.sha256_hex)
     assert not code.zip_path(info.sha256_hex).exists()
     assert not (tmp_path / "tasks" / info.sha256_hex).exists()
+
+
+def test_leftovers_of_a_crash_are_removed_at_open(tmp_path: Path) -> None:
+    code = CodeStore(tmp_path)
+    info = code.put_zip(zip_files({"a.py": "x = 1\n"}))
+    task = code.unpacked(info.sha256_hex)
+    half_unpacked = tmp_path / "tasks" / f".{info.sha256_hex[:12]}-crashed"
+    half_unpacked.mkdir()
+    (half_unpacked / "a.py").write_text("x = 1\n")
+    half_written = tmp_path / "zips" / "tmpabc.part"
+    half_written.write_bytes(b"PK")
+    CodeStore(tmp_path)  # a server starting again
+    assert not half_unpacked.exists() and not half_written.exists()
+    assert task.is_dir() and code.zip_path(info.sha256_hex).exists()  # real code stays
