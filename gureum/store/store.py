@@ -478,16 +478,26 @@ class Store:
             if by_time
             else [log_streams.c.log_stream]
         )
-        offset = 0
         if next_token:
-            if not next_token.isdigit():
+            # Keyset paging: the token names the last stream seen, so streams written
+            # between two pages cannot shift what the next page starts with.
+            kind, _, rest = next_token.partition("/")
+            after: tuple[Any, ...]
+            if kind == "n" and not by_time:
+                after = (rest,)
+            elif kind == "t" and by_time:
+                stamp, _, name = rest.partition("/")
+                if not stamp.lstrip("-").isdigit():
+                    raise ValueError(f"invalid token {next_token!r}")
+                after = (int(stamp), name)
+            else:
                 raise ValueError(f"invalid token {next_token!r}")
-            offset = int(next_token)
+            key = sa.tuple_(*columns)
+            bound = sa.tuple_(*(sa.literal(value) for value in after))
+            query = query.where(key < bound if descending else key > bound)
         ordering = [c.desc() if descending else c.asc() for c in columns]
         with self.engine.connect() as connection:
-            records = list(
-                connection.execute(query.order_by(*ordering).offset(offset).limit(limit + 1))
-            )
+            records = list(connection.execute(query.order_by(*ordering).limit(limit + 1)))
         more = len(records) > limit
         records = records[:limit]
         streams = [
@@ -501,7 +511,12 @@ class Store:
             }
             for r in records
         ]
-        return streams, (str(offset + limit) if more else None)
+        if not more:
+            return streams, None
+        last = records[-1]
+        if by_time:
+            return streams, f"t/{last.last_event_timestamp}/{last.log_stream}"
+        return streams, f"n/{last.log_stream}"
 
     def log_group_exists(self, group: str) -> bool:
         with self.engine.connect() as connection:

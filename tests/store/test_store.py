@@ -383,3 +383,34 @@ def test_bad_tokens_are_value_errors(store: Store) -> None:
             limit=1,
             next_token="x",
         )
+
+
+def test_describe_log_streams_pages_do_not_shift(store: Store) -> None:
+    for name in ("2026/11/25/[$LATEST]b", "2026/11/25/[$LATEST]d"):
+        store.put_log_events(events("g", name, 10, ["x"]))
+
+    def page(token: str | None, **kwargs: Any) -> tuple[list[str], str | None]:
+        args: dict[str, Any] = {
+            "prefix": None,
+            "order_by": "LogStreamName",
+            "descending": False,
+            "limit": 1,
+            "next_token": token,
+            **kwargs,
+        }
+        found, next_token = store.describe_log_streams("g", **args)
+        return [s["logStreamName"] for s in found], next_token
+
+    first, token = page(None)
+    assert first == ["2026/11/25/[$LATEST]b"]
+    store.put_log_events(events("g", "2026/11/25/[$LATEST]a", 20, ["y"]))  # sorts first
+    second, token = page(token)
+    assert second == ["2026/11/25/[$LATEST]d"] and token is None
+    newest, token = page(None, order_by="LastEventTime", descending=True)
+    assert newest == ["2026/11/25/[$LATEST]a"]
+    older, _ = page(token, order_by="LastEventTime", descending=True)
+    assert older == ["2026/11/25/[$LATEST]d"]
+    with pytest.raises(ValueError):
+        page("t/notanumber/x", order_by="LastEventTime")
+    with pytest.raises(ValueError):
+        page("n/x", order_by="LastEventTime")
