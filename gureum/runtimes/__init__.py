@@ -124,12 +124,7 @@ def sdk_path(data_dir: Path) -> Path:
     """A directory holding the AWS SDK for Python functions (links to the host's copy)."""
     target = data_dir / "runtime" / "python-sdk"
     target.mkdir(parents=True, exist_ok=True)
-    for package in SDK_PACKAGES:
-        spec = importlib.util.find_spec(package)
-        if spec is None or spec.origin is None:
-            continue
-        origin = Path(spec.origin)
-        source = origin.parent if origin.name == "__init__.py" else origin
+    for source in sdk_packages():
         link = target / source.name
         if not link.exists() and not link.is_symlink():
             link.symlink_to(source)

@@ -110,14 +110,9 @@ class WorkerManager:
                 pool.busy.add(sandbox)
                 self.warm_starts += 1
                 return sandbox, pool
-        code_dir = self._code_dirs.get(function.code_sha256_hex)
-        if code_dir is None:
-            code_dir = await asyncio.to_thread(self.code.unpacked, function.code_sha256_hex)
-            self._code_dirs[function.code_sha256_hex] = code_dir
+        code_dir = await self._code_dir(function)
         memory = function.memory_size
-        if not self.placement.fits(memory):
-            self.evict_idle(memory)
-        self.placement.place(memory)  # 429 when the host is full
+        self._make_room(memory)  # 429 when the host is full
         sandbox = Sandbox(function, code_dir, self.env, self.logs)
         self._placed[sandbox] = memory
         try:
@@ -129,6 +124,20 @@ class WorkerManager:
         pool.busy.add(sandbox)
         self.cold_starts += 1
         return sandbox, pool
+
+    async def _code_dir(self, function: FunctionVersion) -> Path:
+        """The unpacked code of a function version (unpacked once per content hash)."""
+        code_dir = self._code_dirs.get(function.code_sha256_hex)
+        if code_dir is None:
+            code_dir = await asyncio.to_thread(self.code.unpacked, function.code_sha256_hex)
+            self._code_dirs[function.code_sha256_hex] = code_dir
+        return code_dir
+
+    def _make_room(self, memory_mb: int) -> None:
+        """Account a new sandbox, evicting idle ones first if it does not fit (else 429)."""
+        if not self.placement.fits(memory_mb):
+            self.evict_idle(memory_mb)
+        self.placement.place(memory_mb)
 
     def _release(self, sandbox: Sandbox, pool: Pool) -> None:
         pool.busy.discard(sandbox)
@@ -179,18 +188,13 @@ class WorkerManager:
     async def _start_provisioned(self, function: FunctionVersion, pool: Pool) -> None:
         key = (function.name, function.version)
         try:
-            if not self.placement.fits(function.memory_size):
-                self.evict_idle(function.memory_size)
-            self.placement.place(function.memory_size)
+            self._make_room(function.memory_size)
         except Exception as exc:
             self.provisioning_errors[key] = str(exc)
             return
         sandbox: Sandbox | None = None
         try:
-            code_dir = self._code_dirs.get(function.code_sha256_hex)
-            if code_dir is None:
-                code_dir = await asyncio.to_thread(self.code.unpacked, function.code_sha256_hex)
-                self._code_dirs[function.code_sha256_hex] = code_dir
+            code_dir = await self._code_dir(function)
             sandbox = Sandbox(function, code_dir, self.env, self.logs, provisioned=True)
             self._placed[sandbox] = function.memory_size
             pool.starting.add(sandbox)

@@ -255,6 +255,7 @@ class Sandbox:
         """Create the sandbox's cgroup and root, and the command that enters them."""
         fn = self.function
         isolation = self.env.isolation
+        assert self.uid is not None  # isolated sandboxes get theirs at construction
         self._cgroup = Cgroup(isolation.cgroup_support, f"sandbox-{self.id}")
         self._cgroup.create(fn.memory_size, PIDS_MAX)
         self._root = isolation.sandboxes_dir / self.id
@@ -270,7 +271,7 @@ class Sandbox:
             bootstrap=BOOTSTRAP if python else None,
             sdk_packages=self.env.sdk_packages if python else [],
             tmp_mb=int(fn.config.get("EphemeralStorage", {}).get("Size", 512)),
-            uid=self.uid if self.uid is not None else isolation.next_uid(),
+            uid=self.uid,
             procs=self._cgroup.procs_files,
             env=environ,
             argv=["/var/task/bootstrap"],
