@@ -9,12 +9,13 @@ from gureum.counting import CountingService
 from gureum.functions.code import CodeStore
 from gureum.functions.registry import FunctionRegistry
 from gureum.observe.logs import LogSink
-from gureum.runtimes import sdk_packages, sdk_path
+from gureum.runtimes import BOOTSTRAP, sdk_packages, sdk_path
 from gureum.settings import Settings
 from gureum.store import Store, open_store
 from gureum.workers import isolation, placement
 from gureum.workers.manager import WorkerManager
 from gureum.workers.sandbox import SandboxEnvironment
+from gureum.workers.zygote import Zygotes
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Platform:
     workers: WorkerManager
     loop: asyncio.AbstractEventLoop
     isolation: isolation.Isolation
+    zygotes: Zygotes | None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -56,6 +58,15 @@ class Platform:
             logger.info("%s", line) if self.isolation.isolated else logger.warning("%s", line)
         self.logs = LogSink(self.store)
         self.logs.start()
+        self.zygotes = None
+        if self.isolation.isolated and settings.cold_start == "zygote":
+            self.zygotes = Zygotes(
+                self.isolation.cgroup_support,
+                self.isolation.sandboxes_dir,
+                BOOTSTRAP,
+                sdk_packages(),
+                prepared=settings.zygote_prepared,
+            )
         env = SandboxEnvironment(
             region=settings.region,
             account_id=settings.account_id,
@@ -68,6 +79,7 @@ class Platform:
             log_limit_bytes=settings.sandbox_log_limit,
             isolation=self.isolation,
             sdk_packages=sdk_packages(),
+            zygotes=self.zygotes,
         )
         budget = settings.sandbox_memory_budget or int(placement.host_memory_mb() * 0.8)
         self.workers = WorkerManager(
@@ -106,5 +118,7 @@ class Platform:
     async def stop(self) -> None:
         """Drain in-flight invokes, stop every sandbox, flush logs, close the store."""
         await self.workers.shutdown(self.settings.shutdown_timeout)
+        if self.zygotes is not None:
+            await self.zygotes.close()
         await self.logs.close()
         await asyncio.to_thread(self.store.close)

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
         description="Sandbox isolation: namespaces and cgroups (needs root), rlimits only, "
         "or auto (namespaces where possible; says at start-up what is off).",
     )
+    cold_start: Literal["zygote", "exec"] = Field(
+        "zygote",
+        description="How an isolated sandbox starts: forked from a zygote (a fork server per "
+        "interpreter) or a new jail process each time.",
+    )
+    zygote_prepared: int = Field(
+        4,
+        ge=0,
+        le=256,
+        description="Children each zygote keeps forked ahead of need, already in cgroups.",
+    )
     sandbox_uid_base: int = Field(
         200000, ge=1000, description="First uid of the unprivileged users sandboxes run as."
     )

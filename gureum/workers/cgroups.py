@@ -8,9 +8,11 @@ next start.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,10 +106,19 @@ class Cgroup:
     def _read(self, controller: str, name: str) -> str:
         return (self.dirs[controller] / name).read_text()
 
-    def create(self, memory_mb: int, pids_max: int) -> None:
-        """Make the group with its memory (no swap) and pids limits; CPU comes later."""
+    def create(self, memory_mb: int | None, pids_max: int) -> None:
+        """Make the group with its pids limit and memory limit (None: set it later)."""
         for path in self.dirs.values():
             path.mkdir(parents=True, exist_ok=True)
+        if self.support.version == 2:
+            self._write("unified", "pids.max", str(pids_max))
+        else:
+            self._write("pids", "pids.max", str(pids_max))
+        if memory_mb is not None:
+            self.limit_memory(memory_mb)
+
+    def limit_memory(self, memory_mb: int) -> None:
+        """Memory without swap: past it the kernel's OOM killer ends the sandbox."""
         limit = str(memory_mb * 1024 * 1024)
         if self.support.version == 2:
             self._write("unified", "memory.max", limit)
@@ -115,12 +126,10 @@ class Cgroup:
                 self._write("unified", "memory.swap.max", "0")
             with contextlib.suppress(OSError):
                 self._write("unified", "memory.oom.group", "1")
-            self._write("unified", "pids.max", str(pids_max))
         else:
             self._write("memory", "memory.limit_in_bytes", limit)
             with contextlib.suppress(OSError):  # absent when swap accounting is off
                 self._write("memory", "memory.memsw.limit_in_bytes", limit)
-            self._write("pids", "pids.max", str(pids_max))
 
     def limit_cpu(self, memory_mb: int) -> None:
         """CPU in proportion to memory, as Lambda allocates it (applied after init)."""
@@ -156,10 +165,40 @@ class Cgroup:
         return 0
 
     def remove(self) -> None:
-        """Remove the group (it must be empty: its processes are gone)."""
+        """Remove the group once it is empty.
+
+        Its processes are normally gone already; any that are not (a sandbox whose
+        zygote died is still being killed) are killed, and the removal is retried from
+        the event loop for a few seconds.
+        """
+        if self._try_remove():
+            return
+        self.kill_all()
+        with contextlib.suppress(RuntimeError):  # no event loop: a later start cleans up
+            self._retry(asyncio.get_running_loop(), 50)
+
+    def _try_remove(self) -> bool:
+        removed = True
+        for path in self.dirs.values():
+            try:
+                path.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                removed = False
+        return removed
+
+    def _retry(self, loop: asyncio.AbstractEventLoop, attempts: int) -> None:
+        if not self._try_remove() and attempts > 0:
+            loop.call_later(0.1, self._retry, loop, attempts - 1)
+
+    def kill_all(self) -> None:
+        """SIGKILL every process in the group."""
         for path in self.dirs.values():
             with contextlib.suppress(OSError):
-                path.rmdir()
+                for pid in (path / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), signal.SIGKILL)
 
 
 def remove_stale(support: CgroupSupport) -> int:

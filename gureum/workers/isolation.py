@@ -127,21 +127,14 @@ def interpreter_prefix(interpreter: str) -> str:
     return str(Path(real).parent.parent)
 
 
-def jail_spec(
-    *,
-    root: Path,
-    code_dir: Path,
-    interpreter: str | None,
-    bootstrap: Path | None,
-    sdk_packages: list[Path],
-    tmp_mb: int,
-    uid: int,
-    procs: list[str],
-    env: dict[str, str],
-    argv: list[str],
-    network: str = "host",
+def root_base(
+    *, root: Path, interpreter: str | None, bootstrap: Path | None, sdk_packages: list[Path]
 ) -> dict[str, Any]:
-    """What ``jail.py`` builds: mounts, user, runtime command and its environment."""
+    """The part of a sandbox's root that is the same for every function of a runtime.
+
+    The host's system directories, the interpreter and gureum's runtime (a zygote's
+    prepared children mount this ahead of need; the function's code comes later).
+    """
     binds: list[tuple[str, str]] = [(d, d) for d in HOST_DIRS if os.path.isdir(d)]
     links: list[tuple[str, str]] = []
     for top in HOST_TOP:
@@ -153,17 +146,30 @@ def jail_spec(
         prefix = interpreter_prefix(interpreter)
         if not prefix.startswith(HOST_DIRS):
             binds.append((prefix, prefix))
-    binds.append((str(code_dir), "/var/task"))
     if bootstrap is not None:
         binds.append((str(bootstrap), "/var/runtime/bootstrap.py"))
     for package in sdk_packages:
         binds.append((str(package), f"/var/runtime/{package.name}"))
+    return {"root": str(root), "binds": binds, "links": links, "hostname": "sandbox"}
+
+
+def jail_spec(
+    *,
+    base: dict[str, Any],
+    code_dir: Path,
+    python: bool,
+    tmp_mb: int,
+    uid: int,
+    procs: list[str],
+    env: dict[str, str],
+    argv: list[str],
+    network: str = "host",
+) -> dict[str, Any]:
+    """What ``jail.py`` builds: mounts, user, runtime command and its environment."""
     return {
-        "root": str(root),
-        "binds": binds,
-        "links": links,
+        "base": base,
+        "binds": [(str(code_dir), "/var/task")],
         "tmp_mb": tmp_mb,
-        "hostname": "sandbox",
         "uid": uid,
         "gid": uid,
         "cgroup_procs": procs,
@@ -171,7 +177,7 @@ def jail_spec(
         "env": env,
         "argv": argv,
         "network": network,
-        "python_bootstrap": "/var/runtime/bootstrap.py" if bootstrap is not None else None,
+        "python_bootstrap": "/var/runtime/bootstrap.py" if python else None,
         "api_socket": None,
         "api_port": None,
     }

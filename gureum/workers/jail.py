@@ -16,10 +16,20 @@ Run as root by the server (``python -S jail.py``, the spec in ``GUREUM_JAIL_SPEC
 When the runtime ends, init reports how (exit status or signal) and exits, which kills
 whatever the function left running in the namespace; the jail then ends the same way
 the runtime did, so the server sees the runtime's real exit status or signal.
+
+``python -S jail.py --zygote FD [--preload BOOTSTRAP]`` runs the same steps as a fork
+server (a "zygote", one per interpreter): an interpreter that has already started, with
+the jail and gureum's Python runtime loaded, forks each sandbox instead of starting a
+new process. Each child is forked straight into a new PID namespace as its PID 1, so it
+is the init; children can also be forked ahead of need ("prepared") and join their
+cgroups then, off the cold start's path (on cgroup v1 a join waits for an RCU grace
+period, 10-20 ms). The server speaks to the zygote over a ``SOCK_SEQPACKET`` socket:
+JSON messages, the sandbox's log pipe passed as a file descriptor.
 """
 
 import ctypes
 import fcntl
+import gc
 import json
 import os
 import platform
@@ -90,19 +100,19 @@ def bind_read_only(source, target):
     mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
 
 
-def build_root(spec):
-    """Mount the sandbox's filesystem at spec["root"] and pivot into it."""
-    root = spec["root"]
-    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount reaches the host
+def mount_base(base):
+    """Mount the part of the root every sandbox of a runtime shares, at base["root"].
+
+    Private to this mount namespace: nothing mounted here reaches the host or another
+    sandbox, even though every sandbox uses the same directory as its mount point.
+    """
+    root = base["root"]
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
-    for source, target in spec["links"]:
+    for source, target in base["links"]:
         os.symlink(source, root + target)
-    for source, target in spec["binds"]:
+    for source, target in base["binds"]:
         bind_read_only(source, root + target)
-    os.makedirs(root + "/tmp", exist_ok=True)
-    mount(
-        "tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mb']}m,mode=1777"
-    )
     os.makedirs(root + "/dev", exist_ok=True)
     mount("tmpfs", root + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
     for device in ("null", "zero", "full", "random", "urandom", "tty"):
@@ -120,6 +130,18 @@ def build_root(spec):
         os.symlink(target, f"{root}/dev/{name}")
     os.makedirs(root + "/proc", exist_ok=True)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    socket.sethostname(base["hostname"])
+
+
+def finish_root(spec):
+    """Add the function's code and its /tmp to the mounted base, and pivot into it."""
+    root = spec["base"]["root"]
+    for source, target in spec["binds"]:
+        bind_read_only(source, root + target)
+    os.makedirs(root + "/tmp", exist_ok=True)
+    mount(
+        "tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mb']}m,mode=1777"
+    )
     os.makedirs(root + "/.oldroot", exist_ok=True)
     number = PIVOT_ROOT.get(platform.machine())
     if number is None:
@@ -203,6 +225,10 @@ class Relay:
             sock.close()
 
 
+#: gureum's Python runtime, imported once by a zygote so that its sandboxes share it.
+PRELOADED_BOOTSTRAP = None
+
+
 def run_runtime(spec):
     """PID 2: become the unprivileged sandbox user and run the runtime."""
     os.setgroups([])
@@ -221,20 +247,36 @@ def run_runtime(spec):
         stdlib = [p for p in sys.path[1:] if p.startswith(sys.base_prefix)]
         sys.path[:] = [p for p in env.get("PYTHONPATH", "").split(":") if p] + stdlib
         sys.argv = [spec["python_bootstrap"]]
-        runpy.run_path(spec["python_bootstrap"], run_name="__main__")
+        if PRELOADED_BOOTSTRAP is not None:
+            PRELOADED_BOOTSTRAP.main()
+        else:
+            runpy.run_path(spec["python_bootstrap"], run_name="__main__")
         os._exit(0)
     os.execve(spec["argv"][0], spec["argv"], env)
 
 
-def init(spec, report):
-    """PID 1 of the sandbox: build the root, start the runtime, reap, report its end."""
+def enter_base(base):
+    """Unshare the mount, UTS and IPC namespaces and mount the root's shared part."""
+    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC), "unshare")
+    mount_base(base)
+
+
+def init(spec, report, base_mounted=False):
+    """PID 1 of the sandbox: build the root, start the runtime, reap, report its end.
+
+    ``report`` is called once with how the runtime ended (``b"exit 0"``, ``b"signal 9"``).
+    ``base_mounted``: this process has entered its namespaces and mounted the base.
+    """
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     try:
-        build_root(spec)
-        socket.sethostname(spec["hostname"])
+        if not base_mounted:
+            enter_base(spec["base"])
+        if spec.get("network") == "none":
+            _check(libc.unshare(CLONE_NEWNET), "unshare network")
+        finish_root(spec)
     except OSError as exc:
         os.write(2, f"gureum jail: cannot build the sandbox: {exc}\n".encode())
-        os.write(report, b"exit %d" % SETUP_FAILED)
+        report(b"exit %d" % SETUP_FAILED)
         os._exit(SETUP_FAILED)
     relay = None
     if spec.get("network") == "none":
@@ -243,7 +285,7 @@ def init(spec, report):
             relay = Relay(spec["api_port"], spec["api_socket"])
         except OSError as exc:
             os.write(2, f"gureum jail: cannot set up the sandbox's network: {exc}\n".encode())
-            os.write(report, b"exit %d" % SETUP_FAILED)
+            report(b"exit %d" % SETUP_FAILED)
             os._exit(SETUP_FAILED)
     wakeup_read, wakeup_write = os.pipe()
     os.set_blocking(wakeup_write, False)
@@ -253,7 +295,8 @@ def init(spec, report):
     if runtime == 0:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        os.close(report)
+        for fd in (wakeup_read, wakeup_write, *spec.get("close_fds", ())):
+            os.close(fd)
         if relay is not None:
             relay.listener.close()
         try:
@@ -289,26 +332,29 @@ def init(spec, report):
             if pid == runtime:
                 break
     if os.WIFSIGNALED(status):
-        os.write(report, b"signal %d" % os.WTERMSIG(status))
+        report(b"signal %d" % os.WTERMSIG(status))
     else:
-        os.write(report, b"exit %d" % os.WEXITSTATUS(status))
+        report(b"exit %d" % os.WEXITSTATUS(status))
     os._exit(0)  # init's end takes every leftover process of the namespace with it
 
 
+def join_cgroups(procs):
+    """Move this process into the sandbox's cgroups (``0`` names the writer itself)."""
+    for path in procs:
+        with open(path, "w") as handle:
+            handle.write("0")
+
+
 def main():
+    """Exec mode: a new jail process per sandbox (the zygote's fallback)."""
     spec = json.loads(os.environ.pop("GUREUM_JAIL_SPEC"))
-    for procs in spec["cgroup_procs"]:
-        with open(procs, "w") as handle:
-            handle.write(str(os.getpid()))
-    flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID
-    if spec.get("network") == "none":
-        flags |= CLONE_NEWNET
-    _check(libc.unshare(flags), "unshare")
+    join_cgroups(spec["cgroup_procs"])
+    _check(libc.unshare(CLONE_NEWPID), "unshare")
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:
         os.close(read_end)
-        init(spec, write_end)
+        init(spec, lambda outcome: os.write(write_end, outcome))
     os.close(write_end)
     outcome = b""
     while True:
@@ -327,5 +373,234 @@ def main():
     os._exit(int(value) if kind == "exit" else SETUP_FAILED)
 
 
+# the zygote
+def _send(sock, message, fds=()):
+    data = json.dumps(message).encode()
+    if fds:
+        socket.send_fds(sock, [data], list(fds))
+    else:
+        sock.send(data)
+
+
+def _sandbox_child(channel, procs, base):
+    """A zygote's child, PID 1 of its own PID namespace: join, wait for a spec, be init.
+
+    A prepared child (``base`` given) also enters its namespaces and mounts the root's
+    shared part before it says it has joined.
+    """
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # Nothing of the zygote's (its control socket above all) may reach the sandbox.
+    keep = channel.fileno()
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 65536)
+    os.setsid()
+    try:
+        join_cgroups(procs)
+        if base is not None:
+            enter_base(base)
+    except OSError as exc:
+        channel.send(f"joined {exc}".encode())
+        os._exit(SETUP_FAILED)
+    channel.send(b"joined")
+    try:
+        data, fds, _, _ = socket.recv_fds(channel, 1 << 22, 4)
+    except OSError:
+        os._exit(SETUP_FAILED)
+    if not data:
+        os._exit(0)  # the prepared child is not wanted any more
+    spec = json.loads(data)
+    null = os.open("/dev/null", os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(fds[0], 1)
+    os.dup2(fds[0], 2)
+    for fd in (null, *fds):
+        os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    os.environ.clear()
+    spec["close_fds"] = [keep]
+    init(spec, channel.send, base_mounted=base is not None)
+
+
+class Zygote:
+    """Forks sandboxes on the server's request and reports how each one ended."""
+
+    def __init__(self, control):
+        self.control = control
+        self.selector = selectors.DefaultSelector()
+        self.children = {}  # pid -> [channel, outcome or None, waiting request id]
+        self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
+
+    def fork(self, procs, base=None):
+        """Fork a child into a new PID namespace (it is that namespace's PID 1)."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        _check(libc.unshare(CLONE_NEWPID), "unshare")
+        try:
+            pid = os.fork()
+        finally:
+            if os.getpid() != 1:
+                # Back to our own namespace for the next child.
+                _check(libc.setns(self.own_pid_ns, CLONE_NEWPID), "setns")
+        if pid == 0:
+            try:
+                mine.close()
+                _sandbox_child(theirs, procs, base)
+            except BaseException as exc:
+                os.write(2, f"gureum zygote: sandbox failed: {exc!r}\n".encode())
+            os._exit(SETUP_FAILED)
+        theirs.close()
+        mine.setblocking(False)
+        self.children[pid] = [mine, None, None]
+        self.selector.register(mine, selectors.EVENT_READ, pid)
+        return pid
+
+    def handle(self, message, fds):
+        op = message.get("op")
+        try:
+            if op == "prepare":
+                pid = self.fork(message["procs"], message["base"])
+                self.children[pid][2] = message["id"]  # answered once it has joined
+            elif op == "spawn":
+                pid = message.get("pid")
+                if pid not in self.children:
+                    pid = self.fork(message["spec"]["cgroup_procs"])
+                socket.send_fds(self.children[pid][0], [json.dumps(message["spec"]).encode()], fds)
+                _send(self.control, {"op": "spawned", "id": message["id"], "pid": pid})
+            else:
+                raise ValueError(f"unknown operation {op!r}")
+        except Exception as exc:
+            _send(self.control, {"op": "failed", "id": message.get("id"), "error": repr(exc)})
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def child_message(self, pid):
+        entry = self.children.get(pid)
+        if entry is None:
+            return
+        try:
+            data = entry[0].recv(256)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.selector.unregister(entry[0])
+            return
+        if data.startswith(b"joined"):
+            request, entry[2] = entry[2], None
+            if request is not None:
+                error = data[7:].decode()
+                reply = {"op": "prepared", "id": request, "pid": pid}
+                if error:
+                    reply = {"op": "failed", "id": request, "error": error}
+                _send(self.control, reply)
+        else:
+            entry[1] = data.decode()
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            entry = self.children.pop(pid, None)
+            if entry is None:
+                continue
+            channel, outcome, request = entry
+            while outcome is None:  # the child may have reported just before it ended
+                try:
+                    data = channel.recv(256)
+                except OSError:
+                    break
+                if not data:
+                    break
+                if not data.startswith(b"joined"):
+                    outcome = data.decode()
+            try:
+                self.selector.unregister(channel)
+            except (KeyError, ValueError):
+                pass
+            channel.close()
+            if outcome is None:
+                if os.WIFSIGNALED(status):
+                    outcome = f"signal {os.WTERMSIG(status)}"
+                else:
+                    outcome = f"exit {os.WEXITSTATUS(status)}"
+            if request is not None:
+                _send(self.control, {"op": "failed", "id": request, "error": outcome})
+            kind, _, value = outcome.partition(" ")
+            _send(self.control, {"op": "exit", "pid": pid, "kind": kind, "value": int(value)})
+
+    def serve(self):
+        wakeup_read, wakeup_write = os.pipe()
+        os.set_blocking(wakeup_read, False)
+        os.set_blocking(wakeup_write, False)
+        signal.set_wakeup_fd(wakeup_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.selector.register(self.control, selectors.EVENT_READ, "control")
+        self.selector.register(wakeup_read, selectors.EVENT_READ, "wakeup")
+        while True:
+            for key, _ in self.selector.select():
+                if key.data == "control":
+                    try:
+                        data, fds, _, _ = socket.recv_fds(self.control, 1 << 22, 4)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    if not data:
+                        os._exit(0)  # the server is gone
+                    self.handle(json.loads(data), fds)
+                elif key.data == "wakeup":
+                    try:
+                        os.read(wakeup_read, 4096)
+                    except BlockingIOError:
+                        pass
+                    self.reap()
+                else:
+                    self.child_message(key.data)
+
+
+def zygote(control_fd, preload):
+    """Load what every sandbox needs once, then fork sandboxes until the server goes."""
+    global PRELOADED_BOOTSTRAP
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if preload:
+        # Under a private name: a function may have a module called "bootstrap".
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("_gureum_bootstrap", preload)
+        PRELOADED_BOOTSTRAP = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(PRELOADED_BOOTSTRAP)
+    # What runtimes and handlers commonly import, loaded once here and shared.
+    for module in (
+        "encodings.idna",
+        "traceback",
+        "importlib.util",
+        "decimal",
+        "datetime",
+        "uuid",
+        "logging",
+        "urllib.parse",
+        "base64",
+        "hashlib",
+    ):
+        try:
+            __import__(module)
+        except ImportError:
+            pass
+    control = socket.socket(fileno=control_fd)
+    control.setblocking(False)
+    gc.collect()
+    gc.freeze()  # what the zygote holds stays shared with its children
+    Zygote(control).serve()
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]), sys.argv[4] if sys.argv[3:4] == ["--preload"] else None)
+    else:
+        main()

@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import socket
+import struct
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -95,30 +96,55 @@ def error_type_of(body: bytes, header: str | None) -> str:
     return "Runtime.Unknown"
 
 
-def _tcp_key(host: str, port: int) -> str:
-    return f"{int.from_bytes(socket.inet_aton(host), 'little'):08X}:{port:04X}"
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST = 1
+NLMSG_ERROR = 2
+TCP_TIME_WAIT = 6
+_NOCOOKIE = 0xFFFFFFFF
+_DIAG_REQUEST = struct.Struct("=IHHII BBBx I HH 16s16s I II")
+_DIAG_REPLY = struct.Struct("=IHHII BBBB HH16s16sIII IIIII")
 
 
 def socket_owner(peer: tuple[str, int], local: tuple[str, int]) -> int | None:
     """The uid owning the client end of the TCP connection ``peer`` -> ``local``.
 
-    Both ends are matched: a recently closed connection that used the same client port
-    may still be listed (TIME_WAIT, owned by root), and must not be taken for this one.
+    Asked of the kernel by the connection's exact four-tuple (``sock_diag`` over
+    netlink, a hash lookup): reading ``/proc/net/tcp`` walks the whole socket table,
+    which costs milliseconds on a host with much memory. A connection that has already
+    closed (TIME_WAIT) is nobody's.
     """
     try:
-        client, server = _tcp_key(*peer), _tcp_key(*local)
+        client, server = socket.inet_aton(peer[0]), socket.inet_aton(local[0])
+        request = _DIAG_REQUEST.pack(
+            _DIAG_REQUEST.size,
+            SOCK_DIAG_BY_FAMILY,
+            NLM_F_REQUEST,
+            1,
+            0,
+            socket.AF_INET,
+            socket.IPPROTO_TCP,
+            0,
+            0xFFFFFFFF,
+            socket.htons(peer[1]),
+            socket.htons(local[1]),
+            client,
+            server,
+            0,
+            _NOCOOKIE,
+            _NOCOOKIE,
+        )
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as diag:
+            diag.send(request)
+            reply = diag.recv(4096)
     except OSError:
         return None
-    try:
-        with open("/proc/net/tcp") as table:
-            next(table)
-            for line in table:
-                fields = line.split()
-                if fields[1] == client and fields[2] == server and fields[3] != "06":
-                    return int(fields[7])
-    except (OSError, StopIteration, IndexError, ValueError):
+    if len(reply) < _DIAG_REPLY.size:
         return None
-    return None
+    fields = _DIAG_REPLY.unpack_from(reply)
+    if fields[1] == NLMSG_ERROR or fields[6] == TCP_TIME_WAIT:
+        return None
+    return int(fields[19])
 
 
 class RuntimeAPIProtocol(asyncio.Protocol):

@@ -26,13 +26,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 from gureum.functions.config import FunctionVersion
 from gureum.observe.logs import LogSink
 from gureum.runtimes import BOOTSTRAP, RuntimeCommand, runtime_command
 from gureum.workers.cgroups import Cgroup
-from gureum.workers.isolation import JAIL, PIDS_MAX, Isolation, jail_spec
+from gureum.workers.isolation import JAIL, PIDS_MAX, Isolation, jail_spec, root_base
 from gureum.workers.runtime_api import Invocation, RuntimeAPIServer, RuntimeReply
+from gureum.workers.zygote import Prepared, Zygotes
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class SandboxEnvironment:
     log_limit_bytes: int
     isolation: Isolation
     sdk_packages: list[Path]
+    #: Fork servers for cold starts (isolated sandboxes only); None: exec a jail each time.
+    zygotes: Zygotes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +113,16 @@ def describe_exit(returncode: int) -> str:
 class _ExitWatcher(asyncio.SubprocessProtocol):
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
+        self.transport: asyncio.SubprocessTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.SubprocessTransport, transport)  # uvloop's is no subclass
 
     def process_exited(self) -> None:
-        self.sandbox._process_exited()
+        assert self.transport is not None
+        returncode = self.transport.get_returncode()
+        self.transport.close()
+        self.sandbox._process_exited(returncode)
 
 
 class Sandbox:
@@ -145,7 +156,7 @@ class Sandbox:
 
         self.uid = env.isolation.next_uid() if env.isolation.isolated else None
         self._api = RuntimeAPIServer(self, expected_uid=self.uid)
-        self._transport: asyncio.SubprocessTransport | None = None
+        self._running = False  # the process is alive (started and not yet reaped)
         self._pid: int | None = None
         self._log_fd: int | None = None
         self._partial = b""
@@ -206,8 +217,62 @@ class Sandbox:
             "AWS_ENDPOINT_URL": self.env.endpoint_url,
         }
         environ.setdefault("AWS_EXECUTION_ENV", f"AWS_Lambda_{fn.runtime}")
-        if isolated:
-            argv, environ = await asyncio.to_thread(self._jail_command, command, environ)
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        loop = asyncio.get_running_loop()
+        # Ready for the process's output and end before it exists: a zygote may report
+        # both in the same breath as the fork.
+        self._log_fd = read_fd
+        loop.add_reader(read_fd, self._read_logs)
+        self._running = True
+        try:
+            if isolated and self.env.zygotes is not None:
+                await self._fork(command, environ, write_fd)
+            else:
+                await self._exec(command, environ, write_fd)
+        except BaseException:
+            self._running = False
+            loop.remove_reader(read_fd)
+            os.close(read_fd)
+            self._log_fd = None
+            self._api.close()
+            self._cleanup()
+            self.state = SandboxState.DEAD
+            self.stopped.set_result(None)
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(write_fd)
+        if self._running:
+            self._init_timer = loop.call_later(self.env.init_timeout, self._init_timed_out)
+
+    def _init_start(self) -> None:
+        self._spawned_at = time.perf_counter()
+        self._emit(
+            f"INIT_START Runtime Version: {self.function.runtime}\tgureum sandbox: {self.id}"
+        )
+
+    async def _fork(self, command: RuntimeCommand, environ: dict[str, str], log_fd: int) -> None:
+        """A cold start from the runtime's zygote (into a prepared child if one is ready)."""
+        assert self.env.zygotes is not None
+        zygote = await self.env.zygotes.get(self._interpreter(command))
+        prepared: Prepared | None = zygote.take()
+        if prepared is not None:
+            self._cgroup = prepared.cgroup
+            self._cgroup.limit_memory(self.function.memory_size)
+            spec = self._jail_spec(command, environ, zygote.base)
+        else:
+            spec = await asyncio.to_thread(self._jail_spec, command, environ, zygote.base)
+        self._init_start()
+        self._pid = await zygote.spawn(spec, log_fd, self._process_exited, prepared)
+
+    async def _exec(self, command: RuntimeCommand, environ: dict[str, str], log_fd: int) -> None:
+        """A cold start from a new process: the jail (isolated) or the runtime itself."""
+        fn = self.function
+        if self.env.isolation.isolated:
+            spec = await asyncio.to_thread(self._jail_spec, command, environ, None)
+            argv = [self._interpreter(command), "-S", str(JAIL)]
+            environ = {"PATH": "/usr/local/bin:/usr/bin:/bin", "GUREUM_JAIL_SPEC": json.dumps(spec)}
         else:
             argv = (
                 [PRLIMIT, f"--data={fn.memory_size * 1024 * 1024}", "--", *command.argv]
@@ -217,59 +282,52 @@ class Sandbox:
         if SETPRIV is not None:
             # The sandbox dies with the server, even on SIGKILL.
             argv = [SETPRIV, "--pdeathsig", "KILL", "--", *argv]
-        read_fd, write_fd = os.pipe()
-        os.set_blocking(read_fd, False)
-        loop = asyncio.get_running_loop()
-        self._spawned_at = time.perf_counter()
-        self._emit(f"INIT_START Runtime Version: {fn.runtime}\tgureum sandbox: {self.id}")
-        try:
-            transport, _ = await loop.subprocess_exec(
-                lambda: _ExitWatcher(self),
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                env=environ,
-                cwd=str(self.code_dir),
-                start_new_session=True,
-            )
-        except BaseException:
-            os.close(read_fd)
-            self._api.close()
-            self._cleanup()
-            self.state = SandboxState.DEAD
-            self.stopped.set_result(None)
-            raise
-        finally:
-            with contextlib.suppress(OSError):
-                os.close(write_fd)
-        self._transport = transport
+        self._init_start()
+        transport, _ = await asyncio.get_running_loop().subprocess_exec(
+            lambda: _ExitWatcher(self),
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            env=environ,
+            cwd=str(self.code_dir),
+            start_new_session=True,
+        )
         self._pid = transport.get_pid()
-        self._log_fd = read_fd
-        loop.add_reader(read_fd, self._read_logs)
-        self._init_timer = loop.call_later(self.env.init_timeout, self._init_timed_out)
 
-    def _jail_command(
-        self, command: RuntimeCommand, environ: dict[str, str]
-    ) -> tuple[list[str], dict[str, str]]:
-        """Create the sandbox's cgroup and root, and the command that enters them."""
+    def _interpreter(self, command: RuntimeCommand) -> str:
+        """The interpreter the jail runs under: the function's own for Python runtimes."""
+        return command.argv[0] if self.function.runtime.startswith("python") else sys.executable
+
+    def _jail_spec(
+        self, command: RuntimeCommand, environ: dict[str, str], base: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Create the sandbox's cgroup (unless it has one); what the jail builds.
+
+        ``base``: the shared part of the root (a zygote's); None: a root of its own.
+        """
         fn = self.function
         isolation = self.env.isolation
         assert self.uid is not None  # isolated sandboxes get theirs at construction
-        self._cgroup = Cgroup(isolation.cgroup_support, f"sandbox-{self.id}")
-        self._cgroup.create(fn.memory_size, PIDS_MAX)
-        self._root = isolation.sandboxes_dir / self.id
-        self._root.mkdir(parents=True)
+        if self._cgroup is None:
+            self._cgroup = Cgroup(isolation.cgroup_support, f"sandbox-{self.id}")
+            self._cgroup.create(fn.memory_size, PIDS_MAX)
         python = fn.runtime.startswith("python")
-        interpreter = command.argv[0] if python else sys.executable
+        if base is None:
+            self._root = isolation.sandboxes_dir / self.id
+            self._root.mkdir(parents=True)
+            base = root_base(
+                root=self._root,
+                interpreter=self._interpreter(command) if python else None,
+                bootstrap=BOOTSTRAP if python else None,
+                sdk_packages=self.env.sdk_packages if python else [],
+            )
         if python:
             environ["PYTHONPATH"] = "/var/task:/opt/python:/var/runtime"
         spec = jail_spec(
-            root=self._root,
+            base=base,
             code_dir=self.code_dir,
-            interpreter=interpreter if python else None,
-            bootstrap=BOOTSTRAP if python else None,
-            sdk_packages=self.env.sdk_packages if python else [],
+            python=python,
             tmp_mb=int(fn.config.get("EphemeralStorage", {}).get("Size", 512)),
             uid=self.uid,
             procs=self._cgroup.procs_files,
@@ -281,10 +339,7 @@ class Sandbox:
             spec["binds"].append((str(self._api_dir), "/run/gureum"))
             spec["api_socket"] = "/run/gureum/api.sock"
             spec["api_port"] = self._api.port
-        return [interpreter, "-S", str(JAIL)], {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "GUREUM_JAIL_SPEC": json.dumps(spec),
-        }
+        return spec
 
     def _cleanup(self) -> None:
         """Remove the sandbox's cgroup and root directory once its processes are gone."""
@@ -299,7 +354,7 @@ class Sandbox:
 
     def kill(self) -> None:
         """Kill the whole process group now; the sandbox becomes DEAD when it exits."""
-        if self.state is SandboxState.DEAD and self._transport is None:
+        if self.state is SandboxState.DEAD and not self._running:
             return
         if self._pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -322,9 +377,9 @@ class Sandbox:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.cancel()
 
-    def _process_exited(self) -> None:
-        assert self._transport is not None
-        self.returncode = self._transport.get_returncode()
+    def _process_exited(self, returncode: int | None) -> None:
+        self._running = False
+        self.returncode = returncode
         self._drain_logs()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             # Children the handler left behind die with their runtime.
@@ -348,22 +403,21 @@ class Sandbox:
                 self._emit("Runtime.OutOfMemory")
                 self._finish(current, _error("Runtime.OutOfMemory", message))
             else:
-                status = describe_exit(self.returncode if self.returncode is not None else -9)
-                message = (
-                    f"RequestId: {current.request_id} Error: Runtime exited with error: {status}"
-                )
-                self._emit(message)
-                self._emit("Runtime.ExitError")
-                self._finish(current, _error("Runtime.ExitError", message))
+                self._finish(current, self._exit_error(current.request_id))
         self._mark_dead()
         if self._status_fd is not None:
             os.close(self._status_fd)
             self._status_fd = None
-        self._transport.close()
-        self._transport = None
         self._cleanup()
         if not self.stopped.done():
             self.stopped.set_result(None)
+
+    def _exit_error(self, request_id: str) -> RuntimeReply:
+        status = describe_exit(self.returncode if self.returncode is not None else -9)
+        message = f"RequestId: {request_id} Error: Runtime exited with error: {status}"
+        self._emit(message)
+        self._emit("Runtime.ExitError")
+        return _error("Runtime.ExitError", message)
 
     # the invoke path
     async def invoke(self, invocation: Invocation, *, tail: bool = False) -> InvokeOutcome:
@@ -371,6 +425,13 @@ class Sandbox:
 
         ``tail``: keep the end of the invocation's log for the caller (LogType=Tail).
         """
+        if self.state is SandboxState.DEAD:
+            # It died between its start and this invocation (a failed fork, say).
+            self._current = invocation
+            self._finish(invocation, self._exit_error(invocation.request_id))
+            self._report(invocation.request_id, 0.0, None)
+            reply = invocation.result.result()
+            return InvokeOutcome(invocation.request_id, reply.body, reply.error_type, b"", 0, None)
         self.state = SandboxState.BUSY
         self.invocations += 1
         self._current = invocation

@@ -177,7 +177,14 @@ class RuntimeClient:
 
     def _send(self, data):
         if self.sock is None:
-            self.sock = socket.create_connection(self.address)
+            # A numeric address needs no resolver: create_connection's getaddrinfo would
+            # import the idna codec, milliseconds of every cold start.
+            self.sock = socket.socket(socket.AF_INET)
+            try:
+                self.sock.connect(self.address)
+            except OSError:
+                self.sock.close()
+                self.sock = socket.create_connection(self.address)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.buffer = b""
         self.sock.sendall(data)

@@ -1,0 +1,333 @@
+"""Zygotes: one fork server per interpreter, so that a cold start is a fork, not an exec.
+
+A zygote (``jail.py --zygote``) is an interpreter that has started once and loaded the
+jail and gureum's Python runtime. A cold start asks it for a sandbox: it forks a child
+straight into a new PID namespace, the child enters the rest of the sandbox (cgroups,
+mounts, uid) and runs the runtime, with no interpreter start-up and with the
+interpreter's pages shared between sandboxes.
+
+Each zygote also keeps a few children *prepared*: forked ahead of need and already in
+cgroups of their own (on cgroup v1, joining one waits for an RCU grace period, which
+would otherwise be most of a cold start). A cold start takes one, sets its memory limit
+and sends it the sandbox's spec; the pool refills in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gureum.workers.cgroups import Cgroup, CgroupSupport
+from gureum.workers.isolation import JAIL, PIDS_MAX, root_base
+
+logger = logging.getLogger(__name__)
+
+SETPRIV = shutil.which("setpriv")
+_MAX_MESSAGE = 1 << 22
+#: Seconds between taking a prepared child and preparing its replacement.
+REFILL_DELAY = 0.03
+
+
+class ZygoteError(RuntimeError):
+    """The zygote could not fork a sandbox (or is gone)."""
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A child forked ahead of need, already in its (still unlimited) cgroup."""
+
+    pid: int
+    cgroup: Cgroup
+
+
+class Zygote:
+    """The fork server of one interpreter, and its pool of prepared children."""
+
+    def __init__(
+        self,
+        interpreter: str,
+        preload: Path | None,
+        support: CgroupSupport,
+        base: dict[str, Any],
+        *,
+        prepared: int,
+    ) -> None:
+        self.interpreter = interpreter
+        self.preload = preload
+        self.support = support
+        #: The shared part of its sandboxes' root (prepared children mount it early).
+        self.base = base
+        self.prepared_target = prepared
+        self.pool: list[Prepared] = []
+        self.alive = False
+        self._sock: socket.socket | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._exits: dict[int, Callable[[int], None]] = {}
+        self._on_exit: dict[int, Callable[[int], None]] = {}
+        self._preparing = 0
+        self._pool_cgroups: dict[int, Cgroup] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    async def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        argv = [self.interpreter, "-S", str(JAIL), "--zygote", str(theirs.fileno())]
+        if self.preload is not None:
+            argv += ["--preload", str(self.preload)]
+        if SETPRIV is not None:
+            argv = [SETPRIV, "--pdeathsig", "KILL", "--", *argv]
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._sock = ours
+        self.alive = True
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
+        self.refill()
+
+    # requests
+    async def spawn(
+        self,
+        spec: dict[str, Any],
+        log_fd: int,
+        on_exit: Callable[[int], None],
+        prepared: Prepared | None = None,
+    ) -> int:
+        """Fork a sandbox from ``spec`` (in ``prepared`` if given); return its pid.
+
+        ``on_exit`` is called with the runtime's return code (``-N`` for signal N).
+        """
+        message: dict[str, Any] = {"op": "spawn", "spec": spec}
+        if prepared is not None:
+            message["pid"] = prepared.pid
+        reply = await self._request(message, (log_fd,), on_exit)
+        return int(reply["pid"])
+
+    def take(self) -> Prepared | None:
+        """A prepared child, if one is ready (the pool refills in the background)."""
+        prepared = self.pool.pop() if self.pool else None
+        if prepared is not None:
+            self._pool_cgroups.pop(prepared.pid, None)
+        # Refill a moment later, so that the fork and the cgroup join of the next
+        # prepared child do not take CPU from the cold start that took this one.
+        asyncio.get_running_loop().call_later(REFILL_DELAY, self.refill)
+        return prepared
+
+    def refill(self) -> None:
+        while self.alive and len(self.pool) + self._preparing < self.prepared_target:
+            self._preparing += 1
+            task = asyncio.create_task(self._prepare())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _prepare(self) -> None:
+        cgroup = Cgroup(self.support, f"sandbox-{uuid.uuid4().hex}")
+        try:
+            await asyncio.to_thread(cgroup.create, None, PIDS_MAX)
+            message = {"op": "prepare", "procs": cgroup.procs_files, "base": self.base}
+            reply = await self._request(message, ())
+        except Exception as exc:
+            cgroup.remove()
+            if self.alive:
+                logger.warning("zygote %s could not prepare a sandbox: %s", self.interpreter, exc)
+            return
+        finally:
+            self._preparing -= 1
+        pid = int(reply["pid"])
+        self._pool_cgroups[pid] = cgroup
+        self.pool.append(Prepared(pid, cgroup))
+
+    async def _request(
+        self,
+        message: dict[str, Any],
+        fds: tuple[int, ...],
+        on_exit: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        if not self.alive or self._sock is None:
+            raise ZygoteError(f"the zygote of {self.interpreter} is not running")
+        message["id"] = request = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request] = future
+        if on_exit is not None:
+            self._on_exit[request] = on_exit
+        data = json.dumps(message).encode()
+        try:
+            await self._send(data, fds)
+            reply = await future
+        finally:
+            self._pending.pop(request, None)
+            self._on_exit.pop(request, None)
+        if reply.get("op") == "failed":
+            raise ZygoteError(f"the zygote could not start the sandbox: {reply.get('error')}")
+        return reply
+
+    async def _send(self, data: bytes, fds: tuple[int, ...]) -> None:
+        assert self._sock is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if fds:
+                    socket.send_fds(self._sock, [data], list(fds))
+                else:
+                    self._sock.send(data)
+                return
+            except BlockingIOError:
+                writable = loop.create_future()
+                loop.add_writer(self._sock.fileno(), writable.set_result, None)
+                try:
+                    await writable
+                finally:
+                    loop.remove_writer(self._sock.fileno())
+
+    # replies and exits
+    def _readable(self) -> None:
+        assert self._sock is not None
+        while True:
+            try:
+                data = self._sock.recv(_MAX_MESSAGE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._lost()
+                return
+            message = json.loads(data)
+            if message.get("op") == "exit":
+                self._exited(int(message["pid"]), message["kind"], int(message["value"]))
+                continue
+            on_exit = self._on_exit.pop(message.get("id"), None)
+            if on_exit is not None and message.get("op") == "spawned":
+                # Registered now: the sandbox's exit may be the very next message.
+                self._exits[int(message["pid"])] = on_exit
+            future = self._pending.get(message.get("id"))
+            if future is not None and not future.done():
+                future.set_result(message)
+
+    def _exited(self, pid: int, kind: str, value: int) -> None:
+        returncode = -value if kind == "signal" else value
+        callback = self._exits.pop(pid, None)
+        if callback is not None:
+            callback(returncode)
+            return
+        cgroup = self._pool_cgroups.pop(pid, None)  # a prepared child died unused
+        if cgroup is not None:
+            self.pool = [p for p in self.pool if p.pid != pid]
+            cgroup.remove()
+
+    def _lost(self) -> None:
+        """The zygote is gone, and with it every sandbox it forked (they die with it)."""
+        if not self.alive:
+            return
+        self.alive = False
+        if not self._closing:
+            logger.warning("the zygote of %s ended; a new one starts when needed", self.interpreter)
+        if self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+        for future in self._pending.values():
+            if not future.done():
+                future.set_result({"op": "failed", "error": "the zygote ended"})
+        exits, self._exits = self._exits, {}
+        for pid, callback in exits.items():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+            callback(-9)
+        for prepared in self.pool:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(prepared.pid, 9)
+        self.pool.clear()
+        for cgroup in self._pool_cgroups.values():
+            cgroup.remove()  # best effort: a child may still be leaving it
+        self._pool_cgroups.clear()
+
+    async def close(self) -> None:
+        """Stop the zygote and its prepared children (sandboxes are stopped before)."""
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        for prepared in self.pool:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(prepared.pid, 9)
+        # The zygote reaps them and says so; each cgroup is removed then.
+        for _ in range(200):
+            if not self._pool_cgroups or not self.alive:
+                break
+            await asyncio.sleep(0.01)
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+        self._lost()
+
+
+class Zygotes:
+    """The zygotes of a host, one per interpreter, started on first use."""
+
+    def __init__(
+        self,
+        support: CgroupSupport,
+        sandboxes_dir: Path,
+        preload: Path | None,
+        sdk_packages: list[Path],
+        *,
+        prepared: int,
+    ) -> None:
+        self.support = support
+        #: Every sandbox mounts its root here, each in its own mount namespace.
+        self.mount_point = sandboxes_dir / "root"
+        self.preload = preload
+        self.sdk_packages = sdk_packages
+        self.prepared = prepared
+        self._zygotes: dict[str, Zygote] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, interpreter: str) -> Zygote:
+        zygote = self._zygotes.get(interpreter)
+        if zygote is not None and zygote.alive:
+            return zygote
+        async with self._lock:
+            zygote = self._zygotes.get(interpreter)
+            if zygote is None or not zygote.alive:
+                await asyncio.to_thread(self.mount_point.mkdir, parents=True, exist_ok=True)
+                base = root_base(
+                    root=self.mount_point,
+                    interpreter=interpreter,
+                    bootstrap=self.preload,
+                    sdk_packages=self.sdk_packages,
+                )
+                zygote = Zygote(
+                    interpreter, self.preload, self.support, base, prepared=self.prepared
+                )
+                await zygote.start()
+                self._zygotes[interpreter] = zygote
+        return zygote
+
+    async def close(self) -> None:
+        zygotes = list(self._zygotes.values())
+        self._zygotes.clear()
+        for zygote in zygotes:
+            await zygote.close()
