@@ -130,7 +130,7 @@ def client(service: str, endpoint: str, **config: Any) -> Any:
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=120, **config),
+        config=Config(**{"retries": {"total_max_attempts": 1}, "read_timeout": 120, **config}),
     )
 
 

@@ -23,8 +23,8 @@ the jail and gureum's Python runtime loaded, forks each sandbox instead of start
 new process. Each child is forked straight into a new PID namespace as its PID 1, so it
 is the init; children can also be forked ahead of need ("prepared") and join their
 cgroups then, off the cold start's path (on cgroup v1 a join waits for an RCU grace
-period, 10-20 ms). The server speaks to the zygote over a ``SOCK_SEQPACKET`` socket:
-JSON messages, the sandbox's log pipe passed as a file descriptor.
+period, 10-20 ms). The server speaks to the zygote over a unix stream socket:
+length-prefixed JSON frames, the sandbox's log pipe passed as a file descriptor.
 """
 
 import ctypes
@@ -374,12 +374,13 @@ def main():
 
 
 # the zygote
-def _send(sock, message, fds=()):
+FRAME = struct.Struct("!I")
+
+
+def _send(sock, message):
+    """One message to the server: a length-prefixed JSON frame on the stream."""
     data = json.dumps(message).encode()
-    if fds:
-        socket.send_fds(sock, [data], list(fds))
-    else:
-        sock.send(data)
+    sock.sendall(FRAME.pack(len(data)) + data)
 
 
 def _sandbox_child(channel, procs, base):
@@ -429,6 +430,8 @@ class Zygote:
 
     def __init__(self, control):
         self.control = control
+        self.buffer = bytearray()
+        self.fds = []
         self.selector = selectors.DefaultSelector()
         self.children = {}  # pid -> [channel, outcome or None, waiting request id]
         self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
@@ -451,22 +454,24 @@ class Zygote:
                 os.write(2, f"gureum zygote: sandbox failed: {exc!r}\n".encode())
             os._exit(SETUP_FAILED)
         theirs.close()
-        mine.setblocking(False)
         self.children[pid] = [mine, None, None]
         self.selector.register(mine, selectors.EVENT_READ, pid)
         return pid
 
-    def handle(self, message, fds):
+    def handle(self, message):
         op = message.get("op")
+        fds = []
         try:
             if op == "prepare":
                 pid = self.fork(message["procs"], message["base"])
                 self.children[pid][2] = message["id"]  # answered once it has joined
             elif op == "spawn":
+                fds.append(self.fds.pop(0))  # the sandbox's log pipe came with this frame
                 pid = message.get("pid")
                 if pid not in self.children:
                     pid = self.fork(message["spec"]["cgroup_procs"])
-                socket.send_fds(self.children[pid][0], [json.dumps(message["spec"]).encode()], fds)
+                spec = json.dumps(message["spec"]).encode()
+                socket.send_fds(self.children[pid][0], [spec], fds)
                 _send(self.control, {"op": "spawned", "id": message["id"], "pid": pid})
             else:
                 raise ValueError(f"unknown operation {op!r}")
@@ -476,12 +481,34 @@ class Zygote:
             for fd in fds:
                 os.close(fd)
 
+    def read_control(self):
+        """Read what the server sent: frames, and the descriptors that came with them.
+
+        A descriptor travels with the first byte of its frame, so the queue of received
+        descriptors is in the order of the frames that carry them.
+        """
+        try:
+            data, fds, _, _ = socket.recv_fds(self.control, 1 << 20, 16, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not data:
+            os._exit(0)  # the server is gone
+        self.fds.extend(fds)
+        self.buffer += data
+        while len(self.buffer) >= FRAME.size:
+            (length,) = FRAME.unpack_from(self.buffer)
+            if len(self.buffer) < FRAME.size + length:
+                break
+            frame = bytes(self.buffer[FRAME.size : FRAME.size + length])
+            del self.buffer[: FRAME.size + length]
+            self.handle(json.loads(frame))
+
     def child_message(self, pid):
         entry = self.children.get(pid)
         if entry is None:
             return
         try:
-            data = entry[0].recv(256)
+            data = entry[0].recv(256, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -514,7 +541,7 @@ class Zygote:
             channel, outcome, request = entry
             while outcome is None:  # the child may have reported just before it ended
                 try:
-                    data = channel.recv(256)
+                    data = channel.recv(256, socket.MSG_DONTWAIT)
                 except OSError:
                     break
                 if not data:
@@ -547,13 +574,7 @@ class Zygote:
         while True:
             for key, _ in self.selector.select():
                 if key.data == "control":
-                    try:
-                        data, fds, _, _ = socket.recv_fds(self.control, 1 << 22, 4)
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    if not data:
-                        os._exit(0)  # the server is gone
-                    self.handle(json.loads(data), fds)
+                    self.read_control()
                 elif key.data == "wakeup":
                     try:
                         os.read(wakeup_read, 4096)
@@ -592,8 +613,10 @@ def zygote(control_fd, preload):
             __import__(module)
         except ImportError:
             pass
+    # Blocking: a reply waits for room in the server's buffer (which it always reads)
+    # rather than being lost; reads are MSG_DONTWAIT, after the selector says so.
     control = socket.socket(fileno=control_fd)
-    control.setblocking(False)
+    control.setblocking(True)
     gc.collect()
     gc.freeze()  # what the zygote holds stays shared with its children
     Zygote(control).serve()

@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import socket
+import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ from gureum.workers.isolation import JAIL, PIDS_MAX, root_base
 logger = logging.getLogger(__name__)
 
 SETPRIV = shutil.which("setpriv")
-_MAX_MESSAGE = 1 << 22
+_MAX_MESSAGE = 1 << 20
+_FRAME = struct.Struct("!I")  # each message: its length, then JSON
 #: Seconds between taking a prepared child and preparing its replacement.
 REFILL_DELAY = 0.03
 
@@ -81,9 +83,12 @@ class Zygote:
         self._pool_cgroups: dict[int, Cgroup] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._writers: set[asyncio.Future[None]] = set()
+        self._send_lock = asyncio.Lock()
+        self._buffer = bytearray()
 
     async def start(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         argv = [self.interpreter, "-S", str(JAIL), "--zygote", str(theirs.fileno())]
         if self.preload is not None:
             argv += ["--preload", str(self.preload)]
@@ -183,47 +188,69 @@ class Zygote:
         return reply
 
     async def _send(self, data: bytes, fds: tuple[int, ...]) -> None:
-        assert self._sock is not None
+        """Send one frame (its descriptors ride on its first byte), waiting for room."""
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                if fds:
-                    socket.send_fds(self._sock, [data], list(fds))
-                else:
-                    self._sock.send(data)
-                return
-            except BlockingIOError:
-                writable = loop.create_future()
-                loop.add_writer(self._sock.fileno(), writable.set_result, None)
+        frame = _FRAME.pack(len(data)) + data
+        async with self._send_lock:  # frames must not interleave on the stream
+            sock = self._sock
+            if sock is None:
+                raise ZygoteError(f"the zygote of {self.interpreter} is not running")
+            while True:
                 try:
-                    await writable
-                finally:
-                    loop.remove_writer(self._sock.fileno())
+                    sent = socket.send_fds(sock, [frame], list(fds)) if fds else sock.send(frame)
+                    break
+                except BlockingIOError:
+                    await self._writable(sock)
+            if sent < len(frame):
+                await loop.sock_sendall(sock, frame[sent:])
+
+    async def _writable(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        writable: asyncio.Future[None] = loop.create_future()
+        self._writers.add(writable)
+        loop.add_writer(sock.fileno(), _resolve, writable)
+        try:
+            await writable
+        finally:
+            self._writers.discard(writable)
+            if self._sock is sock:
+                loop.remove_writer(sock.fileno())
+        if self._sock is not sock:
+            raise ZygoteError(f"the zygote of {self.interpreter} is not running")
 
     # replies and exits
     def _readable(self) -> None:
         assert self._sock is not None
-        while True:
-            try:
-                data = self._sock.recv(_MAX_MESSAGE)
-            except (BlockingIOError, InterruptedError):
+        try:
+            data = self._sock.recv(_MAX_MESSAGE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lost()
+            return
+        self._buffer += data
+        while len(self._buffer) >= _FRAME.size:
+            (length,) = _FRAME.unpack_from(self._buffer)
+            if len(self._buffer) < _FRAME.size + length:
                 return
-            except OSError:
-                data = b""
-            if not data:
-                self._lost()
-                return
-            message = json.loads(data)
-            if message.get("op") == "exit":
-                self._exited(int(message["pid"]), message["kind"], int(message["value"]))
-                continue
-            on_exit = self._on_exit.pop(message.get("id"), None)
-            if on_exit is not None and message.get("op") == "spawned":
-                # Registered now: the sandbox's exit may be the very next message.
-                self._exits[int(message["pid"])] = on_exit
-            future = self._pending.get(message.get("id"))
-            if future is not None and not future.done():
-                future.set_result(message)
+            message = json.loads(self._buffer[_FRAME.size : _FRAME.size + length])
+            del self._buffer[: _FRAME.size + length]
+            self._received(message)
+
+    def _received(self, message: dict[str, Any]) -> None:
+        if message.get("op") == "exit":
+            self._exited(int(message["pid"]), message["kind"], int(message["value"]))
+            return
+        request = int(message.get("id") or 0)
+        on_exit = self._on_exit.pop(request, None)
+        if on_exit is not None and message.get("op") == "spawned":
+            # Registered now: the sandbox's exit may be the very next message.
+            self._exits[int(message["pid"])] = on_exit
+        future = self._pending.get(request)
+        if future is not None and not future.done():
+            future.set_result(message)
 
     def _exited(self, pid: int, kind: str, value: int) -> None:
         returncode = -value if kind == "signal" else value
@@ -244,9 +271,13 @@ class Zygote:
         if not self._closing:
             logger.warning("the zygote of %s ended; a new one starts when needed", self.interpreter)
         if self._sock is not None:
-            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(self._sock.fileno())
+            loop.remove_writer(self._sock.fileno())
             self._sock.close()
             self._sock = None
+        for writer in self._writers:
+            _resolve(writer)  # the sender finds the socket gone and says so
         for future in self._pending.values():
             if not future.done():
                 future.set_result({"op": "failed", "error": "the zygote ended"})
@@ -282,6 +313,11 @@ class Zygote:
                 process.kill()
             await process.wait()
         self._lost()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Zygotes:

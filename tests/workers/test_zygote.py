@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import signal
@@ -142,3 +143,12 @@ def test_a_function_may_have_a_module_called_bootstrap(lambda_client: Any) -> No
         **{"bootstrap.py": "def handler(e, c):\n    return 'mine'\n"},
     )
     assert json.loads(lambda_client.invoke(FunctionName=name)["Payload"].read()) == "mine"
+
+
+def test_a_burst_of_cold_starts_all_get_sandboxes(gureum_server: RunningServer) -> None:
+    # More spawn requests at once than a socket's queue holds: none may be lost.
+    lam = client("lambda", gureum_server.endpoint, max_pool_connections=100, read_timeout=30)
+    name = create(lam, "import time\ndef handler(e, c):\n    time.sleep(0.5)\n")
+    with concurrent.futures.ThreadPoolExecutor(100) as pool:
+        responses = list(pool.map(lambda _: lam.invoke(FunctionName=name), range(100)))
+    assert all("FunctionError" not in r for r in responses)
