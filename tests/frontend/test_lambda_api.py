@@ -237,6 +237,12 @@ def test_delete_function(lambda_client: Any) -> None:
             "DeadLetterConfig",
         ),
         ({"Description": "d" * 300}, "ValidationException", "256"),
+        ({"SnapStart": {"ApplyOn": "Always"}}, "ValidationException", "snapStart.applyOn"),
+        (
+            {"SnapStart": {"ApplyOn": "PublishedVersions"}},
+            "NotImplementedException",
+            "SnapStart",
+        ),
     ],
 )
 def test_create_function_validation(
@@ -339,3 +345,13 @@ def test_auth_none_accepts_unsigned_requests(start_server: Any) -> None:
     server = start_server(auth="none")
     with urllib.request.urlopen(f"{server.endpoint}/2015-03-31/functions/") as response:
         assert json.loads(response.read()) == {"Functions": []}
+
+
+def test_snapstart_off_is_accepted_and_reported(lambda_client: Any) -> None:
+    config = create(lambda_client, SnapStart={"ApplyOn": "None"})
+    assert config["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
+    with pytest.raises(lambda_client.exceptions.ClientError) as error:
+        lambda_client.update_function_configuration(
+            FunctionName=config["FunctionName"], SnapStart={"ApplyOn": "PublishedVersions"}
+        )
+    assert error.value.response["Error"]["Code"] == "NotImplementedException"
