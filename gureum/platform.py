@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 from gureum.counting import CountingService
 from gureum.functions.code import CodeStore
 from gureum.functions.registry import FunctionRegistry
 from gureum.observe.logs import LogSink
-from gureum.runtimes import BOOTSTRAP, sdk_packages, sdk_path
+from gureum.runtimes import BOOTSTRAP, python_interpreter, sdk_packages, sdk_path
 from gureum.settings import Settings
 from gureum.store import Store, open_store
 from gureum.workers import isolation, placement
@@ -93,6 +94,34 @@ class Platform:
         self._provision_all()
         self.functions.on_change(self.workers.retire)
         self.functions.on_change(self._forget_reservation)
+        if self.zygotes is not None:
+            self._warming: set[asyncio.Task[None]] = set()
+            self.functions.on_change(self._warm_zygote)
+            for runtime in {c["Runtime"] for c in self.functions.list_page(None, 1_000_000)[0]}:
+                self._warm(runtime)
+
+    def _warm_zygote(self, name: str) -> None:
+        """Start the zygote of a function's runtime before its first cold start needs it."""
+        try:
+            self._warm(self.functions.get(name).runtime)
+        except Exception:
+            return  # deleted: nothing to warm
+
+    def _warm(self, runtime: str) -> None:
+        async def warm() -> None:
+            try:
+                if runtime.startswith("python"):
+                    interpreter = await asyncio.to_thread(python_interpreter, runtime)
+                else:
+                    interpreter = sys.executable
+                assert self.zygotes is not None
+                await self.zygotes.get(interpreter)
+            except Exception as exc:  # the cold start will say what is wrong
+                logger.debug("no zygote for %s yet: %s", runtime, exc)
+
+        task = asyncio.create_task(warm())
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
 
     def _provision_all(self) -> None:
         """Keep the provisioned sandboxes every stored config asks for (at start-up)."""

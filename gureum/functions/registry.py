@@ -48,6 +48,7 @@ class FunctionRegistry:
         self._cache = {(r.name, r.version): FunctionVersion(r.config, r.code_sha256) for r in rows}
 
     def on_change(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(name)`` after a function is created, changed or deleted."""
         self._listeners.append(listener)
 
     def _changed(self, name: str) -> None:
@@ -131,6 +132,7 @@ class FunctionRegistry:
         row = FunctionRow(config["FunctionName"], LATEST, config, hex_digest, config["RevisionId"])
         await self.store.run(self.store.create_function, row)
         self._cache[(row.name, LATEST)] = FunctionVersion(config, hex_digest)
+        self._changed(row.name)
         if params.get("Publish"):
             return await self.publish(row.name, {})
         return config

@@ -340,12 +340,15 @@ class Zygotes:
         self.prepared = prepared
         self._zygotes: dict[str, Zygote] = {}
         self._lock = asyncio.Lock()
+        self._closed = False
 
     async def get(self, interpreter: str) -> Zygote:
         zygote = self._zygotes.get(interpreter)
         if zygote is not None and zygote.alive:
             return zygote
         async with self._lock:
+            if self._closed:
+                raise ZygoteError("the server is stopping")
             zygote = self._zygotes.get(interpreter)
             if zygote is None or not zygote.alive:
                 await asyncio.to_thread(self.mount_point.mkdir, parents=True, exist_ok=True)
@@ -363,6 +366,8 @@ class Zygotes:
         return zygote
 
     async def close(self) -> None:
+        async with self._lock:  # no zygote starts after this
+            self._closed = True
         zygotes = list(self._zygotes.values())
         self._zygotes.clear()
         for zygote in zygotes:
