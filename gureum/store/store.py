@@ -97,6 +97,7 @@ class Store:
             f"VALUES ({', '.join([mark] * 5)})"
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gureum-store")
+        self._stream_upsert = self._log_stream_upsert()
 
     @property
     def dialect(self) -> str:
@@ -125,6 +126,29 @@ class Store:
         """Run ``fn(*args)`` on the store's worker thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _log_stream_upsert(self) -> Any:
+        """Insert a log stream or fold a batch's figures into it (executed many)."""
+        insert = self._insert(log_streams)
+        excluded = insert.excluded
+        least, greatest = (
+            (sa.func.min, sa.func.max)
+            if self.dialect == "sqlite"
+            else (sa.func.least, sa.func.greatest)
+        )
+        return insert.on_conflict_do_update(
+            index_elements=[log_streams.c.log_group, log_streams.c.log_stream],
+            set_={
+                "first_event_timestamp": least(
+                    log_streams.c.first_event_timestamp, excluded.first_event_timestamp
+                ),
+                "last_event_timestamp": greatest(
+                    log_streams.c.last_event_timestamp, excluded.last_event_timestamp
+                ),
+                "last_ingestion_time": excluded.last_ingestion_time,
+                "stored_bytes": log_streams.c.stored_bytes + excluded.stored_bytes,
+            },
+        )
 
     def _insert(self, table: sa.Table) -> Any:
         return sqlite.insert(table) if self.dialect == "sqlite" else postgresql.insert(table)
@@ -294,40 +318,24 @@ class Store:
                 self._log_insert_sql,
                 [(e.log_group, e.log_stream, e.timestamp, now, e.message) for e in events],
             )
-            for (group, stream), stats in streams.items():
-                insert = self._insert(log_streams).values(
-                    log_group=group,
-                    log_stream=stream,
-                    creation_time=now,
-                    first_event_timestamp=stats["first"],
-                    last_event_timestamp=stats["last"],
-                    last_ingestion_time=now,
-                    stored_bytes=stats["bytes"],
-                )
-                excluded = insert.excluded
-                connection.execute(
-                    insert.on_conflict_do_update(
-                        index_elements=[log_streams.c.log_group, log_streams.c.log_stream],
-                        set_={
-                            "first_event_timestamp": sa.func.min(
-                                log_streams.c.first_event_timestamp, excluded.first_event_timestamp
-                            )
-                            if self.dialect == "sqlite"
-                            else sa.func.least(
-                                log_streams.c.first_event_timestamp, excluded.first_event_timestamp
-                            ),
-                            "last_event_timestamp": sa.func.max(
-                                log_streams.c.last_event_timestamp, excluded.last_event_timestamp
-                            )
-                            if self.dialect == "sqlite"
-                            else sa.func.greatest(
-                                log_streams.c.last_event_timestamp, excluded.last_event_timestamp
-                            ),
-                            "last_ingestion_time": excluded.last_ingestion_time,
-                            "stored_bytes": log_streams.c.stored_bytes + excluded.stored_bytes,
-                        },
-                    )
-                )
+            # One statement for every stream of the batch, built once: a statement with
+            # its values inlined is compiled afresh each time (it was a fifth of the
+            # server's CPU when 200 sandboxes started at once).
+            connection.execute(
+                self._stream_upsert,
+                [
+                    {
+                        "log_group": group,
+                        "log_stream": stream,
+                        "creation_time": now,
+                        "first_event_timestamp": stats["first"],
+                        "last_event_timestamp": stats["last"],
+                        "last_ingestion_time": now,
+                        "stored_bytes": stats["bytes"],
+                    }
+                    for (group, stream), stats in streams.items()
+                ],
+            )
 
     def get_log_events(
         self,
