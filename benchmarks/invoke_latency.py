@@ -30,6 +30,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ECHO_APP = """
 async def app(scope, receive, send):
@@ -120,9 +121,9 @@ def zip_code(code: str) -> bytes:
     return buffer.getvalue()
 
 
-def create_function(port: int, name: str, code: str, memory: int = 128) -> None:
-    import base64
-
+def create_function(
+    port: int, name: str, code: str, memory: int = 128, **extra: Any
+) -> dict[str, Any]:
     body = json.dumps(
         {
             "FunctionName": name,
@@ -131,15 +132,20 @@ def create_function(port: int, name: str, code: str, memory: int = 128) -> None:
             "Role": "arn:aws:iam::000000000000:role/bench",
             "MemorySize": memory,
             "Code": {"ZipFile": base64.b64encode(zip_code(code)).decode()},
+            **extra,
         }
     ).encode()
+    return call(port, "POST", "/2015-03-31/functions", body, 201)
+
+
+def call(port: int, method: str, path: str, body: bytes, expected: int) -> dict[str, Any]:
     connection = http.client.HTTPConnection("127.0.0.1", port)
-    path = "/2015-03-31/functions"
-    connection.request("POST", path, body, sign(port, "POST", path, body))
+    connection.request(method, path, body, sign(port, method, path, body))
     response = connection.getresponse()
-    if response.status != 201:
-        raise RuntimeError(f"create {name}: {response.status} {response.read()!r}")
-    response.read()
+    answer = response.read()
+    if response.status != expected:
+        raise RuntimeError(f"{method} {path}: {response.status} {answer!r}")
+    return dict(json.loads(answer))
 
 
 @contextlib.contextmanager
@@ -231,7 +237,42 @@ def main() -> None:
         with echo_and_gureum("--cold-start", mode) as (echo_port, gureum_port):
             report("floor: bare ASGI echo", measure(echo_port, "/", 200))
             cold_starts(gureum_port, args.cold, mode)
+    # Snapshot: one published version; each sample restores a new sandbox from it (the
+    # short keep-alive retires the previous one between samples).
+    with echo_and_gureum("--sandbox-idle-timeout", "0.05") as (echo_port, gureum_port):
+        report("floor: bare ASGI echo", measure(echo_port, "/", 200))
+        restores(gureum_port, args.cold)
     print("  (budgets: zygote p50 <= 20 ms, snapshot p50 <= 10 ms)")
+
+
+def restores(port: int, n: int) -> None:
+    """Time ``n`` cold starts restored from a SnapStart snapshot (python3.12)."""
+    create_function(
+        port, "snap", HELLO, Runtime="python3.12", SnapStart={"ApplyOn": "PublishedVersions"}
+    )
+    call(port, "POST", "/2015-03-31/functions/snap/versions", b"{}", 201)
+    path = "/2015-03-31/functions/snap/invocations?Qualifier=1"
+    cold, durations = [], []
+    for i in range(n + 1):
+        time.sleep(0.3)  # the previous sandbox is reaped: the next invoke restores anew
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        headers = sign(port, "POST", path, b"{}", {"X-Amz-Log-Type": "Tail"})
+        start = time.perf_counter()
+        connection.request("POST", path, b"{}", headers)
+        response = connection.getresponse()
+        response.read()
+        elapsed = (time.perf_counter() - start) * 1000
+        log = base64.b64decode(response.getheader("X-Amz-Log-Result") or "").decode()
+        found = re.search(r"Restore Duration: ([\d.]+) ms", log)
+        connection.close()
+        if i == 0:
+            continue  # the first makes the snapshot (runs init once)
+        cold.append(elapsed)
+        if found:
+            durations.append(float(found.group(1)))
+    report("snapshot: cold invoke (client-seen)", cold)
+    if durations:
+        report("snapshot:   of which Restore Duration", durations)
 
 
 def cold_starts(port: int, n: int, mode: str) -> None:

@@ -6,6 +6,8 @@
           ├── InvalidParameterValueException 400
           ├── InvalidRequestContentException 400  the payload is not JSON
           ├── InvalidParameterException      400  (CloudWatch Logs' name for it)
+          ├── SnapStartException             400  the version's snapshot could not be made
+          ├── SnapStartTimeoutException      408  a restore did not finish in 10 s
           ├── MissingAuthenticationTokenException  403  (SigV4: unsigned)
           ├── UnrecognizedClientException    403  (SigV4: unknown access key)
           ├── InvalidSignatureException      403  (SigV4: wrong signature or expired)
@@ -88,6 +90,17 @@ class InvalidSignatureException(ServiceError):
 class IncompleteSignatureException(ServiceError):
     status = 403
     error_type = "IncompleteSignatureException"
+
+
+class SnapStartException(ServiceError):
+    """The function's init failed while its snapshot was being made."""
+
+    error_type = "SnapStartException"
+
+
+class SnapStartTimeoutException(ServiceError):
+    status = 408
+    error_type = "SnapStartTimeoutException"
 
 
 class ResourceNotFoundException(ServiceError):

@@ -235,14 +235,7 @@ def validate_settings(params: dict[str, Any]) -> dict[str, Any]:
                 "snapStart.applyOn",
                 "Member must satisfy enum value set: [PublishedVersions, None]",
             )
-        if apply_on == "PublishedVersions":
-            # Said plainly rather than accepted and ignored: the zygote makes cold starts
-            # fast, but init still runs in each sandbox.
-            raise NotImplementedException(
-                "SnapStart (ApplyOn=PublishedVersions) is not supported by gureum yet; "
-                "cold starts fork from a zygote, but the function's init runs in each sandbox."
-            )
-        out["SnapStart"] = {"ApplyOn": "None", "OptimizationStatus": "Off"}
+        out["SnapStart"] = {"ApplyOn": apply_on, "OptimizationStatus": "Off"}
     return out
 
 
@@ -348,13 +341,29 @@ def new_configuration(
         "State": "Active",
         "LastUpdateStatus": "Successful",
         "PackageType": "Zip",
-        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "SnapStart": settings.get("SnapStart", {"ApplyOn": "None", "OptimizationStatus": "Off"}),
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{ref.name}"},
     }
     config.setdefault("Handler", None)
     if config["Handler"] is None:
         del config["Handler"]
+    check_snap_start(config)
     return config
+
+
+#: Runtimes Lambda offers SnapStart on (of those gureum runs).
+SNAP_START_RUNTIMES = ("python3.12", "python3.13", "python3.14")
+
+
+def check_snap_start(config: dict[str, Any]) -> None:
+    """SnapStart only where Lambda has it: Python 3.12 and later."""
+    snap = config.get("SnapStart") or {}
+    if snap.get("ApplyOn") == "PublishedVersions" and config.get("Runtime") not in (
+        SNAP_START_RUNTIMES
+    ):
+        raise InvalidParameterValueException(
+            f"{config.get('Runtime')} is not supported for SnapStart enabled functions."
+        )
 
 
 def updated_configuration(current: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -365,6 +374,7 @@ def updated_configuration(current: dict[str, Any], params: dict[str, Any]) -> di
         config.pop("Environment", None)
     if config.get("Runtime") not in PROVIDED_RUNTIMES and not config.get("Handler"):
         raise InvalidParameterValueException("Handler is required for .zip file functions.")
+    check_snap_start(config)
     config["LastModified"] = last_modified()
     config["RevisionId"] = str(uuid.uuid4())
     return config
@@ -407,6 +417,12 @@ class FunctionVersion:
     @property
     def runtime(self) -> str:
         return str(self.config["Runtime"])
+
+    @property
+    def snap_start(self) -> bool:
+        """A published version whose sandboxes restore from a snapshot of its init."""
+        snap = self.config.get("SnapStart") or {}
+        return self.version != LATEST and snap.get("OptimizationStatus") == "On"
 
     @property
     def handler(self) -> str:

@@ -234,6 +234,8 @@ class FunctionRegistry:
                 "_PublishedFrom": current.revision_id,
             }
         )
+        if (config.get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions":
+            config["SnapStart"] = {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
         row = FunctionRow(
             current.name, number, config, current.code_sha256_hex, config["RevisionId"]
         )

@@ -138,7 +138,9 @@ def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeComm
         return RuntimeCommand(
             (interpreter, "-S", str(BOOTSTRAP)),
             {
-                "PYTHONPATH": os.pathsep.join([str(task_root), "/opt/python", str(sdk_dir)]),
+                "PYTHONPATH": os.pathsep.join(
+                    [str(task_root), "/opt/python", str(sdk_dir), str(BOOTSTRAP.parent)]
+                ),
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
             },
         )

@@ -148,6 +148,8 @@ def root_base(
             binds.append((prefix, prefix))
     if bootstrap is not None:
         binds.append((str(bootstrap), "/var/runtime/bootstrap.py"))
+        hooks = bootstrap.parent / "snapshot_restore_py.py"  # SnapStart's hooks library
+        binds.append((str(hooks), f"/var/runtime/{hooks.name}"))
     for package in sdk_packages:
         binds.append((str(package), f"/var/runtime/{package.name}"))
     return {"root": str(root), "binds": binds, "links": links, "hostname": "sandbox"}

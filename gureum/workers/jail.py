@@ -585,6 +585,127 @@ class Zygote:
                     self.child_message(key.data)
 
 
+# snapshot mode
+CLONE_NEWUSER = 0x10000000
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def _connect(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    return sock
+
+
+def _read_frame(sock, buffer):
+    """One frame (and any descriptors) from a blocking stream socket."""
+    fds = []
+    while len(buffer) < FRAME.size or len(buffer) < FRAME.size + FRAME.unpack_from(buffer)[0]:
+        data, more, _, _ = socket.recv_fds(sock, 1 << 20, 4)
+        if not data:
+            raise ConnectionError("the server closed the connection")
+        buffer += data
+        fds += more
+    (length,) = FRAME.unpack_from(buffer)
+    message = json.loads(bytes(buffer[FRAME.size : FRAME.size + length]))
+    del buffer[: FRAME.size + length]
+    return message, fds
+
+
+def snapshot_serve(socket_path):
+    """The template of a snapshot: fork one restored sandbox per request.
+
+    Runs in the runtime after the function's init (as the sandbox's user, without
+    privilege). Returns only in a restored sandbox: PID 1 of a PID namespace of its own,
+    with its own /tmp, in its own cgroup (the server moves it there before it goes on),
+    its environment and log replaced. The template never returns.
+    """
+    control = _connect(socket_path)
+    _send(control, {"op": "ready"})
+    buffer = bytearray()
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    while True:
+        try:
+            message, fds = _read_frame(control, buffer)
+        except InterruptedError:
+            continue
+        except ConnectionError:
+            os._exit(0)  # the server let the snapshot go
+        while True:  # reap restored sandboxes that ended (they report for themselves)
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        for fd in fds:
+            os.close(fd)
+        if message.get("op") != "fork":
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            control.close()
+            try:
+                _restored(socket_path, message["id"])
+                return
+            except BaseException as exc:
+                os.write(2, f"gureum snapshot: restore failed: {exc!r}\n".encode())
+                os._exit(SETUP_FAILED)
+
+
+def _restored(socket_path, request):
+    """In the forked child: get a cgroup, namespaces, /tmp and a log of its own.
+
+    The server moves it into its cgroup once it has said who it is (it reads the pid
+    from the connection), then, perhaps much later (a child forked ahead of need),
+    sends the sandbox's environment and log.
+    """
+    os.setsid()
+    channel = _connect(socket_path)
+    _send(channel, {"op": "forked", "id": request})
+    message, fds = _read_frame(channel, bytearray())
+    if message.get("op") != "go" or not fds:
+        os._exit(SETUP_FAILED)
+    log_fd = fds[0]
+    uid, gid = os.getuid(), os.getgid()
+    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID), "unshare")
+    for name, text in (
+        ("setgroups", "deny"),
+        ("uid_map", f"{uid} {uid} 1"),
+        ("gid_map", f"{gid} {gid} 1"),
+    ):
+        with open(f"/proc/self/{name}", "w") as handle:
+            handle.write(text)
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={message['tmp_mb']}m,mode=1777")
+    runtime = os.fork()
+    if runtime:
+        # Stay as the restored sandbox's anchor: report how its runtime ended.
+        os.close(log_fd)
+        _, status = os.waitpid(runtime, 0)
+        if os.WIFSIGNALED(status):
+            outcome = {"op": "exit", "kind": "signal", "value": os.WTERMSIG(status)}
+        else:
+            outcome = {"op": "exit", "kind": "exit", "value": os.WEXITSTATUS(status)}
+        try:
+            _send(channel, outcome)
+        except OSError:
+            pass
+        os._exit(0)
+    channel.close()
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    _check(libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")  # no privilege left
+    null = os.open("/dev/null", os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(null)
+    os.close(log_fd)
+    os.environ.clear()
+    os.environ.update(message["env"])
+
+
 def zygote(control_fd, preload):
     """Load what every sandbox needs once, then fork sandboxes until the server goes."""
     global PRELOADED_BOOTSTRAP
@@ -596,6 +717,7 @@ def zygote(control_fd, preload):
         spec = importlib.util.spec_from_file_location("_gureum_bootstrap", preload)
         PRELOADED_BOOTSTRAP = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(PRELOADED_BOOTSTRAP)
+        PRELOADED_BOOTSTRAP.SNAPSHOT = snapshot_serve
     # What runtimes and handlers commonly import, loaded once here and shared.
     for module in (
         "encodings.idna",

@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gureum.functions.code import CodeStore
 from gureum.functions.config import FunctionVersion
@@ -23,6 +25,7 @@ from gureum.observe.logs import LogSink
 from gureum.workers.placement import Placement
 from gureum.workers.runtime_api import Invocation
 from gureum.workers.sandbox import InvokeOutcome, Sandbox, SandboxEnvironment, SandboxState
+from gureum.workers.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,8 @@ class WorkerManager:
         self.provisioning_errors: dict[tuple[str, str], str] = {}
         self.clock = clock
         self.pools: dict[tuple[str, str], Pool] = {}
+        #: (function, version) -> the snapshot its SnapStart sandboxes restore from
+        self.snapshots: dict[tuple[str, str], Snapshot] = {}
         self._code_dirs: dict[str, Path] = {}
         self._inflight = 0
         self._drained = asyncio.Event()
@@ -111,9 +116,14 @@ class WorkerManager:
                 self.warm_starts += 1
                 return sandbox, pool
         code_dir = await self._code_dir(function)
+        snapshot = None
+        # A function without a network reaches its Runtime API through its template's
+        # relay, which serves one port: such functions initialize as usual (for now).
+        if function.snap_start and self.env.zygotes is not None and function.network != "none":
+            snapshot = await self._snapshot(function, code_dir)
         memory = function.memory_size
         self._make_room(memory)  # 429 when the host is full
-        sandbox = Sandbox(function, code_dir, self.env, self.logs)
+        sandbox = Sandbox(function, code_dir, self.env, self.logs, restore_from=snapshot)
         self._placed[sandbox] = memory
         try:
             await sandbox.start()
@@ -132,6 +142,37 @@ class WorkerManager:
             code_dir = await asyncio.to_thread(self.code.unpacked, function.code_sha256_hex)
             self._code_dirs[function.code_sha256_hex] = code_dir
         return code_dir
+
+    async def _snapshot(self, function: FunctionVersion, code_dir: Path) -> Snapshot:
+        """The version's snapshot: its template is started (its init run) on first use."""
+        key = (function.name, function.version)
+        snapshot = self.snapshots.get(key)
+        if snapshot is not None and snapshot.alive:
+            await snapshot.ready
+            return snapshot
+        self._make_room(function.memory_size)
+        template = Sandbox(
+            function,
+            code_dir,
+            self.env,
+            self.logs,
+            snapshot_dir=self.env.isolation.sandboxes_dir / f"snapshot-{uuid.uuid4().hex}",
+        )
+        self._placed[template] = function.memory_size
+        template.stopped.add_done_callback(lambda _: self._free(template))
+        assert template.snapshot_dir is not None
+        prepared = self.env.zygotes.prepared if self.env.zygotes is not None else 0
+        snapshot = self.snapshots[key] = Snapshot(
+            template, template.snapshot_dir, prepared=prepared
+        )
+        try:
+            await snapshot.start()
+        except BaseException:
+            self._free(template)
+            self.snapshots.pop(key, None)
+            raise
+        await snapshot.ready
+        return snapshot
 
     def _make_room(self, memory_mb: int) -> None:
         """Account a new sandbox, evicting idle ones first if it does not fit (else 429)."""
@@ -216,6 +257,11 @@ class WorkerManager:
         else:
             pool.idle.append(sandbox)
 
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     # memory
     def _free(self, sandbox: Sandbox) -> None:
         memory = self._placed.pop(sandbox, None)
@@ -247,6 +293,8 @@ class WorkerManager:
         """Send a function's future invokes to new sandboxes (after an update or delete)."""
         for key in [key for key in self.pools if key[0] == name]:
             self._retire(self.pools.pop(key))
+        for key in [key for key in self.snapshots if key[0] == name]:
+            self._spawn(self.snapshots.pop(key).close())
 
     def _retire(self, pool: Pool) -> None:
         pool.retired = True
@@ -299,6 +347,10 @@ class WorkerManager:
                 await self._reaper
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drained.wait(), grace)
+        snapshots = list(self.snapshots.values())
+        self.snapshots.clear()
+        for snapshot in snapshots:
+            await snapshot.close()
         sandboxes = self.sandboxes()
         for sandbox in sandboxes:
             sandbox.kill()

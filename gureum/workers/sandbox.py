@@ -34,6 +34,7 @@ from gureum.runtimes import BOOTSTRAP, RuntimeCommand, runtime_command
 from gureum.workers.cgroups import Cgroup
 from gureum.workers.isolation import JAIL, PIDS_MAX, Isolation, jail_spec, root_base
 from gureum.workers.runtime_api import Invocation, RuntimeAPIServer, RuntimeReply
+from gureum.workers.snapshot import SOCKET_DIR, Snapshot
 from gureum.workers.zygote import Prepared, Zygotes
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,8 @@ class Sandbox:
         logs: LogSink,
         *,
         provisioned: bool = False,
+        snapshot_dir: Path | None = None,
+        restore_from: Snapshot | None = None,
     ) -> None:
         self.function = function
         self.code_dir = code_dir
@@ -154,7 +157,15 @@ class Sandbox:
         #: Kept initialized for provisioned concurrency: never reaped, no Init Duration.
         self.provisioned = provisioned
 
-        self.uid = env.isolation.next_uid() if env.isolation.isolated else None
+        #: Snapshot mode: this sandbox is a template (its socket's directory), or is
+        #: restored from one (and runs as the template's user).
+        self.snapshot_dir = snapshot_dir
+        self.restore_from = restore_from
+        self.uid: int | None
+        if restore_from is not None:
+            self.uid = restore_from.template.uid
+        else:
+            self.uid = env.isolation.next_uid() if env.isolation.isolated else None
         self._api = RuntimeAPIServer(self, expected_uid=self.uid)
         self._running = False  # the process is alive (started and not yet reaped)
         self._pid: int | None = None
@@ -208,7 +219,11 @@ class Sandbox:
             "AWS_LAMBDA_LOG_GROUP_NAME": fn.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
             "AWS_LAMBDA_INITIALIZATION_TYPE": (
-                "provisioned-concurrency" if self.provisioned else "on-demand"
+                "provisioned-concurrency"
+                if self.provisioned
+                else "snap-start"
+                if fn.snap_start
+                else "on-demand"
             ),
             "AWS_REGION": self.env.region,
             "AWS_DEFAULT_REGION": self.env.region,
@@ -226,7 +241,9 @@ class Sandbox:
         loop.add_reader(read_fd, self._read_logs)
         self._running = True
         try:
-            if isolated and self.env.zygotes is not None:
+            if self.restore_from is not None:
+                await self._restore(environ, write_fd)
+            elif isolated and self.env.zygotes is not None:
                 await self._fork(command, environ, write_fd)
             else:
                 await self._exec(command, environ, write_fd)
@@ -248,9 +265,31 @@ class Sandbox:
 
     def _init_start(self) -> None:
         self._spawned_at = time.perf_counter()
-        self._emit(
-            f"INIT_START Runtime Version: {self.function.runtime}\tgureum sandbox: {self.id}"
+        phase = "RESTORE_START" if self.restore_from is not None else "INIT_START"
+        self._emit(f"{phase} Runtime Version: {self.function.runtime}\tgureum sandbox: {self.id}")
+
+    async def _restore(self, environ: dict[str, str], log_fd: int) -> None:
+        """A cold start forked from the version's snapshot: no init runs."""
+        assert self.restore_from is not None
+        fn = self.function
+        environ["PYTHONPATH"] = "/var/task:/opt/python:/var/runtime"
+        tmp_mb = int(fn.config.get("EphemeralStorage", {}).get("Size", 512))
+        self._init_start()
+        self._pid, self._cgroup = await self.restore_from.restore(
+            environ, tmp_mb, fn.memory_size, log_fd, self._process_exited
         )
+
+    def template_ready(self) -> None:
+        """The template's init is done and its snapshot can be restored (no /next comes)."""
+        self._init_duration_ms = (time.perf_counter() - self._spawned_at) * 1000
+        self._emit(f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init")
+        if self._init_timer is not None:
+            self._init_timer.cancel()
+            self._init_timer = None
+        if self.state is SandboxState.STARTING:
+            self.state = SandboxState.IDLE
+        if not self.ready.done():
+            self.ready.set_result(True)
 
     async def _fork(self, command: RuntimeCommand, environ: dict[str, str], log_fd: int) -> None:
         """A cold start from the runtime's zygote (into a prepared child if one is ready)."""
@@ -339,6 +378,9 @@ class Sandbox:
             spec["binds"].append((str(self._api_dir), "/run/gureum"))
             spec["api_socket"] = "/run/gureum/api.sock"
             spec["api_port"] = self._api.port
+        if self.snapshot_dir is not None:
+            spec["binds"].append((str(self.snapshot_dir), SOCKET_DIR))
+            environ["GUREUM_SNAPSHOT_SOCKET"] = f"{SOCKET_DIR}/snap.sock"
         return spec
 
     def _cleanup(self) -> None:
@@ -624,7 +666,8 @@ class Sandbox:
                 f"[gureum] log truncated: {self._truncated} bytes of output dropped "
                 f"(limit {self.env.log_limit_bytes} bytes per invocation)"
             )
-        billed = math.ceil(duration_ms + (init_ms or 0.0))
+        restored = self.restore_from is not None
+        billed = math.ceil(duration_ms + (0.0 if restored else init_ms or 0.0))
         line = (
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
             f"Billed Duration: {max(billed, 1)} ms\t"
@@ -632,7 +675,13 @@ class Sandbox:
             f"Max Memory Used: {self.max_memory_used_mb()} MB\t"
         )
         if init_ms is not None:
-            line += f"Init Duration: {init_ms:.2f} ms\t"
+            if restored:
+                line += (
+                    f"Restore Duration: {init_ms:.2f} ms\t"
+                    f"Billed Restore Duration: {math.ceil(init_ms)} ms\t"
+                )
+            else:
+                line += f"Init Duration: {init_ms:.2f} ms\t"
         self._emit(f"END RequestId: {request_id}")
         self._emit(line)
 

@@ -15,6 +15,8 @@ import time
 import traceback
 
 RUNTIME_PATH = b"/2018-06-01/runtime"
+#: Set by the zygote: serves restores of this initialized process (snapshot mode).
+SNAPSHOT = None
 
 
 class LambdaContext:
@@ -245,6 +247,11 @@ class RuntimeClient:
             ),
         )
 
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
     def init_error(self, error_type, body):
         self._send(
             self._encode(
@@ -281,6 +288,22 @@ def _report_error(client, request_id, exc):
     client.error(request_id, error_type, error_body(error_type, message, trace, request_id))
 
 
+def _run_hooks(client, getter, error_type):
+    """Run the function's SnapStart hooks (if it imported ``snapshot_restore_py``)."""
+    hooks = sys.modules.get("snapshot_restore_py")
+    if hooks is None:
+        return
+    for func, args, kwargs in getattr(hooks, getter)():
+        try:
+            func(*args, **kwargs)
+        except Exception as exc:
+            message, trace = f"{type(exc).__name__}: {exc}", _stack(exc)
+            print(f"[ERROR] {error_type}: {message}", file=sys.stderr)
+            _flush()
+            client.init_error(error_type, error_body(error_type, message, trace))
+            sys.exit(1)
+
+
 def main():
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     # The runtime's own directory is sys.path[0]; handler modules come from the task.
@@ -303,6 +326,16 @@ def main():
         _flush()
         client.init_error(exc.error_type, error_body(exc.error_type, exc.message, exc.trace))
         sys.exit(1)
+    snapshot_socket = os.environ.get("GUREUM_SNAPSHOT_SOCKET")
+    if snapshot_socket and SNAPSHOT is not None:
+        # Snapshot mode: this initialized process is the template; each restore returns
+        # here in a sandbox of its own, with its own environment and Runtime API.
+        _run_hooks(client, "get_before_snapshot", "Runtime.BeforeSnapshotError")
+        _flush()
+        client.close()
+        SNAPSHOT(snapshot_socket)
+        client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+        _run_hooks(client, "get_after_restore", "Runtime.AfterRestoreError")
 
     while True:
         headers, payload = client.next()
