@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import json
+import time
 from typing import Any
 
 import pytest
@@ -110,3 +111,34 @@ def test_a_restored_sandbox_reports_its_exit(gureum_server: RunningServer) -> No
     body = json.loads(lam.invoke(FunctionName=name, Qualifier="1")["Payload"].read())
     assert body["errorType"] == "Runtime.ExitError"
     assert "exit status 7" in body["errorMessage"]
+
+
+def test_a_failing_after_restore_hook_fails_the_invoke(gureum_server: RunningServer) -> None:
+    lam = client("lambda", gureum_server.endpoint)
+    code = (
+        "from snapshot_restore_py import register_after_restore\n"
+        "def boom():\n    raise ValueError('cannot restore')\n"
+        "register_after_restore(boom)\n"
+        "def handler(e, c):\n    return 1\n"
+    )
+    name = snap_function(lam, code)
+    response = lam.invoke(FunctionName=name, Qualifier="1")
+    body = json.loads(response["Payload"].read())
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.AfterRestoreError"
+    assert "cannot restore" in body["errorMessage"]
+
+
+def test_updating_the_function_lets_its_snapshots_go(gureum_server: RunningServer) -> None:
+    lam = client("lambda", gureum_server.endpoint)
+    name = snap_function(lam)
+    first = json.loads(lam.invoke(FunctionName=name, Qualifier="1")["Payload"].read())
+    snapshot = gureum_server.platform.workers.snapshots[(name, "1")]
+    lam.update_function_configuration(FunctionName=name, Description="changed")
+    deadline = time.monotonic() + 10
+    while snapshot.alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not snapshot.alive
+    # Version 1 is unchanged: its next cold start makes a new snapshot (init runs again).
+    second = json.loads(lam.invoke(FunctionName=name, Qualifier="1")["Payload"].read())
+    assert second["token"] != first["token"]
