@@ -94,6 +94,7 @@ class Cgroup:
     def __init__(self, support: CgroupSupport, name: str) -> None:
         self.support = support
         self.dirs = {controller: parent / name for controller, parent in support.parents.items()}
+        self._peak_fd: int | None = None
 
     @property
     def procs_files(self) -> list[str]:
@@ -141,11 +142,20 @@ class Cgroup:
             self._write("cpu", "cpu.cfs_quota_us", str(quota))
 
     def memory_peak_bytes(self) -> int:
-        """The group's own high-water mark of memory use."""
+        """The group's own high-water mark of memory use (read once per invoke).
+
+        The file is kept open and read from its start each time: opening a cgroup
+        file per invoke was most of this call's cost on the invoke path.
+        """
         try:
-            if self.support.version == 2:
-                return int(self._read("unified", "memory.peak"))
-            return int(self._read("memory", "memory.max_usage_in_bytes"))
+            if self._peak_fd is None:
+                controller, name = (
+                    ("unified", "memory.peak")
+                    if self.support.version == 2
+                    else ("memory", "memory.max_usage_in_bytes")
+                )
+                self._peak_fd = os.open(self.dirs[controller] / name, os.O_RDONLY)
+            return int(os.pread(self._peak_fd, 64, 0))
         except (OSError, ValueError):
             return 0
 
@@ -171,6 +181,9 @@ class Cgroup:
         zygote died is still being killed) are killed, and the removal is retried from
         the event loop for a few seconds.
         """
+        if self._peak_fd is not None:
+            os.close(self._peak_fd)
+            self._peak_fd = None
         if self._try_remove():
             return
         self.kill_all()
