@@ -281,8 +281,11 @@ class Sandbox:
 
     def template_ready(self) -> None:
         """The template's init is done and its snapshot can be restored (no /next comes)."""
-        self._init_duration_ms = (time.perf_counter() - self._spawned_at) * 1000
+        self._init_done()
         self._emit(f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init")
+
+    def _init_done(self) -> None:
+        self._init_duration_ms = (time.perf_counter() - self._spawned_at) * 1000
         if self._init_timer is not None:
             self._init_timer.cancel()
             self._init_timer = None
@@ -566,14 +569,7 @@ class Sandbox:
     def next_invocation(self) -> asyncio.Future[Invocation]:
         loop = asyncio.get_running_loop()
         if self._init_duration_ms is None:
-            self._init_duration_ms = (time.perf_counter() - self._spawned_at) * 1000
-            if self._init_timer is not None:
-                self._init_timer.cancel()
-                self._init_timer = None
-            if self.state is SandboxState.STARTING:
-                self.state = SandboxState.IDLE
-            if not self.ready.done():
-                self.ready.set_result(True)
+            self._init_done()
             if self._cgroup is not None:
                 # Init ran with the host's CPU (as Lambda boosts it); invokes get their share.
                 self._cgroup.limit_cpu(self.function.memory_size)
