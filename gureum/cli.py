@@ -75,6 +75,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     )
     for line in found.report():
         print(line)
+    if found.isolated:
+        print(
+            f"cold starts: {settings.cold_start}"
+            + (
+                f" (a fork server per runtime, {settings.zygote_prepared} children prepared)"
+                if settings.cold_start == "zygote"
+                else " (a new jail process each time)"
+            )
+        )
+        problem = isolation.user_namespaces()
+        if settings.cold_start != "zygote":
+            problem = problem or "needs --cold-start zygote"
+        print("snapshots (SnapStart): " + (f"off: {problem}" if problem else "available"))
     for runtime in PYTHON_RUNTIMES:
         try:
             print(f"runtime {runtime}: {python_interpreter(runtime)}")

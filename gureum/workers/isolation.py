@@ -65,6 +65,17 @@ class Isolation:
         ]
 
 
+def user_namespaces() -> str | None:
+    """None if sandboxes may create user namespaces (SnapStart restores need them)."""
+    try:
+        limit = int(Path("/proc/sys/user/max_user_namespaces").read_text())
+    except (OSError, ValueError):
+        return "the kernel has no user namespaces"
+    if limit == 0:
+        return "user namespaces are disabled (user.max_user_namespaces = 0)"
+    return None
+
+
 def _namespaces_work() -> str | None:
     """None if this host lets us unshare the namespaces a sandbox needs, else why not."""
     unshare = shutil.which("unshare")
