@@ -50,7 +50,8 @@ class RunningServer:
             access_log=False,
         )
         self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # Older uvicorn installs signal handlers, which only the main thread may do.
+        vars(self.server)["install_signal_handlers"] = lambda: None
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
@@ -124,7 +125,8 @@ def signed_request(
 
 
 def client(service: str, endpoint: str, **config: Any) -> Any:
-    return boto3.client(
+    make: Any = boto3.client  # typed per service name; the name is a variable here
+    return make(
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
