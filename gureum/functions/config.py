@@ -437,6 +437,11 @@ class FunctionVersion:
         return int(self.config["Timeout"])
 
     @property
+    def ephemeral_storage_mb(self) -> int:
+        """The size of the sandbox's ``/tmp``."""
+        return int(self.config.get("EphemeralStorage", {}).get("Size", 512))
+
+    @property
     def environment(self) -> dict[str, str]:
         return dict((self.config.get("Environment") or {}).get("Variables") or {})
 

@@ -205,13 +205,23 @@ class Cgroup:
         if not self._try_remove() and attempts > 0:
             loop.call_later(0.1, self._retry, loop, attempts - 1)
 
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` into the group (on v1 this waits for an RCU grace period)."""
+        for path in self.procs_files:
+            with open(path, "w") as handle:
+                handle.write(str(pid))
+
     def kill_all(self) -> None:
         """SIGKILL every process in the group."""
         for path in self.dirs.values():
+            _kill_members(path)
+
+
+def _kill_members(group: Path) -> None:
+    with contextlib.suppress(OSError):
+        for pid in (group / "cgroup.procs").read_text().split():
             with contextlib.suppress(OSError):
-                for pid in (path / "cgroup.procs").read_text().split():
-                    with contextlib.suppress(OSError):
-                        os.kill(int(pid), signal.SIGKILL)
+                os.kill(int(pid), signal.SIGKILL)
 
 
 def remove_stale(support: CgroupSupport) -> int:
@@ -223,11 +233,7 @@ def remove_stale(support: CgroupSupport) -> int:
         for child in parent.iterdir():
             if not child.is_dir():
                 continue
-            procs = child / "cgroup.procs"
-            with contextlib.suppress(OSError):
-                for pid in procs.read_text().split():
-                    with contextlib.suppress(OSError):
-                        os.kill(int(pid), 9)
+            _kill_members(child)
             with contextlib.suppress(OSError):
                 child.rmdir()
                 removed += 1

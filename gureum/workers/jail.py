@@ -383,6 +383,18 @@ def _send(sock, message):
     sock.sendall(FRAME.pack(len(data)) + data)
 
 
+def _take_frame(buffer):
+    """Take the first complete frame's message out of ``buffer`` (None: not there yet)."""
+    if len(buffer) < FRAME.size:
+        return None
+    (length,) = FRAME.unpack_from(buffer)
+    if len(buffer) < FRAME.size + length:
+        return None
+    message = json.loads(bytes(buffer[FRAME.size : FRAME.size + length]))
+    del buffer[: FRAME.size + length]
+    return message
+
+
 def _sandbox_child(channel, procs, base):
     """A zygote's child, PID 1 of its own PID namespace: join, wait for a spec, be init.
 
@@ -495,13 +507,11 @@ class Zygote:
             os._exit(0)  # the server is gone
         self.fds.extend(fds)
         self.buffer += data
-        while len(self.buffer) >= FRAME.size:
-            (length,) = FRAME.unpack_from(self.buffer)
-            if len(self.buffer) < FRAME.size + length:
+        while True:
+            message = _take_frame(self.buffer)
+            if message is None:
                 break
-            frame = bytes(self.buffer[FRAME.size : FRAME.size + length])
-            del self.buffer[: FRAME.size + length]
-            self.handle(json.loads(frame))
+            self.handle(message)
 
     def child_message(self, pid):
         entry = self.children.get(pid)
@@ -599,16 +609,15 @@ def _connect(path):
 def _read_frame(sock, buffer):
     """One frame (and any descriptors) from a blocking stream socket."""
     fds = []
-    while len(buffer) < FRAME.size or len(buffer) < FRAME.size + FRAME.unpack_from(buffer)[0]:
+    while True:
+        message = _take_frame(buffer)
+        if message is not None:
+            return message, fds
         data, more, _, _ = socket.recv_fds(sock, 1 << 20, 4)
         if not data:
             raise ConnectionError("the server closed the connection")
         buffer += data
         fds += more
-    (length,) = FRAME.unpack_from(buffer)
-    message = json.loads(bytes(buffer[FRAME.size : FRAME.size + length]))
-    del buffer[: FRAME.size + length]
-    return message, fds
 
 
 def snapshot_serve(socket_path):

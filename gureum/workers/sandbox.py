@@ -40,6 +40,8 @@ from gureum.workers.zygote import Prepared, Zygotes
 logger = logging.getLogger(__name__)
 
 SETPRIV = shutil.which("setpriv")
+#: Where a Python function's imports come from inside its sandbox.
+SANDBOX_PYTHONPATH = "/var/task:/opt/python:/var/runtime"
 PRLIMIT = shutil.which("prlimit")
 _READ_CHUNK = 65536
 
@@ -272,11 +274,10 @@ class Sandbox:
         """A cold start forked from the version's snapshot: no init runs."""
         assert self.restore_from is not None
         fn = self.function
-        environ["PYTHONPATH"] = "/var/task:/opt/python:/var/runtime"
-        tmp_mb = int(fn.config.get("EphemeralStorage", {}).get("Size", 512))
+        environ["PYTHONPATH"] = SANDBOX_PYTHONPATH
         self._init_start()
         self._pid, self._cgroup = await self.restore_from.restore(
-            environ, tmp_mb, fn.memory_size, log_fd, self._process_exited
+            environ, fn.ephemeral_storage_mb, fn.memory_size, log_fd, self._process_exited
         )
 
     def template_ready(self) -> None:
@@ -365,12 +366,12 @@ class Sandbox:
                 sdk_packages=self.env.sdk_packages if python else [],
             )
         if python:
-            environ["PYTHONPATH"] = "/var/task:/opt/python:/var/runtime"
+            environ["PYTHONPATH"] = SANDBOX_PYTHONPATH
         spec = jail_spec(
             base=base,
             code_dir=self.code_dir,
             python=python,
-            tmp_mb=int(fn.config.get("EphemeralStorage", {}).get("Size", 512)),
+            tmp_mb=fn.ephemeral_storage_mb,
             uid=self.uid,
             procs=self._cgroup.procs_files,
             env=environ,

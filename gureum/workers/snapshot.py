@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import os
 import shutil
@@ -31,23 +30,18 @@ from typing import TYPE_CHECKING, Any
 from gureum.errors import SnapStartException, SnapStartTimeoutException
 from gureum.workers.cgroups import Cgroup
 from gureum.workers.isolation import PIDS_MAX
+from gureum.workers.zygote import encode_frame, next_frame, send_frame
 
 if TYPE_CHECKING:
     from gureum.workers.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
 
-_FRAME = struct.Struct("!I")
 _CREDENTIALS = struct.Struct("3i")
 #: Lambda's limit on a restore (runtime load and after-restore hooks).
 RESTORE_TIMEOUT = 10.0
 #: Where the template finds the socket, inside its sandbox.
 SOCKET_DIR = "/run/snapshot"
-
-
-def _frame(message: dict[str, Any]) -> bytes:
-    data = json.dumps(message).encode()
-    return _FRAME.pack(len(data)) + data
 
 
 class _Connection:
@@ -63,31 +57,17 @@ class _Connection:
         self.pid, self.uid = pid, uid
 
     async def read(self) -> dict[str, Any] | None:
+        """The next message, or None once the peer has closed the connection."""
         loop = asyncio.get_running_loop()
-        while True:
-            if len(self.buffer) >= _FRAME.size:
-                (length,) = _FRAME.unpack_from(self.buffer)
-                if len(self.buffer) >= _FRAME.size + length:
-                    message = json.loads(self.buffer[_FRAME.size : _FRAME.size + length])
-                    del self.buffer[: _FRAME.size + length]
-                    return dict(message)
+        while (message := next_frame(self.buffer)) is None:
             data = await loop.sock_recv(self.sock, 65536)
             if not data:
                 return None
             self.buffer += data
+        return message
 
     async def send(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
-        frame = _frame(message)
-        while True:
-            try:
-                sent = (
-                    socket.send_fds(self.sock, [frame], list(fds)) if fds else self.sock.send(frame)
-                )
-                break
-            except BlockingIOError:
-                await asyncio.sleep(0.001)
-        if sent < len(frame):
-            await asyncio.get_running_loop().sock_sendall(self.sock, frame[sent:])
+        await send_frame(self.sock, encode_frame(message), fds)
 
     def close(self) -> None:
         self.sock.close()
@@ -180,7 +160,7 @@ class Snapshot:
                 os.killpg(connection.pid, 9)
             return
         try:
-            await asyncio.to_thread(_join, cgroup, connection.pid)
+            await asyncio.to_thread(cgroup.add, connection.pid)
         except OSError as exc:
             future.set_exception(SnapStartException(f"A restored sandbox could not start: {exc}"))
             return
@@ -300,9 +280,3 @@ class Snapshot:
         await self.template.stop()
         self._template_gone()
         await asyncio.to_thread(shutil.rmtree, self.directory, True)
-
-
-def _join(cgroup: Cgroup, pid: int) -> None:
-    for path in cgroup.procs_files:
-        with open(path, "w") as handle:
-            handle.write(str(pid))

@@ -24,7 +24,7 @@ import shutil
 import socket
 import struct
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,48 @@ _MAX_MESSAGE = 1 << 20
 _FRAME = struct.Struct("!I")  # each message: its length, then JSON
 #: Seconds between taking a prepared child and preparing its replacement.
 REFILL_DELAY = 0.03
+
+
+# frames: how the server speaks to zygotes and to snapshot templates (jail.py mirrors it)
+def encode_frame(message: dict[str, Any]) -> bytes:
+    data = json.dumps(message).encode()
+    return _FRAME.pack(len(data)) + data
+
+
+def next_frame(buffer: bytearray) -> dict[str, Any] | None:
+    """Take the first complete frame's message out of ``buffer`` (None: not there yet)."""
+    if len(buffer) < _FRAME.size:
+        return None
+    (length,) = _FRAME.unpack_from(buffer)
+    if len(buffer) < _FRAME.size + length:
+        return None
+    message = json.loads(buffer[_FRAME.size : _FRAME.size + length])
+    del buffer[: _FRAME.size + length]
+    return dict(message)
+
+
+async def _pause(sock: socket.socket) -> None:
+    await asyncio.sleep(0.001)
+
+
+async def send_frame(
+    sock: socket.socket,
+    frame: bytes,
+    fds: tuple[int, ...] = (),
+    wait: Callable[[socket.socket], Awaitable[None]] = _pause,
+) -> None:
+    """Send one frame on a non-blocking stream (its descriptors ride on its first byte).
+
+    ``wait`` is awaited while the socket has no room.
+    """
+    while True:
+        try:
+            sent = socket.send_fds(sock, [frame], list(fds)) if fds else sock.send(frame)
+            break
+        except BlockingIOError:
+            await wait(sock)
+    if sent < len(frame):
+        await asyncio.get_running_loop().sock_sendall(sock, frame[sent:])
 
 
 class ZygoteError(RuntimeError):
@@ -71,7 +113,8 @@ class Zygote:
         #: The shared part of its sandboxes' root (prepared children mount it early).
         self.base = base
         self.prepared_target = prepared
-        self.pool: list[Prepared] = []
+        #: Prepared children: pid -> its cgroup, oldest first.
+        self.pool: dict[int, Cgroup] = {}
         self.alive = False
         self._sock: socket.socket | None = None
         self._process: asyncio.subprocess.Process | None = None
@@ -80,7 +123,6 @@ class Zygote:
         self._exits: dict[int, Callable[[int], None]] = {}
         self._on_exit: dict[int, Callable[[int], None]] = {}
         self._preparing = 0
-        self._pool_cgroups: dict[int, Cgroup] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._writers: set[asyncio.Future[None]] = set()
@@ -131,9 +173,7 @@ class Zygote:
 
     def take(self) -> Prepared | None:
         """A prepared child, if one is ready (the pool refills in the background)."""
-        prepared = self.pool.pop() if self.pool else None
-        if prepared is not None:
-            self._pool_cgroups.pop(prepared.pid, None)
+        prepared = Prepared(*self.pool.popitem()) if self.pool else None
         # Refill a moment later, so that the fork and the cgroup join of the next
         # prepared child do not take CPU from the cold start that took this one.
         asyncio.get_running_loop().call_later(REFILL_DELAY, self.refill)
@@ -159,9 +199,7 @@ class Zygote:
             return
         finally:
             self._preparing -= 1
-        pid = int(reply["pid"])
-        self._pool_cgroups[pid] = cgroup
-        self.pool.append(Prepared(pid, cgroup))
+        self.pool[int(reply["pid"])] = cgroup
 
     async def _request(
         self,
@@ -176,9 +214,8 @@ class Zygote:
         self._pending[request] = future
         if on_exit is not None:
             self._on_exit[request] = on_exit
-        data = json.dumps(message).encode()
         try:
-            await self._send(data, fds)
+            await self._send(encode_frame(message), fds)
             reply = await future
         finally:
             self._pending.pop(request, None)
@@ -187,22 +224,12 @@ class Zygote:
             raise ZygoteError(f"the zygote could not start the sandbox: {reply.get('error')}")
         return reply
 
-    async def _send(self, data: bytes, fds: tuple[int, ...]) -> None:
-        """Send one frame (its descriptors ride on its first byte), waiting for room."""
-        loop = asyncio.get_running_loop()
-        frame = _FRAME.pack(len(data)) + data
+    async def _send(self, frame: bytes, fds: tuple[int, ...]) -> None:
         async with self._send_lock:  # frames must not interleave on the stream
             sock = self._sock
             if sock is None:
                 raise ZygoteError(f"the zygote of {self.interpreter} is not running")
-            while True:
-                try:
-                    sent = socket.send_fds(sock, [frame], list(fds)) if fds else sock.send(frame)
-                    break
-                except BlockingIOError:
-                    await self._writable(sock)
-            if sent < len(frame):
-                await loop.sock_sendall(sock, frame[sent:])
+            await send_frame(sock, frame, fds, self._writable)
 
     async def _writable(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -231,12 +258,7 @@ class Zygote:
             self._lost()
             return
         self._buffer += data
-        while len(self._buffer) >= _FRAME.size:
-            (length,) = _FRAME.unpack_from(self._buffer)
-            if len(self._buffer) < _FRAME.size + length:
-                return
-            message = json.loads(self._buffer[_FRAME.size : _FRAME.size + length])
-            del self._buffer[: _FRAME.size + length]
+        while (message := next_frame(self._buffer)) is not None:
             self._received(message)
 
     def _received(self, message: dict[str, Any]) -> None:
@@ -258,9 +280,8 @@ class Zygote:
         if callback is not None:
             callback(returncode)
             return
-        cgroup = self._pool_cgroups.pop(pid, None)  # a prepared child died unused
+        cgroup = self.pool.pop(pid, None)  # a prepared child died unused
         if cgroup is not None:
-            self.pool = [p for p in self.pool if p.pid != pid]
             cgroup.remove()
 
     def _lost(self) -> None:
@@ -286,25 +307,23 @@ class Zygote:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
             callback(-9)
-        for prepared in self.pool:
+        for pid, cgroup in self.pool.items():
             with contextlib.suppress(ProcessLookupError):
-                os.kill(prepared.pid, 9)
+                os.kill(pid, 9)
+            cgroup.remove()  # a child still leaving it is killed, the removal retried
         self.pool.clear()
-        for cgroup in self._pool_cgroups.values():
-            cgroup.remove()  # best effort: a child may still be leaving it
-        self._pool_cgroups.clear()
 
     async def close(self) -> None:
         """Stop the zygote and its prepared children (sandboxes are stopped before)."""
         self._closing = True
         for task in list(self._tasks):
             task.cancel()
-        for prepared in self.pool:
+        for pid in self.pool:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(prepared.pid, 9)
+                os.kill(pid, 9)
         # The zygote reaps them and says so; each cgroup is removed then.
         for _ in range(200):
-            if not self._pool_cgroups or not self.alive:
+            if not self.pool or not self.alive:
                 break
             await asyncio.sleep(0.01)
         process = self._process

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gureum.workers.zygote import Prepared
 from tests.conftest import ROLE, RunningServer, client, unique_name, zip_files
 
 
@@ -71,7 +72,7 @@ def test_prepared_children_wait_in_cgroups_of_their_own(start_server: Any) -> No
     assert json.loads(lam.invoke(FunctionName=name)["Payload"].read())[0] == 2
     zygote = next(iter(server.platform.zygotes._zygotes.values()))
     wait_for(lambda: len(zygote.pool) == 2)
-    prepared = list(zygote.pool)
+    prepared = [Prepared(pid, cgroup) for pid, cgroup in zygote.pool.items()]
     for child in prepared:
         groups = Path(f"/proc/{child.pid}/cgroup").read_text()
         for controller in ("memory", "pids", "cpu"):
