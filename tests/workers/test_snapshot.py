@@ -142,3 +142,19 @@ def test_updating_the_function_lets_its_snapshots_go(gureum_server: RunningServe
     # Version 1 is unchanged: its next cold start makes a new snapshot (init runs again).
     second = json.loads(lam.invoke(FunctionName=name, Qualifier="1")["Payload"].read())
     assert second["token"] != first["token"]
+
+
+def test_a_failing_before_snapshot_hook_fails_the_snapshot(gureum_server: RunningServer) -> None:
+    lam = client("lambda", gureum_server.endpoint)
+    code = (
+        "from snapshot_restore_py import register_before_snapshot\n"
+        "@register_before_snapshot\n"
+        "def boom():\n    raise ValueError('cannot snapshot')\n"
+        "def handler(e, c):\n    return 1\n"
+    )
+    name = snap_function(lam, code)
+    with pytest.raises(lam.exceptions.ClientError) as error:
+        lam.invoke(FunctionName=name, Qualifier="1")
+    assert error.value.response["Error"]["Code"] == "SnapStartException"
+    assert "Runtime.BeforeSnapshotError" in error.value.response["Error"]["Message"]
+    assert "cannot snapshot" in error.value.response["Error"]["Message"]
