@@ -21,7 +21,18 @@
           ├── TooManyRequestsException       429  carries ``Reason``
           ├── ServiceException               500
           ├── InvalidRuntimeException        502  the runtime cannot run on this host
-          └── NotImplementedException        501  a part of the API gureum lacks yet
+          ├── NotImplementedException        501  a part of the API gureum lacks yet
+          └── SqsError                       400  the built-in queues' errors (SQS names),
+               ├── QueueDoesNotExist                 each with the code of SQS's older
+               ├── QueueNameExists                   query protocol that botocore maps
+               ├── ReceiptHandleIsInvalid            them by (``x-amzn-query-error``)
+               ├── MessageNotInflight
+               ├── PurgeQueueInProgress
+               ├── InvalidAttributeName, InvalidAttributeValue
+               ├── EmptyBatchRequest, TooManyEntriesInBatchRequest,
+               │   BatchEntryIdsNotDistinct, InvalidBatchEntryId, BatchRequestTooLong
+               ├── InvalidParameterValue, MissingParameter, InvalidMessageContents
+               └── UnsupportedOperation
 
 JSON-protocol services (CloudWatch Logs) answer every client error with status 400 and
 ``{"__type": ..., "message": ...}``; ``frontend/json_rpc.py`` renders them so.
@@ -164,3 +175,48 @@ class NotImplementedException(ServiceError):
 
     def body(self) -> dict[str, Any]:
         return {"Type": "Service", self.message_key: self.message, **self.extra}
+
+
+class SqsError(ServiceError):
+    """An error of the built-in queues' SQS API (AWS JSON 1.0, status 400).
+
+    ``query_code`` is the error code of SQS's query protocol: the JSON protocol sends it
+    in ``x-amzn-query-error`` and botocore reports it as the error's ``Code``.
+    """
+
+    error_type = "SqsError"
+    query_code: ClassVar[str] = ""
+
+
+def _sqs_error(name: str, query_code: str | None = None) -> type[SqsError]:
+    return type(name, (SqsError,), {"error_type": name, "query_code": query_code or name})
+
+
+QueueDoesNotExist = _sqs_error("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue")
+QueueNameExists = _sqs_error("QueueNameExists", "QueueAlreadyExists")
+ReceiptHandleIsInvalid = _sqs_error("ReceiptHandleIsInvalid")
+MessageNotInflight = _sqs_error("MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight")
+PurgeQueueInProgress = _sqs_error(
+    "PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress"
+)
+InvalidAttributeName = _sqs_error("InvalidAttributeName")
+InvalidAttributeValue = _sqs_error("InvalidAttributeValue")
+EmptyBatchRequest = _sqs_error("EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest")
+TooManyEntriesInBatchRequest = _sqs_error(
+    "TooManyEntriesInBatchRequest", "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
+)
+BatchEntryIdsNotDistinct = _sqs_error(
+    "BatchEntryIdsNotDistinct", "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"
+)
+InvalidBatchEntryId = _sqs_error(
+    "InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId"
+)
+BatchRequestTooLong = _sqs_error(
+    "BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong"
+)
+InvalidParameterValue = _sqs_error("InvalidParameterValue")
+MissingParameter = _sqs_error("MissingParameter")
+InvalidMessageContents = _sqs_error("InvalidMessageContents")
+UnsupportedOperation = _sqs_error(
+    "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation"
+)

@@ -10,6 +10,7 @@ from gureum.counting import CountingService
 from gureum.functions.code import CodeStore
 from gureum.functions.registry import FunctionRegistry
 from gureum.observe.logs import LogSink
+from gureum.queues.queues import Queues
 from gureum.runtimes import BOOTSTRAP, python_interpreter, sdk_packages, sdk_path
 from gureum.settings import Settings
 from gureum.store import Store, open_store
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 class Platform:
-    """Store, code, registry, logs and the Worker Manager of one node."""
+    """Store, code, registry, queues, logs and the Worker Manager of one node."""
 
     store: Store
     code: CodeStore
@@ -30,6 +31,7 @@ class Platform:
     counting: CountingService
     logs: LogSink
     workers: WorkerManager
+    queues: Queues
     loop: asyncio.AbstractEventLoop
     isolation: isolation.Isolation
     zygotes: Zygotes | None
@@ -48,6 +50,7 @@ class Platform:
             self.store, self.code, region=settings.region, account_id=settings.account_id
         )
         await self.functions.load()
+        self.queues = Queues(self.store)
         self.counting = CountingService(
             settings.account_concurrency, settings.unreserved_concurrency_minimum
         )

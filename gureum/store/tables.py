@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+#: Row ids: 64-bit on PostgreSQL, SQLite's rowid alias (INTEGER) there.
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 functions = sa.Table(
     "functions",
@@ -31,12 +33,7 @@ log_streams = sa.Table(
 log_events = sa.Table(
     "log_events",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
     sa.Column("log_group", sa.String(512), nullable=False),
     sa.Column("log_stream", sa.String(512), nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
@@ -53,4 +50,33 @@ aliases = sa.Table(
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("config", sa.JSON, nullable=False),
     sa.Column("revision_id", sa.String(36), nullable=False),
+)
+
+queues = sa.Table(
+    "queues",
+    metadata,
+    sa.Column("name", sa.String(80), primary_key=True),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("modified_ms", sa.BigInteger, nullable=False),
+    sa.Column("purged_ms", sa.BigInteger, nullable=True),
+)
+
+queue_messages = sa.Table(
+    "queue_messages",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("queue", sa.String(80), nullable=False),
+    sa.Column("message_id", sa.String(36), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("message_attributes", sa.JSON, nullable=True),
+    sa.Column("sent_ms", sa.BigInteger, nullable=False),
+    sa.Column("visible_ms", sa.BigInteger, nullable=False),
+    sa.Column("receive_count", sa.Integer, nullable=False),
+    sa.Column("first_receive_ms", sa.BigInteger, nullable=True),
+    #: The nonce of the newest receipt handle (NULL: never received since it was sent).
+    sa.Column("receipt", sa.String(32), nullable=True),
+    # Receives scan a queue in id order, skipping rows not yet visible.
+    sa.Index("ix_queue_messages_queue", "queue", "id", "visible_ms"),
 )

@@ -1,0 +1,1 @@
+"""Built-in queues: durable SQS-compatible queues on the store."""

@@ -1,0 +1,632 @@
+"""Built-in durable queues: SQS's semantics on the store (SQLite or PostgreSQL).
+
+One implementation serves both engines. A receive claims visible messages in one
+transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that several nodes
+never claim one message; SQLite has one writer and ignores the clause) and hides them
+for the visibility timeout. Every claim gets a fresh receipt nonce, so only the newest
+receipt handle deletes or changes a message.
+
+Sends are committed in groups: concurrent sends queue up while one transaction is
+being written and go together in the next (one commit for many 202s and
+SendMessage answers). Long polls wait on an in-process signal raised by each commit,
+and look again at least every ``poll_interval`` seconds for what other nodes sent.
+
+Queues whose names hold a colon (``gureum:async``) are the platform's own: the SQS API
+cannot name them (SQS names are letters, digits, ``-`` and ``_``) and ListQueues leaves
+them out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import secrets
+import struct
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from gureum.errors import (
+    MessageNotInflight,
+    PurgeQueueInProgress,
+    QueueDoesNotExist,
+    QueueNameExists,
+    ReceiptHandleIsInvalid,
+)
+from gureum.store import Store
+from gureum.store.tables import queue_messages, queues
+
+#: Attributes every queue has, with SQS's defaults (values are strings, as on the wire).
+DEFAULT_ATTRIBUTES = {
+    "DelaySeconds": "0",
+    "MaximumMessageSize": "1048576",
+    "MessageRetentionPeriod": "345600",
+    "ReceiveMessageWaitTimeSeconds": "0",
+    "VisibilityTimeout": "30",
+}
+#: SQS refuses a second PurgeQueue within this many seconds.
+PURGE_INTERVAL_MS = 60_000
+#: A receive that finds only moved or expired messages looks again at most this often.
+_CLAIM_ROUNDS = 5
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """A queue as stored: attributes as SQS spells them (defaults filled in)."""
+
+    name: str
+    attributes: dict[str, str]
+    tags: dict[str, str]
+    created_ms: int
+    modified_ms: int
+
+    def int_attribute(self, key: str) -> int:
+        return int(self.attributes.get(key, DEFAULT_ATTRIBUTES.get(key, "0")))
+
+    @property
+    def redrive(self) -> tuple[str, int] | None:
+        """(dead-letter queue name, maxReceiveCount) of the RedrivePolicy, if any."""
+        raw = self.attributes.get("RedrivePolicy")
+        if not raw:
+            return None
+        policy = json.loads(raw)
+        return arn_queue_name(str(policy["deadLetterTargetArn"])), int(policy["maxReceiveCount"])
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A received message."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    message_attributes: dict[str, dict[str, str]] | None
+    sent_ms: int
+    receive_count: int
+    first_receive_ms: int
+
+    @property
+    def md5_of_body(self) -> str:
+        return hashlib.md5(self.body.encode()).hexdigest()
+
+    @property
+    def md5_of_message_attributes(self) -> str | None:
+        return md5_of_attributes(self.message_attributes)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What a send answers: the new message's id and digests."""
+
+    message_id: str
+    md5_of_body: str
+    md5_of_message_attributes: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to send: its body, attributes and delay (None: the queue's)."""
+
+    body: str
+    message_attributes: dict[str, dict[str, str]] | None = None
+    delay_seconds: int | None = None
+    message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def md5_of_attributes(attributes: dict[str, dict[str, str]] | None) -> str | None:
+    """SQS's digest of message attributes: name, type and value of each, sorted by name,
+    each length-prefixed (4 bytes, big-endian), the value after a transport byte (1 for
+    strings and numbers, 2 for binary)."""
+    if not attributes:
+        return None
+    digest = hashlib.md5()
+
+    def put(data: bytes) -> None:
+        digest.update(struct.pack(">I", len(data)) + data)
+
+    for name in sorted(attributes):
+        value = attributes[name]
+        data_type = value["DataType"]
+        put(name.encode())
+        put(data_type.encode())
+        if "BinaryValue" in value:
+            digest.update(b"\x02")
+            put(base64.b64decode(value["BinaryValue"]))
+        else:
+            digest.update(b"\x01")
+            put(value["StringValue"].encode())
+    return digest.hexdigest()
+
+
+def arn_queue_name(arn: str) -> str:
+    """The queue name of ``arn:aws:sqs:REGION:ACCOUNT:NAME`` (ValueError otherwise)."""
+    parts = arn.split(":")
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sqs" or not parts[5]:
+        raise ValueError(f"not an SQS queue ARN: {arn!r}")
+    return parts[5]
+
+
+def _receipt(row_id: int, nonce: str) -> str:
+    return base64.urlsafe_b64encode(f"{row_id}:{nonce}".encode()).decode()
+
+
+def parse_receipt(handle: str) -> tuple[int, str]:
+    """(row id, nonce) of a receipt handle; ReceiptHandleIsInvalid if it is not one."""
+    try:
+        row_id, _, nonce = base64.urlsafe_b64decode(handle.encode()).decode().partition(":")
+        if not row_id.isdigit() or len(nonce) != 16:
+            raise ValueError
+        return int(row_id), nonce
+    except (ValueError, binascii.Error, UnicodeError):
+        raise ReceiptHandleIsInvalid(
+            f'The input receipt handle "{handle}" is not a valid receipt handle.'
+        ) from None
+
+
+@dataclass(slots=True)
+class _PendingSend:
+    queue: str
+    messages: list[Outgoing]
+    future: asyncio.Future[list[Sent]]
+
+
+class Queues:
+    """Durable queues on a store; methods are coroutines for the event loop."""
+
+    def __init__(self, store: Store, *, poll_interval: float = 1.0) -> None:
+        self.store = store
+        self.poll_interval = poll_interval
+        self._pending: list[_PendingSend] = []
+        self._flusher: asyncio.Task[None] | None = None
+        #: queue -> events set by commits that made messages visible there
+        self._signals: dict[str, asyncio.Event] = {}
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        """A write transaction; on SQLite it takes the write lock at once (BEGIN
+        IMMEDIATE), so that a claim's read and its update see no other writer between."""
+        with self.store.engine.begin() as connection:
+            if self.store.dialect == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
+
+    # queues
+    async def create(
+        self, name: str, attributes: dict[str, str], tags: dict[str, str] | None = None
+    ) -> Queue:
+        """Create a queue, or return it if it exists with these attributes (SQS's rule)."""
+        return await self.store.run(self._create, name, attributes, tags or {})
+
+    def _create(self, name: str, attributes: dict[str, str], tags: dict[str, str]) -> Queue:
+        full = {**DEFAULT_ATTRIBUTES, **attributes}
+        now = _now_ms()
+        with self._writing() as connection:
+            existing = self._get(connection, name)
+            if existing is not None:
+                if any(existing.attributes.get(k) != v for k, v in attributes.items()):
+                    raise QueueNameExists(
+                        f"A queue already exists with the same name and a different value "
+                        f"for attribute(s) {', '.join(sorted(attributes))}"
+                    )
+                return existing
+            connection.execute(
+                queues.insert().values(
+                    name=name, attributes=full, tags=tags, created_ms=now, modified_ms=now
+                )
+            )
+        return Queue(name, full, tags, now, now)
+
+    async def get(self, name: str) -> Queue:
+        """The queue called ``name``; QueueDoesNotExist if there is none."""
+        return await self.store.run(self._require, name)
+
+    def _require(self, name: str) -> Queue:
+        with self.store.engine.connect() as connection:
+            queue = self._get(connection, name)
+        if queue is None:
+            raise QueueDoesNotExist("The specified queue does not exist.")
+        return queue
+
+    @staticmethod
+    def _get(connection: sa.Connection, name: str) -> Queue | None:
+        row = connection.execute(sa.select(queues).where(queues.c.name == name)).first()
+        if row is None:
+            return None
+        return Queue(
+            row.name, dict(row.attributes), dict(row.tags), row.created_ms, row.modified_ms
+        )
+
+    async def list_queues(self, prefix: str | None = None) -> list[Queue]:
+        """User queues (not the platform's own), by name."""
+        return await self.store.run(self._list, prefix)
+
+    def _list(self, prefix: str | None) -> list[Queue]:
+        query = sa.select(queues).where(~queues.c.name.contains(":"))
+        if prefix:
+            query = query.where(queues.c.name.startswith(prefix, autoescape=True))
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(query.order_by(queues.c.name))
+            return [
+                Queue(r.name, dict(r.attributes), dict(r.tags), r.created_ms, r.modified_ms)
+                for r in rows
+            ]
+
+    async def set_attributes(self, name: str, attributes: dict[str, str]) -> None:
+        """Change attributes (an empty string removes RedrivePolicy, as on SQS)."""
+        await self.store.run(self._set_attributes, name, attributes)
+
+    def _set_attributes(self, name: str, attributes: dict[str, str]) -> None:
+        with self._writing() as connection:
+            queue = self._get(connection, name)
+            if queue is None:
+                raise QueueDoesNotExist("The specified queue does not exist.")
+            merged = {**queue.attributes, **attributes}
+            for key in [k for k, v in merged.items() if v == "" and k not in DEFAULT_ATTRIBUTES]:
+                del merged[key]
+            connection.execute(
+                queues.update()
+                .where(queues.c.name == name)
+                .values(attributes=merged, modified_ms=_now_ms())
+            )
+
+    async def set_tags(self, name: str, tags: dict[str, str], remove: Sequence[str] = ()) -> None:
+        await self.store.run(self._set_tags, name, tags, list(remove))
+
+    def _set_tags(self, name: str, tags: dict[str, str], remove: list[str]) -> None:
+        with self._writing() as connection:
+            queue = self._get(connection, name)
+            if queue is None:
+                raise QueueDoesNotExist("The specified queue does not exist.")
+            merged = {k: v for k, v in {**queue.tags, **tags}.items() if k not in remove}
+            connection.execute(queues.update().where(queues.c.name == name).values(tags=merged))
+
+    async def delete(self, name: str) -> None:
+        """Delete a queue and its messages."""
+        await self.store.run(self._delete, name)
+
+    def _delete(self, name: str) -> None:
+        with self._writing() as connection:
+            connection.execute(queue_messages.delete().where(queue_messages.c.queue == name))
+            if not connection.execute(queues.delete().where(queues.c.name == name)).rowcount:
+                raise QueueDoesNotExist("The specified queue does not exist.")
+
+    async def purge(self, name: str) -> None:
+        """Delete every message; a second purge within 60 s is refused, as on SQS."""
+        await self.store.run(self._purge, name)
+
+    def _purge(self, name: str) -> None:
+        now = _now_ms()
+        with self._writing() as connection:
+            row = connection.execute(
+                sa.select(queues.c.purged_ms).where(queues.c.name == name)
+            ).first()
+            if row is None:
+                raise QueueDoesNotExist("The specified queue does not exist.")
+            if row.purged_ms is not None and now - row.purged_ms < PURGE_INTERVAL_MS:
+                raise PurgeQueueInProgress(
+                    f"Only one PurgeQueue operation on {name} is allowed every 60 seconds."
+                )
+            connection.execute(queue_messages.delete().where(queue_messages.c.queue == name))
+            connection.execute(queues.update().where(queues.c.name == name).values(purged_ms=now))
+
+    async def counts(self, name: str) -> dict[str, int]:
+        """ApproximateNumberOfMessages, ...NotVisible and ...Delayed."""
+        return await self.store.run(self._counts, name)
+
+    def _counts(self, name: str) -> dict[str, int]:
+        now = _now_ms()
+        m = queue_messages.c
+        visible = sa.func.sum(sa.case((m.visible_ms <= now, 1), else_=0))
+        in_flight = sa.func.sum(sa.case(((m.visible_ms > now) & (m.receive_count > 0), 1), else_=0))
+        delayed = sa.func.sum(sa.case(((m.visible_ms > now) & (m.receive_count == 0), 1), else_=0))
+        with self.store.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(visible, in_flight, delayed).where(m.queue == name)
+            ).one()
+        return {
+            "ApproximateNumberOfMessages": int(row[0] or 0),
+            "ApproximateNumberOfMessagesNotVisible": int(row[1] or 0),
+            "ApproximateNumberOfMessagesDelayed": int(row[2] or 0),
+        }
+
+    async def dead_letter_sources(self, arn: str) -> list[str]:
+        """Names of the queues whose RedrivePolicy targets ``arn``."""
+        name = arn_queue_name(arn)
+        return [q.name for q in await self.list_queues() if q.redrive and q.redrive[0] == name]
+
+    # messages
+    async def send(self, queue: str, messages: Sequence[Outgoing]) -> list[Sent]:
+        """Store messages durably (committed when this returns)."""
+        future: asyncio.Future[list[Sent]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_PendingSend(queue, list(messages), future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="gureum-queue-sends")
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                results = await self.store.run(self._insert, batch)
+            except Exception as exc:
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                continue
+            for pending, result in zip(batch, results, strict=True):
+                if pending.future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    pending.future.set_exception(result)
+                else:
+                    pending.future.set_result(result)
+            for name in {p.queue for p in batch}:
+                self._signal(name)
+
+    def _insert(self, batch: list[_PendingSend]) -> list[list[Sent] | BaseException]:
+        now = _now_ms()
+        names = {p.queue for p in batch}
+        rows: list[dict[str, Any]] = []
+        results: list[list[Sent] | BaseException] = []
+        with self._writing() as connection:
+            delays = {
+                r.name: int(r.attributes.get("DelaySeconds", "0"))
+                for r in connection.execute(
+                    sa.select(queues.c.name, queues.c.attributes).where(queues.c.name.in_(names))
+                )
+            }
+            for pending in batch:
+                if pending.queue not in delays:
+                    results.append(QueueDoesNotExist("The specified queue does not exist."))
+                    continue
+                sent = []
+                for message in pending.messages:
+                    delay = message.delay_seconds
+                    if delay is None:
+                        delay = delays[pending.queue]
+                    rows.append(
+                        {
+                            "queue": pending.queue,
+                            "message_id": message.message_id,
+                            "body": message.body,
+                            "message_attributes": message.message_attributes,
+                            "sent_ms": now,
+                            "visible_ms": now + delay * 1000,
+                            "receive_count": 0,
+                        }
+                    )
+                    sent.append(
+                        Sent(
+                            message.message_id,
+                            hashlib.md5(message.body.encode()).hexdigest(),
+                            md5_of_attributes(message.message_attributes),
+                        )
+                    )
+                results.append(sent)
+            if rows:
+                connection.execute(queue_messages.insert(), rows)
+        return results
+
+    def _signal(self, name: str) -> None:
+        event = self._signals.pop(name, None)
+        if event is not None:
+            event.set()
+
+    async def receive(
+        self,
+        name: str,
+        *,
+        max_messages: int = 1,
+        visibility_timeout: int | None = None,
+        wait_seconds: float | None = None,
+    ) -> list[Message]:
+        """Claim up to ``max_messages`` visible messages, waiting up to ``wait_seconds``
+        (None: the queue's ReceiveMessageWaitTimeSeconds) for one to arrive."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while True:
+            signal = self._signals.setdefault(name, asyncio.Event())
+            messages, wait, next_visible_ms, moved = await self.store.run(
+                self._claim, name, max_messages, visibility_timeout, wait_seconds
+            )
+            if moved:
+                self._signal(moved)
+            remaining = started + wait - loop.time()
+            if messages or remaining <= 0:
+                return messages
+            timeout = min(remaining, self.poll_interval)
+            if next_visible_ms is not None:
+                timeout = min(timeout, max(0.0, next_visible_ms / 1000 - time.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), timeout)
+
+    def _claim(
+        self,
+        name: str,
+        limit: int,
+        visibility_timeout: int | None,
+        wait_seconds: float | None,
+    ) -> tuple[list[Message], float, int | None, str | None]:
+        """(claimed messages, the wait in force, when the next hidden one shows, the
+        dead-letter queue that messages were moved to)."""
+        m = queue_messages.c
+        now = _now_ms()
+        claimed: list[Message] = []
+        moved = None
+        with self._writing() as connection:
+            queue = self._get(connection, name)
+            if queue is None:
+                raise QueueDoesNotExist("The specified queue does not exist.")
+            if visibility_timeout is None:
+                visibility_timeout = queue.int_attribute("VisibilityTimeout")
+            if wait_seconds is None:
+                wait_seconds = queue.int_attribute("ReceiveMessageWaitTimeSeconds")
+            expired_before = now - queue.int_attribute("MessageRetentionPeriod") * 1000
+            redrive = queue.redrive
+            for _ in range(_CLAIM_ROUNDS):
+                wanted = limit - len(claimed)
+                rows = list(
+                    connection.execute(
+                        sa.select(queue_messages)
+                        .where((m.queue == name) & (m.visible_ms <= now))
+                        .order_by(m.id)
+                        .limit(wanted)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                if not rows:
+                    break
+                take: list[Any] = []
+                expired: list[int] = []
+                dead: list[int] = []
+                for row in rows:
+                    if row.sent_ms < expired_before:
+                        expired.append(row.id)
+                    elif redrive is not None and row.receive_count >= redrive[1]:
+                        dead.append(row.id)
+                    else:
+                        take.append(row)
+                if expired:
+                    connection.execute(queue_messages.delete().where(m.id.in_(expired)))
+                if dead:
+                    assert redrive is not None
+                    self._move(connection, dead, redrive[0], now)
+                    moved = redrive[0]
+                if take:
+                    nonce = secrets.token_hex(8)
+                    connection.execute(
+                        queue_messages.update()
+                        .where(m.id.in_([r.id for r in take]))
+                        .values(
+                            visible_ms=now + visibility_timeout * 1000,
+                            receive_count=m.receive_count + 1,
+                            first_receive_ms=sa.func.coalesce(m.first_receive_ms, now),
+                            receipt=nonce,
+                        )
+                    )
+                    claimed.extend(
+                        Message(
+                            r.message_id,
+                            _receipt(r.id, nonce),
+                            r.body,
+                            r.message_attributes,
+                            r.sent_ms,
+                            r.receive_count + 1,
+                            r.first_receive_ms or now,
+                        )
+                        for r in take
+                    )
+                if len(claimed) >= limit or len(rows) < wanted:
+                    break
+            next_visible = None
+            if not claimed and wait_seconds:
+                next_visible = connection.execute(
+                    sa.select(sa.func.min(m.visible_ms)).where(
+                        (m.queue == name) & (m.visible_ms > now)
+                    )
+                ).scalar()
+        return claimed, float(wait_seconds), next_visible, moved
+
+    def _move(self, connection: sa.Connection, ids: list[int], target: str, now: int) -> None:
+        """Move messages to a dead-letter queue (gone if it has been deleted since)."""
+        m = queue_messages.c
+        exists = connection.execute(sa.select(queues.c.name).where(queues.c.name == target)).first()
+        if exists is None:
+            connection.execute(queue_messages.delete().where(m.id.in_(ids)))
+            return
+        connection.execute(
+            queue_messages.update()
+            .where(m.id.in_(ids))
+            .values(
+                queue=target, visible_ms=now, receive_count=0, first_receive_ms=None, receipt=None
+            )
+        )
+
+    async def delete_message(self, name: str, receipt_handle: str) -> None:
+        """Delete a message by its newest receipt handle (a stale one deletes nothing)."""
+        row_id, nonce = parse_receipt(receipt_handle)
+        await self.store.run(self._delete_messages, name, [(row_id, nonce)])
+
+    async def delete_messages(self, name: str, handles: Iterable[str]) -> None:
+        keys = [parse_receipt(h) for h in handles]
+        await self.store.run(self._delete_messages, name, keys)
+
+    def _delete_messages(self, name: str, keys: list[tuple[int, str]]) -> None:
+        m = queue_messages.c
+        with self._writing() as connection:
+            if self._get(connection, name) is None:
+                raise QueueDoesNotExist("The specified queue does not exist.")
+            for row_id, nonce in keys:
+                connection.execute(
+                    queue_messages.delete().where(
+                        (m.id == row_id) & (m.queue == name) & (m.receipt == nonce)
+                    )
+                )
+
+    async def change_visibility(
+        self, name: str, receipt_handle: str, visibility_timeout: int, *, body: str | None = None
+    ) -> None:
+        """Hide an in-flight message for ``visibility_timeout`` seconds from now (0: show it now).
+
+        ``body`` replaces the message's body: the platform's own queues keep an
+        event's attempt count there (SQS's API never passes it)."""
+        row_id, nonce = parse_receipt(receipt_handle)
+        await self.store.run(self._change_visibility, name, row_id, nonce, visibility_timeout, body)
+        if visibility_timeout == 0:
+            self._signal(name)
+
+    def _change_visibility(
+        self, name: str, row_id: int, nonce: str, timeout: int, body: str | None
+    ) -> None:
+        m = queue_messages.c
+        now = _now_ms()
+        values: dict[str, Any] = {"visible_ms": now + timeout * 1000}
+        if body is not None:
+            values["body"] = body
+        with self._writing() as connection:
+            if self._get(connection, name) is None:
+                raise QueueDoesNotExist("The specified queue does not exist.")
+            updated = connection.execute(
+                queue_messages.update()
+                .where(
+                    (m.id == row_id)
+                    & (m.queue == name)
+                    & (m.receipt == nonce)
+                    & (m.visible_ms > now)
+                )
+                .values(**values)
+            )
+        if not updated.rowcount:
+            raise MessageNotInflight("The message referred to isn't in flight.")
+
+    async def release_in_flight(self, name: str) -> int:
+        """Make every in-flight message of ``name`` visible now (a single node's restart:
+        nobody else can be working on them); the number released."""
+        count = await self.store.run(self._release, name)
+        if count:
+            self._signal(name)
+        return count
+
+    def _release(self, name: str) -> int:
+        m = queue_messages.c
+        now = _now_ms()
+        with self._writing() as connection:
+            return int(
+                connection.execute(
+                    queue_messages.update()
+                    .where((m.queue == name) & (m.visible_ms > now) & (m.receive_count > 0))
+                    .values(visible_ms=now)
+                ).rowcount
+            )
