@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 
 from gureum.counting import CountingService
+from gureum.events.async_invoke import AsyncInvoker
 from gureum.functions.code import CodeStore
+from gureum.functions.config import FunctionVersion, function_arn
 from gureum.functions.registry import FunctionRegistry
 from gureum.observe.logs import LogSink
 from gureum.queues.queues import Queues
@@ -16,7 +19,8 @@ from gureum.settings import Settings
 from gureum.store import Store, open_store
 from gureum.workers import isolation, placement
 from gureum.workers.manager import WorkerManager
-from gureum.workers.sandbox import SandboxEnvironment
+from gureum.workers.runtime_api import Invocation
+from gureum.workers.sandbox import InvokeOutcome, SandboxEnvironment
 from gureum.workers.zygote import Zygotes
 
 logger = logging.getLogger(__name__)
@@ -32,6 +36,7 @@ class Platform:
     logs: LogSink
     workers: WorkerManager
     queues: Queues
+    async_invoker: AsyncInvoker
     loop: asyncio.AbstractEventLoop
     isolation: isolation.Isolation
     zygotes: Zygotes | None
@@ -94,6 +99,14 @@ class Platform:
             placement=placement.LocalPlacement(budget),
         )
         self.workers.start()
+        self.async_invoker = AsyncInvoker(
+            self,
+            retry_delays=settings.retry_delay_seconds,
+            concurrency=settings.async_concurrency,
+            # One node on SQLite: events claimed before a crash have nobody running them.
+            release_on_start=self.store.dialect == "sqlite",
+        )
+        await self.async_invoker.start()
         self._provision_all()
         self.functions.on_change(self.workers.retire)
         self.functions.on_change(self._forget_reservation)
@@ -147,8 +160,39 @@ class Platform:
         if name not in self.functions.reservations():
             self.counting.reserve(name, None)
 
+    def invocation(
+        self,
+        function: FunctionVersion,
+        qualifier: str | None,
+        payload: bytes,
+        request_id: str,
+        *,
+        trace_id: str | None = None,
+        client_context: str | None = None,
+    ) -> Invocation:
+        """An event for ``function`` as invoked (``qualifier`` as the caller gave it)."""
+        return Invocation(
+            request_id,
+            payload,
+            int(time.time() * 1000) + function.timeout * 1000,
+            function_arn(self.settings.region, self.settings.account_id, function.name, qualifier),
+            trace_id=trace_id,
+            client_context=client_context,
+        )
+
+    async def invoke(
+        self, function: FunctionVersion, invocation: Invocation, *, tail: bool = False
+    ) -> InvokeOutcome:
+        """Run an invocation under the Counting Service's limits (429 when over them)."""
+        slot = self.counting.acquire(function.name)
+        try:
+            return await self.workers.invoke(function, invocation, tail=tail)
+        finally:
+            self.counting.release(slot)
+
     async def stop(self) -> None:
         """Drain in-flight invokes, stop every sandbox, flush logs, close the store."""
+        await self.async_invoker.stop(self.settings.shutdown_timeout)
         await self.workers.shutdown(self.settings.shutdown_timeout)
         if self.zygotes is not None:
             await self.zygotes.close()

@@ -99,6 +99,18 @@ class Settings(BaseSettings):
         "default: 80% of its memory. Idle sandboxes are evicted (least recently used "
         "first) to make room; beyond it, invokes are throttled (429).",
     )
+    retry_delays: str = Field(
+        "60,120",
+        pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$",
+        description="Seconds an asynchronous event waits before its first and second retry "
+        "after a function error (Lambda: about 1 and 2 minutes), comma-separated.",
+    )
+    async_concurrency: int = Field(
+        100,
+        ge=1,
+        description="Asynchronous events this node runs at once (each takes a sandbox and a "
+        "slot of the account's concurrency).",
+    )
     log_level: str = Field("info", description="Level of the server's own log.")
 
     @property
@@ -106,6 +118,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'gureum.db').resolve()}"
+
+    @property
+    def retry_delay_seconds(self) -> list[float]:
+        return [float(part) for part in self.retry_delays.split(",")]
 
     @property
     def endpoint_url(self) -> str:

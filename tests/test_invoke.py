@@ -314,10 +314,16 @@ def test_invoke_errors(lambda_client: Any, deploy: Any) -> None:
         lambda_client.invoke(FunctionName=name, Payload=json.dumps("z" * (6 * 1024 * 1024 + 10)))
     with pytest.raises(lambda_client.exceptions.InvalidRequestContentException):
         lambda_client.invoke(FunctionName=name, ClientContext="!!notbase64")
-    with pytest.raises(lambda_client.exceptions.ClientError) as event:
-        lambda_client.invoke(FunctionName=name, InvocationType="Event")
-    assert event.value.response["Error"]["Code"] == "NotImplementedException"
-    assert event.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    with pytest.raises(lambda_client.exceptions.RequestTooLargeException):
+        lambda_client.invoke(
+            FunctionName=name,
+            InvocationType="Event",
+            Payload=json.dumps("z" * (1024 * 1024 + 10)),
+        )
+    with pytest.raises(lambda_client.exceptions.InvalidRequestContentException):
+        lambda_client.invoke(FunctionName=name, InvocationType="Event", Payload=b"{not json")
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.invoke(FunctionName="no-such-function", InvocationType="Event")
 
 
 def test_dry_run(lambda_client: Any, deploy: Any) -> None:

@@ -4,8 +4,9 @@ Control plane: CreateFunction, GetFunction, GetFunctionConfiguration, ListFuncti
 UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, GetAccountSettings,
 Put/Get/DeleteFunctionConcurrency, PublishVersion, ListVersionsByFunction,
 CreateAlias, GetAlias, UpdateAlias, DeleteAlias, ListAliases, and
-Put/Get/Delete/ListProvisionedConcurrencyConfig(s).
-Data plane: Invoke (``RequestResponse`` and ``DryRun``).
+Put/Get/Delete/ListProvisionedConcurrencyConfig(s),
+Put/Get/Update/Delete/ListFunctionEventInvokeConfig(s).
+Data plane: Invoke (``RequestResponse``, ``Event`` and ``DryRun``).
 """
 
 from __future__ import annotations
@@ -23,22 +24,23 @@ from starlette.routing import Route
 from gureum.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
-    NotImplementedException,
     ProvisionedConcurrencyConfigNotFoundException,
     RequestTooLargeException,
     ResourceNotFoundException,
     ValidationException,
 )
+from gureum.events import invoke_config
 from gureum.frontend.responses import aws_json, json_body, new_request_id, parse_json_object
 from gureum.functions.config import LATEST, FunctionVersion, function_arn
 from gureum.functions.registry import public_config
-from gureum.workers.runtime_api import Invocation
 
 if TYPE_CHECKING:
     from gureum.platform import Platform
 
 #: Lambda's synchronous request payload limit.
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+#: Lambda's asynchronous request payload limit (1 MB since October 2025).
+MAX_ASYNC_PAYLOAD = 1024 * 1024
 #: Lambda's limit on a base64-decoded ``X-Amz-Client-Context``.
 MAX_CLIENT_CONTEXT = 3583
 #: Lambda's direct-upload quota for CreateFunction/UpdateFunctionCode requests.
@@ -386,7 +388,8 @@ async def invoke(request: Request) -> Response:
             f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy "
             "constraint: Member must satisfy enum value set: [Tail, None]"
         )
-    payload = await _limited_body(request, MAX_SYNC_PAYLOAD, "InvokeFunction")
+    limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+    payload = await _limited_body(request, limit, "InvokeFunction")
     if payload.strip():
         try:
             json.loads(payload)
@@ -401,28 +404,24 @@ async def invoke(request: Request) -> Response:
     if invocation_type == "DryRun":
         return Response(b"", 204, {"x-amzn-RequestId": request_id})
     if invocation_type == "Event":
-        raise NotImplementedException(
-            "Asynchronous invocation (InvocationType=Event) is not supported by gureum yet."
+        await platform.async_invoker.accept(
+            function.name,
+            qualifier or None,
+            payload,
+            request_id,
+            trace_id=headers.get("x-amzn-trace-id"),
+            client_context=client_context,
         )
-    invoked_arn = function_arn(
-        platform.settings.region,
-        platform.settings.account_id,
-        function.name,
-        qualifier if qualifier else None,
-    )
-    invocation = Invocation(
-        request_id,
+        return Response(b"", 202, {"x-amzn-RequestId": request_id})
+    invocation = platform.invocation(
+        function,
+        qualifier or None,
         payload,
-        int(time.time() * 1000) + function.timeout * 1000,
-        invoked_arn,
+        request_id,
         trace_id=headers.get("x-amzn-trace-id"),
         client_context=client_context,
     )
-    slot = platform.counting.acquire(function.name)
-    try:
-        outcome = await platform.workers.invoke(function, invocation, tail=log_type == "Tail")
-    finally:
-        platform.counting.release(slot)
+    outcome = await platform.invoke(function, invocation, tail=log_type == "Tail")
     response_headers = {
         "x-amzn-RequestId": request_id,
         "X-Amz-Executed-Version": function.version or LATEST,
@@ -432,6 +431,88 @@ async def invoke(request: Request) -> Response:
     if log_type == "Tail":
         response_headers["X-Amz-Log-Result"] = base64.b64encode(outcome.log_tail).decode()
     return Response(outcome.body, 200, response_headers, media_type="application/json")
+
+
+# asynchronous invocation settings
+def _event_invoke_arn(platform: Platform, name: str, qualifier: str) -> str:
+    return function_arn(platform.settings.region, platform.settings.account_id, name, qualifier)
+
+
+def _no_event_invoke_config(platform: Platform, name: str, qualifier: str) -> Exception:
+    arn = _event_invoke_arn(platform, name, qualifier)
+    return ResourceNotFoundException(f"The function {arn} doesn't have an EventInvokeConfig")
+
+
+async def _put_event_invoke_config(request: Request, *, merge: bool) -> Response:
+    platform = _platform(request)
+    name, qualifier = platform.functions.event_invoke_target(
+        request.path_params["name"], request.query_params.get("Qualifier")
+    )
+    changes = invoke_config.validate(await json_body(request))
+    current = platform.functions.event_invoke_configs(name).get(qualifier)
+    if merge:
+        if current is None:
+            raise _no_event_invoke_config(platform, name, qualifier)
+        stored = invoke_config.merged(current, changes)
+    else:
+        stored = changes
+    stored["LastModified"] = time.time()
+    await platform.functions.set_event_invoke_config(name, qualifier, stored)
+    return aws_json(invoke_config.shape(stored, _event_invoke_arn(platform, name, qualifier)))
+
+
+async def put_event_invoke_config(request: Request) -> Response:
+    return await _put_event_invoke_config(request, merge=False)
+
+
+async def update_event_invoke_config(request: Request) -> Response:
+    return await _put_event_invoke_config(request, merge=True)
+
+
+async def get_event_invoke_config(request: Request) -> Response:
+    platform = _platform(request)
+    name, qualifier = platform.functions.event_invoke_target(
+        request.path_params["name"], request.query_params.get("Qualifier")
+    )
+    stored = platform.functions.event_invoke_configs(name).get(qualifier)
+    if stored is None:
+        raise _no_event_invoke_config(platform, name, qualifier)
+    return aws_json(invoke_config.shape(stored, _event_invoke_arn(platform, name, qualifier)))
+
+
+async def delete_event_invoke_config(request: Request) -> Response:
+    platform = _platform(request)
+    name, qualifier = platform.functions.event_invoke_target(
+        request.path_params["name"], request.query_params.get("Qualifier")
+    )
+    if qualifier not in platform.functions.event_invoke_configs(name):
+        raise _no_event_invoke_config(platform, name, qualifier)
+    await platform.functions.set_event_invoke_config(name, qualifier, None)
+    return aws_json(None, 204)
+
+
+async def list_event_invoke_configs(request: Request) -> Response:
+    platform = _platform(request)
+    name, _ = platform.functions.event_invoke_target(request.path_params["name"], None)
+    limit = _max_items(request.query_params.get("MaxItems", "50"))
+    if limit > 50:
+        raise ValidationException(
+            f"1 validation error detected: Value '{limit}' at 'maxItems' failed to satisfy "
+            "constraint: Member must have value less than or equal to 50"
+        )
+    marker = request.query_params.get("Marker")
+    configs = sorted(platform.functions.event_invoke_configs(name).items())
+    if marker:
+        configs = [(q, c) for q, c in configs if q > marker]
+    page = configs[:limit]
+    body: dict[str, Any] = {
+        "FunctionEventInvokeConfigs": [
+            invoke_config.shape(c, _event_invoke_arn(platform, name, q)) for q, c in page
+        ]
+    }
+    if len(configs) > limit:
+        body["NextMarker"] = page[-1][0]
+    return aws_json(body)
 
 
 def routes() -> list[Route]:
@@ -478,6 +559,31 @@ def routes() -> list[Route]:
             "/2019-09-30/functions/{name}/provisioned-concurrency",
             delete_provisioned_concurrency,
             methods=["DELETE"],
+        ),
+        Route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            put_event_invoke_config,
+            methods=["PUT"],
+        ),
+        Route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            update_event_invoke_config,
+            methods=["POST"],
+        ),
+        Route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            get_event_invoke_config,
+            methods=["GET"],
+        ),
+        Route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            delete_event_invoke_config,
+            methods=["DELETE"],
+        ),
+        Route(
+            "/2019-09-25/functions/{name}/event-invoke-config/list",
+            list_event_invoke_configs,
+            methods=["GET"],
         ),
         Route("/2016-08-19/account-settings", get_account_settings, methods=["GET"]),
         Route("/2016-08-19/account-settings/", get_account_settings, methods=["GET"]),

@@ -21,6 +21,7 @@ from gureum.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
+from gureum.events.invoke_config import Target, parse_target
 from gureum.runtimes import KNOWN_UNSUPPORTED, PROVIDED_RUNTIMES, SUPPORTED_RUNTIMES
 
 LATEST = "$LATEST"
@@ -78,6 +79,7 @@ UPDATABLE = (
     "Runtime",
     "TracingConfig",
     "EphemeralStorage",
+    "DeadLetterConfig",
 )
 
 
@@ -219,11 +221,18 @@ def validate_settings(params: dict[str, Any]) -> dict[str, Any]:
                 "Member must satisfy enum value set: [Active, PassThrough]",
             )
         out["TracingConfig"] = {"Mode": mode}
-    dead_letter = (params.get("DeadLetterConfig") or {}).get("TargetArn")
-    if dead_letter:
-        raise NotImplementedException(
-            "DeadLetterConfig is not supported by gureum yet (asynchronous invocation comes later)."
-        )
+    if params.get("DeadLetterConfig") is not None:
+        dead_letter = params["DeadLetterConfig"]
+        target = dead_letter.get("TargetArn") if isinstance(dead_letter, dict) else None
+        if target:
+            if parse_target(target, "deadLetterConfig.targetArn").kind != "sqs":
+                raise InvalidParameterValueException(
+                    f"The dead-letter target {target} is not supported by gureum: "
+                    "dead-letter queues are gureum queues (arn:aws:sqs:...)."
+                )
+            out["DeadLetterConfig"] = {"TargetArn": target}
+        else:
+            out["DeadLetterConfig"] = {}  # removes it
     if params.get("Layers"):
         raise NotImplementedException("Layers are not supported by gureum yet.")
     if params.get("SnapStart") is not None:
@@ -347,6 +356,8 @@ def new_configuration(
     config.setdefault("Handler", None)
     if config["Handler"] is None:
         del config["Handler"]
+    if not config.get("DeadLetterConfig", True):
+        del config["DeadLetterConfig"]
     check_snap_start(config)
     return config
 
@@ -372,6 +383,8 @@ def updated_configuration(current: dict[str, Any], params: dict[str, Any]) -> di
     config = {**current, **changes}
     if "Environment" in changes and not changes["Environment"]["Variables"]:
         config.pop("Environment", None)
+    if "DeadLetterConfig" in changes and not changes["DeadLetterConfig"]:
+        config.pop("DeadLetterConfig", None)
     if config.get("Runtime") not in PROVIDED_RUNTIMES and not config.get("Handler"):
         raise InvalidParameterValueException("Handler is required for .zip file functions.")
     check_snap_start(config)
@@ -453,3 +466,9 @@ class FunctionVersion:
     def network(self) -> str:
         """``default`` (the host's network, as on Lambda) or ``none`` (tag gureum:network)."""
         return str((self.config.get("_Tags") or {}).get(NETWORK_TAG, "default"))
+
+    @property
+    def dead_letter_queue(self) -> Target | None:
+        """The version's DeadLetterConfig target (a built-in queue), if it has one."""
+        arn = (self.config.get("DeadLetterConfig") or {}).get("TargetArn")
+        return parse_target(arn, "deadLetterConfig.targetArn") if arn else None

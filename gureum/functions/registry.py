@@ -222,7 +222,7 @@ class FunctionRegistry:
         config = {
             k: v
             for k, v in current.config.items()
-            if k not in ("_ReservedConcurrency", "_LastVersion")
+            if k not in ("_ReservedConcurrency", "_LastVersion", "_EventInvokeConfigs")
         }
         config.update(
             {
@@ -341,6 +341,34 @@ class FunctionRegistry:
         else:
             configs[qualifier] = {"Requested": requested, "LastModified": cfg.last_modified()}
         await self._set_private(latest, "_Provisioned", configs or None)
+
+    # asynchronous invocation settings
+    def event_invoke_target(self, function_name: str, qualifier: str | None) -> tuple[str, str]:
+        """(function name, qualifier) an EventInvokeConfig request names; the qualifier is
+        ``$LATEST`` when none is given, and must name a version or alias that exists."""
+        ref = self.ref(function_name, qualifier)
+        self._latest(ref.name, None)
+        chosen = ref.qualifier or LATEST
+        if chosen != LATEST and (
+            (ref.name, chosen) not in self._cache and (ref.name, chosen) not in self._aliases
+        ):
+            raise self.not_found(ref)
+        return ref.name, chosen
+
+    def event_invoke_configs(self, function_name: str) -> dict[str, dict[str, Any]]:
+        """qualifier -> stored EventInvokeConfig of a function."""
+        return dict(self._latest(function_name, None).config.get("_EventInvokeConfigs") or {})
+
+    async def set_event_invoke_config(
+        self, function_name: str, qualifier: str, config: dict[str, Any] | None
+    ) -> None:
+        latest = self._latest(function_name, None)
+        configs = dict(latest.config.get("_EventInvokeConfigs") or {})
+        if config is None:
+            configs.pop(qualifier, None)
+        else:
+            configs[qualifier] = config
+        await self._set_private(latest, "_EventInvokeConfigs", configs or None)
 
     # aliases
     def _alias_config(

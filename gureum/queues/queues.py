@@ -576,7 +576,7 @@ class Queues:
                 )
 
     async def change_visibility(
-        self, name: str, receipt_handle: str, visibility_timeout: int, *, body: str | None = None
+        self, name: str, receipt_handle: str, visibility_timeout: float, *, body: str | None = None
     ) -> None:
         """Hide an in-flight message for ``visibility_timeout`` seconds from now (0: show it now).
 
@@ -588,11 +588,11 @@ class Queues:
             self._signal(name)
 
     def _change_visibility(
-        self, name: str, row_id: int, nonce: str, timeout: int, body: str | None
+        self, name: str, row_id: int, nonce: str, timeout: float, body: str | None
     ) -> None:
         m = queue_messages.c
         now = _now_ms()
-        values: dict[str, Any] = {"visible_ms": now + timeout * 1000}
+        values: dict[str, Any] = {"visible_ms": now + int(timeout * 1000)}
         if body is not None:
             values["body"] = body
         with self._writing() as connection:

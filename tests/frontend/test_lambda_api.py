@@ -232,9 +232,14 @@ def test_delete_function(lambda_client: Any) -> None:
             "Layers",
         ),
         (
-            {"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:000000000000:q"}},
-            "NotImplementedException",
-            "DeadLetterConfig",
+            {"DeadLetterConfig": {"TargetArn": "arn:aws:sns:us-east-1:000000000000:topic"}},
+            "InvalidParameterValueException",
+            "not supported by gureum",
+        ),
+        (
+            {"DeadLetterConfig": {"TargetArn": "not-an-arn"}},
+            "ValidationException",
+            "deadLetterConfig.targetArn",
         ),
         ({"Description": "d" * 300}, "ValidationException", "256"),
         ({"SnapStart": {"ApplyOn": "Always"}}, "ValidationException", "snapStart.applyOn"),

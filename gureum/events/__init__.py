@@ -1,0 +1,1 @@
+"""Event-driven invocation: asynchronous invoke (and, later, event source mappings)."""

@@ -1,0 +1,362 @@
+"""The asynchronous invoke poller: every accepted event ends in success, a destination or
+a dead-letter queue.
+
+``InvocationType=Event`` writes the event into the platform's own durable queue
+(``gureum:async``, on the store like every built-in queue) and answers 202 once the write
+has committed. The poller claims events, invokes the function synchronously and then:
+
+- success: the OnSuccess destination, if there is one, gets a record; the event is done;
+- a function error (an error response, a crash, a timeout): the event waits
+  ``retry_delays[n]`` and runs again, up to MaximumRetryAttempts; after the last
+  attempt, or once it is older than MaximumEventAgeInSeconds, the OnFailure destination
+  and the dead-letter queue get it;
+- a throttle (429) or a platform error: the event waits with backoff (1 s doubling to
+  5 min) and is tried again without using up an attempt, until its maximum age;
+- reserved concurrency 0: straight to OnFailure and the dead-letter queue, no attempt.
+
+Delivery is at least once: a claimed event stays invisible while it runs; if the node
+dies, it shows again (at once when a single node restarts on SQLite, else after the
+claim's visibility timeout), and runs again with the same request id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from gureum.errors import ServiceError
+from gureum.events.invoke_config import EventInvokeConfig, Target
+from gureum.functions.config import LATEST, FunctionVersion, function_arn
+from gureum.queues.queues import Message, Outgoing
+
+if TYPE_CHECKING:
+    from gureum.platform import Platform
+
+logger = logging.getLogger(__name__)
+
+#: The platform's queue of accepted asynchronous events.
+ASYNC_QUEUE = "gureum:async"
+#: How long a claimed event stays hidden: the longest function timeout plus a minute.
+CLAIM_VISIBILITY = 960
+#: Backoff of throttled events and platform errors: first wait and cap, in seconds.
+THROTTLE_BACKOFF = (1.0, 300.0)
+#: Longest ``ErrorMessage`` attribute of a dead-letter message (Lambda: 1 KB).
+DLQ_ERROR_MESSAGE_BYTES = 1024
+
+
+@dataclass(slots=True)
+class Event:
+    """An accepted asynchronous event as it waits in the queue."""
+
+    request_id: str
+    function: str
+    qualifier: str | None
+    payload: str
+    accepted_ms: int
+    attempts: int = 0
+    throttles: int = 0
+    trace_id: str | None = None
+    client_context: str | None = None
+    #: The latest attempt's outcome: {"body", "error", "version"} (for failure records).
+    last: dict[str, Any] | None = None
+
+    def encode(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, raw: str) -> Event:
+        return cls(**json.loads(raw))
+
+
+def _json_or_text(raw: str | bytes | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+
+
+def _iso_now() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+class AsyncInvoker:
+    """Accepts asynchronous events and runs them to an end (the seed's async Poller)."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        retry_delays: list[float],
+        concurrency: int,
+        release_on_start: bool,
+    ) -> None:
+        self.platform = platform
+        self.queues = platform.queues
+        self.retry_delays = retry_delays or [60.0, 120.0]
+        self.concurrency = concurrency
+        self.release_on_start = release_on_start
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.queues.create(ASYNC_QUEUE, {"MessageRetentionPeriod": "1209600"})
+        if self.release_on_start:
+            released = await self.queues.release_in_flight(ASYNC_QUEUE)
+            if released:
+                logger.info("%d asynchronous events were running at the last stop: again", released)
+        self._loop_task = asyncio.create_task(self._run(), name="gureum-async-poller")
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming; let running events finish for up to ``grace`` seconds (the
+        rest show again after a restart and run again)."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    # accepting
+    async def accept(
+        self,
+        function: str,
+        qualifier: str | None,
+        payload: bytes,
+        request_id: str,
+        *,
+        trace_id: str | None = None,
+        client_context: str | None = None,
+    ) -> None:
+        """Store an event durably (committed when this returns)."""
+        event = Event(
+            request_id,
+            function,
+            qualifier,
+            payload.decode(),
+            int(time.time() * 1000),
+            trace_id=trace_id,
+            client_context=client_context,
+        )
+        await self.queues.send(ASYNC_QUEUE, [Outgoing(event.encode(), delay_seconds=0)])
+
+    # polling
+    async def _run(self) -> None:
+        while True:
+            room = self.concurrency - len(self._tasks)
+            if room <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            try:
+                messages = await self.queues.receive(
+                    ASYNC_QUEUE,
+                    max_messages=min(room, 100),
+                    visibility_timeout=CLAIM_VISIBILITY,
+                    wait_seconds=20,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("claiming asynchronous events failed; trying again in 1 s")
+                await asyncio.sleep(1)
+                continue
+            for message in messages:
+                task = asyncio.create_task(self._process(message))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._room.set()
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("an asynchronous event failed to process", exc_info=task.exception())
+
+    async def _process(self, message: Message) -> None:
+        try:
+            event = Event.decode(message.body)
+        except (ValueError, TypeError):
+            logger.error("dropping an unreadable asynchronous event: %.200r", message.body)
+            await self.queues.delete_message(ASYNC_QUEUE, message.receipt_handle)
+            return
+        platform = self.platform
+        try:
+            function = platform.functions.get(event.function, event.qualifier)
+            stored = platform.functions.event_invoke_configs(event.function)
+        except ServiceError:
+            logger.warning(
+                "asynchronous event %s: function %s:%s no longer exists; dropped",
+                event.request_id,
+                event.function,
+                event.qualifier or LATEST,
+            )
+            await self.queues.delete_message(ASYNC_QUEUE, message.receipt_handle)
+            return
+        config = EventInvokeConfig.from_stored(stored.get(event.qualifier or LATEST))
+        age_ms = int(time.time() * 1000) - event.accepted_ms
+        if age_ms > config.maximum_event_age * 1000:
+            await self._fail(event, function, config, "EventAgeExceeded", message)
+            return
+        if platform.counting.reservations.get(function.name) == 0:
+            event.last = {
+                "status": 429,
+                "error": "TooManyRequestsException",
+                "body": json.dumps(
+                    {
+                        "errorType": "TooManyRequestsException",
+                        "errorMessage": "The function's reserved concurrency is 0.",
+                    }
+                ),
+            }
+            await self._fail(event, function, config, "RetriesExhausted", message)
+            return
+        invocation = platform.invocation(
+            function,
+            event.qualifier,
+            event.payload.encode(),
+            event.request_id,
+            trace_id=event.trace_id,
+            client_context=event.client_context,
+        )
+        try:
+            outcome = await platform.invoke(function, invocation)
+        except ServiceError as exc:
+            # Throttled (TooManyRequestsException), or the platform could not run it:
+            # wait and try again, without using up an attempt.
+            delay = min(THROTTLE_BACKOFF[0] * 2**event.throttles, THROTTLE_BACKOFF[1])
+            event.throttles += 1
+            if event.attempts == 0:
+                event.last = {
+                    "status": exc.status,
+                    "error": exc.error_type,
+                    "body": json.dumps({"errorType": exc.error_type, "errorMessage": exc.message}),
+                }
+            logger.debug("asynchronous event %s: %s; again in %.1f s", event.request_id, exc, delay)
+            await self.queues.change_visibility(
+                ASYNC_QUEUE, message.receipt_handle, delay, body=event.encode()
+            )
+            return
+        event.attempts += 1
+        event.last = {
+            "status": 200,
+            "error": outcome.function_error,
+            "body": outcome.body.decode(errors="replace"),
+            "version": function.version,
+        }
+        if outcome.function_error is None:
+            if config.on_success is not None:
+                await self._deliver(config.on_success, self._record(event, function, "Success"))
+            await self.queues.delete_message(ASYNC_QUEUE, message.receipt_handle)
+            return
+        if event.attempts > config.maximum_retry_attempts:
+            await self._fail(event, function, config, "RetriesExhausted", message)
+            return
+        delay = self.retry_delays[min(event.attempts, len(self.retry_delays)) - 1]
+        await self.queues.change_visibility(
+            ASYNC_QUEUE, message.receipt_handle, delay, body=event.encode()
+        )
+
+    # endings
+    def _record(self, event: Event, function: FunctionVersion, condition: str) -> dict[str, Any]:
+        """A destination record in Lambda's shape."""
+        settings = self.platform.settings
+        last = event.last or {}
+        response: dict[str, Any] = {
+            "statusCode": last.get("status", 200),
+            "executedVersion": last.get("version", function.version),
+        }
+        if last.get("error"):
+            response["functionError"] = last["error"]
+        return {
+            "version": "1.0",
+            "timestamp": _iso_now(),
+            "requestContext": {
+                "requestId": event.request_id,
+                "functionArn": function_arn(
+                    settings.region, settings.account_id, event.function, event.qualifier or LATEST
+                ),
+                "condition": condition,
+                "approximateInvokeCount": event.attempts,
+            },
+            "requestPayload": _json_or_text(event.payload),
+            "responseContext": response,
+            "responsePayload": _json_or_text(last.get("body")),
+        }
+
+    async def _fail(
+        self,
+        event: Event,
+        function: FunctionVersion,
+        config: EventInvokeConfig,
+        condition: str,
+        message: Message,
+    ) -> None:
+        """Give a failed event to the OnFailure destination and the dead-letter queue."""
+        if config.on_failure is not None:
+            await self._deliver(config.on_failure, self._record(event, function, condition))
+        dead_letter = function.dead_letter_queue
+        if dead_letter is not None:
+            await self._deliver(dead_letter, None, event)
+        if config.on_failure is None and dead_letter is None:
+            logger.info(
+                "asynchronous event %s of %s failed (%s) and has nowhere to go",
+                event.request_id,
+                function.name,
+                condition,
+            )
+        await self.queues.delete_message(ASYNC_QUEUE, message.receipt_handle)
+
+    async def _deliver(
+        self, target: Target, record: dict[str, Any] | None, dead: Event | None = None
+    ) -> None:
+        """Send a destination record (or, for a dead-letter queue, the event itself)."""
+        try:
+            if target.kind == "lambda":
+                name, _, qualifier = target.name.partition(":")
+                function = self.platform.functions.get(name, qualifier or None)
+                await self.accept(
+                    function.name,
+                    qualifier or None,
+                    json.dumps(record).encode(),
+                    str(uuid.uuid4()),
+                )
+            elif dead is not None:
+                await self.queues.send(target.name, [self._dead_letter(dead)])
+            else:
+                await self.queues.send(target.name, [Outgoing(json.dumps(record))])
+        except ServiceError as exc:
+            # The user sees this in the server's log; the event is not retried for it.
+            logger.warning("could not deliver to %s: %s", target.arn, exc.message)
+
+    @staticmethod
+    def _dead_letter(event: Event) -> Outgoing:
+        """The original event, with the RequestID, ErrorCode and ErrorMessage attributes."""
+        last = event.last or {}
+        body = _json_or_text(last.get("body"))
+        error = body.get("errorMessage") if isinstance(body, dict) else None
+        if error is None:
+            error = "Event age exceeded" if not last else str(last.get("error") or "")
+        attributes = {
+            "RequestID": {"DataType": "String", "StringValue": event.request_id},
+            "ErrorCode": {"DataType": "Number", "StringValue": str(last.get("status", 200))},
+            "ErrorMessage": {
+                "DataType": "String",
+                "StringValue": str(error).encode()[:DLQ_ERROR_MESSAGE_BYTES].decode(errors="ignore")
+                or "unknown",
+            },
+        }
+        return Outgoing(event.payload, attributes)
