@@ -13,7 +13,13 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from gureum.errors import RequestTooLargeException, ServiceError, ServiceException
-from gureum.frontend import json_rpc, lambda_api, logs_api, sigv4  # noqa: F401  (logs_api registers)
+from gureum.frontend import (  # noqa: F401  (logs_api and sqs_api register)
+    json_rpc,
+    lambda_api,
+    logs_api,
+    sigv4,
+    sqs_api,
+)
 from gureum.frontend.responses import aws_error, aws_json
 from gureum.platform import Platform
 from gureum.settings import Settings

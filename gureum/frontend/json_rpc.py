@@ -1,12 +1,14 @@
 """AWS's JSON protocol (1.0/1.1): ``POST /`` with ``X-Amz-Target: <Prefix>.<Operation>``.
 
-Services on it (CloudWatch Logs today) register their operations here and share one
+Services on it (CloudWatch Logs, SQS) register their operations here and share one
 route on the edge. Client errors answer 400 with ``{"__type", "message"}``, as these
-services do.
+services do. A service that moved from AWS's query protocol (SQS) also names each
+error's query code in ``x-amzn-query-error``, which botocore reports as the code.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -27,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 Operation = Callable[["Platform", dict[str, Any]], Awaitable[dict[str, Any]]]
 
+#: The request being served, for operations whose answers name the endpoint (SQS's
+#: queue URLs are the URL the client called).
+current_request: contextvars.ContextVar[Request] = contextvars.ContextVar("current_request")
+
 
 @dataclass(frozen=True, slots=True)
 class JsonRpcService:
@@ -36,6 +42,12 @@ class JsonRpcService:
     operations: dict[str, Operation]
     #: The error type the service answers for its own failures (status 500).
     internal_error: str = "ServiceUnavailableException"
+    #: The protocol version of the service's model (its responses' content type).
+    json_version: str = "1.1"
+    #: Prepended to error types in ``__type`` (``com.amazonaws.sqs#``).
+    error_namespace: str = ""
+    #: Query-compatible (SQS): errors carry ``x-amzn-query-error`` and keep their status.
+    query_compatible: bool = False
 
 
 #: target prefix -> service
@@ -47,21 +59,60 @@ def register(
     operations: dict[str, Operation],
     *,
     internal_error: str = "ServiceUnavailableException",
+    json_version: str = "1.1",
+    error_namespace: str = "",
+    query_compatible: bool = False,
 ) -> None:
-    SERVICES[prefix] = JsonRpcService(prefix, operations, internal_error)
+    SERVICES[prefix] = JsonRpcService(
+        prefix, operations, internal_error, json_version, error_namespace, query_compatible
+    )
 
 
-def _answer(body: dict[str, Any], status: int = 200, error_type: str | None = None) -> Response:
-    headers = {"x-amzn-RequestId": new_request_id()}
+def _answer(
+    body: dict[str, Any],
+    status: int = 200,
+    error_type: str | None = None,
+    *,
+    json_version: str = "1.1",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    all_headers = {"x-amzn-RequestId": new_request_id(), **(headers or {})}
     if error_type:
-        headers["x-amzn-ErrorType"] = error_type
+        all_headers["x-amzn-ErrorType"] = error_type
     return Response(
-        json.dumps(body).encode(), status, headers, media_type="application/x-amz-json-1.1"
+        json.dumps(body).encode(),
+        status,
+        all_headers,
+        media_type=f"application/x-amz-json-{json_version}",
     )
 
 
 def _error(error_type: str, message: str, status: int = 400) -> Response:
     return _answer({"__type": error_type, "message": message}, status, error_type)
+
+
+def _service_error(
+    service: JsonRpcService,
+    error_type: str,
+    message: str,
+    status: int,
+    query_code: str | None = None,
+) -> Response:
+    """An error as ``service`` answers it (namespace, query code, content type)."""
+    headers = {}
+    if service.query_compatible:
+        fault = "Receiver" if status >= 500 else "Sender"
+        headers["x-amzn-query-error"] = f"{query_code or error_type};{fault}"
+    else:
+        # These services answer 400 for every client error, ResourceNotFound included.
+        status = 400 if status < 500 else status
+    return _answer(
+        {"__type": service.error_namespace + error_type, "message": message},
+        status,
+        error_type,
+        json_version=service.json_version,
+        headers=headers,
+    )
 
 
 async def dispatch(request: Request) -> Response:
@@ -75,18 +126,27 @@ async def dispatch(request: Request) -> Response:
     try:
         params = json.loads(raw) if raw.strip() else {}
     except ValueError:
-        return _error("SerializationException", "The request body is not valid JSON")
+        return _service_error(
+            service, "SerializationException", "The request body is not valid JSON", 400
+        )
     if not isinstance(params, dict):
-        return _error("SerializationException", "The request body must be a JSON object")
+        return _service_error(
+            service, "SerializationException", "The request body must be a JSON object", 400
+        )
+    token = current_request.set(request)
     try:
         result = await operation(request.app.state.platform, params)
     except ServiceError as exc:
-        # These services answer 400 for every client error, ResourceNotFound included.
-        return _error(exc.error_type, exc.message, 400 if exc.status < 500 else exc.status)
+        code = getattr(exc, "query_code", None)
+        return _service_error(service, exc.error_type, exc.message, exc.status, code)
     except Exception:
         logger.exception("unexpected error in %s", target)
-        return _error(service.internal_error, "An internal error occurred in gureum.", 500)
-    return _answer(result)
+        return _service_error(
+            service, service.internal_error, "An internal error occurred in gureum.", 500
+        )
+    finally:
+        current_request.reset(token)
+    return _answer(result, json_version=service.json_version)
 
 
 def routes() -> list[Route]:
