@@ -2,7 +2,8 @@
 
 ``gureum server`` runs a node (its flags come from the settings table). The other
 commands are clients of a running server, through the same AWS APIs a user's code uses
-(boto3's ``lambda`` and ``logs`` clients): ``deploy``, ``invoke``, ``functions``, ``logs``.
+(boto3's ``lambda``, ``logs`` and ``sqs`` clients): ``deploy``, ``invoke``, ``functions``,
+``logs``, ``queues``.
 """
 
 from __future__ import annotations
