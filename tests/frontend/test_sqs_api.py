@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
+from gureum.frontend import json_rpc
 from gureum.queues.queues import md5_of_attributes
 from tests.conftest import RunningServer, client, make_settings, signed_request, unique_name
 from tests.store.conftest import POSTGRES_URL
@@ -264,6 +265,16 @@ def test_wrong_member_types_and_missing_members(sqs: Any, sqs_server: RunningSer
             None,
         ),
         ("SendMessageBatch", {"QueueUrl": url, "Entries": {}}, "InvalidParameterValue", None),
+        (
+            "SendMessage",
+            {
+                "QueueUrl": url,
+                "MessageBody": "x",
+                "MessageAttributes": {"b": {"DataType": "Binary", "BinaryValue": "!!"}},
+            },
+            "InvalidParameterValue",
+            None,
+        ),
     ]
     for operation, body, code, message in cases:
         answer = post(sqs_server, operation, body)
@@ -271,6 +282,23 @@ def test_wrong_member_types_and_missing_members(sqs: Any, sqs_server: RunningSer
         assert answer.headers["x-amzn-query-error"] == f"{code};Sender", (operation, answer.body)
         if message:
             assert answer.body["message"] == message
+
+
+def test_internal_errors_answer_500(
+    sqs_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(platform: Any, params: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("a bug")
+
+    operations = json_rpc.SERVICES["AmazonSQS"].operations
+    monkeypatch.setitem(operations, "ListQueues", broken)
+    answer = post(sqs_server, "ListQueues", {})
+    assert answer.status == 500
+    assert answer.headers["x-amzn-query-error"] == "InternalFailure;Receiver"
+    assert answer.body == {
+        "__type": "com.amazonaws.sqs#InternalFailure",
+        "message": "An internal error occurred in gureum.",
+    }
 
 
 def test_unsupported_operations_say_so(sqs: Any) -> None:
@@ -390,6 +418,10 @@ def test_queue_attributes(sqs: Any) -> None:
     assert (
         "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     )
+    # An empty Policy or RedrivePolicy at creation is no policy.
+    empty = new_queue(sqs, {"Policy": "", "RedrivePolicy": ""})
+    got = sqs.get_queue_attributes(QueueUrl=empty, AttributeNames=["Policy", "RedrivePolicy"])
+    assert "Attributes" not in got
 
 
 def test_queue_attribute_validation(sqs: Any) -> None:
