@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import os
 import socket
 import threading
 import time
 import urllib.request
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -77,6 +81,30 @@ class RunningServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=60)
+
+
+@contextlib.contextmanager
+def store_settings(engine: str) -> Iterator[dict[str, Any]]:
+    """Settings for a server on ``engine``: ``{}`` for SQLite (the default), or a fresh
+    PostgreSQL database of its own (dropped after) when GUREUM_TEST_POSTGRES_URL is set;
+    skips the test on PostgreSQL otherwise."""
+    if engine == "sqlite":
+        yield {}
+        return
+    postgres_url = os.environ.get("GUREUM_TEST_POSTGRES_URL")
+    if not postgres_url:
+        pytest.skip("GUREUM_TEST_POSTGRES_URL is not set")
+    name = f"gureum_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(postgres_url).set(database=name)
+    try:
+        yield {"database_url": url.render_as_string(hide_password=False)}
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

@@ -27,7 +27,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +68,22 @@ class Event:
     last: dict[str, Any] | None = None
 
     def encode(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # By hand: dataclasses.asdict deep-copies, and this runs once per accepted event.
+        return json.dumps(
+            {
+                "request_id": self.request_id,
+                "function": self.function,
+                "qualifier": self.qualifier,
+                "payload": self.payload,
+                "accepted_ms": self.accepted_ms,
+                "attempts": self.attempts,
+                "throttles": self.throttles,
+                "trace_id": self.trace_id,
+                "client_context": self.client_context,
+                "last": self.last,
+            },
+            separators=(",", ":"),
+        )
 
     @classmethod
     def decode(cls, raw: str) -> Event:

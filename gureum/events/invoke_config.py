@@ -93,12 +93,14 @@ def validate(params: dict[str, Any]) -> dict[str, Any]:
             ("OnSuccess", "destinationConfig.onSuccess.destination"),
             ("OnFailure", "destinationConfig.onFailure.destination"),
         ):
+            if key not in destinations:
+                continue
             arn = (destinations.get(key) or {}).get("Destination")
             if arn:
                 parse_target(arn, member)
                 config[key] = {"Destination": arn}
             else:
-                config[key] = {}
+                config[key] = {}  # (on update: removes that destination)
         out["DestinationConfig"] = config
     return out
 

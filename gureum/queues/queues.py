@@ -108,11 +108,20 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """What a send answers: the new message's id and digests."""
+    """What a send answers: the new message's id and digests (computed when asked for:
+    the platform's own sends never ask)."""
 
     message_id: str
-    md5_of_body: str
-    md5_of_message_attributes: str | None
+    body: str
+    message_attributes: dict[str, dict[str, str]] | None
+
+    @property
+    def md5_of_body(self) -> str:
+        return hashlib.md5(self.body.encode()).hexdigest()
+
+    @property
+    def md5_of_message_attributes(self) -> str | None:
+        return md5_of_attributes(self.message_attributes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +185,14 @@ def parse_receipt(handle: str) -> tuple[int, str]:
 
 
 @dataclass(slots=True)
-class _PendingSend:
+class _Write:
+    """A write waiting for the next group commit: a send (``Outgoing`` messages), a
+    delete (receipt keys) or a visibility change ((key, seconds, body))."""
+
+    kind: str
     queue: str
-    messages: list[Outgoing]
-    future: asyncio.Future[list[Sent]]
+    args: Any
+    future: asyncio.Future[Any]
 
 
 class Queues:
@@ -188,8 +201,21 @@ class Queues:
     def __init__(self, store: Store, *, poll_interval: float = 1.0) -> None:
         self.store = store
         self.poll_interval = poll_interval
-        self._pending: list[_PendingSend] = []
+        self._pending: list[_Write] = []
         self._flusher: asyncio.Task[None] | None = None
+        mark = "?" if store.dialect == "sqlite" else "%s"
+        # The hottest statements go straight to the driver, executed many per commit.
+        self._insert_sql = (
+            "INSERT INTO queue_messages (queue, message_id, body, message_attributes, sent_ms, "
+            f"visible_ms, receive_count) VALUES ({', '.join([mark] * 7)})"
+        )
+        self._delete_sql = (
+            f"DELETE FROM queue_messages WHERE id = {mark} AND queue = {mark} AND receipt = {mark}"
+        )
+        self._hide_sql = (
+            f"UPDATE queue_messages SET visible_ms = {mark}, body = COALESCE({mark}, body) "
+            f"WHERE id = {mark} AND queue = {mark} AND receipt = {mark} AND visible_ms > {mark}"
+        )
         #: queue -> events set by commits that made messages visible there
         self._signals: dict[str, asyncio.Event] = {}
 
@@ -349,37 +375,45 @@ class Queues:
     # messages
     async def send(self, queue: str, messages: Sequence[Outgoing]) -> list[Sent]:
         """Store messages durably (committed when this returns)."""
-        future: asyncio.Future[list[Sent]] = asyncio.get_running_loop().create_future()
-        self._pending.append(_PendingSend(queue, list(messages), future))
+        result: list[Sent] = await self._write("send", queue, list(messages))
+        return result
+
+    async def _write(self, kind: str, queue: str, args: Any) -> Any:
+        """Queue a write for the next group commit and wait for that commit."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Write(kind, queue, args, future))
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="gureum-queue-sends")
+            self._flusher = asyncio.create_task(self._flush(), name="gureum-queue-writes")
         return await future
 
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                results = await self.store.run(self._insert, batch)
+                results = await self.store.run(self._apply, batch)
             except Exception as exc:
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(exc)
+                for write in batch:
+                    if not write.future.done():
+                        write.future.set_exception(exc)
                 continue
-            for pending, result in zip(batch, results, strict=True):
-                if pending.future.done():
+            for write, result in zip(batch, results, strict=True):
+                if write.future.done():
                     continue
                 if isinstance(result, BaseException):
-                    pending.future.set_exception(result)
+                    write.future.set_exception(result)
                 else:
-                    pending.future.set_result(result)
-            for name in {p.queue for p in batch}:
-                self._signal(name)
+                    write.future.set_result(result)
+            for write in batch:
+                if write.kind == "send" or (write.kind == "hide" and write.args[1] == 0):
+                    self._signal(write.queue)
 
-    def _insert(self, batch: list[_PendingSend]) -> list[list[Sent] | BaseException]:
+    def _apply(self, batch: list[_Write]) -> list[Any]:
+        """Every write of a batch in one transaction; a result (or error) for each."""
         now = _now_ms()
-        names = {p.queue for p in batch}
-        rows: list[dict[str, Any]] = []
-        results: list[list[Sent] | BaseException] = []
+        names = {w.queue for w in batch}
+        inserts: list[tuple[Any, ...]] = []
+        deletes: list[tuple[Any, ...]] = []
+        results: list[Any] = []
         with self._writing() as connection:
             delays = {
                 r.name: int(r.attributes.get("DelaySeconds", "0"))
@@ -387,37 +421,52 @@ class Queues:
                     sa.select(queues.c.name, queues.c.attributes).where(queues.c.name.in_(names))
                 )
             }
-            for pending in batch:
-                if pending.queue not in delays:
+            for write in batch:
+                if write.queue not in delays:
                     results.append(QueueDoesNotExist("The specified queue does not exist."))
-                    continue
-                sent = []
-                for message in pending.messages:
-                    delay = message.delay_seconds
-                    if delay is None:
-                        delay = delays[pending.queue]
-                    rows.append(
-                        {
-                            "queue": pending.queue,
-                            "message_id": message.message_id,
-                            "body": message.body,
-                            "message_attributes": message.message_attributes,
-                            "sent_ms": now,
-                            "visible_ms": now + delay * 1000,
-                            "receive_count": 0,
-                        }
+                elif write.kind == "send":
+                    results.append(self._sends(write, delays[write.queue], now, inserts))
+                elif write.kind == "delete":
+                    deletes.extend((row_id, write.queue, nonce) for row_id, nonce in write.args)
+                    results.append(None)
+                else:
+                    (row_id, nonce), seconds, body = write.args
+                    visible = now + int(seconds * 1000)
+                    hidden = connection.exec_driver_sql(
+                        self._hide_sql, (visible, body, row_id, write.queue, nonce, now)
                     )
-                    sent.append(
-                        Sent(
-                            message.message_id,
-                            hashlib.md5(message.body.encode()).hexdigest(),
-                            md5_of_attributes(message.message_attributes),
-                        )
+                    results.append(
+                        None
+                        if hidden.rowcount
+                        else MessageNotInflight("The message referred to isn't in flight.")
                     )
-                results.append(sent)
-            if rows:
-                connection.execute(queue_messages.insert(), rows)
+            if inserts:
+                connection.exec_driver_sql(self._insert_sql, inserts)
+            if deletes:
+                connection.exec_driver_sql(self._delete_sql, deletes)
         return results
+
+    @staticmethod
+    def _sends(
+        write: _Write, queue_delay: int, now: int, rows: list[tuple[Any, ...]]
+    ) -> list[Sent]:
+        sent = []
+        for message in write.args:
+            delay = queue_delay if message.delay_seconds is None else message.delay_seconds
+            attributes = message.message_attributes
+            rows.append(
+                (
+                    write.queue,
+                    message.message_id,
+                    message.body,
+                    json.dumps(attributes) if attributes is not None else None,
+                    now,
+                    now + delay * 1000,
+                    0,
+                )
+            )
+            sent.append(Sent(message.message_id, message.body, attributes))
+        return sent
 
     def _signal(self, name: str) -> None:
         event = self._signals.pop(name, None)
@@ -556,60 +605,21 @@ class Queues:
 
     async def delete_message(self, name: str, receipt_handle: str) -> None:
         """Delete a message by its newest receipt handle (a stale one deletes nothing)."""
-        row_id, nonce = parse_receipt(receipt_handle)
-        await self.store.run(self._delete_messages, name, [(row_id, nonce)])
+        await self._write("delete", name, [parse_receipt(receipt_handle)])
 
     async def delete_messages(self, name: str, handles: Iterable[str]) -> None:
-        keys = [parse_receipt(h) for h in handles]
-        await self.store.run(self._delete_messages, name, keys)
-
-    def _delete_messages(self, name: str, keys: list[tuple[int, str]]) -> None:
-        m = queue_messages.c
-        with self._writing() as connection:
-            if self._get(connection, name) is None:
-                raise QueueDoesNotExist("The specified queue does not exist.")
-            for row_id, nonce in keys:
-                connection.execute(
-                    queue_messages.delete().where(
-                        (m.id == row_id) & (m.queue == name) & (m.receipt == nonce)
-                    )
-                )
+        await self._write("delete", name, [parse_receipt(h) for h in handles])
 
     async def change_visibility(
         self, name: str, receipt_handle: str, visibility_timeout: float, *, body: str | None = None
     ) -> None:
-        """Hide an in-flight message for ``visibility_timeout`` seconds from now (0: show it now).
+        """Hide an in-flight message for ``visibility_timeout`` seconds from now (0: show
+        it now); MessageNotInflight if that handle's message is not in flight.
 
         ``body`` replaces the message's body: the platform's own queues keep an
         event's attempt count there (SQS's API never passes it)."""
-        row_id, nonce = parse_receipt(receipt_handle)
-        await self.store.run(self._change_visibility, name, row_id, nonce, visibility_timeout, body)
-        if visibility_timeout == 0:
-            self._signal(name)
-
-    def _change_visibility(
-        self, name: str, row_id: int, nonce: str, timeout: float, body: str | None
-    ) -> None:
-        m = queue_messages.c
-        now = _now_ms()
-        values: dict[str, Any] = {"visible_ms": now + int(timeout * 1000)}
-        if body is not None:
-            values["body"] = body
-        with self._writing() as connection:
-            if self._get(connection, name) is None:
-                raise QueueDoesNotExist("The specified queue does not exist.")
-            updated = connection.execute(
-                queue_messages.update()
-                .where(
-                    (m.id == row_id)
-                    & (m.queue == name)
-                    & (m.receipt == nonce)
-                    & (m.visible_ms > now)
-                )
-                .values(**values)
-            )
-        if not updated.rowcount:
-            raise MessageNotInflight("The message referred to isn't in flight.")
+        key = parse_receipt(receipt_handle)
+        await self._write("hide", name, (key, visibility_timeout, body))
 
     async def release_in_flight(self, name: str) -> int:
         """Make every in-flight message of ``name`` visible now (a single node's restart:

@@ -10,20 +10,24 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
 from gureum.frontend import json_rpc
 from gureum.queues.queues import md5_of_attributes
-from tests.conftest import RunningServer, client, make_settings, signed_request, unique_name
-from tests.store.conftest import POSTGRES_URL
+from tests.conftest import (
+    RunningServer,
+    client,
+    make_settings,
+    signed_request,
+    store_settings,
+    unique_name,
+)
 
 ACCOUNT = "000000000000"
 ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:"
@@ -33,27 +37,13 @@ ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:"
 def sqs_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    overrides: dict[str, Any] = {}
-    admin = None
-    name = f"gureum_test_{uuid.uuid4().hex[:12]}"
-    if request.param == "postgres":
-        if not POSTGRES_URL:
-            pytest.skip("GUREUM_TEST_POSTGRES_URL is not set")
-        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = sa.engine.make_url(POSTGRES_URL).set(database=name)
-        overrides["database_url"] = url.render_as_string(hide_password=False)
-    server = RunningServer(make_settings(Path(tmp_path_factory.mktemp("sqs")), **overrides))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        if admin is not None:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            admin.dispose()
+    with store_settings(request.param) as overrides:
+        server = RunningServer(make_settings(Path(tmp_path_factory.mktemp("sqs")), **overrides))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture

@@ -33,13 +33,15 @@ def run(store: Store, body: Callable[[Queues], Awaitable[T]]) -> T:
 def test_send_receive_delete(store: Store) -> None:
     async def body(queues: Queues) -> None:
         await queues.create("q", {})
-        sent = await queues.send("q", [Outgoing("one"), Outgoing("two")])
+        tag = {"Tag": {"DataType": "String", "StringValue": "é"}}
+        sent = await queues.send("q", [Outgoing("one", tag), Outgoing("two")])
         assert [s.md5_of_body for s in sent] == [
             "f97c5d29941bfb1b2fdab0874906ab82",
             "b8a9f715dbb64fd5c56e7783c6820a61",
         ]
         got = await queues.receive("q", max_messages=10)
         assert sorted(m.body for m in got) == ["one", "two"]
+        assert {m.body: m.message_attributes for m in got} == {"one": tag, "two": None}
         assert all(m.receive_count == 1 for m in got)
         assert await queues.receive("q", max_messages=10) == []  # in flight
         counts = await queues.counts("q")
