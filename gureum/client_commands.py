@@ -219,13 +219,20 @@ def _payload(value: str) -> bytes:
 def cmd_invoke(args: argparse.Namespace) -> int:
     payload = _payload(args.payload)
     lam = _client(args, "lambda")
-    params: dict[str, Any] = {
-        "FunctionName": args.name,
-        "Payload": payload,
-        "LogType": "Tail" if args.log else "None",
-    }
+    params: dict[str, Any] = {"FunctionName": args.name, "Payload": payload}
     if args.qualifier:
         params["Qualifier"] = args.qualifier
+    if args.async_:
+        if args.log:
+            raise _fail("--log needs a synchronous invoke: an --async one has no log yet")
+        response = _call(lam.invoke, args, InvocationType="Event", **params)
+        request_id = response["ResponseMetadata"]["RequestId"]
+        if args.json:
+            _print_json({"StatusCode": response["StatusCode"], "RequestId": request_id})
+        else:
+            print(f"accepted: {request_id}")
+        return 0
+    params["LogType"] = "Tail" if args.log else "None"
     response = _call(lam.invoke, args, **params)
     body = response["Payload"].read().decode(errors="replace")
     log = base64.b64decode(response.get("LogResult") or "").decode(errors="replace")
@@ -576,6 +583,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     invoke.add_argument("--payload", default="{}", help="JSON, @file, or @- for stdin")
     invoke.add_argument("--log", action="store_true", help="print the log tail to stderr")
     invoke.add_argument("--qualifier", help="a version or alias")
+    invoke.add_argument(
+        "--async",
+        dest="async_",
+        action="store_true",
+        help="invoke asynchronously (InvocationType=Event): print the request id once the "
+        "event is stored",
+    )
     invoke.set_defaults(func=cmd_invoke)
 
     functions = commands.add_parser("functions", help="list functions")

@@ -306,6 +306,26 @@ def test_invoke_payload_from_stdin_and_json_output(
     assert code == 1 and json.loads(out)["errorMessage"] == "asked to fail"
     assert "RuntimeError" in err
 
+    code, out, _ = run(
+        capsys, "invoke", name, "--async", "--payload", '{"word": "later"}', *endpoint
+    )
+    request_id = out.strip().removeprefix("accepted: ")
+    assert code == 0 and out.startswith("accepted: ") and len(request_id) == 36
+    code, out, _ = run(capsys, "invoke", name, "--async", "--json", *endpoint)
+    assert code == 0 and json.loads(out)["StatusCode"] == 202
+    code, _, err = run(capsys, "invoke", name, "--async", "--log", *endpoint)
+    assert code == 1 and "--log needs a synchronous invoke" in err
+    logs = client("logs", gureum_server.endpoint)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the event ran, with the id the CLI printed
+        found = logs.filter_log_events(
+            logGroupName=f"/aws/lambda/{name}", filterPattern=f'"START RequestId: {request_id}"'
+        )["events"]
+        if found:
+            break
+        time.sleep(0.2)
+    assert found
+
 
 def test_logs_filter_pattern_and_since(
     gureum_server: RunningServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
