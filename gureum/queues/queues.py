@@ -85,8 +85,25 @@ class Queue:
         return arn_queue_name(str(policy["deadLetterTargetArn"])), int(policy["maxReceiveCount"])
 
 
+class _Digests:
+    """SQS's digests of a message's body and attributes, computed when asked for (the
+    platform's own sends and receives never ask)."""
+
+    __slots__ = ()
+    body: str
+    message_attributes: dict[str, dict[str, str]] | None
+
+    @property
+    def md5_of_body(self) -> str:
+        return hashlib.md5(self.body.encode()).hexdigest()
+
+    @property
+    def md5_of_message_attributes(self) -> str | None:
+        return md5_of_attributes(self.message_attributes)
+
+
 @dataclass(frozen=True, slots=True)
-class Message:
+class Message(_Digests):
     """A received message."""
 
     message_id: str
@@ -97,31 +114,14 @@ class Message:
     receive_count: int
     first_receive_ms: int
 
-    @property
-    def md5_of_body(self) -> str:
-        return hashlib.md5(self.body.encode()).hexdigest()
-
-    @property
-    def md5_of_message_attributes(self) -> str | None:
-        return md5_of_attributes(self.message_attributes)
-
 
 @dataclass(frozen=True, slots=True)
-class Sent:
-    """What a send answers: the new message's id and digests (computed when asked for:
-    the platform's own sends never ask)."""
+class Sent(_Digests):
+    """What a send answers: the new message's id (and its digests)."""
 
     message_id: str
     body: str
     message_attributes: dict[str, dict[str, str]] | None
-
-    @property
-    def md5_of_body(self) -> str:
-        return hashlib.md5(self.body.encode()).hexdigest()
-
-    @property
-    def md5_of_message_attributes(self) -> str | None:
-        return md5_of_attributes(self.message_attributes)
 
 
 @dataclass(frozen=True, slots=True)
