@@ -1,0 +1,1 @@
+"""Tracing in the style of X-Ray."""
