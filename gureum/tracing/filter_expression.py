@@ -38,8 +38,9 @@ Strings are double-quoted with JSON's backslash escapes; numbers are ints or flo
   true when the field is set.
 - ``service(..) {f}`` is true when some service node of the trace matches the selector
   and ``f`` on its own figures; ``edge(a, b) {f}`` likewise for a call from a to b.
-  Inside the braces the keywords read the node's or edge's figures; annotations,
-  groups and nested ``service``/``edge`` are refused there, as X-Ray refuses them.
+  Inside the braces the keywords read the node's or edge's figures. Annotations are
+  refused there (X-Ray: "You can't use this keyword in combination with the service or
+  edge keyword"); so, in gureum, are groups and a nested ``service``/``edge``.
 - ``first``, ``last``, ``remote``, ``index``, ``coverage``, ``name``, ``type`` and
   ``message`` describe root-cause entities and service nodes; where the subject has no
   such field (the trace itself, an edge) they are missing.
@@ -92,6 +93,8 @@ _NOT_OPERANDS = frozenset({"and", "or", "true", "false"}) | _WORD_OPERATORS
 _ROOTCAUSE = re.compile(r"rootcause\.(fault|error|responsetime)\.(service|entity|exception)")
 _ANNOTATION_KEY = re.compile(r"[A-Za-z0-9_]+")
 _MAX_GROUP_DEPTH = 8
+#: Parentheses, braces and ``!`` nest at most this deep (deeper is a syntax error).
+_MAX_NESTING = 100
 
 
 # errors
@@ -651,11 +654,17 @@ def _next_token(text: str, position: int) -> _Token:
         if found:
             lexeme = found.group()
             if kind == "number":
-                number = float(lexeme)
-                value: Scalar = int(lexeme) if re.fullmatch(r"-?\d+", lexeme) else number
-                return _Token("number", lexeme, position, value)
+                return _number(lexeme, position)
             return _Token("word" if kind == "word" else "op", lexeme, position)
     raise FilterSyntaxError(f"unexpected character {char!r}", position)
+
+
+def _number(lexeme: str, position: int) -> _Token:
+    try:
+        value: Scalar = int(lexeme) if re.fullmatch(r"-?\d+", lexeme) else float(lexeme)
+    except ValueError:  # more digits than int() takes
+        raise FilterSyntaxError("number too long", position) from None
+    return _Token("number", lexeme, position, value)
 
 
 def _string(text: str, start: int) -> _Token:
@@ -681,6 +690,8 @@ def _json(text: str, start: int) -> _Token:
         _, end = _JSON.raw_decode(text, position)
     except json.JSONDecodeError as error:
         raise FilterSyntaxError(f"invalid JSON after '#': {error.msg}", error.pos) from None
+    except RecursionError:
+        raise FilterSyntaxError("JSON after '#' nests too deeply", position) from None
     return _Token("json", text[start:end], start)
 
 
@@ -698,6 +709,7 @@ class _Parser:
         self.index = 0
         self.resolve_group = resolve_group
         self.depth = depth
+        self.nesting = 0
         #: (message, position) of each construct gureum parses but cannot evaluate.
         self.unsupported: list[tuple[str, int]] = []
 
@@ -759,18 +771,28 @@ class _Parser:
 
     def unary(self, context: Context) -> Node:
         if self.at("op", "!") or self.at("word", "not"):
-            self.advance()
-            return Not(self.unary(context))
+            self.enter(self.advance())
+            node: Node = Not(self.unary(context))
+            self.nesting -= 1
+            return node
         if self.at("punct", "("):
             opening = self.advance()
+            self.enter(opening)
             node = self.disjunction(context)
             if self.token.kind == "end":
                 raise FilterSyntaxError("unclosed '('", opening.position)
             self.expect("punct", ")", "expected ')'")
+            self.nesting -= 1
             return node
         if self.token.kind != "word" or not self.starts_operand():
             raise self.unexpected()
         return self.term(context)
+
+    def enter(self, token: _Token) -> None:
+        """One level deeper under ``token``; refuse nesting that would exhaust the stack."""
+        self.nesting += 1
+        if self.nesting > _MAX_NESTING:
+            raise FilterSyntaxError("expression nests too deeply", token.position)
 
     # terms
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from gureum.tracing.filter_expression import (
@@ -815,3 +817,50 @@ def test_many_evaluations_are_fast() -> None:
         '(http.url CONTAINS "/v2/" OR user = "carol") AND !partial'
     )
     assert all(expression.matches(TRACE) for _ in range(5000))
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        ("(" * 101 + "ok" + ")" * 101, 100, "expression nests too deeply"),
+        ("!" * 101 + "ok", 100, "expression nests too deeply"),
+        ("NOT " * 101 + "ok", 400, "expression nests too deeply"),
+        ("rootcause.json = #" + "[" * 100_000, 18, "JSON after '#' nests too deeply"),
+        ("duration = " + "9" * 5000, 11, "number too long"),
+    ],
+)
+def test_pathological_inputs_are_syntax_errors(text: str, position: int, message: str) -> None:
+    with pytest.raises(FilterSyntaxError) as raised:
+        parse(text)
+    assert raised.value.position == position
+    assert message in raised.value.message
+
+
+def test_nesting_up_to_the_limit_parses() -> None:
+    assert parse("(" * 100 + "ok" + ")" * 100).matches(QUIET)
+    assert parse("!" * 100 + "ok").matches(QUIET)
+
+
+FUZZ_PIECES = [
+    "ok", "fault", "responsetime", "http.url", "annotation.k", "annotation.", "service",
+    "edge", "id", "name", "type", "account.id", "group.name", "rootcause.fault.service",
+    "rootcause.json", "AND", "OR", "NOT", "!", "(", ")", "{", "}", ",", ":", "=", "!=",
+    "<", ">=", "CONTAINS", "true", "false", "5", "-1.5", '"s"', '"unterminated', "#[1]",
+    "#", "'", "&", "\\", "\"\\q\"", "",
+]  # fmt: skip
+
+
+def test_random_token_soup_only_ever_raises_filter_syntax_errors() -> None:
+    rng = random.Random(20240601)
+    for _ in range(3000):
+        text = " ".join(rng.choice(FUZZ_PIECES) for _ in range(rng.randint(1, 12)))
+        try:
+            expression = parse(text)
+        except FilterSyntaxError as error:
+            assert 0 <= error.position <= len(text)
+            continue
+        expression.matches(TRACE)
+        expression.matches(QUIET)
+        expression.required_annotations()
+        expression.required_services()
+        assert parse(str(expression)).root == expression.root
