@@ -6,6 +6,8 @@
           ├── InvalidParameterValueException 400
           ├── InvalidRequestContentException 400  the payload is not JSON
           ├── InvalidParameterException      400  (CloudWatch Logs' name for it)
+          ├── InvalidRequestException        400  (X-Ray's name for it)
+          ├── RuleLimitExceededException     400  (X-Ray: too many sampling rules)
           ├── SnapStartException             400  the version's snapshot could not be made
           ├── SnapStartTimeoutException      408  a restore did not finish in 10 s
           ├── MissingAuthenticationTokenException  403  (SigV4: unsigned)
@@ -220,3 +222,15 @@ InvalidMessageContents = _sqs_error("InvalidMessageContents")
 UnsupportedOperation = _sqs_error(
     "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation"
 )
+
+
+class InvalidRequestException(ServiceError):
+    """X-Ray's error for a request it cannot take (a malformed filter expression, ...)."""
+
+    error_type = "InvalidRequestException"
+    message_key = "Message"
+
+
+class RuleLimitExceededException(ServiceError):
+    error_type = "RuleLimitExceededException"
+    message_key = "Message"

@@ -6,6 +6,9 @@ import asyncio
 import logging
 import sys
 import time
+from typing import Any
+
+import uvicorn
 
 from gureum.counting import CountingService
 from gureum.events.async_invoke import AsyncInvoker
@@ -17,6 +20,11 @@ from gureum.queues.queues import Queues
 from gureum.runtimes import BOOTSTRAP, python_interpreter, sdk_packages, sdk_path
 from gureum.settings import Settings
 from gureum.store import Store, open_store
+from gureum.tracing.daemon import XRayDaemon, parse_address, serve_tcp
+from gureum.tracing.lambda_segments import InvocationTrace
+from gureum.tracing.sampling import Sampler, SamplingRules
+from gureum.tracing.segments import from_document
+from gureum.tracing.trace_store import TraceStore
 from gureum.workers import isolation, placement
 from gureum.workers.manager import WorkerManager
 from gureum.workers.runtime_api import Invocation
@@ -37,12 +45,18 @@ class Platform:
     workers: WorkerManager
     queues: Queues
     async_invoker: AsyncInvoker
+    traces: TraceStore
+    sampler: Sampler
+    sampling_rules: SamplingRules
+    xray_daemon: XRayDaemon
     loop: asyncio.AbstractEventLoop
     isolation: isolation.Isolation
     zygotes: Zygotes | None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        #: What the X-Ray daemon's TCP port serves (set by the edge app).
+        self.daemon_app: Any = None
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -67,6 +81,33 @@ class Platform:
             logger.info("%s", line) if self.isolation.isolated else logger.warning("%s", line)
         self.logs = LogSink(self.store)
         self.logs.start()
+        self.traces = TraceStore(
+            self.store,
+            max_trace_bytes=settings.trace_max_bytes,
+            retention_days=settings.trace_retention_days,
+        )
+        self.traces.start()
+        self.sampler = Sampler()
+        self.sampling_rules = SamplingRules(
+            self.store, self.sampler, region=settings.region, account_id=settings.account_id
+        )
+        await self.sampling_rules.load()
+        self.xray_daemon = XRayDaemon(self.traces)
+        self.xray_address: str | None = None
+        self._daemon_tcp: uvicorn.Server | None = None
+        host, port = parse_address(settings.xray_address)
+        try:
+            bound_host, bound_port = await self.xray_daemon.start(host, port)
+            if self.daemon_app is not None:
+                self._daemon_tcp = await serve_tcp(self.daemon_app, bound_host, bound_port)
+            self.xray_address = f"{bound_host}:{bound_port}"
+        except OSError as exc:
+            self.xray_daemon.close()
+            logger.warning(
+                "no X-Ray daemon: cannot listen on %s (%s); set --xray-address",
+                settings.xray_address,
+                exc,
+            )
         self.zygotes = None
         if self.isolation.isolated and settings.cold_start == "zygote":
             self.zygotes = Zygotes(
@@ -89,6 +130,7 @@ class Platform:
             isolation=self.isolation,
             sdk_packages=sdk_packages(),
             zygotes=self.zygotes,
+            xray_address=self.xray_address,
         )
         budget = settings.sandbox_memory_budget or int(placement.host_memory_mb() * 0.8)
         self.workers = WorkerManager(
@@ -167,17 +209,24 @@ class Platform:
         payload: bytes,
         request_id: str,
         *,
-        trace_id: str | None = None,
+        trace_header: str | None = None,
         client_context: str | None = None,
     ) -> Invocation:
-        """An event for ``function`` as invoked (``qualifier`` as the caller gave it)."""
+        """An event for ``function`` as invoked (``qualifier`` as the caller gave it;
+        ``trace_header``: the caller's ``X-Amzn-Trace-Id``)."""
+        trace = InvocationTrace.begin(
+            trace_header,
+            function.tracing_active,
+            lambda: self.sampler.sample(function.name, "AWS::Lambda::Function"),
+        )
         return Invocation(
             request_id,
             payload,
             int(time.time() * 1000) + function.timeout * 1000,
             function_arn(self.settings.region, self.settings.account_id, function.name, qualifier),
-            trace_id=trace_id,
+            trace_id=trace.header,
             client_context=client_context,
+            trace=trace,
         )
 
     async def invoke(
@@ -186,9 +235,23 @@ class Platform:
         """Run an invocation under the Counting Service's limits (429 when over them)."""
         slot = self.counting.acquire(function.name)
         try:
-            return await self.workers.invoke(function, invocation, tail=tail)
+            outcome = await self.workers.invoke(function, invocation, tail=tail)
         finally:
             self.counting.release(slot)
+        trace = invocation.trace
+        if trace is not None and trace.sampled:
+            for document in trace.segments(
+                function_name=function.name,
+                function_arn=invocation.invoked_function_arn,
+                account_id=self.settings.account_id,
+                request_id=invocation.request_id,
+                region=self.settings.region,
+                duration_ms=outcome.duration_ms,
+                init_ms=outcome.init_duration_ms,
+                error_body=outcome.body if outcome.function_error else None,
+            ):
+                self.traces.add(from_document(document))
+        return outcome
 
     async def stop(self) -> None:
         """Drain in-flight invokes, stop every sandbox, flush logs, close the store."""
@@ -196,5 +259,9 @@ class Platform:
         await self.workers.shutdown(self.settings.shutdown_timeout)
         if self.zygotes is not None:
             await self.zygotes.close()
+        self.xray_daemon.close()
+        if self._daemon_tcp is not None:
+            await self._daemon_tcp.shutdown()  # (its socket is closed with it)
+        await self.traces.close()
         await self.logs.close()
         await asyncio.to_thread(self.store.close)

@@ -111,6 +111,21 @@ class Settings(BaseSettings):
         description="Asynchronous events this node runs at once (each takes a sandbox and a "
         "slot of the account's concurrency).",
     )
+    xray_address: str = Field(
+        "127.0.0.1:2000",
+        pattern=r"^\S+:\d{1,5}$",
+        description="HOST:PORT of the X-Ray daemon (UDP segments, TCP sampling calls); "
+        "functions get it as AWS_XRAY_DAEMON_ADDRESS. Port 0: a free one.",
+    )
+    trace_max_bytes: int = Field(
+        500 * 1024,
+        ge=1024,
+        description="Bytes of segment documents one trace keeps (X-Ray: 500 KB); beyond "
+        "them segments are dropped and the trace is marked LimitExceeded.",
+    )
+    trace_retention_days: float = Field(
+        30.0, gt=0, description="Days a trace is kept after it started (X-Ray: 30)."
+    )
     log_level: str = Field("info", description="Level of the server's own log.")
 
     @property

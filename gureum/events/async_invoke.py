@@ -244,7 +244,7 @@ class AsyncInvoker:
             event.qualifier,
             event.payload.encode(),
             event.request_id,
-            trace_id=event.trace_id,
+            trace_header=event.trace_id,
             client_context=event.client_context,
         )
         try:

@@ -19,6 +19,7 @@ from gureum.frontend import (  # noqa: F401  (logs_api and sqs_api register)
     logs_api,
     sigv4,
     sqs_api,
+    xray_api,
 )
 from gureum.frontend.responses import aws_error, aws_json
 from gureum.platform import Platform
@@ -143,6 +144,27 @@ class Edge:
         await self.app(scope, receive, send)
 
 
+class DaemonEdge:
+    """What the X-Ray daemon's TCP port serves: the SDKs' sampling calls and segment
+    uploads, unsigned (as the AWS daemon takes them and signs them itself), and nothing
+    else of the API."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in xray_api.DAEMON_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "http":
+            response = aws_json(
+                {"Type": "User", "message": "The X-Ray daemon serves sampling calls only"},
+                404,
+                headers={"x-amzn-ErrorType": "UnknownOperationException"},
+            )
+            await response(scope, receive, send)
+
+
 def create_app(settings: Settings) -> Edge:
     """The edge app of a platform built from ``settings`` (started by the app's lifespan)."""
     platform = Platform(settings)
@@ -156,7 +178,7 @@ def create_app(settings: Settings) -> Edge:
             await platform.stop()
 
     app = Starlette(
-        routes=[*lambda_api.routes(), *json_rpc.routes()],
+        routes=[*lambda_api.routes(), *xray_api.routes(), *json_rpc.routes()],
         lifespan=lifespan,
         exception_handlers={
             ServiceError: _service_error,
@@ -165,5 +187,6 @@ def create_app(settings: Settings) -> Edge:
         },
     )
     app.state.platform = platform
+    platform.daemon_app = DaemonEdge(app)
     secrets = {settings.access_key_id: settings.secret_access_key}
     return Edge(app, secrets if settings.auth == "sigv4" else None)

@@ -418,7 +418,7 @@ async def invoke(request: Request) -> Response:
         qualifier or None,
         payload,
         request_id,
-        trace_id=headers.get("x-amzn-trace-id"),
+        trace_header=headers.get("x-amzn-trace-id"),
         client_context=client_context,
     )
     outcome = await platform.invoke(function, invocation, tail=log_type == "Tail")

@@ -468,6 +468,11 @@ class FunctionVersion:
         return str((self.config.get("_Tags") or {}).get(NETWORK_TAG, "default"))
 
     @property
+    def tracing_active(self) -> bool:
+        """``TracingConfig: {Mode: Active}``: the platform samples and traces invokes."""
+        return (self.config.get("TracingConfig") or {}).get("Mode") == "Active"
+
+    @property
     def dead_letter_queue(self) -> Target | None:
         """The version's DeadLetterConfig target (a built-in queue), if it has one."""
         arn = (self.config.get("DeadLetterConfig") or {}).get("TargetArn")

@@ -80,3 +80,55 @@ queue_messages = sa.Table(
     # Receives scan a queue in id order, skipping rows not yet visible.
     sa.Index("ix_queue_messages_queue", "queue", "id", "visible_ms"),
 )
+
+trace_segments = sa.Table(
+    "trace_segments",
+    metadata,
+    sa.Column("trace_id", sa.String(35), primary_key=True),
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("parent_id", sa.String(16), nullable=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("start_time", sa.Float, nullable=False),
+    sa.Column("end_time", sa.Float, nullable=True),
+    sa.Column("subsegment", sa.Boolean, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+)
+
+traces = sa.Table(
+    "traces",
+    metadata,
+    sa.Column("trace_id", sa.String(35), primary_key=True),
+    sa.Column("start_time", sa.Float, nullable=False),
+    sa.Column("end_time", sa.Float, nullable=True),
+    #: The trace's figures (flags, HTTP, services, edges), as the filter language reads them.
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("segment_count", sa.Integer, nullable=False),
+    sa.Column("limit_exceeded", sa.Boolean, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+    sa.Index("ix_traces_start_time", "start_time"),
+)
+
+#: One row per annotation value of a trace: filters on annotations become index lookups.
+trace_annotations = sa.Table(
+    "trace_annotations",
+    metadata,
+    sa.Column("trace_id", sa.String(35), nullable=False),
+    sa.Column("key", sa.String(500), nullable=False),
+    sa.Column("string_value", sa.String(1000), nullable=True),
+    sa.Column("number_value", sa.Float, nullable=True),
+    sa.Column("start_time", sa.Float, nullable=False),
+    sa.Index("ix_trace_annotations_string", "key", "string_value", "start_time"),
+    sa.Index("ix_trace_annotations_number", "key", "number_value", "start_time"),
+    sa.Index("ix_trace_annotations_trace", "trace_id"),
+)
+
+sampling_rules = sa.Table(
+    "sampling_rules",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("rule", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("modified_at", sa.Float, nullable=False),
+)

@@ -18,6 +18,8 @@ from typing import Protocol, cast
 
 import httptools
 
+from gureum.tracing.lambda_segments import InvocationTrace
+
 #: Lambda's response and error payload limit (6 MB plus the 100 bytes Lambda allows).
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 #: A generous bound on request heads and on the body of error reports.
@@ -51,6 +53,8 @@ class Invocation:
     trace_id: str | None = None
     client_context: str | None = None
     cognito_identity: str | None = None
+    #: The invocation's trace context (segments are recorded when it is sampled).
+    trace: InvocationTrace | None = None
     result: asyncio.Future[RuntimeReply] = field(default_factory=lambda: _new_future())
 
 

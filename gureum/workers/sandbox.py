@@ -70,6 +70,8 @@ class SandboxEnvironment:
     sdk_packages: list[Path]
     #: Fork servers for cold starts (isolated sandboxes only); None: exec a jail each time.
     zygotes: Zygotes | None = None
+    #: HOST:PORT of the X-Ray daemon (AWS_XRAY_DAEMON_ADDRESS), if one runs.
+    xray_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +236,9 @@ class Sandbox:
             "AWS_ENDPOINT_URL": self.env.endpoint_url,
         }
         environ.setdefault("AWS_EXECUTION_ENV", f"AWS_Lambda_{fn.runtime}")
+        if self.env.xray_address:
+            environ["AWS_XRAY_DAEMON_ADDRESS"] = self.env.xray_address
+            environ["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR"
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         loop = asyncio.get_running_loop()
