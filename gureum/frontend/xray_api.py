@@ -17,6 +17,8 @@ from starlette.routing import Route
 
 from gureum.errors import InvalidRequestException
 from gureum.frontend.responses import aws_json, json_body
+from gureum.tracing import summaries
+from gureum.tracing.filter_expression import FilterSyntaxError, parse
 from gureum.tracing.segments import TRACE_ID, InvalidSegment, parse_document
 from gureum.tracing.service_graph import service_graph
 
@@ -79,6 +81,38 @@ async def batch_get_traces(request: Request) -> Response:
     found = await platform.traces.traces(valid)
     known = {t["Id"] for t in found}
     return aws_json({"Traces": found, "UnprocessedTraceIds": [i for i in ids if i not in known]})
+
+
+async def get_trace_summaries(request: Request) -> Response:
+    platform = _platform(request)
+    params = await json_body(request)
+    start, end = _time_range(params)
+    if params.get("TimeRangeType", "Event") not in ("TraceId", "Event", "Service"):
+        raise InvalidRequestException("TimeRangeType must be TraceId, Event or Service")
+    text = params.get("FilterExpression")
+    expression = None
+    if text is not None:
+        if not isinstance(text, str):
+            raise InvalidRequestException("FilterExpression must be a string")
+        if text.strip():
+            try:
+                expression = parse(text)
+            except FilterSyntaxError as exc:
+                raise InvalidRequestException(str(exc)) from None
+    token = _token(params.get("NextToken"))
+    after = decode_token(token) if token else None
+    found, scanned, next_after = await summaries.find(
+        platform.traces, start, end, expression, after
+    )
+    account = platform.settings.account_id
+    body: dict[str, Any] = {
+        "TraceSummaries": [summaries.api_summary(s, account) for s in found],
+        "ApproximateTime": end,
+        "TracesProcessedCount": scanned,
+    }
+    if next_after is not None:
+        body["NextToken"] = encode_token(*next_after)
+    return aws_json(body)
 
 
 def _time_range(params: dict[str, Any]) -> tuple[float, float]:
@@ -189,6 +223,7 @@ def routes() -> list[Route]:
     return [
         Route("/TraceSegments", put_trace_segments, methods=["POST"]),
         Route("/Traces", batch_get_traces, methods=["POST"]),
+        Route("/TraceSummaries", get_trace_summaries, methods=["POST"]),
         Route("/ServiceGraph", get_service_graph, methods=["POST"]),
         Route("/TraceGraph", get_trace_graph, methods=["POST"]),
         Route("/GetSamplingRules", get_sampling_rules, methods=["POST"]),

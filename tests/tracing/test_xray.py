@@ -387,3 +387,131 @@ def test_sampling_rules(xray: Any) -> None:
     unchecked = client("xray", xray.meta.endpoint_url, parameter_validation=False)
     with pytest.raises(unchecked.exceptions.InvalidRequestException):
         unchecked.create_sampling_rule(SamplingRule={**rule, "RuleName": "x", "FixedRate": 2})
+
+
+def put(xray: Any, *documents: dict[str, Any]) -> None:
+    answer = xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(d) for d in documents])
+    assert answer["UnprocessedTraceSegments"] == []
+
+
+def summaries(xray: Any, expression: str | None, since: float) -> list[str]:
+    """Ids of the traces since ``since`` that ``expression`` matches (every page)."""
+    params: dict[str, Any] = {"StartTime": since, "EndTime": time.time() + 60}
+    if expression is not None:
+        params["FilterExpression"] = expression
+    ids: list[str] = []
+    while True:
+        page = xray.get_trace_summaries(**params)
+        ids += [s["Id"] for s in page["TraceSummaries"]]
+        if not page.get("NextToken"):
+            return ids
+        params["NextToken"] = page["NextToken"]
+
+
+def test_get_trace_summaries_with_filter_expressions(server: RunningServer, xray: Any) -> None:
+    since = time.time() - 1
+    shop = trace_id()
+    web = segment(
+        shop,
+        name="shop",
+        origin="AWS::EC2::Instance",
+        annotations={"customer": "alice", "items": 3, "vip": True},
+        http={
+            "request": {"url": "https://shop/buy", "method": "POST"},
+            "response": {"status": 200},
+        },
+        user="alice",
+    )
+    web["end_time"] = web["start_time"] + 1.5
+    web["subsegments"] = [
+        {
+            "name": "orders-db",
+            "id": "0123456789abcdef",
+            "start_time": web["start_time"] + 0.1,
+            "end_time": web["start_time"] + 0.4,
+            "namespace": "remote",
+            "sql": {"url": "postgresql://db/orders"},
+            "fault": True,
+        }
+    ]
+    broken = trace_id()
+    failing = segment(
+        broken,
+        name="shop",
+        fault=True,
+        annotations={"customer": "bob", "items": 1},
+        http={
+            "request": {"url": "https://shop/cart", "method": "GET"},
+            "response": {"status": 502},
+        },
+    )
+    put(xray, web, failing)
+    server.call(server.platform.traces.flush)
+
+    def ids(expression: str | None) -> set[str]:
+        return {i for i in summaries(xray, expression, since) if i in (shop, broken)}
+
+    assert ids(None) == {shop, broken}
+    assert ids('annotation.customer = "alice"') == {shop}
+    assert ids("annotation.items >= 2") == {shop}
+    assert ids("annotation.vip = true") == {shop}
+    assert ids("annotation.vip") == {shop}
+    assert ids("http.status >= 500") == {broken}
+    assert ids("fault") == {broken}  # the root's fault; the database's is downstream
+    assert ids('service("orders-db") { fault }') == {shop}
+    assert ids('edge("shop", "orders-db")') == {shop}
+    assert ids("responsetime > 1") == {shop}
+    assert ids('http.url CONTAINS "cart" OR user = "alice"') == {shop, broken}
+    assert ids('NOT (annotation.customer BEGINSWITH "al") AND ok') == set()
+    assert ids('!ok AND http.method = "GET"') == {broken}
+
+    with pytest.raises(xray.exceptions.InvalidRequestException) as bad:
+        xray.get_trace_summaries(
+            StartTime=since, EndTime=time.time(), FilterExpression="responsetime > AND ok"
+        )
+    assert "position 15" in str(bad.value)
+    with pytest.raises(xray.exceptions.InvalidRequestException):
+        xray.get_trace_summaries(
+            StartTime=since, EndTime=time.time(), FilterExpression="rootcause.fault.service {}"
+        )
+
+    (summary,) = [
+        s
+        for s in xray.get_trace_summaries(
+            StartTime=since, EndTime=time.time() + 60, FilterExpression='user = "alice"'
+        )["TraceSummaries"]
+        if s["Id"] == shop
+    ]
+    assert summary["Http"] == {
+        "HttpURL": "https://shop/buy",
+        "HttpStatus": 200,
+        "HttpMethod": "POST",
+    }
+    assert summary["Annotations"]["customer"] == [
+        {"AnnotationValue": {"StringValue": "alice"}, "ServiceIds": []}
+    ]
+    assert summary["HasFault"] is False and summary["ResponseTime"] == pytest.approx(1.5)
+    assert summary["EntryPoint"]["Name"] == "shop"
+    assert {s["Name"] for s in summary["ServiceIds"]} == {"shop", "orders-db"}
+
+
+def test_get_trace_summaries_pages(server: RunningServer, xray: Any) -> None:
+    since = time.time() - 1
+    tag = unique_name("page").replace("-", "_")
+    put(*[xray], *[segment(trace_id(), annotations={"batch": tag}) for _ in range(130)])
+    server.call(server.platform.traces.flush)
+    pages = []
+    params: dict[str, Any] = {
+        "StartTime": since,
+        "EndTime": time.time() + 60,
+        "FilterExpression": f'annotation.batch = "{tag}"',
+    }
+    while True:
+        page = xray.get_trace_summaries(**params)
+        pages.append(len(page["TraceSummaries"]))
+        if not page.get("NextToken"):
+            break
+        params["NextToken"] = page["NextToken"]
+    assert pages == [100, 30]
+    with pytest.raises(xray.exceptions.InvalidRequestException):
+        xray.get_trace_summaries(StartTime=since, EndTime=time.time(), NextToken="garbage")
