@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 #: Kernel receive buffer asked for: bursts of small datagrams queue here while the
 #: event loop is busy, instead of being dropped.
-RECEIVE_BUFFER = 8 * 1024 * 1024
+RECEIVE_BUFFER = 16 * 1024 * 1024
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
 
 def parse_address(value: str) -> tuple[str, int]:
@@ -70,7 +71,10 @@ class XRayDaemon(asyncio.DatagramProtocol):
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on ``host:port``; the address bound (port 0: a free one)."""
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        try:  # as root, past net.core.rmem_max
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         sock.bind((host, port))
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: self, sock=sock)

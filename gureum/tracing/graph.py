@@ -142,12 +142,22 @@ def _inferred_type(subsegment: dict[str, Any]) -> str:
     return "remote"
 
 
-def build_graph(segments: list[dict[str, Any]]) -> TraceGraph:
+def _flatten(
+    segments: list[dict[str, Any]],
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each segment with every subsegment under it (walked once)."""
+    return [(segment, list(iter_subsegments(segment))) for segment in segments]
+
+
+def build_graph(
+    segments: list[dict[str, Any]],
+    flat: list[tuple[dict[str, Any], list[dict[str, Any]]]] | None = None,
+) -> TraceGraph:
     """The services and edges of one trace's assembled segments."""
     graph = TraceGraph()
     owner: dict[str, tuple[str, str]] = {}  # (sub)segment id -> its service
     keys = []
-    for segment in segments:
+    for segment, children in flat if flat is not None else _flatten(segments):
         if segment.get("type") == "subsegment":
             continue
         node = Node(
@@ -157,19 +167,20 @@ def build_graph(segments: list[dict[str, Any]]) -> TraceGraph:
             **_flags(segment),
         )
         key = graph.add_node(node)
-        keys.append((segment, key))
+        keys.append((segment, children, key))
         owner[str(segment.get("id"))] = key
-        for child in iter_subsegments(segment):
+        for child in children:
             owner[str(child.get("id"))] = key
-    served = {str(s.get("parent_id")) for s, _ in keys if s.get("parent_id")}
-    for segment, key in keys:
-        caller = owner.get(str(segment.get("parent_id"))) if segment.get("parent_id") else None
+    served = {str(s.get("parent_id")) for s, _, _ in keys if s.get("parent_id")}
+    for segment, children, key in keys:
+        parent = segment.get("parent_id")
+        caller = owner.get(str(parent)) if parent else None
         if caller is None:
             graph.add_node(Node(*CLIENT))
             graph.add_edge(CLIENT, key, segment)
         elif caller != key:
             graph.add_edge(caller, key, segment)
-        for child in iter_subsegments(segment):
+        for child in children:
             downstream = child.get("namespace") in ("aws", "remote") or child.get("sql")
             if not downstream or str(child.get("id")) in served:
                 continue
@@ -186,14 +197,13 @@ def build_graph(segments: list[dict[str, Any]]) -> TraceGraph:
     return graph
 
 
-def _root(segments: list[dict[str, Any]]) -> dict[str, Any] | None:
-    ids = {str(s.get("id")) for s in segments}
-    for segment in segments:
-        for child in iter_subsegments(segment):
-            ids.add(str(child.get("id")))
+def _root(flat: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> dict[str, Any] | None:
+    ids = {str(s.get("id")) for s, _ in flat}
+    for _, children in flat:
+        ids.update(str(child.get("id")) for child in children)
     roots = [
         s
-        for s in segments
+        for s, _ in flat
         if s.get("type") != "subsegment" and str(s.get("parent_id") or "") not in ids
     ]
     return min(roots, key=lambda s: s.get("start_time") or 0.0) if roots else None
@@ -201,14 +211,13 @@ def _root(segments: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def summarize(trace_id: str, segments: list[dict[str, Any]]) -> dict[str, Any]:
     """What GetTraceSummaries answers and the filter language reads, for one trace."""
-    graph = build_graph(segments)
+    flat = _flatten(segments)
+    graph = build_graph(segments, flat)
     starts = [float(s["start_time"]) for s in segments if "start_time" in s]
     ends = [float(s["end_time"]) for s in segments if "end_time" in s]
-    partial = any(s.get("in_progress") for s in segments) or any(
-        c.get("in_progress") for s in segments for c in iter_subsegments(s)
-    )
-    every = [*segments, *(c for s in segments for c in iter_subsegments(s))]
-    root = _root(segments) or {}
+    every = [*segments, *(c for _, children in flat for c in children)]
+    partial = any(d.get("in_progress") for d in every)
+    root = _root(flat) or {}
     # As X-Ray's TraceSummary: HasError and HasFault are the root segment's (a handled
     # error downstream does not fail the trace); HasThrottle is any segment's.
     error = bool(root.get("error"))

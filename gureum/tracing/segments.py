@@ -10,13 +10,14 @@ reason; the daemon counts the reasons, PutTraceSegments answers them.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 MAX_DOCUMENT_BYTES = 64 * 1024
 MAX_NAME = 200
@@ -89,6 +90,8 @@ class Segment:
     subsegment: bool  # sent on its own, to be placed under ``parent_id``
     document: dict[str, Any]
     size: int
+    #: The document as it came (stored as is).
+    raw: str
 
     @property
     def in_progress(self) -> bool:
@@ -123,12 +126,14 @@ def _check_annotations(document: dict[str, Any]) -> None:
 
 def parse_document(raw: str | bytes) -> Segment:
     """A checked segment document; InvalidSegment saying why not."""
-    size = len(raw.encode() if isinstance(raw, str) else raw)
+    data = raw.encode() if isinstance(raw, str) else raw
+    size = len(data)
     if size > MAX_DOCUMENT_BYTES:
         raise InvalidSegment("too large", f"{size} bytes; a document may have 64 KB")
     try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        document = orjson.loads(data)
+        text = data.decode()
+    except (orjson.JSONDecodeError, UnicodeDecodeError):
         raise InvalidSegment("not json") from None
     if not isinstance(document, dict):
         raise InvalidSegment("not an object")
@@ -162,11 +167,12 @@ def parse_document(raw: str | bytes) -> Segment:
     for child in iter_subsegments(document):
         if not isinstance(child.get("name"), str) or not isinstance(child.get("id"), str):
             raise InvalidSegment("invalid subsegment", "every subsegment needs a name and an id")
-    return Segment(trace_id, segment_id, parent, name, start, end, subsegment, document, size)
+    return Segment(trace_id, segment_id, parent, name, start, end, subsegment, document, size, text)
 
 
 def from_document(document: dict[str, Any]) -> Segment:
     """A segment the platform made itself (trusted: not checked again)."""
+    text = orjson.dumps(document).decode()
     return Segment(
         document["trace_id"],
         document["id"],
@@ -176,7 +182,8 @@ def from_document(document: dict[str, Any]) -> Segment:
         document.get("end_time"),
         False,
         document,
-        len(json.dumps(document, separators=(",", ":"))),
+        len(text),
+        text,
     )
 
 

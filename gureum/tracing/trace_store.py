@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from gureum.store import Store
@@ -63,6 +64,7 @@ class TraceStore:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._last_sweep = 0.0
+        self._sql_cache: tuple[str, str, str] | None = None
 
     def add(self, segment: Segment) -> None:
         if len(self._buffer) >= self.max_buffered:
@@ -105,123 +107,115 @@ class TraceStore:
         await self.flush()
 
     # writing (on the store's thread)
+    def _sql(self) -> tuple[str, str, str]:
+        """The batch's three statements, straight to the driver (executed many): the
+        same upsert syntax serves SQLite and PostgreSQL."""
+        mark = "?" if self.store.dialect == "sqlite" else "%s"
+        segment = (
+            "INSERT INTO trace_segments (trace_id, id, parent_id, name, start_time, end_time, "
+            f"subsegment, document, size) VALUES ({', '.join([mark] * 9)}) "
+            "ON CONFLICT (trace_id, id) DO UPDATE SET parent_id = excluded.parent_id, "
+            "name = excluded.name, start_time = excluded.start_time, "
+            "end_time = excluded.end_time, subsegment = excluded.subsegment, "
+            "document = excluded.document, size = excluded.size"
+        )
+        trace = (
+            "INSERT INTO traces (trace_id, start_time, end_time, summary, size, segment_count, "
+            f"limit_exceeded, updated_ms) VALUES ({', '.join([mark] * 8)}) "
+            "ON CONFLICT (trace_id) DO UPDATE SET start_time = excluded.start_time, "
+            "end_time = excluded.end_time, summary = excluded.summary, size = excluded.size, "
+            "segment_count = excluded.segment_count, updated_ms = excluded.updated_ms, "
+            "limit_exceeded = (traces.limit_exceeded OR excluded.limit_exceeded)"
+        )
+        annotation = (
+            "INSERT INTO trace_annotations (trace_id, key, string_value, number_value, "
+            f"start_time) VALUES ({', '.join([mark] * 5)})"
+        )
+        return segment, trace, annotation
+
     def _write(self, batch: Sequence[Segment]) -> Counter[str]:
+        """Store a batch and rewrite the summaries of the traces it touched."""
         dropped: Counter[str] = Counter()
         # The newest document of an id wins (a complete segment replaces its in-progress one).
         latest: dict[tuple[str, str], Segment] = {}
         for segment in batch:
             latest[(segment.trace_id, segment.id)] = segment
         trace_ids = sorted({trace for trace, _ in latest})
+        segment_sql, trace_sql, annotation_sql = self._statements
         with self.store.engine.begin() as connection:
-            sizes = self._sizes(connection, trace_ids)
-            existing = self._existing_sizes(connection, latest)
+            # Every stored segment of the touched traces: their sizes, and the documents
+            # their summaries are made of.
+            stored: dict[tuple[str, str], tuple[int, str, bool]] = {}
+            for chunk in _chunks(trace_ids, 500):
+                for row in connection.execute(
+                    sa.select(
+                        trace_segments.c.trace_id,
+                        trace_segments.c.id,
+                        trace_segments.c.size,
+                        trace_segments.c.document,
+                        trace_segments.c.subsegment,
+                    ).where(trace_segments.c.trace_id.in_(chunk))
+                ):
+                    stored[(row.trace_id, row.id)] = (
+                        int(row.size),
+                        row.document,
+                        bool(row.subsegment),
+                    )
+            sizes: Counter[str] = Counter()
+            for (trace, _), (size, _, _) in stored.items():
+                sizes[trace] += size
             rows = []
+            kept: dict[tuple[str, str], Segment] = {}
             exceeded = set()
             for key, segment in latest.items():
                 trace = segment.trace_id
-                growth = segment.size - existing.get(key, 0)
-                if sizes.get(trace, 0) + growth > self.max_trace_bytes:
+                growth = segment.size - stored.get(key, (0, "", False))[0]
+                if sizes[trace] + growth > self.max_trace_bytes:
                     dropped["trace too large"] += 1
                     exceeded.add(trace)
                     continue
-                sizes[trace] = sizes.get(trace, 0) + growth
+                sizes[trace] += growth
+                kept[key] = segment
                 rows.append(
-                    {
-                        "trace_id": trace,
-                        "id": segment.id,
-                        "parent_id": segment.parent_id,
-                        "name": segment.name,
-                        "start_time": segment.start_time,
-                        "end_time": segment.end_time,
-                        "subsegment": segment.subsegment,
-                        "document": json.dumps(segment.document, separators=(",", ":")),
-                        "size": segment.size,
-                    }
-                )
-            if rows:
-                insert = self.store._insert(trace_segments)
-                connection.execute(
-                    insert.on_conflict_do_update(
-                        index_elements=[trace_segments.c.trace_id, trace_segments.c.id],
-                        set_={
-                            column: insert.excluded[column]
-                            for column in (
-                                "parent_id",
-                                "name",
-                                "start_time",
-                                "end_time",
-                                "subsegment",
-                                "document",
-                                "size",
-                            )
-                        },
-                    ),
-                    rows,
-                )
-            self._summarize(connection, trace_ids, exceeded)
-        return dropped
-
-    @staticmethod
-    def _sizes(connection: sa.Connection, trace_ids: list[str]) -> dict[str, int]:
-        sizes: dict[str, int] = {}
-        for chunk in _chunks(trace_ids, 500):
-            for row in connection.execute(
-                sa.select(traces.c.trace_id, traces.c.size).where(traces.c.trace_id.in_(chunk))
-            ):
-                sizes[row.trace_id] = int(row.size)
-        return sizes
-
-    @staticmethod
-    def _existing_sizes(
-        connection: sa.Connection, latest: dict[tuple[str, str], Segment]
-    ) -> dict[tuple[str, str], int]:
-        """Sizes of documents this batch replaces (an in-progress segment completed)."""
-        found: dict[tuple[str, str], int] = {}
-        trace_ids = sorted({trace for trace, _ in latest})
-        for chunk in _chunks(trace_ids, 500):
-            for row in connection.execute(
-                sa.select(
-                    trace_segments.c.trace_id, trace_segments.c.id, trace_segments.c.size
-                ).where(trace_segments.c.trace_id.in_(chunk))
-            ):
-                key = (row.trace_id, row.id)
-                if key in latest:
-                    found[key] = int(row.size)
-        return found
-
-    def _summarize(
-        self, connection: sa.Connection, trace_ids: list[str], exceeded: set[str]
-    ) -> None:
-        """Rewrite the summary and annotation rows of ``trace_ids`` from their segments."""
-        documents: dict[str, list[tuple[dict[str, Any], bool]]] = {}
-        sizes: Counter[str] = Counter()
-        for chunk in _chunks(trace_ids, 500):
-            for row in connection.execute(
-                sa.select(
-                    trace_segments.c.trace_id,
-                    trace_segments.c.document,
-                    trace_segments.c.subsegment,
-                    trace_segments.c.size,
-                ).where(trace_segments.c.trace_id.in_(chunk))
-            ):
-                documents.setdefault(row.trace_id, []).append(
-                    (json.loads(row.document), bool(row.subsegment))
-                )
-                sizes[row.trace_id] += int(row.size)
-        flagged = set()
-        for chunk in _chunks(trace_ids, 500):
-            flagged |= {
-                r.trace_id
-                for r in connection.execute(
-                    sa.select(traces.c.trace_id).where(
-                        traces.c.trace_id.in_(chunk) & traces.c.limit_exceeded
+                    (
+                        trace,
+                        segment.id,
+                        segment.parent_id,
+                        segment.name,
+                        segment.start_time,
+                        segment.end_time,
+                        segment.subsegment,
+                        segment.raw,
+                        segment.size,
                     )
                 )
-            }
-            connection.execute(traces.delete().where(traces.c.trace_id.in_(chunk)))
-            connection.execute(
-                trace_annotations.delete().where(trace_annotations.c.trace_id.in_(chunk))
-            )
+            if rows:
+                connection.exec_driver_sql(segment_sql, rows)
+            documents: dict[str, list[tuple[dict[str, Any], bool]]] = {}
+            for key, (_, raw, subsegment) in stored.items():
+                if key not in kept:
+                    documents.setdefault(key[0], []).append((orjson.loads(raw), subsegment))
+            for key, segment in kept.items():
+                documents.setdefault(key[0], []).append((segment.document, segment.subsegment))
+            self._summarize(connection, documents, sizes, exceeded, trace_sql, annotation_sql)
+        return dropped
+
+    @property
+    def _statements(self) -> tuple[str, str, str]:
+        if self._sql_cache is None:
+            self._sql_cache = self._sql()
+        return self._sql_cache
+
+    def _summarize(
+        self,
+        connection: sa.Connection,
+        documents: dict[str, list[tuple[dict[str, Any], bool]]],
+        sizes: Counter[str],
+        exceeded: set[str],
+        trace_sql: str,
+        annotation_sql: str,
+    ) -> None:
+        """Rewrite the summary and annotation rows of the traces in ``documents``."""
         now = int(time.time() * 1000)
         summaries = []
         annotations = []
@@ -230,24 +224,28 @@ class TraceStore:
             start = summary["start_time"] or 0.0
             end = start + summary["duration"] if summary["duration"] is not None else None
             summaries.append(
-                {
-                    "trace_id": trace_id,
-                    "start_time": start,
-                    "end_time": end,
-                    "summary": summary,
-                    "size": sizes[trace_id],
-                    "segment_count": len(docs),
-                    "limit_exceeded": trace_id in exceeded or trace_id in flagged,
-                    "updated_ms": now,
-                }
+                (
+                    trace_id,
+                    start,
+                    end,
+                    orjson.dumps(summary).decode(),
+                    sizes[trace_id],
+                    len(docs),
+                    trace_id in exceeded,
+                    now,
+                )
             )
             for key, values in summary["annotations"].items():
                 for value in values:
                     annotations.append(_annotation_row(trace_id, key, value, start))
+        for chunk in _chunks(sorted(documents), 500):
+            connection.execute(
+                trace_annotations.delete().where(trace_annotations.c.trace_id.in_(chunk))
+            )
         if summaries:
-            connection.execute(traces.insert(), summaries)
+            connection.exec_driver_sql(trace_sql, summaries)
         if annotations:
-            connection.execute(trace_annotations.insert(), annotations)
+            connection.exec_driver_sql(annotation_sql, annotations)
 
     def _sweep(self, now: float) -> int:
         """Delete traces older than the retention; the number deleted."""
@@ -281,7 +279,7 @@ class TraceStore:
                 ).where(trace_segments.c.trace_id.in_(trace_ids))
             ):
                 found.setdefault(row.trace_id, []).append(
-                    (json.loads(row.document), bool(row.subsegment))
+                    (orjson.loads(row.document), bool(row.subsegment))
                 )
             for row in connection.execute(
                 sa.select(traces).where(traces.c.trace_id.in_(trace_ids))
@@ -350,30 +348,15 @@ class TraceStore:
             return [dict(row.summary) for row in connection.execute(query)]
 
 
-def _annotation_row(trace_id: str, key: str, value: Any, start: float) -> dict[str, Any]:
+def _annotation_row(
+    trace_id: str, key: str, value: Any, start: float
+) -> tuple[str, str, str | None, float | None, float]:
+    """(trace, key, string value, number value, start): booleans as "true"/"false"."""
     if isinstance(value, bool):
-        return {
-            "trace_id": trace_id,
-            "key": key,
-            "string_value": "true" if value else "false",
-            "number_value": None,
-            "start_time": start,
-        }
+        return (trace_id, key, "true" if value else "false", None, start)
     if isinstance(value, int | float):
-        return {
-            "trace_id": trace_id,
-            "key": key,
-            "string_value": None,
-            "number_value": float(value),
-            "start_time": start,
-        }
-    return {
-        "trace_id": trace_id,
-        "key": key,
-        "string_value": str(value)[:1000],
-        "number_value": None,
-        "start_time": start,
-    }
+        return (trace_id, key, None, float(value), start)
+    return (trace_id, key, str(value)[:1000], None, start)
 
 
 def _annotation_query(key: str, op: str, value: Any, start: float, end: float) -> Any:
