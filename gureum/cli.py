@@ -2,8 +2,8 @@
 
 ``gureum server`` runs a node (its flags come from the settings table). The other
 commands are clients of a running server, through the same AWS APIs a user's code uses
-(boto3's ``lambda``, ``logs`` and ``sqs`` clients): ``deploy``, ``invoke``, ``functions``,
-``logs``, ``queues``.
+(boto3's ``lambda``, ``logs``, ``sqs`` and ``xray`` clients): ``deploy``, ``invoke``,
+``functions``, ``logs``, ``queues``, ``traces``, ``trace``, ``service-map``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gureum import client_commands
+from gureum import client_commands, trace_commands
 from gureum.settings import Settings
 
 
@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     client_commands.register(commands)
+    trace_commands.register(commands)
     return parser
 
 
