@@ -41,3 +41,69 @@ def test_warm_cold(lambda_client: Any) -> None:
     name = deploy_example(lambda_client, "warm-cold")
     assert call(lambda_client, name, {})["start"] == "cold start"
     assert call(lambda_client, name, {})["start"] == "warm start"
+
+
+def test_x_ray_demo(gureum_server: Any, lambda_client: Any) -> None:
+    """The seed's demo: tracing on shows client -> Lambda -> function; with the SDK
+    bundled the table's database appears behind the function, with its call's time."""
+    import time
+
+    from tests.conftest import client
+    from tests.tracing.test_xray import xray_sdk_zip
+
+    xray = client("xray", gureum_server.endpoint)
+    # Every call of the demo traced (the Default rule takes one a second, then 5 %).
+    rules = xray.get_sampling_rules()["SamplingRuleRecords"]
+    if not any(r["SamplingRule"]["RuleName"] == "x-ray-demo" for r in rules):
+        xray.create_sampling_rule(
+            SamplingRule={
+                "RuleName": "x-ray-demo",
+                "Priority": 100,
+                "FixedRate": 1.0,
+                "ReservoirSize": 0,
+                "ServiceName": "x-ray-demo*",
+                "ServiceType": "AWS::Lambda::Function",
+                "Host": "*",
+                "HTTPMethod": "*",
+                "URLPath": "*",
+                "ResourceARN": "*",
+                "Version": 1,
+            }
+        )
+    code = (EXAMPLES / "x-ray-demo" / "app.py").read_text()
+    for bundled in (False, True):
+        name = unique_name("x-ray-demo")
+        package = xray_sdk_zip({"app.py": code}) if bundled else zip_files({"app.py": code})
+        lambda_client.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=ROLE,
+            Handler="app.handler",
+            TracingConfig={"Mode": "Active"},
+            Code={"ZipFile": package},
+        )
+        answer = call(lambda_client, name, {})
+        assert json.loads(answer["body"])[0] == {"id": "1", "name": "cloud"}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            graph = xray.get_service_graph(StartTime=time.time() - 60, EndTime=time.time() + 60)
+            mine = [s for s in graph["Services"] if s["Name"] == name]
+            if len(mine) == 2 and (
+                not bundled or any(s["Type"] == "Database::SQL" for s in graph["Services"])
+            ):
+                break
+            time.sleep(0.2)
+        by_reference = {s["ReferenceId"]: s for s in graph["Services"]}
+        function = next(
+            s
+            for s in graph["Services"]
+            if s["Name"] == name and s["Type"] == "AWS::Lambda::Function"
+        )
+        targets = [by_reference[e["ReferenceId"]] for e in function["Edges"]]
+        if bundled:
+            (database,) = [t for t in targets if t["Type"] == "Database::SQL"]
+            (edge,) = [e for e in function["Edges"] if e["ReferenceId"] == database["ReferenceId"]]
+            assert edge["SummaryStatistics"]["TotalCount"] >= 1
+            assert edge["SummaryStatistics"]["TotalResponseTime"] > 0
+        else:
+            assert targets == []  # without the SDK, the table is not seen

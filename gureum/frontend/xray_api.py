@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 #: BatchGetTraces and GetTraceGraph take at most this many ids a call (as X-Ray does).
 MAX_TRACE_IDS = 5
-#: GetTraceSummaries looks back at most this far (X-Ray: 24 hours per call).
-MAX_SUMMARY_WINDOW = 24 * 3600
 
 
 def _platform(request: Request) -> Platform:
