@@ -515,3 +515,41 @@ def test_get_trace_summaries_pages(server: RunningServer, xray: Any) -> None:
     assert pages == [100, 30]
     with pytest.raises(xray.exceptions.InvalidRequestException):
         xray.get_trace_summaries(StartTime=since, EndTime=time.time(), NextToken="garbage")
+
+
+def test_trace_size_limit_and_retention(tmp_path: Path) -> None:
+    running = RunningServer(make_settings(tmp_path, trace_max_bytes=2048))
+    running.start()
+    try:
+        xray = client("xray", running.endpoint)
+        trace = trace_id()
+        padding = {"metadata": {"default": {"pad": "x" * 700}}}
+        put(xray, *[segment(trace, **padding) for _ in range(4)])  # ~3.2 KB in all
+        running.call(running.platform.traces.flush)
+        found = wait_for_trace(xray, trace)
+        assert found["LimitExceeded"] is True
+        assert len(found["Segments"]) == 2  # what fitted in 2 KB
+        assert running.platform.traces.dropped["trace too large"] == 2
+
+        # Traces older than the retention are swept away.
+        store = running.platform.traces
+        later = time.time() + 31 * 86400
+        assert running.call(lambda: store.store.run(store._sweep, later)) >= 1
+        assert xray.batch_get_traces(TraceIds=[trace])["Traces"] == []
+    finally:
+        running.stop()
+
+
+def test_daemon_tcp_port_serves_sampling_calls_only(server: RunningServer) -> None:
+    import urllib.error
+    import urllib.request
+
+    base = f"http://{server.platform.xray_address}"
+    request = urllib.request.Request(f"{base}/GetSamplingRules", data=b"{}", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:  # unsigned, as SDKs send
+        rules = json.loads(answer.read())["SamplingRuleRecords"]
+    assert "Default" in {r["SamplingRule"]["RuleName"] for r in rules}
+    other = urllib.request.Request(f"{base}/2015-03-31/functions", method="GET")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(other, timeout=10)
+    assert refused.value.code == 404
