@@ -42,6 +42,11 @@ def _elapsed(document: dict[str, Any]) -> float | None:
     return None
 
 
+def _start(document: dict[str, Any]) -> float | None:
+    start = document.get("start_time")
+    return float(start) if isinstance(start, int | float) else None
+
+
 def assemble(documents: Iterable[tuple[dict[str, Any], bool]]) -> list[dict[str, Any]]:
     """Top-level segment documents with every independent subsegment placed under its
     parent; ``documents`` are (document, sent-as-subsegment) pairs. A subsegment whose
@@ -87,6 +92,7 @@ class Node:
     throttle: bool = False
     responsetime: float | None = None
     inferred: bool = False
+    start_time: float | None = None
 
     def key(self) -> tuple[str, str]:
         return (self.name, self.type or "")
@@ -101,6 +107,7 @@ class Node:
             "throttle": self.throttle,
             "responsetime": self.responsetime,
             "inferred": self.inferred,
+            "start_time": self.start_time,
         }
 
 
@@ -126,12 +133,19 @@ class TraceGraph:
             existing.ok = not (existing.error or existing.fault or existing.throttle)
             if node.responsetime is not None:
                 existing.responsetime = max(existing.responsetime or 0.0, node.responsetime)
+            if node.start_time is not None:
+                existing.start_time = min(existing.start_time or node.start_time, node.start_time)
         return key
 
     def add_edge(
         self, source: tuple[str, str], target: tuple[str, str], document: dict[str, Any]
     ) -> None:
-        self.edges[(source, target)] = {**_flags(document), "responsetime": _elapsed(document)}
+        start = document.get("start_time")
+        self.edges[(source, target)] = {
+            **_flags(document),
+            "responsetime": _elapsed(document),
+            "start_time": float(start) if isinstance(start, int | float) else None,
+        }
 
 
 def _inferred_type(subsegment: dict[str, Any]) -> str:
@@ -164,6 +178,7 @@ def build_graph(
             str(segment.get("name")),
             segment.get("origin"),
             responsetime=_elapsed(segment),
+            start_time=_start(segment),
             **_flags(segment),
         )
         key = graph.add_node(node)
@@ -189,6 +204,7 @@ def build_graph(
                     str(child.get("name")),
                     _inferred_type(child),
                     responsetime=_elapsed(child),
+                    start_time=_start(child),
                     inferred=True,
                     **_flags(child),
                 )

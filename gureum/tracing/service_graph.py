@@ -22,7 +22,11 @@ class _Stats:
     start: float | None = None
     end: float | None = None
 
-    def add(self, figures: dict[str, Any], start: float | None) -> None:
+    def add(self, figures: dict[str, Any], trace_start: float | None) -> None:
+        """Count one call; its own start if the summary has it, else the trace's."""
+        start = figures.get("start_time")
+        if start is None:
+            start = trace_start
         self.total += 1
         if figures.get("fault"):
             self.fault += 1

@@ -492,6 +492,11 @@ def test_get_trace_summaries_with_filter_expressions(server: RunningServer, xray
     ]
     assert summary["HasFault"] is False and summary["ResponseTime"] == pytest.approx(1.5)
     assert summary["EntryPoint"]["Name"] == "shop"
+
+    # The graph's times are each service's own: the database was called 0.1 s in.
+    graph = xray.get_trace_graph(TraceIds=[shop])["Services"]
+    (database,) = [s for s in graph if s["Name"] == "orders-db"]
+    assert database["StartTime"].timestamp() == pytest.approx(web["start_time"] + 0.1, abs=1e-3)
     assert {s["Name"] for s in summary["ServiceIds"]} == {"shop", "orders-db"}
 
 
