@@ -558,3 +558,46 @@ def test_daemon_tcp_port_serves_sampling_calls_only(server: RunningServer) -> No
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(other, timeout=10)
     assert refused.value.code == 404
+
+
+def test_the_sdks_centralized_sampler_reads_rules_from_the_daemon(
+    server: RunningServer, xray: Any
+) -> None:
+    """aws-xray-sdk's own sampling connector, pointed at the daemon address (unsigned
+    calls over TCP), fetches the rules and their targets."""
+    from aws_xray_sdk.core.sampling.connector import ServiceConnector
+
+    name = unique_name("sampled").replace("-", "")[:32]
+    xray.create_sampling_rule(
+        SamplingRule={
+            "RuleName": name,
+            "Priority": 5,
+            "FixedRate": 0.25,
+            "ReservoirSize": 7,
+            "ServiceName": "api",
+            "ServiceType": "*",
+            "Host": "*",
+            "HTTPMethod": "GET",
+            "URLPath": "/orders*",
+            "ResourceARN": "*",
+            "Version": 1,
+        }
+    )
+    host, port = server.platform.xray_address.split(":")
+    connector = ServiceConnector()
+    connector.setup_xray_client(host, int(port), client=None)
+    rules = {rule.name: rule for rule in connector.fetch_sampling_rules()}
+    assert rules[name].rate == 0.25 and rules[name].priority == 5
+    assert rules[name].match(
+        {
+            "service": "api",
+            "service_type": "AWS::EC2::Instance",
+            "method": "GET",
+            "path": "/orders/1",
+            "host": "shop",
+        }
+    )
+    assert "Default" in rules
+    rules[name].increment_request_count()
+    targets, modified = connector.fetch_sampling_target([rules[name]])
+    assert targets[name]["rate"] == 0.25 and modified is not None
