@@ -293,6 +293,7 @@ class FunctionRegistry:
                 )
             await self.store.run(self.store.delete_function_version, ref.name, ref.qualifier)
             del self._cache[(ref.name, ref.qualifier)]
+            await self._forget_event_invoke_config(ref.name, ref.qualifier)
             self._changed(ref.name)
             return
         if (ref.name, LATEST) not in self._cache:
@@ -369,6 +370,11 @@ class FunctionRegistry:
         else:
             configs[qualifier] = config
         await self._set_private(latest, "_EventInvokeConfigs", configs or None)
+
+    async def _forget_event_invoke_config(self, function_name: str, qualifier: str) -> None:
+        """A deleted version's or alias's EventInvokeConfig goes with it, as on Lambda."""
+        if qualifier in self.event_invoke_configs(function_name):
+            await self.set_event_invoke_config(function_name, qualifier, None)
 
     # aliases
     def _alias_config(
@@ -458,6 +464,7 @@ class FunctionRegistry:
         function = self._function_name(function_name)
         await self.store.run(self.store.delete_alias, function, name)
         del self._aliases[(function, name)]
+        await self._forget_event_invoke_config(function, name)
 
     def list_aliases(self, function_name: str, version: str | None) -> list[dict[str, Any]]:
         function = self._function_name(function_name)

@@ -287,6 +287,16 @@ def test_event_invoke_config_api(lam: Any, sqs: Any) -> None:
     lam.delete_function_event_invoke_config(FunctionName=name, Qualifier="1")
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.delete_function_event_invoke_config(FunctionName=name, Qualifier="1")
+    # A deleted alias or version takes its configuration with it.
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    lam.put_function_event_invoke_config(FunctionName=name, Qualifier="live")
+    lam.put_function_event_invoke_config(FunctionName=name, Qualifier="1")
+    lam.delete_alias(FunctionName=name, Name="live")
+    lam.delete_function(FunctionName=name, Qualifier="1")
+    listed = lam.list_function_event_invoke_configs(FunctionName=name)
+    assert [c["FunctionArn"] for c in listed["FunctionEventInvokeConfigs"]] == [
+        function_arn + ":$LATEST"
+    ]
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.put_function_event_invoke_config(FunctionName=name, Qualifier="9")
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
