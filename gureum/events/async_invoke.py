@@ -43,8 +43,11 @@ logger = logging.getLogger(__name__)
 
 #: The platform's queue of accepted asynchronous events.
 ASYNC_QUEUE = "gureum:async"
-#: How long a claimed event stays hidden: the longest function timeout plus a minute.
-CLAIM_VISIBILITY = 960
+#: How long a claimed event stays hidden; a heartbeat renews the claims of events still
+#: running every ``HEARTBEAT`` seconds, so a crashed node's events show again within a
+#: minute (a single SQLite node gives them back at once when it restarts).
+CLAIM_VISIBILITY = 60
+HEARTBEAT = 20.0
 #: Backoff of throttled events and platform errors: first wait and cap, in seconds.
 THROTTLE_BACKOFF = (1.0, 300.0)
 #: Longest ``ErrorMessage`` attribute of a dead-letter message (Lambda: 1 KB).
@@ -121,6 +124,9 @@ class AsyncInvoker:
         self.concurrency = concurrency
         self.release_on_start = release_on_start
         self._tasks: set[asyncio.Task[None]] = set()
+        #: receipt handle of each event running now
+        self._running: dict[asyncio.Task[None], str] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -131,14 +137,16 @@ class AsyncInvoker:
             if released:
                 logger.info("%d asynchronous events were running at the last stop: again", released)
         self._loop_task = asyncio.create_task(self._run(), name="gureum-async-poller")
+        self._heartbeat = asyncio.create_task(self._renew(), name="gureum-async-heartbeat")
 
     async def stop(self, grace: float) -> None:
         """Stop claiming; let running events finish for up to ``grace`` seconds (the
         rest show again after a restart and run again)."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        for task in (self._loop_task, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in pending:
@@ -193,10 +201,26 @@ class AsyncInvoker:
             for message in messages:
                 task = asyncio.create_task(self._process(message))
                 self._tasks.add(task)
+                self._running[task] = message.receipt_handle
                 task.add_done_callback(self._done)
+
+    async def _renew(self) -> None:
+        """Keep the claims of long-running events (a function may run 900 s)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            for task, receipt in list(self._running.items()):
+                if self._running.get(task) != receipt:
+                    continue  # it is ending: its own last write must be the last one
+                try:
+                    await self.queues.change_visibility(ASYNC_QUEUE, receipt, CLAIM_VISIBILITY)
+                except ServiceError:
+                    pass  # it finished (or was retried) meanwhile
+                except Exception:
+                    logger.exception("renewing the claim of an asynchronous event failed")
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._running.pop(task, None)
         self._room.set()
         if not task.cancelled() and task.exception() is not None:
             logger.error("an asynchronous event failed to process", exc_info=task.exception())
@@ -250,6 +274,7 @@ class AsyncInvoker:
         try:
             outcome = await platform.invoke(function, invocation)
         except ServiceError as exc:
+            self._ending()
             # Throttled (TooManyRequestsException), or the platform could not run it:
             # wait and try again, without using up an attempt.
             delay = min(THROTTLE_BACKOFF[0] * 2**event.throttles, THROTTLE_BACKOFF[1])
@@ -265,6 +290,7 @@ class AsyncInvoker:
                 ASYNC_QUEUE, message.receipt_handle, delay, body=event.encode()
             )
             return
+        self._ending()
         event.attempts += 1
         event.last = {
             "status": 200,
@@ -284,6 +310,12 @@ class AsyncInvoker:
         await self.queues.change_visibility(
             ASYNC_QUEUE, message.receipt_handle, delay, body=event.encode()
         )
+
+    def _ending(self) -> None:
+        """The running event is about to be ended or retried: no more claim renewals."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.pop(task, None)
 
     # endings
     def _record(self, event: Event, function: FunctionVersion, condition: str) -> dict[str, Any]:

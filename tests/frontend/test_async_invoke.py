@@ -349,3 +349,29 @@ def test_dead_letter_config_is_updated_and_removed(lam: Any, sqs: Any) -> None:
     lam.get_waiter("function_updated_v2").wait(FunctionName=name)
     removed = lam.update_function_configuration(FunctionName=name, DeadLetterConfig={})
     assert "DeadLetterConfig" not in removed
+
+
+def test_a_long_running_event_keeps_its_claim(
+    monkeypatch: pytest.MonkeyPatch, start_server: Any
+) -> None:
+    """Claims last a minute and are renewed while the function runs (here 1 s and every
+    0.3 s, for a 2.5 s function): it runs once, not again when the first claim ends."""
+    from gureum.events import async_invoke
+
+    monkeypatch.setattr(async_invoke, "CLAIM_VISIBILITY", 1)
+    monkeypatch.setattr(async_invoke, "HEARTBEAT", 0.3)
+    running = start_server()
+    lam, sqs = client("lambda", running.endpoint), client("sqs", running.endpoint)
+    url, arn = queue(sqs)
+    name = deploy(
+        lam, "import time\ndef handler(event, context):\n    time.sleep(2.5)\n", Timeout=10
+    )
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": arn}}
+    )
+    request_id = lam.invoke(FunctionName=name, InvocationType="Event")["ResponseMetadata"][
+        "RequestId"
+    ]
+    receive(sqs, url)
+    time.sleep(1.5)  # a second run, had the claim lapsed, would have started by now
+    assert starts(running, name, request_id) == 1
