@@ -17,11 +17,12 @@ that is not sampled still gets a trace id, with ``Sampled=0``, as on Lambda.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gureum.tracing.segments import TraceHeader, new_segment_id, new_trace_id
+from gureum.tracing.segments import TraceHeader, new_segment_id
 
 
 @dataclass
@@ -31,8 +32,8 @@ class InvocationTrace:
     trace_id: str
     caller: str | None  # the caller's subsegment id (Parent of the incoming header)
     sampled: bool
+    function_id: str
     service_id: str = field(default_factory=new_segment_id)
-    function_id: str = field(default_factory=new_segment_id)
     started: float = field(default_factory=time.time)
 
     @classmethod
@@ -45,7 +46,14 @@ class InvocationTrace:
             sampled = False
         else:
             sampled = active and bool(sample())
-        return cls(incoming.root or new_trace_id(), incoming.parent, sampled)
+        # One read of the random source for the ids every invoke needs (each read is a
+        # system call, and this is the invoke path); the service segment's id is made
+        # only for sampled invokes.
+        random = os.urandom(20).hex()
+        trace_id = incoming.root or f"1-{int(time.time()):08x}-{random[:24]}"
+        if sampled:
+            return cls(trace_id, incoming.parent, sampled, random[24:])
+        return cls(trace_id, incoming.parent, sampled, random[24:], service_id="")
 
     @property
     def header(self) -> str:
