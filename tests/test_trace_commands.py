@@ -425,7 +425,8 @@ def test_trace_command(
     gureum_server: RunningServer, traced: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     endpoint = ["--endpoint", gureum_server.endpoint]
-    code, out, _ = run(capsys, "trace", traced["good"], "--width", "100", *endpoint)
+    # Wide enough that no name is shortened (they carry the suite's counters).
+    code, out, _ = run(capsys, "trace", traced["good"], "--width", "160", *endpoint)
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith(f"Trace {traced['good']}  1000.0 ms  2 segments, 1 subsegment")
@@ -434,7 +435,7 @@ def test_trace_command(
     assert rows[1].startswith(f"  {traced['db']} [remote]")
     assert rows[1].endswith("300.0 ms ✗ fault: OperationalError")
     assert rows[2].startswith(f"  {traced['pay']} (Lambda::Function)")
-    assert all(len(line) <= 100 for line in lines)
+    assert all(len(line) <= 160 for line in lines)
 
     code, out, _ = run(capsys, "trace", traced["good"], "--json", *endpoint)
     answer = json.loads(out)
