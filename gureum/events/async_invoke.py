@@ -50,6 +50,8 @@ CLAIM_VISIBILITY = 60
 HEARTBEAT = 20.0
 #: Backoff of throttled events and platform errors: first wait and cap, in seconds.
 THROTTLE_BACKOFF = (1.0, 300.0)
+#: The log stream, in the function's log group, that says when a destination failed.
+DELIVERY_LOG_STREAM = "gureum/async-delivery"
 #: Longest ``ErrorMessage`` attribute of a dead-letter message (Lambda: 1 KB).
 DLQ_ERROR_MESSAGE_BYTES = 1024
 
@@ -300,7 +302,9 @@ class AsyncInvoker:
         }
         if outcome.function_error is None:
             if config.on_success is not None:
-                await self._deliver(config.on_success, self._record(event, function, "Success"))
+                await self._deliver(
+                    config.on_success, self._record(event, function, "Success"), function
+                )
             await self.queues.delete_message(ASYNC_QUEUE, message.receipt_handle)
             return
         if event.attempts > config.maximum_retry_attempts:
@@ -354,10 +358,12 @@ class AsyncInvoker:
     ) -> None:
         """Give a failed event to the OnFailure destination and the dead-letter queue."""
         if config.on_failure is not None:
-            await self._deliver(config.on_failure, self._record(event, function, condition))
+            await self._deliver(
+                config.on_failure, self._record(event, function, condition), function
+            )
         dead_letter = function.dead_letter_queue
         if dead_letter is not None:
-            await self._deliver(dead_letter, None, event)
+            await self._deliver(dead_letter, None, function, event)
         if config.on_failure is None and dead_letter is None:
             logger.info(
                 "asynchronous event %s of %s failed (%s) and has nowhere to go",
@@ -368,7 +374,11 @@ class AsyncInvoker:
         await self.queues.delete_message(ASYNC_QUEUE, message.receipt_handle)
 
     async def _deliver(
-        self, target: Target, record: dict[str, Any] | None, dead: Event | None = None
+        self,
+        target: Target,
+        record: dict[str, Any] | None,
+        source: FunctionVersion,
+        dead: Event | None = None,
     ) -> None:
         """Send a destination record (or, for a dead-letter queue, the event itself)."""
         try:
@@ -386,8 +396,16 @@ class AsyncInvoker:
             else:
                 await self.queues.send(target.name, [Outgoing(json.dumps(record))])
         except ServiceError as exc:
-            # The user sees this in the server's log; the event is not retried for it.
-            logger.warning("could not deliver to %s: %s", target.arn, exc.message)
+            # Said where the function's owner looks (its log group) and in the server's
+            # log; the event is not retried for it.
+            request_id = dead.request_id if dead else (record or {})["requestContext"]["requestId"]
+            message = (
+                f"[gureum] RequestId: {request_id} could not be delivered to "
+                f"{'the dead-letter queue' if dead else 'its destination'} "
+                f"{target.arn}: {exc.error_type}: {exc.message}"
+            )
+            self.platform.logs.emit(source.log_group, DELIVERY_LOG_STREAM, message)
+            logger.warning("%s", message)
 
     @staticmethod
     def _dead_letter(event: Event) -> Outgoing:

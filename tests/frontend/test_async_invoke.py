@@ -375,3 +375,34 @@ def test_a_long_running_event_keeps_its_claim(
     receive(sqs, url)
     time.sleep(1.5)  # a second run, had the claim lapsed, would have started by now
     assert starts(running, name, request_id) == 1
+
+
+def test_a_destination_that_is_gone_is_said_in_the_functions_log(
+    server: RunningServer, lam: Any, sqs: Any
+) -> None:
+    url, arn = queue(sqs)
+    name = deploy(lam, ECHO)
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": arn}}
+    )
+    sqs.delete_queue(QueueUrl=url)
+    request_id = lam.invoke(FunctionName=name, InvocationType="Event")["ResponseMetadata"][
+        "RequestId"
+    ]
+    logs = client("logs", server.endpoint)
+    deadline = time.monotonic() + 20
+    found: list[dict[str, Any]] = []
+    while not found and time.monotonic() < deadline:
+        server.call(server.platform.logs.flush)
+        try:
+            found = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{name}",
+                logStreamNames=["gureum/async-delivery"],
+                filterPattern=f'"{request_id}"',
+            )["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            pass
+        time.sleep(0.2)
+    (event,) = found
+    assert f"could not be delivered to its destination {arn}" in event["message"]
+    assert "QueueDoesNotExist" in event["message"]
