@@ -214,7 +214,7 @@ class Queues:
         )
         self._hide_sql = (
             f"UPDATE queue_messages SET visible_ms = {mark}, body = COALESCE({mark}, body) "
-            f"WHERE id = {mark} AND queue = {mark} AND receipt = {mark} AND visible_ms > {mark}"
+            f"WHERE id = {mark} AND queue = {mark} AND receipt = {mark}"
         )
         #: queue -> events set by commits that made messages visible there
         self._signals: dict[str, asyncio.Event] = {}
@@ -433,7 +433,7 @@ class Queues:
                     (row_id, nonce), seconds, body = write.args
                     visible = now + int(seconds * 1000)
                     hidden = connection.exec_driver_sql(
-                        self._hide_sql, (visible, body, row_id, write.queue, nonce, now)
+                        self._hide_sql, (visible, body, row_id, write.queue, nonce)
                     )
                     results.append(
                         None
@@ -613,8 +613,9 @@ class Queues:
     async def change_visibility(
         self, name: str, receipt_handle: str, visibility_timeout: float, *, body: str | None = None
     ) -> None:
-        """Hide an in-flight message for ``visibility_timeout`` seconds from now (0: show
-        it now); MessageNotInflight if that handle's message is not in flight.
+        """Hide a message for ``visibility_timeout`` seconds from now (0: show it now), by
+        its newest receipt handle, even if its visibility has run out meanwhile (as SQS
+        does); MessageNotInflight if the message is gone or was received again since.
 
         ``body`` replaces the message's body: the platform's own queues keep an
         event's attempt count there (SQS's API never passes it)."""
