@@ -41,7 +41,7 @@ from gureum.errors import (
     QueueNameExists,
     ReceiptHandleIsInvalid,
 )
-from gureum.store import Store
+from gureum.store import Store, bulk
 from gureum.store.tables import queue_messages, queues
 
 #: Attributes every queue has, with SQS's defaults (values are strings, as on the wire).
@@ -204,13 +204,26 @@ class Queues:
         self._pending: list[_Write] = []
         self._flusher: asyncio.Task[None] | None = None
         mark = "?" if store.dialect == "sqlite" else "%s"
-        # The hottest statements go straight to the driver, executed many per commit.
-        self._insert_sql = (
-            "INSERT INTO queue_messages (queue, message_id, body, message_attributes, sent_ms, "
-            f"visible_ms, receive_count) VALUES ({', '.join([mark] * 7)})"
+        # The hottest statements go straight to the driver, each once per group commit.
+        self._insert_rows = bulk.insert(
+            store.dialect,
+            "queue_messages",
+            (
+                "queue",
+                "message_id",
+                "body",
+                "message_attributes",
+                "sent_ms",
+                "visible_ms",
+                "receive_count",
+            ),
         )
-        self._delete_sql = (
-            f"DELETE FROM queue_messages WHERE id = {mark} AND queue = {mark} AND receipt = {mark}"
+        self._delete_rows = bulk.BulkStatement(
+            store.dialect,
+            "DELETE FROM queue_messages WHERE id = ? AND queue = ? AND receipt = ?",
+            "DELETE FROM queue_messages WHERE id IN (SELECT m.id FROM json_each(?) AS j "
+            "JOIN queue_messages AS m ON m.id = j.value->>0 AND m.queue = j.value->>1 "
+            "AND m.receipt = j.value->>2)",
         )
         self._hide_sql = (
             f"UPDATE queue_messages SET visible_ms = {mark}, body = COALESCE({mark}, body) "
@@ -440,10 +453,8 @@ class Queues:
                         if hidden.rowcount
                         else MessageNotInflight("The message referred to isn't in flight.")
                     )
-            if inserts:
-                connection.exec_driver_sql(self._insert_sql, inserts)
-            if deletes:
-                connection.exec_driver_sql(self._delete_sql, deletes)
+            self._insert_rows.execute(connection, inserts)
+            self._delete_rows.execute(connection, deletes)
         return results
 
     @staticmethod

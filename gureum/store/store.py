@@ -28,6 +28,7 @@ from gureum.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
+from gureum.store import bulk
 from gureum.store.tables import aliases, functions, log_events, log_streams
 
 T = TypeVar("T")
@@ -55,6 +56,13 @@ class LogEvent:
     log_stream: str
     timestamp: int
     message: str
+
+
+def _text(message: str) -> str:
+    """A log message as both engines keep it: PostgreSQL's text cannot hold NUL, which
+    becomes U+FFFD (as undecodable bytes already do), and one such line must not cost
+    the whole batch."""
+    return message.replace("\x00", "\ufffd") if "\x00" in message else message
 
 
 def _now_ms() -> int:
@@ -91,10 +99,10 @@ class Store:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
-        mark = "?" if self.dialect == "sqlite" else "%s"
-        self._log_insert_sql = (
-            "INSERT INTO log_events (log_group, log_stream, timestamp, ingestion_time, message) "
-            f"VALUES ({', '.join([mark] * 5)})"
+        self._log_insert = bulk.insert(
+            self.dialect,
+            "log_events",
+            ("log_group", "log_stream", "timestamp", "ingestion_time", "message"),
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gureum-store")
         self._stream_upsert = self._log_stream_upsert()
@@ -312,11 +320,11 @@ class Store:
                 stats["last"] = max(stats["last"], event.timestamp)
                 stats["bytes"] += size
         with self.engine.begin() as connection:
-            # Straight to the driver: log lines are the store's bulkiest writes, and
-            # SQLAlchemy's per-row parameter handling doubles their cost.
-            connection.exec_driver_sql(
-                self._log_insert_sql,
-                [(e.log_group, e.log_stream, e.timestamp, now, e.message) for e in events],
+            # Straight to the driver, in one statement: log lines are the store's
+            # bulkiest writes (see ``bulk``).
+            self._log_insert.execute(
+                connection,
+                [(e.log_group, e.log_stream, e.timestamp, now, _text(e.message)) for e in events],
             )
             # One statement for every stream of the batch, built once: a statement with
             # its values inlined is compiled afresh each time (it was a fifth of the

@@ -414,3 +414,29 @@ def test_describe_log_streams_pages_do_not_shift(store: Store) -> None:
         page("t/notanumber/x", order_by="LastEventTime")
     with pytest.raises(ValueError):
         page("n/x", order_by="LastEventTime")
+
+
+def test_log_batches_keep_every_character_and_their_order(store: Store) -> None:
+    # SQLite takes a batch as one JSON parameter (gureum.store.bulk); nothing changes on
+    # the way but NUL, which PostgreSQL cannot keep and both engines store as U+FFFD.
+    odd = ['quote " back \\ slash', "tab\tand\nnewline", "한글 ✓ 🚀", "nul\x00inside", '{"a": 1}']
+    messages = [f"m{i}" for i in range(1500)] + odd
+    store.put_log_events(events("g", "s", 0, messages))
+    store.put_log_events(events("g", "s", 10_000, odd[:3]))
+    got, token = [], None
+    while True:
+        page, forward, _ = store.get_log_events(
+            "g",
+            "s",
+            start_time=None,
+            end_time=None,
+            start_from_head=True,
+            limit=10_000,
+            next_token=token,
+        )
+        if not page:
+            break
+        got += [e["message"] for e in page]
+        token = forward
+    kept = [m.replace("\x00", "\ufffd") for m in messages]
+    assert got == kept + odd[:3]
