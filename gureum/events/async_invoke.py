@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from gureum.errors import ServiceError
 from gureum.events.invoke_config import EventInvokeConfig, Target
+from gureum.events.pacing import Pacer
 from gureum.functions.config import LATEST, FunctionVersion, function_arn
 from gureum.queues.queues import Message, Outgoing
 
@@ -131,6 +132,10 @@ class AsyncInvoker:
         self._heartbeat: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        #: how many events run at once: up to ``concurrency``, less while the front end
+        #: needs the event loop (see ``pacing``)
+        self.pacer = Pacer(concurrency, on_raise=self._room.set)
+        self._pacing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.queues.create(ASYNC_QUEUE, {"MessageRetentionPeriod": "1209600"})
@@ -140,11 +145,12 @@ class AsyncInvoker:
                 logger.info("%d asynchronous events were running at the last stop: again", released)
         self._loop_task = asyncio.create_task(self._run(), name="gureum-async-poller")
         self._heartbeat = asyncio.create_task(self._renew(), name="gureum-async-heartbeat")
+        self._pacing = asyncio.create_task(self.pacer.run(), name="gureum-async-pacing")
 
     async def stop(self, grace: float) -> None:
         """Stop claiming; let running events finish for up to ``grace`` seconds (the
         rest show again after a restart and run again)."""
-        for task in (self._loop_task, self._heartbeat):
+        for task in (self._loop_task, self._heartbeat, self._pacing):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -182,7 +188,7 @@ class AsyncInvoker:
     # polling
     async def _run(self) -> None:
         while True:
-            room = self.concurrency - len(self._tasks)
+            room = self.pacer.limit - len(self._tasks)
             if room <= 0:
                 self._room.clear()
                 await self._room.wait()
