@@ -123,6 +123,42 @@ def test_delay_retention_and_purge(store: Store) -> None:
     run(store, body)
 
 
+def test_one_group_commit_answers_each_write_for_itself(store: Store) -> None:
+    # Writes that arrive together share one commit (on SQLite, one statement for the
+    # sends and one for the deletes); a send to a missing queue fails alone.
+    async def body(queues: Queues) -> None:
+        await queues.create("a", {"DelaySeconds": "30"})
+        await queues.create("b", {})
+        await queues.send("b", [Outgoing("first")])
+        (received,) = await queues.receive("b", max_messages=1)
+        results = await asyncio.gather(
+            queues.send("a", [Outgoing("delayed"), Outgoing("now", delay_seconds=0)]),
+            queues.send("missing", [Outgoing("lost")]),
+            queues.send(
+                "b", [Outgoing("second", {"K": {"DataType": "String", "StringValue": "v"}})]
+            ),
+            queues.delete_message("b", received.receipt_handle),
+            return_exceptions=True,
+        )
+        assert [m.body for m in results[0]] == ["delayed", "now"]
+        assert isinstance(results[1], QueueDoesNotExist)
+        assert [m.body for m in results[2]] == ["second"] and results[3] is None
+        assert [m.body for m in await queues.receive("a", max_messages=10)] == ["now"]
+        assert (await queues.counts("a"))["ApproximateNumberOfMessagesDelayed"] == 1
+        (second,) = await queues.receive("b", max_messages=10)
+        assert (second.body, second.message_attributes) == (
+            "second",
+            {"K": {"DataType": "String", "StringValue": "v"}},
+        )
+        with store.engine.connect() as connection:
+            queues_of_rows = [
+                r[0] for r in connection.exec_driver_sql("SELECT queue FROM queue_messages")
+            ]
+        assert sorted(queues_of_rows) == ["a", "a", "b"]
+
+    run(store, body)
+
+
 def test_queue_lifecycle_errors(store: Store) -> None:
     async def body(queues: Queues) -> None:
         first = await queues.create("q", {"VisibilityTimeout": "10"})
