@@ -127,7 +127,6 @@ class AsyncInvoker:
         self.platform = platform
         self.queues = platform.queues
         self.retry_delays = retry_delays or [60.0, 120.0]
-        self.concurrency = concurrency
         self.release_on_start = release_on_start
         self._tasks: set[asyncio.Task[None]] = set()
         #: receipt handle of each event running now

@@ -335,9 +335,8 @@ class RuntimeAPIProtocol(asyncio.Protocol):
             and following[1].endswith(b"/invocation/next")
         ):
             self._held += _ACCEPTED
-        elif self.transport is not None:
-            self.transport.write(self._held + _ACCEPTED)
-            self._held = b""
+        else:
+            self._write(_ACCEPTED)
 
     def _serve_next(self, future: asyncio.Future[Invocation]) -> None:
         self._next = None
@@ -377,10 +376,15 @@ class RuntimeAPIProtocol(asyncio.Protocol):
     def _reply(self, status: int, body: bytes, *, extra: bytes = b"", close: bool = False) -> None:
         if self.transport is None:
             return
-        self.transport.write(self._held + _http_response(status, body, extra))
-        self._held = b""
+        self._write(_http_response(status, body, extra))
         if close:
             self.transport.close()
+
+    def _write(self, answer: bytes) -> None:
+        """Write an answer, after any 202 held for it."""
+        if self.transport is not None:
+            self.transport.write(self._held + answer)
+            self._held = b""
 
 
 class RuntimeAPIServer:
