@@ -8,8 +8,8 @@ every warm invoke. On SQLite a batch therefore goes in as one JSON parameter tha
 ``json_each`` unpacks inside one statement, and the GIL is released once per batch.
 
 PostgreSQL's driver pipelines ``executemany`` (one round trip for the batch), so there
-it stays. A batch that JSON cannot carry exactly (a lone surrogate, a NUL character,
-bytes) falls back to ``executemany`` on SQLite too.
+it stays. A batch that JSON cannot carry exactly (a NUL character, bytes) falls back to
+``executemany`` on SQLite too; a lone surrogate fails on either path, as it always did.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _json_rows(rows: Sequence[Sequence[Any]]) -> str | None:
     """The rows as one JSON array, or None where JSON would not give them back exactly."""
     try:
         encoded = orjson.dumps(rows)
-    except TypeError:  # bytes, a lone surrogate, an int beyond 64 bits
+    except TypeError:  # bytes, an int beyond 64 bits (and a lone surrogate, which no path takes)
         return None
     if b"\\u0000" in encoded:  # SQLite's JSON functions end a text at NUL
         return None
