@@ -57,6 +57,8 @@ class Platform:
         self.settings = settings
         #: What the X-Ray daemon's TCP port serves (set by the edge app).
         self.daemon_app: Any = None
+        #: Requests the edge has received (the async poller gives way while it is busy).
+        self.front_end_requests = 0
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()

@@ -134,9 +134,10 @@ class AsyncInvoker:
         self._heartbeat: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        #: how many events run at once: up to ``concurrency``, less while the front end
-        #: needs the event loop (see ``pacing``)
-        self.pacer = Pacer(concurrency, on_raise=self._room.set)
+        #: how many events run at once
+        self.concurrency = concurrency
+        #: how many may start per second while the front end needs the loop (``pacing``)
+        self.pacer = Pacer(front_end=lambda: platform.front_end_requests)
         self._pacing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -189,24 +190,30 @@ class AsyncInvoker:
 
     # polling
     async def _run(self) -> None:
+        pacer = self.pacer
         while True:
             running = len(self._tasks)
-            room = self.pacer.limit - running
+            room = self.concurrency - running
             if room <= 0:
                 self._room.clear()
                 await self._room.wait()
                 continue
-            if running and room < self.pacer.limit // 2:
+            if running and room < self.concurrency // 2:
                 # A claim is a write transaction on the store the front end's group
                 # commits share: let a few more events end, to claim for them at once.
                 await asyncio.sleep(CLAIM_GATHER)
-                room = self.pacer.limit - len(self._tasks)
+                room = self.concurrency - len(self._tasks)
                 if room <= 0:
                     continue
+            allowed = pacer.allowance()
+            wanted = pacer.batch(room)
+            if allowed < wanted:  # the front end needs the loop: start fewer per second
+                await asyncio.sleep(pacer.wait_for(wanted))
+                continue
             try:
                 messages = await self.queues.receive(
                     ASYNC_QUEUE,
-                    max_messages=min(room, 100),
+                    max_messages=min(room, allowed, 100),
                     visibility_timeout=CLAIM_VISIBILITY,
                     wait_seconds=20,
                 )
@@ -216,6 +223,7 @@ class AsyncInvoker:
                 logger.exception("claiming asynchronous events failed; trying again in 1 s")
                 await asyncio.sleep(1)
                 continue
+            pacer.started(len(messages))
             for message in messages:
                 task = asyncio.create_task(self._process(message))
                 self._tasks.add(task)

@@ -103,9 +103,11 @@ class Edge:
     def __init__(self, app: Starlette, secrets: dict[str, str] | None) -> None:
         self.app = app
         self.state = app.state
+        self.platform: Platform = app.state.platform
         self.secrets = secrets  # None: requests are not authenticated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.platform.front_end_requests += 1
         if (
             scope["type"] == "http"
             and self.secrets is not None
