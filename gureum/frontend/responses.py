@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gureum.errors import InvalidRequestContentException, ServiceError
+from gureum.ids import new_uuid
 
 
 def new_request_id() -> str:
-    return str(uuid.uuid4())
+    return new_uuid()
 
 
 def aws_json(

@@ -27,7 +27,6 @@ import json
 import secrets
 import struct
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +40,7 @@ from gureum.errors import (
     QueueNameExists,
     ReceiptHandleIsInvalid,
 )
+from gureum.ids import new_uuid
 from gureum.store import Store, bulk
 from gureum.store.tables import queue_messages, queues
 
@@ -131,7 +131,7 @@ class Outgoing:
     body: str
     message_attributes: dict[str, dict[str, str]] | None = None
     delay_seconds: int | None = None
-    message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    message_id: str = field(default_factory=new_uuid)
 
 
 def md5_of_attributes(attributes: dict[str, dict[str, str]] | None) -> str | None:
