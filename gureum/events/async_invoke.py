@@ -26,15 +26,17 @@ import contextlib
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from gureum.errors import ServiceError
 from gureum.events.invoke_config import EventInvokeConfig, Target
 from gureum.events.pacing import Pacer
 from gureum.functions.config import LATEST, FunctionVersion, function_arn
+from gureum.ids import new_uuid
 from gureum.queues.queues import Message, Outgoing
 
 if TYPE_CHECKING:
@@ -77,26 +79,13 @@ class Event:
     last: dict[str, Any] | None = None
 
     def encode(self) -> str:
-        # By hand: dataclasses.asdict deep-copies, and this runs once per accepted event.
-        return json.dumps(
-            {
-                "request_id": self.request_id,
-                "function": self.function,
-                "qualifier": self.qualifier,
-                "payload": self.payload,
-                "accepted_ms": self.accepted_ms,
-                "attempts": self.attempts,
-                "throttles": self.throttles,
-                "trace_id": self.trace_id,
-                "client_context": self.client_context,
-                "last": self.last,
-            },
-            separators=(",", ":"),
-        )
+        # orjson writes a dataclass's fields in C: a tenth of json.dumps, once per event.
+        # (Every text here was decoded from UTF-8, so none holds a lone surrogate.)
+        return orjson.dumps(self).decode()
 
     @classmethod
     def decode(cls, raw: str) -> Event:
-        return cls(**json.loads(raw))
+        return cls(**orjson.loads(raw))
 
 
 def _json_or_text(raw: str | bytes | None) -> Any:
@@ -413,7 +402,7 @@ class AsyncInvoker:
                     function.name,
                     qualifier or None,
                     json.dumps(record).encode(),
-                    str(uuid.uuid4()),
+                    new_uuid(),
                 )
             elif dead is not None:
                 await self.queues.send(target.name, [self._dead_letter(dead)])

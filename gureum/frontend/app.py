@@ -108,11 +108,11 @@ class Edge:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.platform.front_end_requests += 1
-        if (
-            scope["type"] == "http"
-            and self.secrets is not None
-            and not scope["path"].startswith(_UNSIGNED_PREFIX)
-        ):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = None
+        if self.secrets is not None and not scope["path"].startswith(_UNSIGNED_PREFIX):
             try:
                 body = await _read_body(receive)
                 sigv4.verify(
@@ -126,24 +126,36 @@ class Edge:
             except ServiceError as exc:
                 await aws_error(exc)(scope, receive, send)
                 return
-            receive = _replay(body, receive)
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["method"] == "POST":
             path: str = scope["path"]
             if path.startswith(_INVOKE_PREFIX) and path.endswith(_INVOKE_SUFFIX):
                 name = path[len(_INVOKE_PREFIX) : -len(_INVOKE_SUFFIX)]
                 if name and "/" not in name:
-                    scope["app"] = self.app
-                    scope["path_params"] = {"name": name}
-                    request = Request(scope, receive)
-                    try:
-                        response = await lambda_api.invoke(request)
-                    except ServiceError as exc:
-                        response = aws_error(exc)
-                    except Exception as exc:
-                        response = await _unexpected(request, exc)
-                    await response(scope, receive, send)
+                    await self._invoke(scope, receive, send, name, body)
                     return
+        if body is not None:
+            receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+    async def _invoke(
+        self, scope: Scope, receive: Receive, send: Send, name: str, body: bytes | None
+    ) -> None:
+        try:
+            if body is None:
+                body = await _read_body(receive)
+            status, headers, content = await lambda_api.invoke(
+                self.platform, name, scope.get("query_string", b""), dict(scope["headers"]), body
+            )
+        except ServiceError as exc:
+            await aws_error(exc)(scope, receive, send)
+            return
+        except Exception as exc:
+            scope["app"] = self.app
+            response = await _unexpected(Request(scope, receive), exc)
+            await response(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
 
 class DaemonEdge:

@@ -16,7 +16,9 @@ import binascii
 import json
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -370,67 +372,102 @@ def _client_context(value: str | None) -> str | None:
     return decoded.decode()
 
 
-async def invoke(request: Request) -> Response:
-    platform = _platform(request)
-    headers = request.headers
-    qualifier = request.query_params.get("Qualifier")
-    function = platform.functions.get(request.path_params["name"], qualifier)
-    invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
-    if invocation_type not in ("RequestResponse", "Event", "DryRun"):
-        raise ValidationException(
-            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed "
-            "to satisfy constraint: Member must satisfy enum value set: "
-            "[Event, RequestResponse, DryRun]"
-        )
-    log_type = headers.get("x-amz-log-type", "None")
-    if log_type not in ("None", "Tail"):
-        raise ValidationException(
-            f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy "
-            "constraint: Member must satisfy enum value set: [Tail, None]"
-        )
-    limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
-    payload = await _limited_body(request, limit, "InvokeFunction")
-    if payload.strip():
+_JSON = (b"content-type", b"application/json")
+
+
+def _validate_payload(payload: bytes) -> bytes:
+    """The payload as the function gets it: JSON (an empty body is ``{}``)."""
+    if not payload.strip():
+        return b"{}"
+    try:
+        orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        # orjson is stricter than Python's parser (NaN, lone surrogates), which has
+        # always taken them; it also words the error that the client sees
         try:
             json.loads(payload)
         except ValueError as exc:
             raise InvalidRequestContentException(
                 f"Could not parse request body into json: Could not parse payload into json: {exc}"
             ) from None
-    else:
-        payload = b"{}"
-    client_context = _client_context(headers.get("x-amz-client-context"))
+    return payload
+
+
+async def invoke(
+    platform: Platform,
+    name: str,
+    query: bytes,
+    headers: dict[bytes, bytes],
+    body: bytes,
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Invoke: (status, headers, body) of the answer to ``POST .../{name}/invocations``.
+
+    The edge calls this straight from the ASGI scope (``headers``: names in lower case),
+    without Starlette's request and response objects: it is the hot path."""
+    qualifier = None
+    if query:
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        qualifier = dict(pairs).get("Qualifier")
+    function = platform.functions.get(name, qualifier)
+    raw_type = headers.get(b"x-amz-invocation-type")
+    invocation_type = raw_type.decode("latin-1") if raw_type else "RequestResponse"
+    if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+        raise ValidationException(
+            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed "
+            "to satisfy constraint: Member must satisfy enum value set: "
+            "[Event, RequestResponse, DryRun]"
+        )
+    raw_log = headers.get(b"x-amz-log-type")
+    log_type = raw_log.decode("latin-1") if raw_log else "None"
+    if log_type not in ("None", "Tail"):
+        raise ValidationException(
+            f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [Tail, None]"
+        )
+    limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+    if len(body) > limit:
+        raise RequestTooLargeException(
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+        )
+    payload = _validate_payload(body)
+    raw_context = headers.get(b"x-amz-client-context")
+    client_context = _client_context(raw_context.decode("latin-1") if raw_context else None)
+    raw_trace = headers.get(b"x-amzn-trace-id")
+    trace_header = raw_trace.decode("latin-1") if raw_trace else None
     request_id = new_request_id()
+    id_header = (b"x-amzn-requestid", request_id.encode())
     if invocation_type == "DryRun":
-        return Response(b"", 204, {"x-amzn-RequestId": request_id})
+        return 204, [id_header], b""
     if invocation_type == "Event":
         await platform.async_invoker.accept(
             function.name,
             qualifier or None,
             payload,
             request_id,
-            trace_id=headers.get("x-amzn-trace-id"),
+            trace_id=trace_header,
             client_context=client_context,
         )
-        return Response(b"", 202, {"x-amzn-RequestId": request_id})
+        return 202, [id_header, (b"content-length", b"0")], b""
     invocation = platform.invocation(
         function,
         qualifier or None,
         payload,
         request_id,
-        trace_header=headers.get("x-amzn-trace-id"),
+        trace_header=trace_header,
         client_context=client_context,
     )
     outcome = await platform.invoke(function, invocation, tail=log_type == "Tail")
-    response_headers = {
-        "x-amzn-RequestId": request_id,
-        "X-Amz-Executed-Version": function.version or LATEST,
-    }
+    answer = [
+        id_header,
+        (b"x-amz-executed-version", (function.version or LATEST).encode()),
+        (b"content-length", str(len(outcome.body)).encode()),
+        _JSON,
+    ]
     if outcome.function_error:
-        response_headers["X-Amz-Function-Error"] = outcome.function_error
+        answer.append((b"x-amz-function-error", outcome.function_error.encode()))
     if log_type == "Tail":
-        response_headers["X-Amz-Log-Result"] = base64.b64encode(outcome.log_tail).decode()
-    return Response(outcome.body, 200, response_headers, media_type="application/json")
+        answer.append((b"x-amz-log-result", base64.b64encode(outcome.log_tail)))
+    return 200, answer, outcome.body
 
 
 # asynchronous invocation settings
@@ -521,7 +558,6 @@ def routes() -> list[Route]:
         Route(prefix, create_function, methods=["POST"]),
         Route(prefix + "/", list_functions, methods=["GET"]),
         Route(prefix, list_functions, methods=["GET"]),
-        Route(prefix + "/{name}/invocations", invoke, methods=["POST"]),
         Route(prefix + "/{name}", get_function, methods=["GET"]),
         Route(prefix + "/{name}", delete_function, methods=["DELETE"]),
         Route(prefix + "/{name}/configuration", get_function_configuration, methods=["GET"]),
