@@ -118,7 +118,8 @@ class AsyncInvoker:
         self.retry_delays = retry_delays or [60.0, 120.0]
         self.release_on_start = release_on_start
         self._tasks: set[asyncio.Task[None]] = set()
-        #: receipt handle of each event running now
+        #: receipt handle of each event whose invocation has not ended yet (what the
+        #: concurrency counts: an ended one only waits for its outcome's write)
         self._running: dict[asyncio.Task[None], str] = {}
         self._heartbeat: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
@@ -181,7 +182,7 @@ class AsyncInvoker:
     async def _run(self) -> None:
         pacer = self.pacer
         while True:
-            running = len(self._tasks)
+            running = len(self._running)
             room = self.concurrency - running
             if room <= 0:
                 self._room.clear()
@@ -191,7 +192,7 @@ class AsyncInvoker:
                 # A claim is a write transaction on the store the front end's group
                 # commits share: let a few more events end, to claim for them at once.
                 await asyncio.sleep(CLAIM_GATHER)
-                room = self.concurrency - len(self._tasks)
+                room = self.concurrency - len(self._running)
                 if room <= 0:
                     continue
             allowed = pacer.allowance()
@@ -331,8 +332,8 @@ class AsyncInvoker:
     def _ending(self) -> None:
         """The running event is about to be ended or retried: no more claim renewals."""
         task = asyncio.current_task()
-        if task is not None:
-            self._running.pop(task, None)
+        if task is not None and self._running.pop(task, None) is not None:
+            self._room.set()
 
     # endings
     def _record(self, event: Event, function: FunctionVersion, condition: str) -> dict[str, Any]:

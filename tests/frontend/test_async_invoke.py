@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from tests.conftest import (
     unique_name,
     zip_files,
 )
+from tests.frontend.test_concurrency import SLEEPER, max_overlap
 
 ECHO = (
     "def handler(event, context):\n"
@@ -406,3 +407,22 @@ def test_a_destination_that_is_gone_is_said_in_the_functions_log(
     (event,) = found
     assert f"could not be delivered to its destination {arn}" in event["message"]
     assert "QueueDoesNotExist" in event["message"]
+
+
+def test_no_more_events_run_at_once_than_the_async_concurrency(
+    start_server: Callable[..., RunningServer],
+) -> None:
+    # An ended invocation frees its slot before its outcome is written; the count of
+    # those still running never passes --async-concurrency (from the functions' clocks).
+    running = start_server(async_concurrency=3)
+    lam, sqs = client("lambda", running.endpoint), client("sqs", running.endpoint)
+    url, arn = queue(sqs)
+    name = deploy(lam, SLEEPER)
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": arn}}
+    )
+    for _ in range(9):
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"sleep": 0.3}')
+    messages = receive(sqs, url, count=9, wait=30)
+    ran = [json.loads(m["Body"])["responsePayload"] for m in messages]
+    assert max_overlap(ran) == 3
