@@ -11,10 +11,10 @@ end down.
 
 So the poller's *rate of starts* follows the loop's load, probed every ``interval``:
 
-- the loop is **saturated** while its thread is on the CPU for more than ``busy`` of the
-  time (the time the loop thread spends waiting for the GIL or for a core is not
-  counted, so a saturated loop reads 0.7-0.85 here) or while timers run more than
-  ``high_lag`` late;
+- the loop is **saturated** while the process is on the CPU for more than ``busy`` of the
+  time (every thread of it: the store's thread holds the GIL for part of its work, and
+  the loop cannot run meanwhile; the loop's thread alone read 0.5-0.7 on a saturated
+  loop beside PostgreSQL's driver) or while timers run more than ``high_lag`` late;
 - while it is saturated *and the front end served requests during the probe*, the rate
   halves (at most once per ``cooldown``) from what the poller actually started lately,
   never below ``floor`` events/s, so that events always move;
@@ -56,7 +56,7 @@ class Pacer:
         cooldown: float = 0.1,
         growth: float = 1.25,
         batch_window: float = 0.05,
-        cpu_clock: Callable[[], float] = time.thread_time,
+        cpu_clock: Callable[[], float] = time.process_time,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         #: requests the front end has served so far (a counter that only grows)
@@ -86,7 +86,7 @@ class Pacer:
         return self.rate < UNLIMITED
 
     def observe(self, *, busy: float, lag: float, front_end_active: bool, now: float) -> None:
-        """Take one probe: the loop thread's share of the time on the CPU (``busy``), how
+        """Take one probe: the process's share of the time on the CPU (``busy``), how
         late the probe's timer ran (``lag``), whether the front end served requests."""
         saturated = busy > self.busy or lag > self.high_lag
         if saturated and front_end_active:
