@@ -207,7 +207,7 @@ class Queues:
         # The hottest statements go straight to the driver, each once per group commit.
         self._insert_rows = bulk.insert(
             store.dialect,
-            "queue_messages",
+            queue_messages,
             (
                 "queue",
                 "message_id",
@@ -221,9 +221,14 @@ class Queues:
         self._delete_rows = bulk.BulkStatement(
             store.dialect,
             "DELETE FROM queue_messages WHERE id = ? AND queue = ? AND receipt = ?",
-            "DELETE FROM queue_messages WHERE id IN (SELECT m.id FROM json_each(?) AS j "
-            "JOIN queue_messages AS m ON m.id = j.value->>0 AND m.queue = j.value->>1 "
-            "AND m.receipt = j.value->>2)",
+            {
+                "sqlite": "DELETE FROM queue_messages WHERE id IN (SELECT m.id FROM {rows} "
+                "JOIN queue_messages AS m ON m.id = j.value->>0 AND m.queue = j.value->>1 "
+                "AND m.receipt = j.value->>2)",
+                "postgresql": "DELETE FROM queue_messages AS m USING {rows} "
+                "WHERE m.id = (j.value->>0)::bigint AND m.queue = j.value->>1 "
+                "AND m.receipt = j.value->>2",
+            },
         )
         self._hide_sql = (
             f"UPDATE queue_messages SET visible_ms = {mark}, body = COALESCE({mark}, body) "

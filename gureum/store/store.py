@@ -101,7 +101,7 @@ class Store:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
         self._log_insert = bulk.insert(
             self.dialect,
-            "log_events",
+            log_events,
             ("log_group", "log_stream", "timestamp", "ingestion_time", "message"),
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gureum-store")
