@@ -6,9 +6,9 @@ never claim one message; SQLite has one writer and ignores the clause) and hides
 for the visibility timeout. Every claim gets a fresh receipt nonce, so only the newest
 receipt handle deletes or changes a message.
 
-Sends are committed in groups: concurrent sends queue up while one transaction is
+Writes are committed in groups: concurrent writes queue up while one transaction is
 being written and go together in the next (one commit for many 202s and
-SendMessage answers). Long polls wait on an in-process signal raised by each commit,
+SendMessage answers); on PostgreSQL, sends commit on writers of their own, side by side. Long polls wait on an in-process signal raised by each commit,
 and look again at least every ``poll_interval`` seconds for what other nodes sent.
 
 Queues whose names hold a colon (``gureum:async``) are the platform's own: the SQS API
@@ -201,8 +201,15 @@ class Queues:
     def __init__(self, store: Store, *, poll_interval: float = 1.0) -> None:
         self.store = store
         self.poll_interval = poll_interval
-        self._pending: list[_Write] = []
-        self._flusher: asyncio.Task[None] | None = None
+        #: Writes waiting for a group commit: sends (inserts, which conflict with nothing)
+        #: and the rest (deletes and visibility changes, which may touch one row twice).
+        self._waiting_sends: list[_Write] = []
+        self._waiting_changes: list[_Write] = []
+        #: Commits in flight: of sends (up to the store's parallel writers, where it has
+        #: several), and whether one holding other writes is (never more than one).
+        self._sending = 0
+        self._changing = False
+        self._commits: set[asyncio.Task[None]] = set()
         mark = "?" if store.dialect == "sqlite" else "%s"
         # The hottest statements go straight to the driver, each once per group commit.
         self._insert_rows = bulk.insert(
@@ -399,31 +406,66 @@ class Queues:
     async def _write(self, kind: str, queue: str, args: Any) -> Any:
         """Queue a write for the next group commit and wait for that commit."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Write(kind, queue, args, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="gureum-queue-writes")
+        waiting = self._waiting_sends if kind == "send" else self._waiting_changes
+        waiting.append(_Write(kind, queue, args, future))
+        self._start_commits()
         return await future
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                results = await self.store.run(self._apply, batch)
-            except Exception as exc:
-                for write in batch:
-                    if not write.future.done():
-                        write.future.set_exception(exc)
-                continue
-            for write, result in zip(batch, results, strict=True):
-                if write.future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    write.future.set_exception(result)
-                else:
-                    write.future.set_result(result)
+    def _start_commits(self) -> None:
+        """Start the group commits the waiting writes and the free writers allow.
+
+        With one writer (SQLite) a commit takes every waiting write. With several
+        (PostgreSQL) sends commit side by side, while deletes and visibility changes
+        keep to one commit at a time: two of them touching the same rows in opposite
+        order would deadlock, and inserts of new rows cannot.
+        """
+        if self.store.parallel_writers == 1:
+            if not self._changing and (self._waiting_sends or self._waiting_changes):
+                batch = self._waiting_changes + self._waiting_sends
+                self._waiting_changes, self._waiting_sends = [], []
+                self._changing = True
+                self._commit(batch, serial=True)
+            return
+        if self._waiting_changes and not self._changing:
+            batch, self._waiting_changes = self._waiting_changes, []
+            self._changing = True
+            self._commit(batch, serial=True)
+        while self._waiting_sends and self._sending < self.store.parallel_writers:
+            batch, self._waiting_sends = self._waiting_sends, []
+            self._sending += 1
+            self._commit(batch, serial=False)
+
+    def _commit(self, batch: list[_Write], *, serial: bool) -> None:
+        task = asyncio.create_task(self._flush(batch, serial), name="gureum-queue-writes")
+        self._commits.add(task)
+        task.add_done_callback(self._commits.discard)
+
+    async def _flush(self, batch: list[_Write], serial: bool) -> None:
+        """One group commit: on the store's thread (``serial``) or a parallel writer."""
+        run = self.store.run if serial else self.store.run_parallel
+        try:
+            results = await run(self._apply, batch)
+        except Exception as exc:
             for write in batch:
-                if write.kind == "send" or (write.kind == "hide" and write.args[1] == 0):
-                    self._signal(write.queue)
+                if not write.future.done():
+                    write.future.set_exception(exc)
+            return
+        finally:
+            if serial:
+                self._changing = False
+            else:
+                self._sending -= 1
+            self._start_commits()
+        for write, result in zip(batch, results, strict=True):
+            if write.future.done():
+                continue
+            if isinstance(result, BaseException):
+                write.future.set_exception(result)
+            else:
+                write.future.set_result(result)
+        for write in batch:
+            if write.kind == "send" or (write.kind == "hide" and write.args[1] == 0):
+                self._signal(write.queue)
 
     def _apply(self, batch: list[_Write]) -> list[Any]:
         """Every write of a batch in one transaction; a result (or error) for each."""

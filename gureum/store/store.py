@@ -86,6 +86,10 @@ def _pattern_terms(pattern: str | None) -> list[str]:
     return [a or b for a, b in re.findall(r'"([^"]*)"|(\S+)', pattern)]
 
 
+#: Threads for transactions that may commit side by side on PostgreSQL.
+PARALLEL_WRITERS = 2
+
+
 class Store:
     """Functions and logs, in SQLite or PostgreSQL."""
 
@@ -105,6 +109,16 @@ class Store:
             ("log_group", "log_stream", "timestamp", "ingestion_time", "message"),
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gureum-store")
+        #: Transactions that may commit side by side (each waits for its own round trips
+        #: and WAL flush): on PostgreSQL a few threads of their own; SQLite has one writer.
+        self.parallel_writers = 1 if self.dialect == "sqlite" else PARALLEL_WRITERS
+        self._parallel = (
+            self._executor
+            if self.parallel_writers == 1
+            else concurrent.futures.ThreadPoolExecutor(
+                self.parallel_writers, thread_name_prefix="gureum-store-parallel"
+            )
+        )
         self._stream_upsert = self._log_stream_upsert()
 
     @property
@@ -127,6 +141,7 @@ class Store:
             connection.commit()
 
     def close(self) -> None:
+        self._parallel.shutdown(wait=True)
         self._executor.shutdown(wait=True)
         self.engine.dispose()
 
@@ -134,6 +149,12 @@ class Store:
         """Run ``fn(*args)`` on the store's worker thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    async def run_parallel(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)``, a transaction that conflicts with no other, on one of the
+        ``parallel_writers`` threads (on SQLite, the one worker thread)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._parallel, functools.partial(fn, *args))
 
     def _log_stream_upsert(self) -> Any:
         """Insert a log stream or fold a batch's figures into it (executed many)."""

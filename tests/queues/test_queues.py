@@ -235,3 +235,90 @@ def test_md5_of_message_attributes_ignores_their_order() -> None:
     }
     assert md5_of_attributes(attributes) == md5_of_attributes(dict(reversed(attributes.items())))
     assert md5_of_attributes(None) is None
+
+
+class HeldStore:
+    """A store whose commits wait until the test lets them go: which ones run at once."""
+
+    def __init__(self, parallel_writers: int) -> None:
+        self.dialect = "postgresql" if parallel_writers > 1 else "sqlite"
+        self.parallel_writers = parallel_writers
+        self.in_flight: list[tuple[str, list[str]]] = []
+        self.gates: list[asyncio.Event] = []
+
+    async def _held(self, lane: str, fn: Callable[..., Any], batch: list[Any]) -> Any:
+        entry = (lane, [w.kind for w in batch])
+        gate = asyncio.Event()
+        self.in_flight.append(entry)
+        self.gates.append(gate)
+        await gate.wait()
+        self.in_flight.remove(entry)
+        return [None if w.kind != "send" else [] for w in batch]
+
+    async def run(self, fn: Callable[..., Any], batch: list[Any]) -> Any:
+        return await self._held("serial", fn, batch)
+
+    async def run_parallel(self, fn: Callable[..., Any], batch: list[Any]) -> Any:
+        return await self._held("parallel", fn, batch)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_sends_commit_side_by_side_and_changes_one_commit_at_a_time() -> None:
+    # Several writers (PostgreSQL): inserts of new rows conflict with nothing, so sends
+    # commit side by side; deletes and visibility changes could take the same rows in
+    # opposite orders and deadlock, so one such commit at a time.
+    async def scenario() -> None:
+        store = HeldStore(parallel_writers=2)
+        queues = Queues(store)  # type: ignore[arg-type]
+        writes = [asyncio.create_task(queues.send("q", [Outgoing(str(n))])) for n in range(3)]
+        changes = [
+            asyncio.create_task(queues._write("delete", "q", [(n, "0" * 16)])) for n in range(2)
+        ]
+        await settle()
+        assert sorted(store.in_flight) == [
+            ("parallel", ["send"]),
+            ("parallel", ["send"]),
+            ("serial", ["delete"]),
+        ]
+        store.gates[0].set()  # the first send's commit ends: the waiting send goes next
+        await settle()
+        assert sorted(store.in_flight) == [
+            ("parallel", ["send"]),
+            ("parallel", ["send"]),
+            ("serial", ["delete"]),
+        ]
+        for gate in store.gates:
+            gate.set()
+        await settle()
+        assert store.in_flight == [("serial", ["delete"])]  # the second delete, after the first
+        for gate in store.gates:
+            gate.set()
+        await asyncio.gather(*writes, *changes)
+
+    asyncio.run(scenario())
+
+
+def test_one_writer_takes_every_waiting_write_into_one_commit() -> None:
+    async def scenario() -> None:
+        store = HeldStore(parallel_writers=1)
+        queues = Queues(store)  # type: ignore[arg-type]
+        first = asyncio.create_task(queues.send("q", [Outgoing("0")]))
+        await settle()
+        rest = [
+            asyncio.create_task(queues.send("q", [Outgoing("1")])),
+            asyncio.create_task(queues._write("delete", "q", [(1, "0" * 16)])),
+            asyncio.create_task(queues.send("q", [Outgoing("2")])),
+        ]
+        await settle()
+        assert store.in_flight == [("serial", ["send"])]  # the rest wait for it
+        store.gates[0].set()
+        await settle()
+        assert store.in_flight == [("serial", ["delete", "send", "send"])]
+        store.gates[1].set()
+        await asyncio.gather(first, *rest)
+
+    asyncio.run(scenario())
