@@ -7,9 +7,10 @@ for the visibility timeout. Every claim gets a fresh receipt nonce, so only the 
 receipt handle deletes or changes a message.
 
 Writes are committed in groups: concurrent writes queue up while one transaction is
-being written and go together in the next (one commit for many 202s and
-SendMessage answers); on PostgreSQL, sends commit on writers of their own, side by side. Long polls wait on an in-process signal raised by each commit,
-and look again at least every ``poll_interval`` seconds for what other nodes sent.
+being written and go together in the next (one commit for many 202s and SendMessage
+answers); on PostgreSQL, sends commit on writers of their own, side by side. Long polls
+wait on an in-process signal raised by each commit, and look again at least every
+``poll_interval`` seconds for what other nodes sent.
 
 Queues whose names hold a colon (``gureum:async``) are the platform's own: the SQS API
 cannot name them (SQS names are letters, digits, ``-`` and ``_``) and ListQueues leaves
