@@ -110,16 +110,27 @@ def verify(
     now: datetime | None = None,
 ) -> Caller:
     """Check a request's SigV4 signature against ``secrets`` (access key -> secret key)."""
-    by_name: dict[str, list[str]] = {}
+    authorization = ""
     for name, value in headers:
-        by_name.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-    authorization = by_name.get("authorization", [""])[0]
+        if name == b"authorization" or name.lower() == b"authorization":
+            authorization = value.decode("latin-1")
+            break
     if not authorization:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
     access_key, date, region, service, signed, signature = parse_authorization(authorization)
     secret = secrets.get(access_key)
     if secret is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
+    # Only the headers the signature covers (and the two it depends on) are decoded.
+    wanted = {name.encode("latin-1") for name in signed}
+    wanted.update((b"x-amz-date", b"x-amz-content-sha256"))
+    by_name: dict[str, list[str]] = {}
+    for raw_name, raw_value in headers:
+        if raw_name not in wanted:
+            raw_name = raw_name.lower()  # (servers lower-case names; ASGI asks them to)
+            if raw_name not in wanted:
+                continue
+        by_name.setdefault(raw_name.decode("latin-1"), []).append(raw_value.decode("latin-1"))
     stamp = (by_name.get("x-amz-date") or [""])[0]
     try:
         when = _timestamp(stamp)
@@ -144,10 +155,10 @@ def verify(
             method.upper(),
             _canonical_path_cached(raw_path),
             _canonical_query(query),
-            "\n".join(
-                f"{name}:{','.join(' '.join(v.split()) for v in by_name[name])}" for name in signed
-            )
-            + "\n",
+            "".join(
+                f"{name}:{','.join(' '.join(v.split()) for v in by_name[name])}\n"
+                for name in signed
+            ),
             ";".join(signed),
             content_hash or hashlib.sha256(body).hexdigest(),
         ]
