@@ -96,3 +96,16 @@ def test_clock_skew() -> None:
     later = datetime.now(UTC) + timedelta(minutes=6)
     with pytest.raises(errors.InvalidSignatureException, match="Signature expired"):
         sigv4.verify(**request, secrets=SECRETS, now=later)  # type: ignore[arg-type]
+
+
+def test_only_signed_headers_count_and_each_must_be_there() -> None:
+    request = signed("POST", "http://127.0.0.1:9070/2015-03-31/functions/f/invocations", b"{}")
+    headers: list[tuple[bytes, bytes]] = request["headers"]  # type: ignore[assignment]
+    extra = [*headers, (b"x-amz-invocation-type", b"Event"), (b"user-agent", b"any")]
+    sigv4.verify(**{**request, "headers": extra}, secrets=SECRETS)  # type: ignore[arg-type]
+    retyped = [(k, b"text/plain" if k.lower() == b"content-type" else v) for k, v in headers]
+    with pytest.raises(errors.InvalidSignatureException):
+        sigv4.verify(**{**request, "headers": retyped}, secrets=SECRETS)  # type: ignore[arg-type]
+    hostless = [(k, v) for k, v in headers if k.lower() != b"host"]
+    with pytest.raises(errors.IncompleteSignatureException):
+        sigv4.verify(**{**request, "headers": hostless}, secrets=SECRETS)  # type: ignore[arg-type]
