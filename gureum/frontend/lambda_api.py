@@ -5,7 +5,8 @@ UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, GetAccountSetti
 Put/Get/DeleteFunctionConcurrency, PublishVersion, ListVersionsByFunction,
 CreateAlias, GetAlias, UpdateAlias, DeleteAlias, ListAliases, and
 Put/Get/Delete/ListProvisionedConcurrencyConfig(s),
-Put/Get/Update/Delete/ListFunctionEventInvokeConfig(s).
+Put/Get/Update/Delete/ListFunctionEventInvokeConfig(s), TagResource, UntagResource,
+ListTags.
 Data plane: Invoke (``RequestResponse``, ``Event`` and ``DryRun``).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -33,7 +35,7 @@ from gureum.errors import (
 )
 from gureum.events import invoke_config
 from gureum.frontend.responses import aws_json, json_body, new_request_id, parse_json_object
-from gureum.functions.config import LATEST, FunctionVersion, function_arn
+from gureum.functions.config import LATEST, FunctionVersion, function_arn, validate_tags
 from gureum.functions.registry import public_config
 
 if TYPE_CHECKING:
@@ -552,6 +554,55 @@ async def list_event_invoke_configs(request: Request) -> Response:
     return aws_json(body)
 
 
+# tags
+_TAGGABLE_ARN = re.compile(
+    r"arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}(-gov)?-[a-z]+-\d{1}:\d{12}:function:"
+    r"[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+
+
+def _tagged_function(platform: Platform, arn: str) -> str:
+    """The function a tagging call names by its ARN (tags are a function's, not a
+    version's or an alias's, as on Lambda)."""
+    if not _TAGGABLE_ARN.fullmatch(arn):
+        raise ValidationException(
+            f"1 validation error detected: Value '{arn}' at 'resource' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: " + _TAGGABLE_ARN.pattern
+        )
+    ref = platform.functions.ref(arn)
+    if ref.qualifier is not None:
+        raise InvalidParameterValueException(
+            f"Tags apply to a function, not to one of its versions or aliases: {arn}"
+        )
+    return platform.functions.get(ref.name).name
+
+
+async def tag_resource(request: Request) -> Response:
+    platform = _platform(request)
+    name = _tagged_function(platform, request.path_params["arn"])
+    tags = (await json_body(request)).get("Tags")
+    if tags is None:
+        raise InvalidParameterValueException("Tags are required.")
+    await platform.functions.set_tags(name, validate_tags(tags))
+    return aws_json(None, 204)
+
+
+async def untag_resource(request: Request) -> Response:
+    platform = _platform(request)
+    name = _tagged_function(platform, request.path_params["arn"])
+    keys = request.query_params.getlist("tagKeys")
+    if not keys:
+        raise InvalidParameterValueException("TagKeys are required.")
+    await platform.functions.set_tags(name, {}, keys)
+    return aws_json(None, 204)
+
+
+async def list_tags(request: Request) -> Response:
+    platform = _platform(request)
+    name = _tagged_function(platform, request.path_params["arn"])
+    return aws_json({"Tags": platform.functions.tags(name)})
+
+
 def routes() -> list[Route]:
     prefix = "/2015-03-31/functions"
     return [
@@ -570,6 +621,9 @@ def routes() -> list[Route]:
         Route(prefix + "/{name}/aliases/{alias}", delete_alias, methods=["DELETE"]),
         Route(prefix + "/{name}/versions", publish_version, methods=["POST"]),
         Route(prefix + "/{name}/versions", list_versions_by_function, methods=["GET"]),
+        Route("/2017-03-31/tags/{arn}", tag_resource, methods=["POST"]),
+        Route("/2017-03-31/tags/{arn}", untag_resource, methods=["DELETE"]),
+        Route("/2017-03-31/tags/{arn}", list_tags, methods=["GET"]),
         Route(
             "/2017-10-31/functions/{name}/concurrency", put_function_concurrency, methods=["PUT"]
         ),

@@ -248,20 +248,48 @@ def validate_settings(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Lambda's limits on a function's tags.
+MAX_TAGS = 50
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+
+
 def validate_tags(tags: Any) -> dict[str, str]:
-    """Tags as Lambda takes them; ``gureum:network`` must be ``default`` or ``none``."""
+    """Tags as Lambda takes them (keys of 1-128 characters, not starting ``aws:``;
+    values of up to 256; at most 50); ``gureum:network`` must be ``default`` or ``none``."""
     if tags is None:
         return {}
     if not isinstance(tags, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
     ):
         raise InvalidParameterValueException("Tags must be a map of strings to strings.")
+    for key, value in tags.items():
+        if not 1 <= len(key) <= MAX_TAG_KEY:
+            raise InvalidParameterValueException(
+                f"Tag key {key!r} must be 1 to {MAX_TAG_KEY} characters long."
+            )
+        if len(value) > MAX_TAG_VALUE:
+            raise InvalidParameterValueException(
+                f"The value of tag {key!r} must be at most {MAX_TAG_VALUE} characters long."
+            )
+        if key.lower().startswith("aws:"):
+            raise InvalidParameterValueException(
+                f"Tag keys starting with 'aws:' are reserved for AWS use: {key!r}."
+            )
+    check_tag_count(tags)
     if tags.get(NETWORK_TAG, "default") not in ("default", "none"):
         raise InvalidParameterValueException(
             f"The tag {NETWORK_TAG} must be 'default' (the host's network) or 'none' "
             f"(no network), not {tags[NETWORK_TAG]!r}."
         )
     return dict(tags)
+
+
+def check_tag_count(tags: dict[str, str]) -> None:
+    if len(tags) > MAX_TAGS:
+        raise InvalidParameterValueException(
+            f"A function can have at most {MAX_TAGS} tags; this would give it {len(tags)}."
+        )
 
 
 def validate_environment(environment: Any) -> dict[str, str]:

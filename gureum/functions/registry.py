@@ -13,7 +13,7 @@ import binascii
 import random
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gureum.errors import (
@@ -186,17 +186,41 @@ class FunctionRegistry:
             return await self.publish(current.name, {})
         return config
 
+    # tags
+    def tags(self, function_name: str) -> dict[str, str]:
+        """A function's tags (they are the function's, not any one version's)."""
+        return dict(self._latest(function_name, None).config.get("_Tags") or {})
+
+    async def set_tags(
+        self, function_name: str, add: dict[str, str], remove: Sequence[str] = ()
+    ) -> None:
+        """Add (or replace) and remove tags. Every version carries the function's tags, so
+        a change is written to each; a change of ``gureum:network`` sends invokes to new
+        sandboxes, which is the only way a sandbox's network can change."""
+        latest = self._latest(function_name, None)
+        before = dict(latest.config.get("_Tags") or {})
+        tags = {k: v for k, v in {**before, **add}.items() if k not in remove}
+        cfg.check_tag_count(tags)
+        for (name, _), version in list(self._cache.items()):
+            if name == latest.name:
+                await self._set_private(version, "_Tags", tags or None)
+        if before.get(cfg.NETWORK_TAG) != tags.get(cfg.NETWORK_TAG):
+            self._changed(latest.name)
+
     # versions
     async def _set_private(self, current: FunctionVersion, key: str, value: Any) -> None:
-        """Store gureum's own metadata on $LATEST without a new RevisionId (no new sandboxes)."""
+        """Store gureum's own metadata on a version without a new RevisionId (no new
+        sandboxes)."""
         config = {k: v for k, v in current.config.items() if k != key}
         if value is not None:
             config[key] = value
         row = FunctionRow(
-            current.name, LATEST, config, current.code_sha256_hex, current.revision_id
+            current.name, current.version, config, current.code_sha256_hex, current.revision_id
         )
         await self.store.run(self.store.update_function, row, None)
-        self._cache[(current.name, LATEST)] = FunctionVersion(config, current.code_sha256_hex)
+        self._cache[(current.name, current.version)] = FunctionVersion(
+            config, current.code_sha256_hex
+        )
 
     async def publish(self, function_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """PublishVersion: an immutable, numbered snapshot of $LATEST."""

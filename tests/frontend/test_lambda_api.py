@@ -359,3 +359,51 @@ def test_snapstart_off_is_accepted_and_reported(lambda_client: Any) -> None:
         lambda_client.update_function_configuration(  # python3.11: Lambda has no SnapStart
             FunctionName=config["FunctionName"], SnapStart={"ApplyOn": "PublishedVersions"}
         )
+
+
+def test_tag_untag_and_list_tags(lambda_client: Any, deploy: Any) -> None:
+    name = deploy("def handler(e, c):\n    return 1\n", Tags={"team": "a"})
+    arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    revision = lambda_client.get_function(FunctionName=name)["Configuration"]["RevisionId"]
+    lambda_client.publish_version(FunctionName=name)
+    lambda_client.tag_resource(Resource=arn, Tags={"team": "b", "cost": "42"})
+    assert lambda_client.list_tags(Resource=arn)["Tags"] == {"team": "b", "cost": "42"}
+    # Tags are the function's: every version shows them, and no configuration changed.
+    assert lambda_client.get_function(FunctionName=name, Qualifier="1")["Tags"] == {
+        "team": "b",
+        "cost": "42",
+    }
+    assert lambda_client.get_function(FunctionName=name)["Configuration"]["RevisionId"] == revision
+    lambda_client.untag_resource(Resource=arn, TagKeys=["team", "not-there"])
+    assert lambda_client.list_tags(Resource=arn)["Tags"] == {"cost": "42"}
+    lambda_client.untag_resource(Resource=arn, TagKeys=["cost"])
+    assert lambda_client.list_tags(Resource=arn)["Tags"] == {}
+    assert "Tags" not in lambda_client.get_function(FunctionName=name)
+
+
+def test_tagging_errors(lambda_client: Any, deploy: Any) -> None:
+    name = deploy("def handler(e, c):\n    return 1\n")
+    arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    errors = lambda_client.exceptions
+    with pytest.raises(errors.ResourceNotFoundException):
+        lambda_client.list_tags(Resource=arn.replace(name, "no-such-function"))
+    with pytest.raises(errors.ResourceNotFoundException):  # another account's
+        lambda_client.list_tags(Resource=arn.replace("000000000000", "111111111111"))
+    with pytest.raises(errors.ClientError) as not_an_arn:
+        lambda_client.tag_resource(Resource=name, Tags={"a": "b"})
+    assert not_an_arn.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(errors.InvalidParameterValueException, match="not to one of its versions"):
+        lambda_client.tag_resource(Resource=arn + ":$LATEST", Tags={"a": "b"})
+    for tags in (
+        {"aws:owner": "x"},
+        {"k" * 129: "v"},
+        {"k": "v" * 257},
+        {f"k{i}": "v" for i in range(51)},
+        {"gureum:network": "sometimes"},
+    ):
+        with pytest.raises(errors.InvalidParameterValueException):
+            lambda_client.tag_resource(Resource=arn, Tags=tags)
+    lambda_client.tag_resource(Resource=arn, Tags={f"k{i}": "v" for i in range(50)})
+    with pytest.raises(errors.InvalidParameterValueException, match="at most 50 tags"):
+        lambda_client.tag_resource(Resource=arn, Tags={"one-more": "v"})
+    assert len(lambda_client.list_tags(Resource=arn)["Tags"]) == 50  # nothing was lost

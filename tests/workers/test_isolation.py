@@ -397,3 +397,23 @@ def test_a_function_without_network_reports_errors_and_timeouts(
 def test_the_network_tag_is_validated(lambda_client: Any, deploy: Any) -> None:
     with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
         deploy("def handler(e, c):\n    return 1\n", Tags={"gureum:network": "sometimes"})
+
+
+def test_tagging_a_function_offline_and_back_gives_it_new_sandboxes(
+    lambda_client: Any, deploy: Any, gureum_server: RunningServer
+) -> None:
+    edge = json.dumps({"edge": f"127.0.0.1:{gureum_server.settings.port}"})
+    name = deploy(NET_PROBE)
+    arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    lambda_client.publish_version(FunctionName=name)
+
+    def seen(qualifier: str = "$LATEST") -> str:
+        response = lambda_client.invoke(FunctionName=name, Qualifier=qualifier, Payload=edge)
+        return str(json.loads(response["Payload"].read())["edge"])
+
+    assert seen() == "reachable" and seen("1") == "reachable"  # warm sandboxes now
+    lambda_client.tag_resource(Resource=arn, Tags={"gureum:network": "none"})
+    assert seen() == "ConnectionRefusedError"
+    assert seen("1") == "ConnectionRefusedError"  # a version has its function's tags
+    lambda_client.untag_resource(Resource=arn, TagKeys=["gureum:network"])
+    assert seen() == "reachable"
