@@ -33,6 +33,9 @@ from gureum.workers.zygote import Zygotes
 
 logger = logging.getLogger(__name__)
 
+#: Seconds between collections of function code that nothing names any more.
+CODE_COLLECTION_INTERVAL = 600.0
+
 
 class Platform:
     """Store, code, registry, queues, logs and the Worker Manager of one node."""
@@ -143,6 +146,13 @@ class Platform:
             placement=placement.LocalPlacement(budget),
         )
         self.workers.start()
+        # Nothing runs yet: code that no version names is garbage, however new.
+        removed = await self.workers.collect_code(self.functions.code_digests(), older_than=0)
+        if removed:
+            logger.info("removed %d zips and trees of code no function names any more", removed)
+        self._code_collector = asyncio.create_task(
+            self._collect_code_forever(), name="gureum-code-collector"
+        )
         self.async_invoker = AsyncInvoker(
             self,
             retry_delays=settings.retry_delay_seconds,
@@ -159,6 +169,19 @@ class Platform:
             self.functions.on_change(self._warm_zygote)
             for runtime in {c["Runtime"] for c in self.functions.list_page(None, 1_000_000)[0]}:
                 self._warm(runtime)
+
+    async def _collect_code_forever(self) -> None:
+        """Every ``CODE_COLLECTION_INTERVAL``, remove the code that updates and deletes
+        left unnamed (sparing anything stored within the interval: an upload whose
+        function row is still being written)."""
+        while True:
+            await asyncio.sleep(CODE_COLLECTION_INTERVAL)
+            try:
+                await self.workers.collect_code(
+                    self.functions.code_digests(), older_than=CODE_COLLECTION_INTERVAL
+                )
+            except Exception:
+                logger.exception("collecting unused function code failed")
 
     def _warm_zygote(self, name: str) -> None:
         """Start the zygote of a function's runtime before its first cold start needs it."""
@@ -257,6 +280,7 @@ class Platform:
 
     async def stop(self) -> None:
         """Drain in-flight invokes, stop every sandbox, flush logs, close the store."""
+        self._code_collector.cancel()
         await self.async_invoker.stop(self.settings.shutdown_timeout)
         await self.workers.shutdown(self.settings.shutdown_timeout)
         if self.zygotes is not None:

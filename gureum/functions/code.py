@@ -13,8 +13,10 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -109,7 +111,9 @@ class CodeStore:
         digest = hashlib.sha256(data)
         info = CodeInfo(digest.hexdigest(), base64.b64encode(digest.digest()).decode(), len(data))
         target = self.zip_path(info.sha256_hex)
-        if not target.exists():
+        if target.exists():
+            os.utime(target)  # in use again: not garbage (``collect`` spares what is new)
+        else:
             fd, temp = tempfile.mkstemp(dir=target.parent, suffix=".part")
             try:
                 with os.fdopen(fd, "wb") as out:
@@ -162,7 +166,31 @@ class CodeStore:
             raise
         return target
 
-    def delete(self, sha256_hex: str) -> None:
-        """Remove a zip and its unpacked tree (best effort)."""
-        self.zip_path(sha256_hex).unlink(missing_ok=True)
-        shutil.rmtree(self.root / "tasks" / sha256_hex, ignore_errors=True)
+    def collect(self, keep: Collection[str], *, older_than: float = 0.0) -> int:
+        """Remove the code no function version names any more: each zip (and its
+        unpacked tree) whose hash is not in ``keep`` and that was not stored or stored
+        again within ``older_than`` seconds (an upload whose function row is still being
+        written). Returns how many zips and trees went."""
+        now = time.time()
+        digests = {
+            entry.name.removesuffix(".zip")
+            for entry in (*(self.root / "zips").iterdir(), *(self.root / "tasks").iterdir())
+            # half-written ones are ``remove_partial``'s, at start
+            if not (entry.name.startswith(".") or entry.name.endswith(".part"))
+        }
+        removed = 0
+        for digest in digests - set(keep):
+            zip_file, tree = self.zip_path(digest), self.root / "tasks" / digest
+            try:
+                stored = zip_file.stat().st_mtime
+            except FileNotFoundError:
+                stored = tree.stat().st_mtime  # a tree whose zip has gone
+            if now - stored < older_than:
+                continue
+            if zip_file.exists():
+                zip_file.unlink(missing_ok=True)
+                removed += 1
+            if tree.is_dir():
+                shutil.rmtree(tree, ignore_errors=True)
+                removed += 1
+        return removed

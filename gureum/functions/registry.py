@@ -289,6 +289,10 @@ class FunctionRegistry:
         """
         await self._set_private(self._latest(function_name, None), "_ReservedConcurrency", value)
 
+    def code_digests(self) -> set[str]:
+        """The code (content hashes) every stored function version names."""
+        return {version.code_sha256_hex for version in self._cache.values()}
+
     def reservations(self) -> dict[str, int]:
         """Every function's reserved concurrency."""
         return {

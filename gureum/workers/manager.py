@@ -263,6 +263,16 @@ class WorkerManager:
         task.add_done_callback(self._tasks.discard)
 
     # memory
+    # code
+    async def collect_code(self, referenced: set[str], *, older_than: float) -> int:
+        """Remove stored code that no function version names (``referenced``) and no live
+        sandbox or snapshot template runs; returns how many zips and trees went."""
+        keep = referenced | {sandbox.function.code_sha256_hex for sandbox in self._placed}
+        removed = await asyncio.to_thread(self.code.collect, keep, older_than=older_than)
+        for digest in [d for d in self._code_dirs if d not in keep]:
+            del self._code_dirs[digest]
+        return removed
+
     def _free(self, sandbox: Sandbox) -> None:
         memory = self._placed.pop(sandbox, None)
         if memory is not None:

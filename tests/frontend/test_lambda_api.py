@@ -407,3 +407,43 @@ def test_tagging_errors(lambda_client: Any, deploy: Any) -> None:
     with pytest.raises(errors.InvalidParameterValueException, match="at most 50 tags"):
         lambda_client.tag_resource(Resource=arn, Tags={"one-more": "v"})
     assert len(lambda_client.list_tags(Resource=arn)["Tags"]) == 50  # nothing was lost
+
+
+def test_code_no_version_names_is_removed_when_the_server_starts(start_server: Any) -> None:
+    from tests.conftest import RunningServer
+
+    server: RunningServer = start_server()
+    lam = client("lambda", server.endpoint)
+    first = zip_files({"app.py": "def handler(e, c):\n    return 1\n"})
+    second = zip_files({"app.py": "def handler(e, c):\n    return 2\n"})
+    lam.create_function(
+        FunctionName="updated",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": first},
+    )
+    lam.publish_version(FunctionName="updated")  # version 1 keeps the first code
+    lam.update_function_code(FunctionName="updated", ZipFile=second)
+    lam.create_function(
+        FunctionName="deleted",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": zip_files({"app.py": "def handler(e, c):\n    return 3\n"})},
+    )
+    assert json.load(lam.invoke(FunctionName="deleted")["Payload"]) == 3
+    lam.delete_function(FunctionName="deleted")
+    zips = server.settings.data_dir / "code" / "zips"
+    assert len(list(zips.iterdir())) == 3
+    server.stop()
+    restarted = RunningServer(server.settings)
+    restarted.start()
+    try:
+        names = {hashlib.sha256(data).hexdigest() + ".zip" for data in (first, second)}
+        assert {p.name for p in zips.iterdir()} == names
+        lam = client("lambda", restarted.endpoint)
+        assert json.load(lam.invoke(FunctionName="updated")["Payload"]) == 2
+        assert json.load(lam.invoke(FunctionName="updated", Qualifier="1")["Payload"]) == 1
+    finally:
+        restarted.stop()

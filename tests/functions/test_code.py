@@ -148,15 +148,6 @@ def test_concurrent_unpack_is_safe(tmp_path: Path) -> None:
     assert [p for p in (tmp_path / "tasks").iterdir() if p.name.startswith(".")] == []
 
 
-def test_delete(tmp_path: Path) -> None:
-    code = CodeStore(tmp_path)
-    info = code.put_zip(zip_files({"a.py": ""}))
-    code.unpacked(info.sha256_hex)
-    code.delete(info.sha256_hex)
-    assert not code.zip_path(info.sha256_hex).exists()
-    assert not (tmp_path / "tasks" / info.sha256_hex).exists()
-
-
 def test_leftovers_of_a_crash_are_removed_at_open(tmp_path: Path) -> None:
     code = CodeStore(tmp_path)
     info = code.put_zip(zip_files({"a.py": "x = 1\n"}))
@@ -169,3 +160,22 @@ def test_leftovers_of_a_crash_are_removed_at_open(tmp_path: Path) -> None:
     CodeStore(tmp_path)  # a server starting again
     assert not half_unpacked.exists() and not half_written.exists()
     assert task.is_dir() and code.zip_path(info.sha256_hex).exists()  # real code stays
+
+
+def test_collect_removes_code_nothing_names_and_spares_what_is_new(tmp_path: Path) -> None:
+    store = CodeStore(tmp_path)
+    kept = store.put_zip(zip_files({"app.py": "x = 1\n"})).sha256_hex
+    dropped = store.put_zip(zip_files({"app.py": "x = 2\n"})).sha256_hex
+    store.unpacked(kept), store.unpacked(dropped)
+    assert store.collect(set(), older_than=60) == 0  # both were stored just now
+    old = os.stat(store.zip_path(dropped)).st_mtime - 3600
+    os.utime(store.zip_path(dropped), (old, old))
+    os.utime(store.zip_path(kept), (old, old))
+    store.put_zip(zip_files({"app.py": "x = 1\n"}))  # uploaded again: new once more
+    assert store.collect(set(), older_than=60) == 2  # the dropped zip and its tree
+    assert not store.zip_path(dropped).exists()
+    assert not (tmp_path / "tasks" / dropped).exists()
+    assert store.zip_path(kept).exists() and (tmp_path / "tasks" / kept).is_dir()
+    assert store.collect({kept}) == 0
+    assert store.collect(set()) == 2
+    assert list((tmp_path / "zips").iterdir()) == list((tmp_path / "tasks").iterdir()) == []
