@@ -29,7 +29,7 @@
                ├── QueueNameExists                   query protocol that botocore maps
                ├── ReceiptHandleIsInvalid            them by (``x-amzn-query-error``)
                ├── MessageNotInflight
-               ├── PurgeQueueInProgress
+               ├── PurgeQueueInProgress              403
                ├── InvalidAttributeName, InvalidAttributeValue
                ├── EmptyBatchRequest, TooManyEntriesInBatchRequest,
                │   BatchEntryIdsNotDistinct, InvalidBatchEntryId, BatchRequestTooLong
@@ -190,16 +190,19 @@ class SqsError(ServiceError):
     query_code: ClassVar[str] = ""
 
 
-def _sqs_error(name: str, query_code: str | None = None) -> type[SqsError]:
-    return type(name, (SqsError,), {"error_type": name, "query_code": query_code or name})
+def _sqs_error(
+    name: str, query_code: str | None = None, *, error_type: str | None = None, status: int = 400
+) -> type[SqsError]:
+    attributes = {"error_type": error_type or name, "query_code": query_code or name}
+    return type(name, (SqsError,), {**attributes, "status": status})
 
 
 QueueDoesNotExist = _sqs_error("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue")
 QueueNameExists = _sqs_error("QueueNameExists", "QueueAlreadyExists")
 ReceiptHandleIsInvalid = _sqs_error("ReceiptHandleIsInvalid")
 MessageNotInflight = _sqs_error("MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight")
-PurgeQueueInProgress = _sqs_error(
-    "PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress"
+PurgeQueueInProgress = _sqs_error(  # status 403, as SQS answers it
+    "PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress", status=403
 )
 InvalidAttributeName = _sqs_error("InvalidAttributeName")
 InvalidAttributeValue = _sqs_error("InvalidAttributeValue")
@@ -216,8 +219,11 @@ InvalidBatchEntryId = _sqs_error(
 BatchRequestTooLong = _sqs_error(
     "BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong"
 )
-InvalidParameterValue = _sqs_error("InvalidParameterValue")
-MissingParameter = _sqs_error("MissingParameter")
+# Under the type names SQS's JSON protocol answers (and the query codes botocore reports).
+InvalidParameterValue = _sqs_error(
+    "InvalidParameterValue", error_type="InvalidParameterValueException"
+)
+MissingParameter = _sqs_error("MissingParameter", error_type="MissingRequiredParameterException")
 InvalidMessageContents = _sqs_error("InvalidMessageContents")
 UnsupportedOperation = _sqs_error(
     "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation"

@@ -22,7 +22,7 @@ from gureum.errors import (
     BatchRequestTooLong,
     InvalidAttributeName,
     InvalidAttributeValue,
-    PurgeQueueInProgress,
+    InvalidParameterValue,
     QueueDoesNotExist,
     SqsError,
     UnsupportedOperation,
@@ -89,7 +89,7 @@ def _after(params: dict[str, Any]) -> str | None:
             raise ValueError
         return after
     except (ValueError, TypeError, KeyError, binascii.Error):
-        raise rules.InvalidParameterValueException("Invalid NextToken value.") from None
+        raise InvalidParameterValue("Invalid NextToken value.") from None
 
 
 def _page(platform: Platform, names: list[str], params: dict[str, Any], key: str) -> dict[str, Any]:
@@ -240,7 +240,7 @@ async def create_queue(platform: Platform, params: dict[str, Any]) -> dict[str, 
     if name.endswith(".fifo"):
         raise UnsupportedOperation(rules.FIFO_UNSUPPORTED)
     if not rules.QUEUE_NAME.fullmatch(name):
-        raise rules.InvalidParameterValueException(
+        raise InvalidParameterValue(
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
         )
     attributes = await _queue_attributes(
@@ -272,10 +272,7 @@ async def delete_queue(platform: Platform, params: dict[str, Any]) -> dict[str, 
 
 
 async def purge_queue(platform: Platform, params: dict[str, Any]) -> dict[str, Any]:
-    try:
-        await platform.queues.purge(_queue_name(platform, params))
-    except PurgeQueueInProgress as exc:
-        raise rules.PurgeInProgress(exc.message) from None
+    await platform.queues.purge(_queue_name(platform, params))
     return {}
 
 

@@ -8,7 +8,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from gureum.errors import (
     BatchEntryIdsNotDistinct,
@@ -17,6 +17,8 @@ from gureum.errors import (
     InvalidAttributeValue,
     InvalidBatchEntryId,
     InvalidMessageContents,
+    InvalidParameterValue,
+    MissingParameter,
     SqsError,
     TooManyEntriesInBatchRequest,
 )
@@ -91,38 +93,13 @@ FIFO_UNSUPPORTED = (
 )
 
 
-# errors under the names SQS's JSON protocol answers
+def invalid_value(key: str, value: Any, reason: str) -> SqsError:
+    return InvalidParameterValue(f"Value {value} for parameter {key} is invalid. Reason: {reason}")
 
 
-class InvalidParameterValueException(SqsError):
-    """SQS's InvalidParameterValue, under the type name its JSON protocol answers."""
-
-    error_type = "InvalidParameterValueException"
-    query_code: ClassVar[str] = "InvalidParameterValue"
-
-
-class MissingRequiredParameterException(SqsError):
-    error_type = "MissingRequiredParameterException"
-    query_code: ClassVar[str] = "MissingParameter"
-
-
-class PurgeInProgress(SqsError):
-    """PurgeQueueInProgress as SQS answers it: status 403."""
-
-    status = 403
-    error_type = "PurgeQueueInProgress"
-    query_code: ClassVar[str] = "AWS.SimpleQueueService.PurgeQueueInProgress"
-
-
-def invalid_value(key: str, value: Any, reason: str) -> InvalidParameterValueException:
-    return InvalidParameterValueException(
-        f"Value {value} for parameter {key} is invalid. Reason: {reason}"
-    )
-
-
-def missing(key: str) -> MissingRequiredParameterException:
+def missing(key: str) -> SqsError:
     """SQS's answer for an absent required member."""
-    return MissingRequiredParameterException(f"The request must contain the parameter {key}.")
+    return MissingParameter(f"The request must contain the parameter {key}.")
 
 
 # members (botocore checks them too; raw requests meet these)
@@ -219,7 +196,7 @@ def redrive_allow_policy(raw: str) -> str:
 def tags(given: dict[str, str]) -> dict[str, str]:
     """Tags checked: at most 50, keys 1-128 characters, values up to 256."""
     if len(given) > MAX_TAGS:
-        raise InvalidParameterValueException(
+        raise InvalidParameterValue(
             f"Too many tags: a queue can have at most {MAX_TAGS}, and {len(given)} were given."
         )
     for key, value in given.items():
@@ -241,7 +218,7 @@ def message_attributes(raw: Any) -> tuple[dict[str, dict[str, str]] | None, int]
     if not isinstance(raw, dict):
         raise invalid_value("MessageAttributes", raw, "Must be a map.")
     if len(raw) > MAX_MESSAGE_ATTRIBUTES:
-        raise InvalidParameterValueException(
+        raise InvalidParameterValue(
             f"Number of message attributes [{len(raw)}] exceeds the allowed maximum "
             f"[{MAX_MESSAGE_ATTRIBUTES}]."
         )
@@ -255,7 +232,7 @@ def message_attributes(raw: Any) -> tuple[dict[str, dict[str, str]] | None, int]
             or ".." in name
             or name.lower().startswith(("aws.", "amazon."))
         ):
-            raise InvalidParameterValueException(
+            raise InvalidParameterValue(
                 f"Message (user) attribute name '{name}' is invalid. A name can contain "
                 "alphanumeric characters, '_', '-' and '.' (not at its start or end, nor "
                 "twice in a row), must not start with 'AWS.' or 'Amazon.', and can be up to "
@@ -268,7 +245,7 @@ def message_attributes(raw: Any) -> tuple[dict[str, dict[str, str]] | None, int]
             or len(data_type) > 256
             or not ATTRIBUTE_TYPE.fullmatch(data_type)
         ):
-            raise InvalidParameterValueException(
+            raise InvalidParameterValue(
                 f"The type of message (user) attribute '{name}' is invalid. You must use only "
                 "the following supported type prefixes: Binary, Number, String."
             )
@@ -276,7 +253,7 @@ def message_attributes(raw: Any) -> tuple[dict[str, dict[str, str]] | None, int]
         member = "BinaryValue" if kind == "Binary" else "StringValue"
         content = value.get(member)
         if not isinstance(content, str) or not content:
-            raise InvalidParameterValueException(
+            raise InvalidParameterValue(
                 f"Message (user) attribute '{name}' must contain a non-empty value of type "
                 f"'{kind}'."
             )
@@ -294,7 +271,7 @@ def message_attributes(raw: Any) -> tuple[dict[str, dict[str, str]] | None, int]
                     + FORBIDDEN_MESSAGE
                 )
             if kind == "Number" and not NUMBER.fullmatch(content):
-                raise InvalidParameterValueException(
+                raise InvalidParameterValue(
                     f"Can't cast the value of message (user) attribute '{name}' to a number."
                 )
             length = len(content.encode())
@@ -316,7 +293,7 @@ def outgoing(queue: Queue, entry: dict[str, Any]) -> Outgoing:
     attributes, attributes_size = message_attributes(entry.get("MessageAttributes"))
     limit = queue.int_attribute("MaximumMessageSize")
     if len(body.encode()) + attributes_size > limit:
-        raise InvalidParameterValueException(
+        raise InvalidParameterValue(
             f"One or more parameters are invalid. Reason: Message must be shorter than "
             f"{limit} bytes."
         )
@@ -329,9 +306,7 @@ def outgoing(queue: Queue, entry: dict[str, Any]) -> Outgoing:
         )
     system = entry.get("MessageSystemAttributes") or {}
     if not isinstance(system, dict) or any(key != "AWSTraceHeader" for key in system):
-        raise InvalidParameterValueException(
-            "Message system attribute names can only be AWSTraceHeader."
-        )
+        raise InvalidParameterValue("Message system attribute names can only be AWSTraceHeader.")
     return Outgoing(body, attributes, delay)
 
 
