@@ -12,7 +12,7 @@ import time
 import urllib.request
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +171,7 @@ def lambda_client(gureum_server: RunningServer) -> Any:
     return client("lambda", gureum_server.endpoint)
 
 
-def zip_files(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:
+def zip_files(files: Mapping[str, str | bytes], modes: Mapping[str, int] | None = None) -> bytes:
     """A zip of ``files`` (name -> content), with unix modes where given."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,7 +24,7 @@ def signed(
     secret: str | None = None,
     key: str = "AKIDEXAMPLE",
     service: str = "lambda",
-) -> dict[str, object]:
+) -> dict[str, Any]:
     request = AWSRequest(
         method=method, url=url, data=body, headers={"Content-Type": "application/json"}
     )
@@ -57,55 +58,55 @@ def signed(
 )
 def test_botocore_signatures_verify(url: str) -> None:
     request = signed("POST", url, b'{"x": 1}')
-    caller = sigv4.verify(**request, secrets=SECRETS)  # type: ignore[arg-type]
+    caller = sigv4.verify(**request, secrets=SECRETS)
     assert caller == sigv4.Caller("AKIDEXAMPLE", "us-east-1", "lambda")
 
 
 def test_tampering_is_detected() -> None:
     request = signed("POST", "http://127.0.0.1:9070/2015-03-31/functions/f/invocations", b"{}")
     with pytest.raises(errors.InvalidSignatureException):
-        sigv4.verify(**{**request, "body": b'{"evil": 1}'}, secrets=SECRETS)  # type: ignore[arg-type]
+        sigv4.verify(**{**request, "body": b'{"evil": 1}'}, secrets=SECRETS)
     with pytest.raises(errors.InvalidSignatureException):
         sigv4.verify(
             **{**request, "raw_path": b"/2015-03-31/functions/g/invocations"}, secrets=SECRETS
-        )  # type: ignore[arg-type]
+        )
 
 
 def test_wrong_secret_and_unknown_key() -> None:
     url = "http://127.0.0.1:9070/2015-03-31/functions"
     with pytest.raises(errors.InvalidSignatureException):
-        sigv4.verify(**signed("GET", url, secret="wrong"), secrets=SECRETS)  # type: ignore[arg-type]
+        sigv4.verify(**signed("GET", url, secret="wrong"), secrets=SECRETS)
     with pytest.raises(errors.UnrecognizedClientException):
-        sigv4.verify(**signed("GET", url, key="AKIDOTHER"), secrets=SECRETS)  # type: ignore[arg-type]
+        sigv4.verify(**signed("GET", url, key="AKIDOTHER"), secrets=SECRETS)
 
 
 def test_missing_and_malformed_authorization() -> None:
-    base = {"method": "GET", "raw_path": b"/", "query": b"", "body": b""}
+    base: dict[str, Any] = {"method": "GET", "raw_path": b"/", "query": b"", "body": b""}
     with pytest.raises(errors.MissingAuthenticationTokenException):
-        sigv4.verify(**base, headers=[(b"host", b"x")], secrets=SECRETS)  # type: ignore[arg-type]
+        sigv4.verify(**base, headers=[(b"host", b"x")], secrets=SECRETS)
     with pytest.raises(errors.IncompleteSignatureException):
         sigv4.verify(
             **base, headers=[(b"authorization", b"AWS4-HMAC-SHA256 Nonsense")], secrets=SECRETS
-        )  # type: ignore[arg-type]
+        )
     with pytest.raises(errors.IncompleteSignatureException):
-        sigv4.verify(**base, headers=[(b"authorization", b"Basic dXNlcjpwYXNz")], secrets=SECRETS)  # type: ignore[arg-type]
+        sigv4.verify(**base, headers=[(b"authorization", b"Basic dXNlcjpwYXNz")], secrets=SECRETS)
 
 
 def test_clock_skew() -> None:
     request = signed("GET", "http://127.0.0.1:9070/2015-03-31/functions")
     later = datetime.now(UTC) + timedelta(minutes=6)
     with pytest.raises(errors.InvalidSignatureException, match="Signature expired"):
-        sigv4.verify(**request, secrets=SECRETS, now=later)  # type: ignore[arg-type]
+        sigv4.verify(**request, secrets=SECRETS, now=later)
 
 
 def test_only_signed_headers_count_and_each_must_be_there() -> None:
     request = signed("POST", "http://127.0.0.1:9070/2015-03-31/functions/f/invocations", b"{}")
-    headers: list[tuple[bytes, bytes]] = request["headers"]  # type: ignore[assignment]
+    headers: list[tuple[bytes, bytes]] = request["headers"]
     extra = [*headers, (b"x-amz-invocation-type", b"Event"), (b"user-agent", b"any")]
-    sigv4.verify(**{**request, "headers": extra}, secrets=SECRETS)  # type: ignore[arg-type]
+    sigv4.verify(**{**request, "headers": extra}, secrets=SECRETS)
     retyped = [(k, b"text/plain" if k.lower() == b"content-type" else v) for k, v in headers]
     with pytest.raises(errors.InvalidSignatureException):
-        sigv4.verify(**{**request, "headers": retyped}, secrets=SECRETS)  # type: ignore[arg-type]
+        sigv4.verify(**{**request, "headers": retyped}, secrets=SECRETS)
     hostless = [(k, v) for k, v in headers if k.lower() != b"host"]
     with pytest.raises(errors.IncompleteSignatureException):
-        sigv4.verify(**{**request, "headers": hostless}, secrets=SECRETS)  # type: ignore[arg-type]
+        sigv4.verify(**{**request, "headers": hostless}, secrets=SECRETS)

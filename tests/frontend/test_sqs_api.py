@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -293,7 +293,7 @@ def test_internal_errors_answer_500(
 
 def test_unsupported_operations_say_so(sqs: Any) -> None:
     url = new_queue(sqs)
-    calls = [
+    calls: list[tuple[Any, dict[str, Any]]] = [
         (
             sqs.add_permission,
             {"QueueUrl": url, "Label": "l", "AWSAccountIds": ["1"], "Actions": ["*"]},
@@ -470,12 +470,13 @@ def test_tags(sqs: Any) -> None:
     sqs.untag_queue(QueueUrl=url, TagKeys=["env", "empty"])
     assert "Tags" not in sqs.list_queue_tags(QueueUrl=url)
     too_many = {f"k{i}": "v" for i in range(51)}
-    for call, params in (
+    cases: tuple[tuple[Any, dict[str, Any]], ...] = (
         (sqs.tag_queue, {"QueueUrl": url, "Tags": too_many}),
         (sqs.create_queue, {"QueueName": unique_name("t"), "tags": too_many}),
         (sqs.tag_queue, {"QueueUrl": url, "Tags": {"k" * 129: "v"}}),
         (sqs.tag_queue, {"QueueUrl": url, "Tags": {"k": "v" * 257}}),
-    ):
+    )
+    for call, params in cases:
         assert_error(call, "InvalidParameterValue", **params)
     # The limit counts the tags the queue already has.
     sqs.tag_queue(QueueUrl=url, Tags={f"k{i}": "v" for i in range(50)})
@@ -487,7 +488,7 @@ def test_tags(sqs: Any) -> None:
 
 def test_send_receive_delete_with_attributes(sqs: Any) -> None:
     url = new_queue(sqs)
-    attributes = {
+    attributes: dict[str, dict[str, Any]] = {
         "City": {"DataType": "String", "StringValue": "Any City"},
         "Population": {"DataType": "Number", "StringValue": "1250800"},
         "trace.id": {"DataType": "String.custom", "StringValue": "t-1"},
@@ -857,7 +858,7 @@ def test_batches(sqs: Any) -> None:
 
 def test_batch_rules(sqs: Any) -> None:
     url = new_queue(sqs)
-    calls = (
+    calls: tuple[tuple[Any, Callable[[str], dict[str, Any]], str], ...] = (
         (sqs.send_message_batch, lambda i: {"Id": i, "MessageBody": "m"}, "SendMessageBatch"),
         (sqs.delete_message_batch, lambda i: {"Id": i, "ReceiptHandle": "h"}, "DeleteMessageBatch"),
         (

@@ -140,13 +140,15 @@ def test_one_group_commit_answers_each_write_for_itself(store: Store) -> None:
             queues.delete_message("b", received.receipt_handle),
             return_exceptions=True,
         )
-        assert [m.body for m in results[0]] == ["delayed", "now"]
-        assert isinstance(results[1], QueueDoesNotExist)
-        assert [m.body for m in results[2]] == ["second"] and results[3] is None
+        delayed, missing, second, deleted = results
+        assert isinstance(delayed, list) and [m.body for m in delayed] == ["delayed", "now"]
+        assert isinstance(missing, QueueDoesNotExist)
+        assert isinstance(second, list) and [m.body for m in second] == ["second"]
+        assert deleted is None
         assert [m.body for m in await queues.receive("a", max_messages=10)] == ["now"]
         assert (await queues.counts("a"))["ApproximateNumberOfMessagesDelayed"] == 1
-        (second,) = await queues.receive("b", max_messages=10)
-        assert (second.body, second.message_attributes) == (
+        (received_second,) = await queues.receive("b", max_messages=10)
+        assert (received_second.body, received_second.message_attributes) == (
             "second",
             {"K": {"DataType": "String", "StringValue": "v"}},
         )
@@ -213,7 +215,7 @@ def test_concurrent_receivers_never_share_a_message(store: Store) -> None:
         other = Queues(Store(store.url))  # a second node's view of the same store
 
         async def drain(q: Queues) -> list[str]:
-            bodies = []
+            bodies: list[str] = []
             while batch := await q.receive("q", max_messages=7):
                 bodies.extend(m.body for m in batch)
             return bodies

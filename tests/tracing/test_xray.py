@@ -217,7 +217,7 @@ def xray_sdk_zip(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for package in (aws_xray_sdk, wrapt):
-            root = Path(package.__file__).parent
+            root = Path(str(package.__file__)).parent
             for path in root.rglob("*"):
                 if path.is_file() and "__pycache__" not in path.parts:
                     info = zipfile.ZipInfo(str(Path(root.name) / path.relative_to(root)))
