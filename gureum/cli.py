@@ -40,12 +40,14 @@ def _arg_type(annotation: Any) -> Callable[[str], Any]:
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per setting; unset flags fall back to GUREUM_* variables, then defaults."""
     for name, field in Settings.model_fields.items():
+        text = f"{field.description} (env GUREUM_{name.upper()}; default {field.default})"
         parser.add_argument(
             _flag(name),
             dest=name,
             type=_arg_type(field.annotation),
             default=None,
-            help=f"{field.description} (env GUREUM_{name.upper()}; default {field.default})",
+            # argparse formats help with %: a literal one ("80% of memory") is doubled
+            help=text.replace("%", "%%"),
         )
 
 

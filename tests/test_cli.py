@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
 import json
@@ -18,7 +19,7 @@ from typing import IO, Any
 
 import pytest
 
-from gureum.cli import CLIError, main
+from gureum.cli import CLIError, build_parser, main
 from gureum.client_commands import (
     default_runtime,
     format_event,
@@ -514,3 +515,24 @@ def test_queues_validation_errors_and_unreachable(
     )
     code, _, err = run(capsys, "queues", "list", "--endpoint", "http://127.0.0.1:9")
     assert code == 1 and "cannot reach gureum at http://127.0.0.1:9" in err
+
+
+def _command_paths(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
+    """Every command and subcommand of ``parser``, as the words that name it."""
+    paths = [prefix]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for word, sub in action.choices.items():
+                paths += _command_paths(sub, (*prefix, word))
+    return paths
+
+
+def test_every_command_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _command_paths(build_parser())
+    assert ("server",) in paths and ("queues", "send") in paths
+    for path in paths:
+        code, out, err = run(capsys, *path, "--help")
+        assert code == 0, (path, err)
+        assert out.startswith("usage: gureum"), (path, out)
