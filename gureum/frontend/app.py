@@ -17,6 +17,7 @@ from gureum.frontend import (  # noqa: F401  (logs_api and sqs_api register)
     json_rpc,
     lambda_api,
     logs_api,
+    operations,
     sigv4,
     sqs_api,
     xray_api,
@@ -35,6 +36,10 @@ async def _service_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405):
+        operation = operations.rest_operation(request.method, request.url.path, request.url.query)
+        if operation is not None:
+            return aws_error(operations.not_implemented(operation.service, operation.name))
     return aws_json(
         {"Type": "User", "message": f"No operation at {request.method} {request.url.path}"},
         exc.status_code,

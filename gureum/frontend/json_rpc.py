@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gureum.errors import ServiceError
+from gureum.frontend import operations
 from gureum.frontend.responses import new_request_id
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ class JsonRpcService:
 
     prefix: str
     operations: dict[str, Operation]
+    #: The service's name among botocore's models (``logs``, ``sqs``) and to its users.
+    model: str
+    title: str
     #: The error type the service answers for its own failures (status 500).
     internal_error: str = "ServiceUnavailableException"
     #: The protocol version of the service's model (its responses' content type).
@@ -58,13 +62,22 @@ def register(
     prefix: str,
     operations: dict[str, Operation],
     *,
+    model: str,
+    title: str,
     internal_error: str = "ServiceUnavailableException",
     json_version: str = "1.1",
     error_namespace: str = "",
     query_compatible: bool = False,
 ) -> None:
     SERVICES[prefix] = JsonRpcService(
-        prefix, operations, internal_error, json_version, error_namespace, query_compatible
+        prefix,
+        operations,
+        model,
+        title,
+        internal_error,
+        json_version,
+        error_namespace,
+        query_compatible,
     )
 
 
@@ -120,8 +133,15 @@ async def dispatch(request: Request) -> Response:
     prefix, _, name = target.partition(".")
     service = SERVICES.get(prefix)
     operation = service.operations.get(name) if service else None
-    if service is None or operation is None:
+    if service is None:
         return _error("UnknownOperationException", f"Unknown operation {target!r}")
+    if operation is None:
+        if not name or not operations.json_operation_exists(service.model, name):
+            return _service_error(
+                service, "UnknownOperationException", f"Unknown operation {target!r}", 400
+            )
+        error = operations.not_implemented(service.title, name)
+        return _service_error(service, error.error_type, error.message, error.status)
     raw = await request.body()
     try:
         params = json.loads(raw) if raw.strip() else {}

@@ -389,4 +389,6 @@ json_rpc.register(
         "FilterLogEvents": filter_log_events,
         "DeleteLogGroup": delete_log_group,
     },
+    model="logs",
+    title="CloudWatch Logs",
 )

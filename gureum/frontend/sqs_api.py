@@ -29,6 +29,7 @@ from gureum.errors import (
 )
 from gureum.frontend import json_rpc
 from gureum.frontend import sqs_rules as rules
+from gureum.frontend.operations import not_implemented
 from gureum.queues.queues import (
     Message,
     Outgoing,
@@ -483,7 +484,7 @@ async def change_message_visibility_batch(
 
 def _unsupported(operation: str, why: str) -> json_rpc.Operation:
     async def refuse(platform: Platform, params: dict[str, Any]) -> dict[str, Any]:
-        raise UnsupportedOperation(f"gureum does not support {operation}: {why}")
+        raise not_implemented("SQS", operation, why)
 
     return refuse
 
@@ -520,6 +521,8 @@ OPERATIONS: dict[str, Callable[[Platform, dict[str, Any]], Awaitable[dict[str, A
 json_rpc.register(
     "AmazonSQS",
     OPERATIONS,
+    model="sqs",
+    title="SQS",
     internal_error="InternalFailure",
     json_version="1.0",
     error_namespace="com.amazonaws.sqs#",

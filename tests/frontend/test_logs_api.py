@@ -454,7 +454,7 @@ def test_response_headers_and_internal_errors(gureum_server: RunningServer) -> N
     async def boom(platform: Any, params: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("bug")
 
-    json_rpc.register("Gureum_Test", {"Boom": boom})
+    json_rpc.register("Gureum_Test", {"Boom": boom}, model="logs", title="Test")
     try:
         ok = post(gureum_server, b"{}", "Logs_20140328.DescribeLogGroups")
         assert ok.status == 200

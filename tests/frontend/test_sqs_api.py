@@ -304,11 +304,12 @@ def test_unsupported_operations_say_so(sqs: Any) -> None:
         (sqs.list_message_move_tasks, {"SourceArn": ARN + "x"}),
     ]
     for call, params in calls:
-        with pytest.raises(sqs.exceptions.UnsupportedOperation) as raised:
+        with pytest.raises(ClientError) as raised:
             call(**params)
         error = raised.value.response["Error"]
-        assert error["Code"] == "AWS.SimpleQueueService.UnsupportedOperation"
-        assert error["Message"].startswith("gureum does not support ")
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+        assert error["Code"] == "NotImplementedException"
+        assert error["Message"].startswith("gureum does not implement SQS's ")
 
 
 def test_fifo_queues_are_refused(sqs: Any) -> None:
