@@ -142,6 +142,10 @@ def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeComm
                     [str(task_root), "/opt/python", str(sdk_dir), str(BOOTSTRAP.parent)]
                 ),
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+                # Bytecode of gureum's runtime and of the SDK (the host's copies) goes
+                # under the data directory, never into an installed package: a pip
+                # uninstall leaves files it did not install behind (other Pythons' .pyc).
+                "PYTHONPYCACHEPREFIX": str(sdk_dir.parent / "pycache"),
             },
         )
     if runtime in PROVIDED_RUNTIMES:

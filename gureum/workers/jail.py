@@ -725,7 +725,11 @@ def zygote(control_fd, preload):
 
         spec = importlib.util.spec_from_file_location("_gureum_bootstrap", preload)
         PRELOADED_BOOTSTRAP = importlib.util.module_from_spec(spec)
+        # No bytecode into gureum's installed package: pip's uninstall would leave it
+        # behind (it records only the installing Python's), breaking the next install.
+        sys.dont_write_bytecode = True
         spec.loader.exec_module(PRELOADED_BOOTSTRAP)
+        sys.dont_write_bytecode = False
         PRELOADED_BOOTSTRAP.SNAPSHOT = snapshot_serve
     # What runtimes and handlers commonly import, loaded once here and shared.
     for module in (
