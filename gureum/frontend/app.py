@@ -97,6 +97,32 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def _target(scope: Scope) -> str | None:
+    """The request's ``X-Amz-Target`` (which JSON-protocol operation it calls)."""
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"x-amz-target":
+            return value.decode("latin-1")
+    return None
+
+
+def _error_response(scope: Scope, error: ServiceError) -> Response:
+    """An error answered before routing, in the shape of the service asked."""
+    target = _target(scope)
+    return (target and json_rpc.error_response(target, error)) or aws_error(error)
+
+
+def _signing_service(scope: Scope) -> str | None:
+    """The service a request's credential must be scoped to (None: no served service
+    has the operation, which is answered as unknown once the caller is known)."""
+    target = _target(scope)
+    if target is not None:
+        service = json_rpc.SERVICES.get(target.partition(".")[0])
+        return operations.signing_name(service.model) if service is not None else None
+    path: str = scope["path"]
+    return operations.rest_signing_name(scope["method"], path)
+
+
 class Edge:
     """The ASGI entry point: SigV4 for every request, then Invoke straight to its handler
     and everything else to Starlette.
@@ -105,11 +131,12 @@ class Edge:
     request than the rest of the Front End's work, so its one route is matched here.
     """
 
-    def __init__(self, app: Starlette, secrets: dict[str, str] | None) -> None:
+    def __init__(self, app: Starlette, secrets: dict[str, str] | None, region: str) -> None:
         self.app = app
         self.state = app.state
         self.platform: Platform = app.state.platform
         self.secrets = secrets  # None: requests are not authenticated
+        self.region = region  # the one region credentials must be scoped to
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.platform.front_end_requests += 1
@@ -117,27 +144,32 @@ class Edge:
             await self.app(scope, receive, send)
             return
         body = None
-        if self.secrets is not None and not scope["path"].startswith(_UNSIGNED_PREFIX):
+        path: str = scope["path"]
+        invoked = None
+        if scope["method"] == "POST":
+            if path.startswith(_INVOKE_PREFIX) and path.endswith(_INVOKE_SUFFIX):
+                name = path[len(_INVOKE_PREFIX) : -len(_INVOKE_SUFFIX)]
+                if name and "/" not in name:
+                    invoked = name
+        if self.secrets is not None and not path.startswith(_UNSIGNED_PREFIX):
             try:
                 body = await _read_body(receive)
                 sigv4.verify(
                     method=scope["method"],
-                    raw_path=scope.get("raw_path") or scope["path"].encode(),
+                    raw_path=scope.get("raw_path") or path.encode(),
                     query=scope.get("query_string", b""),
                     headers=scope["headers"],
                     body=body,
                     secrets=self.secrets,
+                    region=self.region,
+                    service="lambda" if invoked else _signing_service(scope),
                 )
             except ServiceError as exc:
-                await aws_error(exc)(scope, receive, send)
+                await _error_response(scope, exc)(scope, receive, send)
                 return
-        if scope["method"] == "POST":
-            path: str = scope["path"]
-            if path.startswith(_INVOKE_PREFIX) and path.endswith(_INVOKE_SUFFIX):
-                name = path[len(_INVOKE_PREFIX) : -len(_INVOKE_SUFFIX)]
-                if name and "/" not in name:
-                    await self._invoke(scope, receive, send, name, body)
-                    return
+        if invoked is not None:
+            await self._invoke(scope, receive, send, invoked, body)
+            return
         if body is not None:
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
@@ -208,4 +240,4 @@ def create_app(settings: Settings) -> Edge:
     app.state.platform = platform
     platform.daemon_app = DaemonEdge(app)
     secrets = {settings.access_key_id: settings.secret_access_key}
-    return Edge(app, secrets if settings.auth == "sigv4" else None)
+    return Edge(app, secrets if settings.auth == "sigv4" else None, settings.region)

@@ -128,6 +128,16 @@ def _service_error(
     )
 
 
+def error_response(target: str, error: ServiceError) -> Response | None:
+    """``error`` as the service that ``target`` (``X-Amz-Target``) names answers it,
+    or None when it names none of them."""
+    service = SERVICES.get(target.partition(".")[0])
+    if service is None:
+        return None
+    code = getattr(error, "query_code", None)
+    return _service_error(service, error.error_type, error.message, error.status, code)
+
+
 async def dispatch(request: Request) -> Response:
     target = request.headers.get("x-amz-target", "")
     prefix, _, name = target.partition(".")

@@ -27,6 +27,8 @@ class RestOperation:
     """One operation of a rest-protocol service: its method, path pattern and query keys."""
 
     service: str
+    #: The service's name among botocore's models (``lambda``).
+    model: str
     name: str
     method: str
     path: re.Pattern[str]
@@ -42,7 +44,8 @@ def _path_pattern(uri: str) -> tuple[re.Pattern[str], int]:
         for part in parts
     )
     literal = sum(len(part) for part in parts if not part.startswith("{"))
-    return re.compile(pattern), literal
+    # (clients send some of them with a trailing slash: ListFunctions as /functions/)
+    return re.compile(pattern.rstrip("/") + "/?"), literal
 
 
 @functools.cache
@@ -62,7 +65,9 @@ def _rest_operations() -> tuple[RestOperation, ...]:
             pattern, literal = _path_pattern(uri)
             keys = frozenset(key for key, _ in parse_qsl(query, keep_blank_values=True))
             found.append(
-                RestOperation(title, name, operation["http"]["method"], pattern, keys, literal)
+                RestOperation(
+                    title, service, name, operation["http"]["method"], pattern, keys, literal
+                )
             )
     return tuple(found)
 
@@ -78,6 +83,22 @@ def rest_operation(method: str, path: str, query: str) -> RestOperation | None:
     if not matches:
         return None
     return max(matches, key=lambda op: (len(op.query_keys), op.literal))
+
+
+def signing_name(model: str) -> str:
+    """The service name a SigV4 credential scope names for botocore's ``model``."""
+    metadata = _model(model)["metadata"]
+    assert isinstance(metadata, dict)
+    return str(metadata.get("signingName") or metadata["endpointPrefix"])
+
+
+@functools.lru_cache(maxsize=4096)
+def rest_signing_name(method: str, path: str) -> str | None:
+    """The signing name of the served rest service a request's path belongs to."""
+    for op in _rest_operations():
+        if op.method == method and op.path.fullmatch(path):
+            return signing_name(op.model)
+    return None
 
 
 def json_operation_exists(service: str, operation: str) -> bool:

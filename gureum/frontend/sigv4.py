@@ -68,6 +68,10 @@ def _timestamp(stamp: str) -> float:
     return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
 
 
+def _stamp(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
 @functools.lru_cache(maxsize=1024)
 def _canonical_path_cached(raw_path: bytes) -> str:
     return _canonical_path(raw_path)
@@ -107,9 +111,12 @@ def verify(
     headers: list[tuple[bytes, bytes]],
     body: bytes,
     secrets: dict[str, str],
+    region: str | None = None,
+    service: str | None = None,
     now: datetime | None = None,
 ) -> Caller:
-    """Check a request's SigV4 signature against ``secrets`` (access key -> secret key)."""
+    """Check a request's SigV4 signature against ``secrets`` (access key -> secret key),
+    and that its credential is scoped to ``region`` and ``service`` where they are given."""
     authorization = ""
     for name, value in headers:
         if name == b"authorization" or name.lower() == b"authorization":
@@ -117,10 +124,20 @@ def verify(
             break
     if not authorization:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
-    access_key, date, region, service, signed, signature = parse_authorization(authorization)
+    access_key, date, scope_region, scope_service, signed, signature = parse_authorization(
+        authorization
+    )
     secret = secrets.get(access_key)
     if secret is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
+    if region is not None and scope_region != region:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to a valid region, not '{scope_region}'. "
+        )
+    if service is not None and scope_service != service:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to correct service: '{service}'. "
+        )
     # Only the headers the signature covers (and the two it depends on) are decoded.
     wanted = {name.encode("latin-1") for name in signed}
     wanted.update((b"x-amz-date", b"x-amz-content-sha256"))
@@ -140,9 +157,20 @@ def verify(
         ) from None
     current = now.timestamp() if now is not None else time.time()
     if abs(current - when) > MAX_SKEW_SECONDS:
-        clock = datetime.fromtimestamp(current, UTC).strftime("%Y%m%dT%H%M%SZ")
+        clock = _stamp(current)
+        if when > current:
+            raise InvalidSignatureException(
+                f"Signature not yet current: {stamp} is still later than "
+                f"{_stamp(current + MAX_SKEW_SECONDS)} ({clock} + 5 min.)"
+            )
         raise InvalidSignatureException(
-            f"Signature expired: {stamp} is now earlier than {clock} (more than 5 minutes apart)."
+            f"Signature expired: {stamp} is now earlier than "
+            f"{_stamp(current - MAX_SKEW_SECONDS)} ({clock} - 5 min.)"
+        )
+    if date != stamp[:8]:
+        raise InvalidSignatureException(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+            f"from HTTP: '{date}' != '{stamp[:8]}', from '{stamp}'."
         )
     missing = [name for name in signed if name not in by_name]
     if missing or "host" not in signed:
@@ -163,13 +191,15 @@ def verify(
             content_hash or hashlib.sha256(body).hexdigest(),
         ]
     )
-    scope = f"{date}/{region}/{service}/aws4_request"
+    scope = f"{date}/{scope_region}/{scope_service}/aws4_request"
     string_to_sign = "\n".join(
         [ALGORITHM, stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
     # hmac.digest is the one-shot C path: several times faster than an hmac.new object
     expected = hmac.digest(
-        _signing_key(secret, date, region, service), string_to_sign.encode(), "sha256"
+        _signing_key(secret, date, scope_region, scope_service),
+        string_to_sign.encode(),
+        "sha256",
     ).hex()
     if not hmac.compare_digest(expected, signature):
         raise InvalidSignatureException(
@@ -177,4 +207,4 @@ def verify(
             "Check your AWS Secret Access Key and signing method. Consult the service "
             "documentation for details."
         )
-    return Caller(access_key, region, service)
+    return Caller(access_key, scope_region, scope_service)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import urllib.error
 import urllib.request
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from tests.conftest import ROLE, client, signed_request, unique_name, zip_files
 
@@ -344,6 +346,42 @@ def test_unsigned_and_badly_signed_requests_are_refused(gureum_server: Any) -> N
         stranger.list_functions()
     assert unknown.value.response["Error"]["Code"] == "UnrecognizedClientException"
     assert unknown.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_requests_signed_for_another_region_or_service_are_refused(gureum_server: Any) -> None:
+    def refused(call: Any, status: int = 403, **params: Any) -> str:
+        with pytest.raises(ClientError) as raised:
+            call(**params)
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+        assert raised.value.response["Error"]["Code"] == "InvalidSignatureException"
+        return str(raised.value.response["Error"]["Message"])
+
+    def abroad(service: str) -> Any:
+        make: Any = boto3.client
+        return make(
+            service,
+            endpoint_url=gureum_server.endpoint,
+            region_name="eu-west-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+
+    message = refused(abroad("lambda").list_functions)
+    assert message.startswith("Credential should be scoped to a valid region, not 'eu-west-1'")
+    refused(abroad("lambda").invoke, FunctionName="any")  # the invoke path checks it too
+    refused(abroad("sqs").list_queues)
+    refused(abroad("logs").describe_log_groups, 400)  # (JSON 1.1 services answer 400)
+    refused(abroad("xray").get_sampling_rules)
+    url = f"{gureum_server.endpoint}/2015-03-31/functions/"
+    with pytest.raises(urllib.error.HTTPError) as as_sqs:
+        urllib.request.urlopen(signed_request(url, service="sqs"))
+    assert as_sqs.value.code == 403
+    assert b"Credential should be scoped to correct service: 'lambda'" in as_sqs.value.read()
+    invoke = f"{gureum_server.endpoint}/2015-03-31/functions/any/invocations"
+    with pytest.raises(urllib.error.HTTPError) as as_xray:
+        urllib.request.urlopen(signed_request(invoke, method="POST", data=b"{}", service="xray"))
+    assert as_xray.value.code == 403
 
 
 def test_auth_none_accepts_unsigned_requests(start_server: Any) -> None:

@@ -24,13 +24,12 @@ def signed(
     secret: str | None = None,
     key: str = "AKIDEXAMPLE",
     service: str = "lambda",
+    region: str = "us-east-1",
 ) -> dict[str, Any]:
     request = AWSRequest(
         method=method, url=url, data=body, headers={"Content-Type": "application/json"}
     )
-    SigV4Auth(Credentials(key, secret or SECRETS["AKIDEXAMPLE"]), service, "us-east-1").add_auth(
-        request
-    )
+    SigV4Auth(Credentials(key, secret or SECRETS["AKIDEXAMPLE"]), service, region).add_auth(request)
     parts = urlsplit(url)
     headers = [
         (k.encode(), v.encode() if isinstance(v, str) else v) for k, v in request.headers.items()
@@ -97,6 +96,35 @@ def test_clock_skew() -> None:
     later = datetime.now(UTC) + timedelta(minutes=6)
     with pytest.raises(errors.InvalidSignatureException, match="Signature expired"):
         sigv4.verify(**request, secrets=SECRETS, now=later)
+    earlier = datetime.now(UTC) - timedelta(minutes=6)
+    with pytest.raises(errors.InvalidSignatureException, match="Signature not yet current: "):
+        sigv4.verify(**request, secrets=SECRETS, now=earlier)
+
+
+def test_the_credential_scope_must_name_the_region_and_service() -> None:
+    url = "http://127.0.0.1:9070/2015-03-31/functions"
+    scoped: dict[str, Any] = {"secrets": SECRETS, "region": "us-east-1", "service": "lambda"}
+    assert sigv4.verify(**signed("GET", url), **scoped).region == "us-east-1"
+    with pytest.raises(
+        errors.InvalidSignatureException,
+        match="Credential should be scoped to a valid region, not 'eu-west-1'",
+    ):
+        sigv4.verify(**signed("GET", url, region="eu-west-1"), **scoped)
+    with pytest.raises(
+        errors.InvalidSignatureException,
+        match="Credential should be scoped to correct service: 'lambda'",
+    ):
+        sigv4.verify(**signed("GET", url, service="sqs"), **scoped)
+
+
+def test_the_scope_date_must_be_the_request_date() -> None:
+    request = signed("GET", "http://127.0.0.1:9070/2015-03-31/functions")
+    authorization = next(v for k, v in request["headers"] if k == b"Authorization").decode()
+    day = authorization.split("/")[1]
+    other = authorization.replace(f"/{day}/", "/20200101/")
+    headers = [(k, other.encode() if k == b"Authorization" else v) for k, v in request["headers"]]
+    with pytest.raises(errors.InvalidSignatureException, match="Date in Credential scope"):
+        sigv4.verify(**{**request, "headers": headers}, secrets=SECRETS)
 
 
 def test_only_signed_headers_count_and_each_must_be_there() -> None:
