@@ -326,12 +326,17 @@ def test_invoke_errors(lambda_client: Any, deploy: Any) -> None:
         lambda_client.invoke(FunctionName="no-such-function", InvocationType="Event")
 
 
-def test_payloads_are_read_as_pythons_json_reads_them(lambda_client: Any, deploy: Any) -> None:
-    # NaN and a lone surrogate escape: taken (as they always were), though the fast parser
-    # refuses them; the error of a payload that is not JSON names where it went wrong.
+def test_payloads_are_read_as_lambda_reads_them(lambda_client: Any, deploy: Any) -> None:
+    # A lone surrogate escape and a number past 64 bits are taken (the fast parser refuses
+    # them, Lambda does not); NaN is not JSON, as Lambda says; the error of a payload that
+    # is not JSON names where it went wrong.
     name = deploy("def handler(event, context):\n    return repr(event)\n")
-    response = lambda_client.invoke(FunctionName=name, Payload=b'{"x": NaN, "s": "\\ud800"}')
-    assert json.loads(response["Payload"].read()) == "{'x': nan, 's': '\\ud800'}"
+    response = lambda_client.invoke(FunctionName=name, Payload=b'{"n": 1e999999, "s": "\\ud800"}')
+    assert json.loads(response["Payload"].read()) == "{'n': inf, 's': '\\ud800'}"
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):
+        with pytest.raises(lambda_client.exceptions.InvalidRequestContentException) as refused:
+            lambda_client.invoke(FunctionName=name, Payload=b'{"x": ' + constant + b"}")
+        assert f"Non-standard token '{constant.decode()}'" in str(refused.value)
     with pytest.raises(lambda_client.exceptions.InvalidRequestContentException) as error:
         lambda_client.invoke(FunctionName=name, Payload=b'{"x": 1,}')
     assert "Could not parse payload into json: Expecting property name" in str(error.value)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from gureum import untrusted_json
 from gureum.errors import ServiceError
 from gureum.events.invoke_config import EventInvokeConfig, Target
 from gureum.events.pacing import Pacer
@@ -92,7 +93,7 @@ def _json_or_text(raw: str | bytes | None) -> Any:
     if raw is None:
         return None
     try:
-        return json.loads(raw)
+        return untrusted_json.loads(raw)
     except ValueError:
         return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
 

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gureum import untrusted_json
 from gureum.errors import ServiceError
 from gureum.frontend import operations
 from gureum.frontend.responses import new_request_id
@@ -154,7 +155,7 @@ async def dispatch(request: Request) -> Response:
         return _service_error(service, error.error_type, error.message, error.status)
     raw = await request.body()
     try:
-        params = json.loads(raw) if raw.strip() else {}
+        params = untrusted_json.loads(raw) if raw.strip() else {}
     except ValueError:
         return _service_error(
             service, "SerializationException", "The request body is not valid JSON", 400

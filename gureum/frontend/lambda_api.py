@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from gureum import untrusted_json
 from gureum.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
@@ -364,7 +363,7 @@ def _client_context(value: str | None) -> str | None:
         decoded = base64.b64decode(value, validate=True)
         if len(decoded) > MAX_CLIENT_CONTEXT:
             raise ValueError
-        parsed = json.loads(decoded)
+        parsed = untrusted_json.loads(decoded)
         if not isinstance(parsed, dict):
             raise ValueError
     except (binascii.Error, ValueError):
@@ -382,16 +381,11 @@ def _validate_payload(payload: bytes) -> bytes:
     if not payload.strip():
         return b"{}"
     try:
-        orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        # orjson is stricter than Python's parser (NaN, lone surrogates), which has
-        # always taken them; it also words the error that the client sees
-        try:
-            json.loads(payload)
-        except ValueError as exc:
-            raise InvalidRequestContentException(
-                f"Could not parse request body into json: Could not parse payload into json: {exc}"
-            ) from None
+        untrusted_json.loads(payload)
+    except ValueError as exc:
+        raise InvalidRequestContentException(
+            f"Could not parse request body into json: Could not parse payload into json: {exc}"
+        ) from None
     return payload
 
 

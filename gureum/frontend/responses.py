@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gureum import untrusted_json
 from gureum.errors import InvalidRequestContentException, ServiceError
 from gureum.ids import new_uuid
 
@@ -47,7 +48,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        parsed = json.loads(raw)
+        parsed = untrusted_json.loads(raw)
     except ValueError:
         raise InvalidRequestContentException("Could not parse request body into json") from None
     if not isinstance(parsed, dict):

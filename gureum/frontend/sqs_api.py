@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from gureum import untrusted_json
 from gureum.errors import (
     BatchRequestTooLong,
     InvalidAttributeName,
@@ -85,7 +86,7 @@ def _after(params: dict[str, Any]) -> str | None:
     if token is None:
         return None
     try:
-        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+        after = untrusted_json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
         if not isinstance(after, str):
             raise ValueError
         return after

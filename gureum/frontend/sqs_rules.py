@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from gureum import untrusted_json
 from gureum.errors import (
     BatchEntryIdsNotDistinct,
     EmptyBatchRequest,
@@ -166,7 +167,7 @@ def max_results(params: dict[str, Any]) -> int | None:
 def json_object(raw: str) -> dict[str, Any] | None:
     """``raw`` as a JSON object, or None if it is not one."""
     try:
-        value = json.loads(raw)
+        value = untrusted_json.loads(raw)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gureum import untrusted_json
 from gureum.errors import InvalidRequestException
 from gureum.frontend.responses import aws_json, json_body
 from gureum.tracing import summaries
@@ -54,7 +55,7 @@ async def put_trace_segments(request: Request) -> Response:
             platform.traces.add(parse_document(raw))
         except InvalidSegment as exc:
             try:
-                segment_id = str(json.loads(raw).get("id", ""))
+                segment_id = str(untrusted_json.loads(raw).get("id", ""))
             except (ValueError, AttributeError):
                 segment_id = ""
             unprocessed.append(
@@ -207,7 +208,7 @@ def encode_token(start_time: float, trace_id: str) -> str:
 
 def decode_token(token: str) -> tuple[float, str]:
     try:
-        start_time, trace_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        start_time, trace_id = untrusted_json.loads(base64.urlsafe_b64decode(token.encode()))
         return float(start_time), str(trace_id)
     except (ValueError, TypeError, binascii.Error):
         raise InvalidRequestException("NextToken is not one this API gave") from None

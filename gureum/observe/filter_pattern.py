@@ -9,11 +9,12 @@ Three forms, as CloudWatch has them:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from gureum import untrusted_json
 
 Matcher = Callable[[str], bool]
 
@@ -388,7 +389,7 @@ def _parse_json(text: str) -> Matcher:
 
     def matches(message: str) -> bool:
         try:
-            document = json.loads(message)
+            document = untrusted_json.loads(message)
         except ValueError:
             return False
         return isinstance(document, (dict, list)) and test(document)

@@ -12,7 +12,6 @@ reach the same X-Ray API.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 from collections import Counter
@@ -20,6 +19,7 @@ from typing import Any
 
 import uvicorn
 
+from gureum import untrusted_json
 from gureum.tracing.segments import InvalidSegment, parse_document
 from gureum.tracing.trace_store import TraceStore
 
@@ -97,7 +97,7 @@ class XRayDaemon(asyncio.DatagramProtocol):
             self.dropped["no header"] += 1
             return
         try:
-            parsed = json.loads(header)
+            parsed = untrusted_json.loads(header)
             if parsed.get("format") != "json" or parsed.get("version") != 1:
                 raise ValueError
         except (ValueError, AttributeError, UnicodeDecodeError):

@@ -16,12 +16,12 @@ that is not sampled still gets a trace id, with ``Sampled=0``, as on Lambda.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from gureum import untrusted_json
 from gureum.tracing.segments import TraceHeader, new_segment_id
 
 
@@ -138,7 +138,7 @@ def _subsegment(name: str, start: float, end: float, trace_id: str) -> dict[str,
 
 def _cause(error_body: bytes) -> dict[str, Any]:
     try:
-        error = json.loads(error_body)
+        error = untrusted_json.loads(error_body)
     except ValueError:
         error = {}
     if not isinstance(error, dict):

@@ -18,6 +18,7 @@ from typing import Protocol, cast
 
 import httptools
 
+from gureum import untrusted_json
 from gureum.tracing.lambda_segments import InvocationTrace
 
 #: Lambda's response and error payload limit (6 MB plus the 100 bytes Lambda allows).
@@ -106,7 +107,7 @@ def error_type_of(body: bytes, header: str | None) -> str:
     if header:
         return header
     try:
-        parsed = json.loads(body)
+        parsed = untrusted_json.loads(body)
     except ValueError:
         return "Runtime.Unknown"
     if isinstance(parsed, dict) and isinstance(parsed.get("errorType"), str):

@@ -1,0 +1,86 @@
+"""Request bodies that no parser should choke on: nested past any limit, in every JSON
+API, answered 400 in the service's own shape, never 500."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gureum import untrusted_json
+from gureum.observe import filter_pattern
+from gureum.workers.runtime_api import error_type_of
+from tests.conftest import RunningServer, signed_request
+
+DEEP = [b"[" * 100_000, b'{"a":' * 3_000, b"[" * 5_000 + b"]" * 5_000]
+
+
+def _refused(request: urllib.request.Request) -> tuple[int, Any, Any]:
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request)
+    return raised.value.code, raised.value.headers, json.loads(raised.value.read())
+
+
+def test_untrusted_json_never_recurses() -> None:
+    for body in DEEP:
+        with pytest.raises(untrusted_json.TooDeep):
+            untrusted_json.loads(body)
+    assert untrusted_json.loads(b"[" * 1024 + b"]" * 1024)
+    assert untrusted_json.loads('"\\ud800"') == "\ud800"  # (orjson refuses it)
+    with pytest.raises(ValueError, match="Non-standard token 'NaN'"):
+        untrusted_json.loads("[NaN]")
+    with pytest.raises(ValueError, match="Expecting property name"):
+        untrusted_json.loads(b"{nope")
+
+
+def test_deep_bodies_to_each_api(gureum_server: RunningServer, deploy: Callable[..., str]) -> None:
+    endpoint = gureum_server.endpoint
+    name = deploy("def handler(e, c):\n    return 1\n")
+    for body in DEEP:
+        status, headers, answer = _refused(
+            signed_request(f"{endpoint}/2015-03-31/functions", method="POST", data=body)
+        )
+        assert (status, headers["x-amzn-ErrorType"]) == (400, "InvalidRequestContentException")
+        status, headers, answer = _refused(
+            signed_request(
+                f"{endpoint}/2015-03-31/functions/{name}/invocations", method="POST", data=body
+            )
+        )
+        assert (status, headers["x-amzn-ErrorType"]) == (400, "InvalidRequestContentException")
+        assert "nested deeper than 1024 levels" in answer["message"]
+        status, headers, answer = _refused(
+            signed_request(
+                endpoint + "/",
+                method="POST",
+                data=body,
+                headers={"X-Amz-Target": "AmazonSQS.ListQueues"},
+                service="sqs",
+            )
+        )
+        assert status == 400
+        assert answer["__type"] == "com.amazonaws.sqs#SerializationException"
+        assert headers["x-amzn-query-error"] == "SerializationException;Sender"
+        status, headers, answer = _refused(
+            signed_request(
+                endpoint + "/",
+                method="POST",
+                data=body,
+                headers={"X-Amz-Target": "Logs_20140328.DescribeLogGroups"},
+                service="logs",
+            )
+        )
+        assert (status, answer["__type"]) == (400, "SerializationException")
+        status, headers, answer = _refused(
+            signed_request(endpoint + "/TraceSummaries", method="POST", data=body, service="xray")
+        )
+        assert status == 400
+
+
+def test_deep_documents_from_functions_and_logs() -> None:
+    for body in DEEP:
+        assert error_type_of(body, None) == "Runtime.Unknown"
+        assert not filter_pattern.parse('{ $.a = "b" }').matches(body.decode())
