@@ -24,7 +24,13 @@ from gureum.functions.config import FunctionVersion
 from gureum.observe.logs import LogSink
 from gureum.workers.placement import Placement
 from gureum.workers.runtime_api import Invocation
-from gureum.workers.sandbox import InvokeOutcome, Sandbox, SandboxEnvironment, SandboxState
+from gureum.workers.sandbox import (
+    InitTimedOut,
+    InvokeOutcome,
+    Sandbox,
+    SandboxEnvironment,
+    SandboxState,
+)
 from gureum.workers.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -91,6 +97,16 @@ class WorkerManager:
             sandbox, pool = await self._claim(function)
             try:
                 return await sandbox.invoke(invocation, tail=tail)
+            except InitTimedOut as timed_out:
+                retry = timed_out
+            finally:
+                self._release(sandbox, pool)
+            # Lambda's suppressed init: init runs again inside the invoke, under the
+            # function's own timeout, in the same log stream.
+            sandbox, pool = await self._claim(function, suppressed_init=retry.log_stream)
+            sandbox.carried_log = retry.log
+            try:
+                return await sandbox.invoke(invocation, tail=tail)
             finally:
                 self._release(sandbox, pool)
         finally:
@@ -107,9 +123,13 @@ class WorkerManager:
             pool = self.pools[key] = Pool(function.revision_id)
         return pool
 
-    async def _claim(self, function: FunctionVersion) -> tuple[Sandbox, Pool]:
+    async def _claim(
+        self, function: FunctionVersion, *, suppressed_init: str | None = None
+    ) -> tuple[Sandbox, Pool]:
+        """An idle sandbox of ``function``, else a new one (``suppressed_init``: always a
+        new one, writing to that log stream, whose init is part of its first invoke)."""
         pool = self._pool(function)
-        while pool.idle:
+        while pool.idle and suppressed_init is None:
             sandbox = pool.idle.pop()
             if sandbox.state is SandboxState.IDLE:
                 pool.busy.add(sandbox)
@@ -119,11 +139,24 @@ class WorkerManager:
         snapshot = None
         # A function without a network reaches its Runtime API through its template's
         # relay, which serves one port: such functions initialize as usual (for now).
-        if function.snap_start and self.env.zygotes is not None and function.network != "none":
+        if (
+            function.snap_start
+            and self.env.zygotes is not None
+            and function.network != "none"
+            and suppressed_init is None
+        ):
             snapshot = await self._snapshot(function, code_dir)
         memory = function.memory_size
         self._make_room(memory)  # 429 when the host is full
-        sandbox = Sandbox(function, code_dir, self.env, self.logs, restore_from=snapshot)
+        sandbox = Sandbox(
+            function,
+            code_dir,
+            self.env,
+            self.logs,
+            restore_from=snapshot,
+            suppressed_init=suppressed_init is not None,
+            log_stream=suppressed_init,
+        )
         self._placed[sandbox] = memory
         try:
             await sandbox.start()

@@ -90,6 +90,18 @@ class InvokeOutcome:
         return "Unhandled" if self.error_type is not None else None
 
 
+class InitTimedOut(Exception):
+    """The sandbox's init passed the init limit before its first invocation was
+    delivered: the Worker Manager runs that invocation again in a new sandbox whose init
+    is part of the invoke (Lambda's suppressed init)."""
+
+    def __init__(self, log_stream: str, log: bytes) -> None:
+        super().__init__(log_stream)
+        self.log_stream = log_stream
+        #: What the invocation logged so far (its INIT_REPORT), for its log tail.
+        self.log = log
+
+
 def _error(error_type: str, message: str) -> RuntimeReply:
     return RuntimeReply(
         json.dumps({"errorType": error_type, "errorMessage": message}).encode(), error_type
@@ -143,6 +155,8 @@ class Sandbox:
         provisioned: bool = False,
         snapshot_dir: Path | None = None,
         restore_from: Snapshot | None = None,
+        suppressed_init: bool = False,
+        log_stream: str | None = None,
     ) -> None:
         self.function = function
         self.code_dir = code_dir
@@ -150,7 +164,12 @@ class Sandbox:
         self.logs = logs
         self.id = uuid.uuid4().hex
         day = datetime.now(UTC).strftime("%Y/%m/%d")
-        self.log_stream = f"{day}/[{function.version}]{self.id}"
+        self.log_stream = log_stream or f"{day}/[{function.version}]{self.id}"
+        #: Init runs inside the first invoke, under the function's timeout (not the init
+        #: limit): the retry of an init that timed out, as Lambda retries it.
+        self.suppressed_init = suppressed_init
+        #: The log the invocation had before it came here (suppressed init).
+        self.carried_log = b""
         self.state = SandboxState.STARTING
         self.last_used = time.monotonic()
         self.invocations = 0
@@ -180,7 +199,12 @@ class Sandbox:
         self._truncated = 0
         self._spawned_at = 0.0
         self._init_duration_ms: float | None = None
-        self._init_reported = provisioned  # its init happened before any invocation
+        # Provisioned: its init happened before any invocation; suppressed: its init is
+        # part of the invocation's duration.
+        self._init_reported = provisioned or suppressed_init
+        self._init_timeout_hit = False
+        #: The current invocation has started (START, timer) but the runtime has not had it.
+        self._undelivered = False
         self._init_timer: asyncio.TimerHandle | None = None
         self._init_error: RuntimeReply | None = None
         self._waiter: asyncio.Future[Invocation] | None = None
@@ -267,7 +291,7 @@ class Sandbox:
         finally:
             with contextlib.suppress(OSError):
                 os.close(write_fd)
-        if self._running:
+        if self._running and not self.suppressed_init:
             self._init_timer = loop.call_later(self.env.init_timeout, self._init_timed_out)
 
     def _init_start(self) -> None:
@@ -486,7 +510,8 @@ class Sandbox:
         self.state = SandboxState.BUSY
         self.invocations += 1
         self._current = invocation
-        self._capture = bytearray()
+        self._capture = bytearray(self.carried_log)
+        self.carried_log = b""
         self._captured = 0
         self._truncated = 0
         waiter = self._waiter
@@ -496,7 +521,14 @@ class Sandbox:
             self._delivered(invocation)
         elif self._init_error is not None:
             self._finish(invocation, self._init_error)
+        elif self.suppressed_init and self.invocations == 1:
+            # The invocation (its START, its timer) begins with the init.
+            self._delivered(invocation)
+            self._undelivered = True
         reply = await invocation.result
+        if self._init_timeout_hit:
+            invocation.result = asyncio.get_running_loop().create_future()
+            raise InitTimedOut(self.log_stream, bytes(self._capture))
         duration_ms = (
             (time.perf_counter() - self._delivered_at) * 1000 if self._delivered_at else 0.0
         )
@@ -529,6 +561,7 @@ class Sandbox:
             self._timer.cancel()
             self._timer = None
         self._current = None
+        self._undelivered = False
         if not invocation.result.done():
             invocation.result.set_result(reply)
 
@@ -539,6 +572,11 @@ class Sandbox:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         seconds = f"{self.function.timeout:.2f}"
         self._drain_logs()
+        if self._init_duration_ms is None:  # a suppressed init that did not finish
+            elapsed = (time.perf_counter() - self._spawned_at) * 1000
+            self._emit(
+                f"INIT_REPORT Init Duration: {elapsed:.2f} ms\tPhase: invoke\tStatus: timeout"
+            )
         self._emit(f"{stamp} {invocation.request_id} Task timed out after {seconds} seconds")
         self._finish(
             invocation,
@@ -560,7 +598,9 @@ class Sandbox:
         )
         current = self._current
         if current is not None:
+            # Its invocation is run again by a sandbox whose init is part of it.
             self._init_reported = True
+            self._init_timeout_hit = True
             self._finish(
                 current,
                 _error(
@@ -581,7 +621,10 @@ class Sandbox:
                 self._cgroup.limit_cpu(self.function.memory_size)
         waiter: asyncio.Future[Invocation] = loop.create_future()
         current = self._current
-        if current is not None and not self._delivered_at and not current.result.done():
+        if current is not None and self._undelivered and not current.result.done():
+            self._undelivered = False
+            waiter.set_result(current)
+        elif current is not None and not self._delivered_at and not current.result.done():
             waiter.set_result(current)
             self._delivered(current)
         else:
