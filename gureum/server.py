@@ -3,11 +3,47 @@
 from __future__ import annotations
 
 import logging
+import socket
 
+import sqlalchemy as sa
 import uvicorn
 
-from gureum.frontend.app import create_app
+from gureum.frontend.app import Edge, create_app
 from gureum.settings import Settings
+
+logger = logging.getLogger("gureum")
+
+
+class EdgeServer(uvicorn.Server):
+    """uvicorn serving the edge, saying where gureum listens once it does, and when it
+    has stopped."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.started:
+            return
+        edge = self.config.app
+        assert isinstance(edge, Edge)
+        platform = edge.platform
+        settings = platform.settings
+        bound = [s.getsockname() for server in self.servers for s in server.sockets]
+        host, port = bound[0][:2] if bound else (settings.host, settings.port)
+        url = sa.engine.make_url(settings.resolved_database_url)
+        store = (
+            f"SQLite at {url.database}"
+            if url.get_backend_name() == "sqlite"
+            else f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}"
+        )
+        logger.info("ready: edge http://%s:%s", host, port)
+        logger.info(
+            "X-Ray daemon: %s (UDP segments, TCP sampling)",
+            platform.xray_address or "not running",
+        )
+        logger.info("data directory: %s; store: %s", settings.data_dir.resolve(), store)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        logger.info("stopped")
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
@@ -29,4 +65,6 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.Server(uvicorn_config(settings)).run()
+    if settings.log_level != "debug":  # each migration's name, on every first start
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    EdgeServer(uvicorn_config(settings)).run()

@@ -169,3 +169,43 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         assert "pid" in json.loads(lam.invoke(FunctionName="slow")["Payload"].read())
     finally:
         second.stop()
+
+
+def test_the_server_says_where_it_listens_and_that_it_stopped(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gureum",
+            "server",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--xray-address",
+            "127.0.0.1:0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if "store: " in line:
+                break
+        said = "".join(lines)
+        assert f"ready: edge http://127.0.0.1:{port}" in said
+        assert "X-Ray daemon: 127.0.0.1:" in said
+        assert f"data directory: {tmp_path / 'data'}; store: SQLite at " in said
+        assert "alembic" not in said  # no migration names on a first start
+        client("lambda", f"http://127.0.0.1:{port}").list_functions()  # it is ready
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert rest.rstrip().endswith("gureum: stopped")
