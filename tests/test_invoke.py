@@ -167,6 +167,19 @@ def handler(event, context):
         ),
         ({"app.py": "raise ValueError('bad config')\n"}, "app.handler", "ValueError", "bad config"),
         ({"app.py": "x = 1\n"}, "app", "Runtime.MalformedHandlerName", "Bad handler 'app'"),
+        (
+            {"app.py": "x = 1\n"},
+            "../../etc/passwd",
+            "Runtime.MalformedHandlerName",
+            "Bad handler '../../etc/passwd': the module part must be a path of names",
+        ),
+        ({"app.py": "x = 1\n"}, "/app.handler", "Runtime.MalformedHandlerName", "Bad handler"),
+        (
+            {"my-app.py": "def handler(e, c):\n    return 1\n"},
+            "my-app.nothing",
+            "Runtime.HandlerNotFound",  # (a dash is fine: the module is imported by path)
+            "Handler 'nothing' missing on module 'my-app'",
+        ),
     ],
 )
 def test_runtime_error_types(

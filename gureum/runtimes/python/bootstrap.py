@@ -127,6 +127,13 @@ def load_handler(handler):
             f"Bad handler '{handler}': not enough values to unpack (expected 2, got 1)",
         ) from None
     module_name = module_name.replace("/", ".")
+    if not all(module_name.split(".")):
+        # (relative, absolute or empty parts: "../../etc/passwd", "/app", "a..b")
+        raise FaultError(
+            "Runtime.MalformedHandlerName",
+            f"Bad handler '{handler}': the module part must be a path of names under the "
+            "task root, such as 'app' or 'src/app'",
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
