@@ -97,6 +97,23 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def _declared_length(scope: Scope) -> int | None:
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _invoke_limit(scope: Scope) -> int:
+    """Invoke's payload limit, by its invocation type (Event: 1 MB; else 6 MB)."""
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"x-amz-invocation-type" and value == b"Event":
+            return lambda_api.MAX_ASYNC_PAYLOAD
+    return lambda_api.MAX_SYNC_PAYLOAD
+
+
 def _target(scope: Scope) -> str | None:
     """The request's ``X-Amz-Target`` (which JSON-protocol operation it calls)."""
     value: bytes
@@ -151,6 +168,16 @@ class Edge:
                 name = path[len(_INVOKE_PREFIX) : -len(_INVOKE_SUFFIX)]
                 if name and "/" not in name:
                     invoked = name
+        declared = _declared_length(scope)
+        limit = _invoke_limit(scope) if invoked else MAX_REQUEST_BYTES
+        if declared is not None and declared > limit:
+            # At once, before a byte of the body is read (or the signature checked).
+            operation = " for the InvokeFunction operation" if invoked else ""
+            error = RequestTooLargeException(
+                f"Request must be smaller than {limit} bytes{operation}"
+            )
+            await _error_response(scope, error)(scope, receive, send)
+            return
         if self.secrets is not None and not path.startswith(_UNSIGNED_PREFIX):
             try:
                 body = await _read_body(receive)

@@ -4,6 +4,7 @@ API, answered 400 in the service's own shape, never 500."""
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -84,3 +85,28 @@ def test_deep_documents_from_functions_and_logs() -> None:
     for body in DEEP:
         assert error_type_of(body, None) == "Runtime.Unknown"
         assert not filter_pattern.parse('{ $.a = "b" }').matches(body.decode())
+
+
+def _declared(server: RunningServer, path: str, length: int, extra: str = "") -> bytes:
+    """What the edge answers a request that declares ``length`` bytes and sends none."""
+    with socket.create_connection(("127.0.0.1", server.settings.port), timeout=30) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n{extra}\r\n".encode()
+        )
+        return sock.recv(65536)
+
+
+def test_a_declared_length_over_the_limit_is_answered_at_once(gureum_server: RunningServer) -> None:
+    # Unsigned, and no body follows: an edge that read first would wait for it forever.
+    answer = _declared(gureum_server, "/2015-03-31/functions", 10**12)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"RequestTooLargeException" in answer
+    answer = _declared(gureum_server, "/2015-03-31/functions/f/invocations", 6 * 2**20 + 1)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"smaller than 6291456 bytes for the InvokeFunction operation" in answer
+    event = "X-Amz-Invocation-Type: Event\r\n"
+    answer = _declared(gureum_server, "/2015-03-31/functions/f/invocations", 2**20 + 1, event)
+    assert b"smaller than 1048576 bytes" in answer
+    answer = _declared(gureum_server, "/", 10**12, "X-Amz-Target: AmazonSQS.SendMessage\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"com.amazonaws.sqs#RequestTooLargeException" in answer
