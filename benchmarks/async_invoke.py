@@ -8,7 +8,7 @@ server's store is a new database created through that URL (and dropped after).
 - Accepted events/s: ``InvocationType=Event`` invokes of a no-op handler from 64
   keep-alive clients (wrk); each answer is a 202 sent after the event's write committed.
   The poller runs meanwhile, as it would. Beside it: a bare ASGI echo server measured
-  by the same wrk. Budget (DESIGN.md): >= 5,000 accepted events/s.
+  by the same wrk. Budget (README): >= 5,000 accepted events/s.
 - Then the time the poller takes to run every accepted event (drain rate).
 - Latency when idle: one event at a time; the handler computes the time from the
   client's send to its own start. Budget: p50 <= 20 ms.

@@ -5,7 +5,7 @@ Run: ``python benchmarks/concurrency.py [--clients 64] [--seconds 10] [--scale 2
 
 - Throughput: sync invokes/s of a no-op handler with 64 concurrent keep-alive clients
   (wrk), beside a bare ASGI echo server measured by the same wrk in the same run.
-  Budget (DESIGN.md): >= 3,000 invokes/s on the 2-core machine.
+  Budget (README): >= 3,000 invokes/s on the 2-core machine.
 - Scale-out: 200 concurrent invokes of a function that sleeps 1 s, from no sandbox at
   all: the time until the last of them has started, from the functions' own clocks.
   Budget: <= 2 s.

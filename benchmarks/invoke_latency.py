@@ -5,7 +5,7 @@ Run: ``python benchmarks/invoke_latency.py [--warm 3000] [--cold 30]``
 Both servers run as separate processes with the same uvicorn settings (uvloop,
 httptools) on loopback, and both are measured by the same keep-alive client in this
 process, so the floor is what HTTP on this machine costs and the gap is gureum's own.
-Budgets (DESIGN.md): warm p50 <= 1 ms and <= 4x the floor; cold start p50 <= 20 ms from
+Budgets (README): warm p50 <= 1 ms and <= 4x the floor; cold start p50 <= 20 ms from
 the zygote and <= 10 ms from a snapshot. Cold starts are measured with isolation on, for
 each way a sandbox can start (``--cold-start exec`` and ``zygote``), each in a server of
 its own.

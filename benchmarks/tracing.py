@@ -8,7 +8,7 @@ Run: ``python benchmarks/tracing.py [--rates 10000,20000,40000] [--seconds 5]
   trace) to the daemon at a fixed rate for a few seconds; the figure is how many the
   store holds afterwards (drops: the kernel's buffer overflowing, or the daemon
   refusing). Floor: a bare asyncio UDP receiver that only counts, at the same rates.
-  Budget (DESIGN.md): >= 20,000 segments/s without drops.
+  Budget (README): >= 20,000 segments/s without drops.
 - Query: ``--segments`` segments (ten per trace, each trace with a ``customer``
   annotation among 1,000 values) are written through the trace store, then
   GetTraceSummaries with ``annotation.customer = "c42"`` over the whole time range is

@@ -52,7 +52,11 @@ class Settings(BaseSettings):
         300.0, gt=0, description="Seconds an idle sandbox is kept warm before it is reaped."
     )
     init_timeout: float = Field(
-        10.0, gt=0, description="Seconds a sandbox's init (cold start) may take, as on Lambda."
+        10.0,
+        gt=0,
+        description="Seconds a sandbox's init (cold start) may take, as on Lambda; an init "
+        "past it is run again inside the invoke, under the function's own timeout "
+        "(Lambda's suppressed init).",
     )
     shutdown_timeout: float = Field(
         30.0, ge=0, description="Seconds a stopping server waits for in-flight invokes."

@@ -110,6 +110,23 @@ def handler(event, context):
     assert not any("s3cr3t" in env for env in seen["environ"])
 
 
+def test_a_module_it_may_not_read_is_an_import_error(lambda_client: Any) -> None:
+    name = unique_name("private")
+    code = zip_files({"app.py": "def handler(e, c):\n    return 1\n"}, modes={"app.py": 0o600})
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": code},
+    )
+    error = json.loads(lambda_client.invoke(FunctionName=name)["Payload"].read())
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert error["errorMessage"].startswith(
+        "Unable to import module 'app': [Errno 13] Permission denied: '/var/task/app.py'"
+    )
+
+
 def test_memory_over_the_limit_is_out_of_memory(lambda_client: Any, deploy: Any) -> None:
     hog = (
         "def handler(e, c):\n    blocks = [bytearray(16 * 2**20) for _ in range(40)]\n"

@@ -136,7 +136,7 @@ def load_handler(handler):
         )
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except (ImportError, OSError) as exc:  # (OSError: a file it may not read, 0600)
         raise FaultError(
             "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
         ) from None
