@@ -7,14 +7,42 @@ what is left (the unreserved pool), which may not shrink below a minimum (100). 
 limit, an invoke is throttled with 429 and the ``Reason`` that says which limit.
 
 Counting is in memory and exact: the event loop runs ``acquire`` and ``release`` one at
-a time, and the invoke path touches no database.
+a time, and the invoke path touches no database. Reservations are the registry's (it
+stores them and checks them with :func:`check_reservation`); the Counting Service
+holds a copy, kept in line by the registry's change notifications.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gureum.errors import InvalidParameterValueException, TooManyRequestsException
+
+
+@dataclass(frozen=True, slots=True)
+class ConcurrencyLimits:
+    """The account's concurrency limit and the part no reservation may take."""
+
+    account: int = 1000
+    unreserved_minimum: int = 100
+
+
+def check_reservation(
+    reservations: Mapping[str, int], function: str, concurrency: int, limits: ConcurrencyLimits
+) -> None:
+    """Refuse a reservation that leaves the unreserved pool below its minimum."""
+    if concurrency < 0:
+        raise InvalidParameterValueException(
+            "ReservedConcurrentExecutions must be greater than or equal to 0."
+        )
+    others = sum(n for name, n in reservations.items() if name != function)
+    if limits.account - others - concurrency < limits.unreserved_minimum:
+        raise InvalidParameterValueException(
+            "Specified ReservedConcurrentExecutions for function decreases account's "
+            "UnreservedConcurrentExecution below its minimum value of "
+            f"[{limits.unreserved_minimum}]."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +57,7 @@ class CountingService:
     """Concurrency limits and the counts of invocations running now."""
 
     def __init__(self, account_limit: int = 1000, unreserved_minimum: int = 100) -> None:
+        self.limits = ConcurrencyLimits(account_limit, unreserved_minimum)
         self.account_limit = account_limit
         self.unreserved_minimum = unreserved_minimum
         self.reservations: dict[str, int] = {}
@@ -66,17 +95,15 @@ class CountingService:
 
     def check_reservation(self, function: str, concurrency: int) -> None:
         """Refuse a reservation that leaves the unreserved pool below its minimum."""
-        if concurrency < 0:
-            raise InvalidParameterValueException(
-                "ReservedConcurrentExecutions must be greater than or equal to 0."
-            )
-        others = sum(n for name, n in self.reservations.items() if name != function)
-        if self.account_limit - others - concurrency < self.unreserved_minimum:
-            raise InvalidParameterValueException(
-                "Specified ReservedConcurrentExecutions for function decreases account's "
-                "UnreservedConcurrentExecution below its minimum value of "
-                f"[{self.unreserved_minimum}]."
-            )
+        check_reservation(self.reservations, function, concurrency, self.limits)
+
+    def reserved(self, function: str) -> int | None:
+        """``function``'s reserved concurrency as counted now (None: it has none)."""
+        return self.reservations.get(function)
+
+    def load(self, reservations: Mapping[str, int]) -> None:
+        """Take every function's reservation (at start-up)."""
+        self.reservations = dict(reservations)
 
     def reserve(self, function: str, concurrency: int | None) -> None:
         """Set (or, with None, remove) a function's reserved concurrency.

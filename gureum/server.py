@@ -24,7 +24,7 @@ class EdgeServer(uvicorn.Server):
             return
         edge = self.config.app
         assert isinstance(edge, Edge)
-        platform = edge.platform
+        platform = edge.state.platform
         settings = platform.settings
         bound = [s.getsockname() for server in self.servers for s in server.sockets]
         host, port = bound[0][:2] if bound else (settings.host, settings.port)

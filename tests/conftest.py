@@ -27,6 +27,7 @@ from botocore.credentials import Credentials
 
 from gureum.frontend.app import create_app
 from gureum.settings import Settings
+from gureum.store import Store, open_store
 
 ROLE = "arn:aws:iam::000000000000:role/gureum-test"
 
@@ -105,6 +106,18 @@ def store_settings(engine: str) -> Iterator[dict[str, Any]]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A store per test, on SQLite and (when GUREUM_TEST_POSTGRES_URL is set) on
+    PostgreSQL, in a database of its own so that tests never meet each other's rows."""
+    with store_settings(request.param) as overrides:
+        opened = open_store(overrides.get("database_url") or f"sqlite:///{tmp_path / 'store.db'}")
+        try:
+            yield opened
+        finally:
+            opened.close()
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

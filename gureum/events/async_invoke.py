@@ -2,8 +2,8 @@
 a dead-letter queue.
 
 ``InvocationType=Event`` writes the event into the platform's own durable queue
-(``gureum:async``, on the store like every built-in queue) and answers 202 once the write
-has committed. The poller claims events, invokes the function synchronously and then:
+(``async_events``) and answers 202 once the write has committed. The poller claims
+events, invokes the function synchronously through Front End Invoke and then:
 
 - success: the OnSuccess destination, if there is one, gets a record; the event is done;
 - a function error (an error response, a crash, a timeout): the event waits
@@ -26,27 +26,27 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-import orjson
+from typing import Any
 
 from gureum import untrusted_json
+from gureum.counting import CountingService
 from gureum.errors import ServiceError
+from gureum.events.async_events import ASYNC_QUEUE, AsyncEventQueue, Event
 from gureum.events.invoke_config import EventInvokeConfig, Target
 from gureum.events.pacing import Pacer
+from gureum.front_end_invoke import Caller, FrontEndInvoke
 from gureum.functions.config import LATEST, FunctionVersion, function_arn
+from gureum.functions.registry import FunctionRegistry
 from gureum.ids import new_uuid
-from gureum.queues.queues import Message, Outgoing
+from gureum.observe.logs import LogSink
+from gureum.queues.queues import Message, Outgoing, Queues
 
-if TYPE_CHECKING:
-    from gureum.platform import Platform
+__all__ = ["ASYNC_QUEUE", "AsyncInvoker", "Event"]
 
 logger = logging.getLogger(__name__)
 
-#: The platform's queue of accepted asynchronous events.
-ASYNC_QUEUE = "gureum:async"
 #: How long a claimed event stays hidden; a heartbeat renews the claims of events still
 #: running every ``HEARTBEAT`` seconds, so a crashed node's events show again within a
 #: minute (a single SQLite node gives them back at once when it restarts).
@@ -61,32 +61,6 @@ DLQ_ERROR_MESSAGE_BYTES = 1024
 #: While most of the poller's slots are busy, how long it lets more events end before
 #: claiming, so that one transaction claims for several.
 CLAIM_GATHER = 0.01
-
-
-@dataclass(slots=True)
-class Event:
-    """An accepted asynchronous event as it waits in the queue."""
-
-    request_id: str
-    function: str
-    qualifier: str | None
-    payload: str
-    accepted_ms: int
-    attempts: int = 0
-    throttles: int = 0
-    trace_id: str | None = None
-    client_context: str | None = None
-    #: The latest attempt's outcome: {"body", "error", "version"} (for failure records).
-    last: dict[str, Any] | None = None
-
-    def encode(self) -> str:
-        # orjson writes a dataclass's fields in C: a tenth of json.dumps, once per event.
-        # (Every text here was decoded from UTF-8, so none holds a lone surrogate.)
-        return orjson.dumps(self).decode()
-
-    @classmethod
-    def decode(cls, raw: str) -> Event:
-        return cls(**orjson.loads(raw))
 
 
 def _json_or_text(raw: str | bytes | None) -> Any:
@@ -108,14 +82,28 @@ class AsyncInvoker:
 
     def __init__(
         self,
-        platform: Platform,
         *,
+        events: AsyncEventQueue,
+        queues: Queues,
+        functions: FunctionRegistry,
+        counting: CountingService,
+        invoke: FrontEndInvoke,
+        logs: LogSink,
+        front_end_requests: Callable[[], int],
+        region: str,
+        account_id: str,
         retry_delays: list[float],
         concurrency: int,
         release_on_start: bool,
     ) -> None:
-        self.platform = platform
-        self.queues = platform.queues
+        self.events = events
+        self.queues = queues
+        self.functions = functions
+        self.counting = counting
+        self.front_end = invoke
+        self.logs = logs
+        self.region = region
+        self.account_id = account_id
         self.retry_delays = retry_delays or [60.0, 120.0]
         self.release_on_start = release_on_start
         self._tasks: set[asyncio.Task[None]] = set()
@@ -128,11 +116,11 @@ class AsyncInvoker:
         #: how many events run at once
         self.concurrency = concurrency
         #: how many may start per second while the front end needs the loop (``pacing``)
-        self.pacer = Pacer(front_end=lambda: platform.front_end_requests)
+        self.pacer = Pacer(front_end=front_end_requests)
         self._pacing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.queues.create(ASYNC_QUEUE, {"MessageRetentionPeriod": "1209600"})
+        await self.events.start()
         if self.release_on_start:
             released = await self.queues.release_in_flight(ASYNC_QUEUE)
             if released:
@@ -155,29 +143,6 @@ class AsyncInvoker:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-
-    # accepting
-    async def accept(
-        self,
-        function: str,
-        qualifier: str | None,
-        payload: bytes,
-        request_id: str,
-        *,
-        trace_id: str | None = None,
-        client_context: str | None = None,
-    ) -> None:
-        """Store an event durably (committed when this returns)."""
-        event = Event(
-            request_id,
-            function,
-            qualifier,
-            payload.decode(),
-            int(time.time() * 1000),
-            trace_id=trace_id,
-            client_context=client_context,
-        )
-        await self.queues.send(ASYNC_QUEUE, [Outgoing(event.encode(), delay_seconds=0)])
 
     # polling
     async def _run(self) -> None:
@@ -249,10 +214,9 @@ class AsyncInvoker:
             logger.error("dropping an unreadable asynchronous event: %.200r", message.body)
             await self.queues.delete_message(ASYNC_QUEUE, message.receipt_handle)
             return
-        platform = self.platform
         try:
-            function = platform.functions.get(event.function, event.qualifier)
-            stored = platform.functions.event_invoke_configs(event.function)
+            function = self.functions.get(event.function, event.qualifier)
+            stored = self.functions.event_invoke_configs(event.function)
         except ServiceError:
             logger.warning(
                 "asynchronous event %s: function %s:%s no longer exists; dropped",
@@ -267,7 +231,7 @@ class AsyncInvoker:
         if age_ms > config.maximum_event_age * 1000:
             await self._fail(event, function, config, "EventAgeExceeded", message)
             return
-        if platform.counting.reservations.get(function.name) == 0:
+        if self.counting.reserved(function.name) == 0:
             event.last = {
                 "status": 429,
                 "error": "TooManyRequestsException",
@@ -280,16 +244,11 @@ class AsyncInvoker:
             }
             await self._fail(event, function, config, "RetriesExhausted", message)
             return
-        invocation = platform.invocation(
-            function,
-            event.qualifier,
-            event.payload.encode(),
-            event.request_id,
-            trace_header=event.trace_id,
-            client_context=event.client_context,
-        )
+        caller = Caller(event.request_id, event.trace_id, event.client_context)
         try:
-            outcome = await platform.invoke(function, invocation)
+            invoked = await self.front_end.invoke(
+                event.function, event.qualifier, event.payload.encode(), "RequestResponse", caller
+            )
         except ServiceError as exc:
             self._ending()
             # Throttled (TooManyRequestsException), or the platform could not run it:
@@ -308,6 +267,8 @@ class AsyncInvoker:
             )
             return
         self._ending()
+        function, outcome = invoked.function, invoked.outcome
+        assert outcome is not None
         event.attempts += 1
         event.last = {
             "status": 200,
@@ -339,7 +300,6 @@ class AsyncInvoker:
     # endings
     def _record(self, event: Event, function: FunctionVersion, condition: str) -> dict[str, Any]:
         """A destination record in Lambda's shape."""
-        settings = self.platform.settings
         last = event.last or {}
         response: dict[str, Any] = {
             "statusCode": last.get("status", 200),
@@ -353,7 +313,7 @@ class AsyncInvoker:
             "requestContext": {
                 "requestId": event.request_id,
                 "functionArn": function_arn(
-                    settings.region, settings.account_id, event.function, event.qualifier or LATEST
+                    self.region, self.account_id, event.function, event.qualifier or LATEST
                 ),
                 "condition": condition,
                 "approximateInvokeCount": event.attempts,
@@ -399,8 +359,8 @@ class AsyncInvoker:
         try:
             if target.kind == "lambda":
                 name, _, qualifier = target.name.partition(":")
-                function = self.platform.functions.get(name, qualifier or None)
-                await self.accept(
+                function = self.functions.get(name, qualifier or None)
+                await self.events.accept(
                     function.name,
                     qualifier or None,
                     json.dumps(record).encode(),
@@ -419,7 +379,7 @@ class AsyncInvoker:
                 f"{'the dead-letter queue' if dead else 'its destination'} "
                 f"{target.arn}: {exc.error_type}: {exc.message}"
             )
-            self.platform.logs.emit(source.log_group, DELIVERY_LOG_STREAM, message)
+            self.logs.emit(source.log_group, DELIVERY_LOG_STREAM, message)
             logger.warning("%s", message)
 
     @staticmethod

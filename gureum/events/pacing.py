@@ -39,6 +39,18 @@ from collections.abc import Callable
 UNLIMITED = 1_000_000.0
 
 
+class FrontEndActivity:
+    """How many requests the edge has taken so far: the edge counts, the pacer reads."""
+
+    __slots__ = ("requests",)
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def __call__(self) -> int:
+        return self.requests
+
+
 class Pacer:
     """A limit on how many events the poller may start per second (a token bucket
     whose rate adapts to the loop's load)."""

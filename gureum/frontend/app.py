@@ -7,52 +7,20 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from gureum.errors import RequestTooLargeException, ServiceError, ServiceException
-from gureum.frontend import (  # noqa: F401  (logs_api and sqs_api register)
-    json_rpc,
-    lambda_api,
-    logs_api,
-    operations,
-    sigv4,
-    sqs_api,
-    xray_api,
-)
-from gureum.frontend.responses import aws_error, aws_json
+from gureum.errors import RequestTooLargeException, ServiceError
+from gureum.events.pacing import FrontEndActivity
+from gureum.frontend import lambda_api, operations, sigv4
+from gureum.frontend.json_rpc import JsonRpcEndpoint
+from gureum.frontend.lambda_api import LambdaAPI
+from gureum.frontend.responses import EXCEPTION_HANDLERS, aws_error, unexpected_error
 from gureum.platform import Platform
 from gureum.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-async def _service_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ServiceError)
-    return aws_error(exc)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code in (404, 405):
-        operation = operations.rest_operation(request.method, request.url.path, request.url.query)
-        if operation is not None:
-            return aws_error(operations.not_implemented(operation.service, operation.name))
-    return aws_json(
-        {"Type": "User", "message": f"No operation at {request.method} {request.url.path}"},
-        exc.status_code,
-        headers={"x-amzn-ErrorType": "UnknownOperationException"},
-    )
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    logger.exception(
-        "unexpected error serving %s %s", request.method, request.url.path, exc_info=exc
-    )
-    return aws_error(ServiceException("An internal error occurred in gureum."))
-
 
 _INVOKE_PREFIX = "/2015-03-31/functions/"
 _INVOKE_SUFFIX = "/invocations"
@@ -123,23 +91,6 @@ def _target(scope: Scope) -> str | None:
     return None
 
 
-def _error_response(scope: Scope, error: ServiceError) -> Response:
-    """An error answered before routing, in the shape of the service asked."""
-    target = _target(scope)
-    return (target and json_rpc.error_response(target, error)) or aws_error(error)
-
-
-def _signing_service(scope: Scope) -> str | None:
-    """The service a request's credential must be scoped to (None: no served service
-    has the operation, which is answered as unknown once the caller is known)."""
-    target = _target(scope)
-    if target is not None:
-        service = json_rpc.SERVICES.get(target.partition(".")[0])
-        return operations.signing_name(service.model) if service is not None else None
-    path: str = scope["path"]
-    return operations.rest_signing_name(scope["method"], path)
-
-
 class Edge:
     """The ASGI entry point: SigV4 for every request, then Invoke straight to its handler
     and everything else to Starlette.
@@ -148,15 +99,41 @@ class Edge:
     request than the rest of the Front End's work, so its one route is matched here.
     """
 
-    def __init__(self, app: Starlette, secrets: dict[str, str] | None, region: str) -> None:
+    def __init__(
+        self,
+        app: Starlette,
+        *,
+        lambda_api: LambdaAPI,
+        json_rpc: JsonRpcEndpoint,
+        activity: FrontEndActivity,
+        secrets: dict[str, str] | None,
+        region: str,
+    ) -> None:
         self.app = app
         self.state = app.state
-        self.platform: Platform = app.state.platform
+        self.lambda_api = lambda_api
+        self.json_rpc = json_rpc
+        self.activity = activity
         self.secrets = secrets  # None: requests are not authenticated
         self.region = region  # the one region credentials must be scoped to
 
+    def _error_response(self, scope: Scope, error: ServiceError) -> Response:
+        """An error answered before routing, in the shape of the service asked."""
+        target = _target(scope)
+        return (target and self.json_rpc.error_response(target, error)) or aws_error(error)
+
+    def _signing_service(self, scope: Scope) -> str | None:
+        """The service a request's credential must be scoped to (None: no served service
+        has the operation, which is answered as unknown once the caller is known)."""
+        target = _target(scope)
+        if target is not None:
+            service = self.json_rpc.service(target)
+            return operations.signing_name(service.model) if service is not None else None
+        path: str = scope["path"]
+        return operations.rest_signing_name(scope["method"], path)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.platform.front_end_requests += 1
+        self.activity.requests += 1
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -176,7 +153,7 @@ class Edge:
             error = RequestTooLargeException(
                 f"Request must be smaller than {limit} bytes{operation}"
             )
-            await _error_response(scope, error)(scope, receive, send)
+            await self._error_response(scope, error)(scope, receive, send)
             return
         if self.secrets is not None and not path.startswith(_UNSIGNED_PREFIX):
             try:
@@ -189,10 +166,10 @@ class Edge:
                     body=body,
                     secrets=self.secrets,
                     region=self.region,
-                    service="lambda" if invoked else _signing_service(scope),
+                    service="lambda" if invoked else self._signing_service(scope),
                 )
             except ServiceError as exc:
-                await _error_response(scope, exc)(scope, receive, send)
+                await self._error_response(scope, exc)(scope, receive, send)
                 return
         if invoked is not None:
             await self._invoke(scope, receive, send, invoked, body)
@@ -207,40 +184,19 @@ class Edge:
         try:
             if body is None:
                 body = await _read_body(receive)
-            status, headers, content = await lambda_api.invoke(
-                self.platform, name, scope.get("query_string", b""), dict(scope["headers"]), body
+            status, headers, content = await self.lambda_api.invoke(
+                name, scope.get("query_string", b""), dict(scope["headers"]), body
             )
         except ServiceError as exc:
             await aws_error(exc)(scope, receive, send)
             return
         except Exception as exc:
             scope["app"] = self.app
-            response = await _unexpected(Request(scope, receive), exc)
+            response = await unexpected_error(Request(scope, receive), exc)
             await response(scope, receive, send)
             return
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
-
-
-class DaemonEdge:
-    """What the X-Ray daemon's TCP port serves: the SDKs' sampling calls and segment
-    uploads, unsigned (as the AWS daemon takes them and signs them itself), and nothing
-    else of the API."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in xray_api.DAEMON_PATHS:
-            await self.app(scope, receive, send)
-            return
-        if scope["type"] == "http":
-            response = aws_json(
-                {"Type": "User", "message": "The X-Ray daemon serves sampling calls only"},
-                404,
-                headers={"x-amzn-ErrorType": "UnknownOperationException"},
-            )
-            await response(scope, receive, send)
 
 
 def create_app(settings: Settings) -> Edge:
@@ -256,15 +212,16 @@ def create_app(settings: Settings) -> Edge:
             await platform.stop()
 
     app = Starlette(
-        routes=[*lambda_api.routes(), *xray_api.routes(), *json_rpc.routes()],
-        lifespan=lifespan,
-        exception_handlers={
-            ServiceError: _service_error,
-            HTTPException: _http_error,
-            Exception: _unexpected,
-        },
+        routes=platform.routes(), lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS
     )
+    # For whoever runs the app (the server, tests): the platform behind it.
     app.state.platform = platform
-    platform.daemon_app = DaemonEdge(app)
     secrets = {settings.access_key_id: settings.secret_access_key}
-    return Edge(app, secrets if settings.auth == "sigv4" else None, settings.region)
+    return Edge(
+        app,
+        lambda_api=platform.lambda_api,
+        json_rpc=platform.json_rpc,
+        activity=platform.front_end_activity,
+        secrets=secrets if settings.auth == "sigv4" else None,
+        region=settings.region,
+    )

@@ -1,7 +1,8 @@
 """AWS's JSON protocol (1.0/1.1): ``POST /`` with ``X-Amz-Target: <Prefix>.<Operation>``.
 
-Services on it (CloudWatch Logs, SQS) register their operations here and share one
-route on the edge. Client errors answer 400 with ``{"__type", "message"}``, as these
+Services on it (CloudWatch Logs, SQS) each describe themselves as a
+:class:`JsonRpcService`; one :class:`JsonRpcEndpoint` serves all of them on one route of
+the edge. Client errors answer 400 with ``{"__type", "message"}``, as these
 services do. A service that moved from AWS's query protocol (SQS) also names each
 error's query code in ``x-amzn-query-error``, which botocore reports as the code.
 """
@@ -13,7 +14,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,12 +25,10 @@ from gureum.errors import ServiceError
 from gureum.frontend import operations
 from gureum.frontend.responses import new_request_id
 
-if TYPE_CHECKING:
-    from gureum.platform import Platform
-
 logger = logging.getLogger(__name__)
 
-Operation = Callable[["Platform", dict[str, Any]], Awaitable[dict[str, Any]]]
+#: One operation: the request's parameters in, the response's members out.
+Operation = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 #: The request being served, for operations whose answers name the endpoint (SQS's
 #: queue URLs are the URL the client called).
@@ -53,33 +52,6 @@ class JsonRpcService:
     error_namespace: str = ""
     #: Query-compatible (SQS): errors carry ``x-amzn-query-error`` and keep their status.
     query_compatible: bool = False
-
-
-#: target prefix -> service
-SERVICES: dict[str, JsonRpcService] = {}
-
-
-def register(
-    prefix: str,
-    operations: dict[str, Operation],
-    *,
-    model: str,
-    title: str,
-    internal_error: str = "ServiceUnavailableException",
-    json_version: str = "1.1",
-    error_namespace: str = "",
-    query_compatible: bool = False,
-) -> None:
-    SERVICES[prefix] = JsonRpcService(
-        prefix,
-        operations,
-        model,
-        title,
-        internal_error,
-        json_version,
-        error_namespace,
-        query_compatible,
-    )
 
 
 def _answer(
@@ -129,56 +101,65 @@ def _service_error(
     )
 
 
-def error_response(target: str, error: ServiceError) -> Response | None:
-    """``error`` as the service that ``target`` (``X-Amz-Target``) names answers it,
-    or None when it names none of them."""
-    service = SERVICES.get(target.partition(".")[0])
-    if service is None:
-        return None
-    code = getattr(error, "query_code", None)
-    return _service_error(service, error.error_type, error.message, error.status, code)
+class JsonRpcEndpoint:
+    """``POST /`` for every JSON-protocol service, told apart by ``X-Amz-Target``."""
 
+    def __init__(self, services: list[JsonRpcService]) -> None:
+        #: target prefix -> service
+        self.services = {service.prefix: service for service in services}
 
-async def dispatch(request: Request) -> Response:
-    target = request.headers.get("x-amz-target", "")
-    prefix, _, name = target.partition(".")
-    service = SERVICES.get(prefix)
-    operation = service.operations.get(name) if service else None
-    if service is None:
-        return _error("UnknownOperationException", f"Unknown operation {target!r}")
-    if operation is None:
-        if not name or not operations.json_operation_exists(service.model, name):
+    def service(self, target: str) -> JsonRpcService | None:
+        """The service ``target`` (``X-Amz-Target``) names, if any."""
+        return self.services.get(target.partition(".")[0])
+
+    def error_response(self, target: str, error: ServiceError) -> Response | None:
+        """``error`` as the service that ``target`` names answers it, or None when it
+        names none of them."""
+        service = self.service(target)
+        if service is None:
+            return None
+        code = getattr(error, "query_code", None)
+        return _service_error(service, error.error_type, error.message, error.status, code)
+
+    async def dispatch(self, request: Request) -> Response:
+        target = request.headers.get("x-amz-target", "")
+        prefix, _, name = target.partition(".")
+        service = self.services.get(prefix)
+        operation = service.operations.get(name) if service else None
+        if service is None:
+            return _error("UnknownOperationException", f"Unknown operation {target!r}")
+        if operation is None:
+            if not name or not operations.json_operation_exists(service.model, name):
+                return _service_error(
+                    service, "UnknownOperationException", f"Unknown operation {target!r}", 400
+                )
+            error = operations.not_implemented(service.title, name)
+            return _service_error(service, error.error_type, error.message, error.status)
+        raw = await request.body()
+        try:
+            params = untrusted_json.loads(raw) if raw.strip() else {}
+        except ValueError:
             return _service_error(
-                service, "UnknownOperationException", f"Unknown operation {target!r}", 400
+                service, "SerializationException", "The request body is not valid JSON", 400
             )
-        error = operations.not_implemented(service.title, name)
-        return _service_error(service, error.error_type, error.message, error.status)
-    raw = await request.body()
-    try:
-        params = untrusted_json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        return _service_error(
-            service, "SerializationException", "The request body is not valid JSON", 400
-        )
-    if not isinstance(params, dict):
-        return _service_error(
-            service, "SerializationException", "The request body must be a JSON object", 400
-        )
-    token = current_request.set(request)
-    try:
-        result = await operation(request.app.state.platform, params)
-    except ServiceError as exc:
-        code = getattr(exc, "query_code", None)
-        return _service_error(service, exc.error_type, exc.message, exc.status, code)
-    except Exception:
-        logger.exception("unexpected error in %s", target)
-        return _service_error(
-            service, service.internal_error, "An internal error occurred in gureum.", 500
-        )
-    finally:
-        current_request.reset(token)
-    return _answer(result, json_version=service.json_version)
+        if not isinstance(params, dict):
+            return _service_error(
+                service, "SerializationException", "The request body must be a JSON object", 400
+            )
+        token = current_request.set(request)
+        try:
+            result = await operation(params)
+        except ServiceError as exc:
+            code = getattr(exc, "query_code", None)
+            return _service_error(service, exc.error_type, exc.message, exc.status, code)
+        except Exception:
+            logger.exception("unexpected error in %s", target)
+            return _service_error(
+                service, service.internal_error, "An internal error occurred in gureum.", 500
+            )
+        finally:
+            current_request.reset(token)
+        return _answer(result, json_version=service.json_version)
 
-
-def routes() -> list[Route]:
-    return [Route("/", dispatch, methods=["POST"])]
+    def routes(self) -> list[Route]:
+        return [Route("/", self.dispatch, methods=["POST"])]

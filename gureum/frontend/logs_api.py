@@ -8,14 +8,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from gureum.errors import InvalidParameterException, ResourceNotFoundException
 from gureum.frontend import json_rpc
 from gureum.observe import filter_pattern
-
-if TYPE_CHECKING:
-    from gureum.platform import Platform
+from gureum.observe.log_store import LogStore
 
 GROUP_MISSING = "The specified log group does not exist."
 STREAM_MISSING = "The specified log stream does not exist."
@@ -117,39 +115,6 @@ def _token(params: dict[str, Any]) -> str | None:
     return _string(params, "nextToken", high=2**16)
 
 
-async def _page(platform: Platform, query: Callable[[], T]) -> T:
-    """Run a paged store query; a token the store cannot read is the caller's error."""
-    try:
-        return await platform.store.run(query)
-    except ValueError:
-        raise InvalidParameterException("The specified nextToken is invalid.") from None
-
-
-async def _require_group(platform: Platform, group: str) -> None:
-    if not await platform.store.run(platform.store.log_group_exists, group):
-        raise ResourceNotFoundException(GROUP_MISSING)
-
-
-async def _stream_exists(platform: Platform, group: str, stream: str) -> bool:
-    # A name sorts before every longer name it is a prefix of, so one row answers.
-    streams, _ = await platform.store.run(
-        lambda: platform.store.describe_log_streams(
-            group,
-            prefix=stream,
-            order_by="LogStreamName",
-            descending=False,
-            limit=1,
-            next_token=None,
-        )
-    )
-    return bool(streams) and streams[0]["logStreamName"] == stream
-
-
-def _group_arn(platform: Platform, group: str) -> str:
-    settings = platform.settings
-    return f"arn:aws:logs:{settings.region}:{settings.account_id}:log-group:{group}"
-
-
 def _group_filter(params: dict[str, Any], prefix: str | None) -> Callable[[str], bool] | None:
     """DescribeLogGroups' ``logGroupNamePattern`` or ``logGroupIdentifiers`` as a test."""
     pattern = _string(params, "logGroupNamePattern", low=0, pattern=GROUP_NAME_PATTERN)
@@ -175,118 +140,6 @@ def _group_filter(params: dict[str, Any], prefix: str | None) -> Callable[[str],
     return wanted.__contains__
 
 
-async def _groups_where(
-    platform: Platform, keep: Callable[[str], bool], limit: int, token: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Log groups whose names ``keep`` accepts, a page of at most ``limit``."""
-    found: list[dict[str, Any]] = []
-    while True:
-        query = functools.partial(platform.store.describe_log_groups, None, 50, token)
-        page, token = await _page(platform, query)
-        for index, group in enumerate(page):
-            if not keep(group["logGroupName"]):
-                continue
-            found.append(group)
-            if len(found) == limit:
-                if index < len(page) - 1:
-                    # The store's DescribeLogGroups token is the last name it returned.
-                    token = group["logGroupName"]
-                return found, token
-        if token is None:
-            return found, None
-
-
-async def describe_log_groups(platform: Platform, params: dict[str, Any]) -> dict[str, Any]:
-    limit = _int(params, "limit", 1, 50, 50)
-    prefix = _string(params, "logGroupNamePrefix", pattern=GROUP_NAME)
-    keep = _group_filter(params, prefix)
-    group_class = params.get("logGroupClass")
-    if group_class not in (None, "STANDARD", "INFREQUENT_ACCESS", "DELIVERY"):
-        raise _invalid(
-            "logGroupClass",
-            group_class,
-            "satisfy enum value set: [STANDARD, INFREQUENT_ACCESS, DELIVERY]",
-        )
-    token = _token(params)
-    if group_class not in (None, "STANDARD"):
-        return {"logGroups": []}  # every group gureum keeps is STANDARD
-    if keep is None:
-        query = functools.partial(platform.store.describe_log_groups, prefix, limit, token)
-        groups, token = await _page(platform, query)
-    else:
-        groups, token = await _groups_where(platform, keep, limit, token)
-    out = []
-    for group in groups:
-        arn = _group_arn(platform, group["logGroupName"])
-        out.append(
-            {
-                **group,
-                "metricFilterCount": 0,
-                "arn": f"{arn}:*",
-                "logGroupArn": arn,
-                "logGroupClass": "STANDARD",
-            }
-        )
-    return {"logGroups": out, **({"nextToken": token} if token else {})}
-
-
-async def describe_log_streams(platform: Platform, params: dict[str, Any]) -> dict[str, Any]:
-    group = _group(params)
-    limit = _int(params, "limit", 1, 50, 50)
-    order_by = params.get("orderBy", "LogStreamName")
-    if order_by not in ("LogStreamName", "LastEventTime"):
-        raise _invalid(
-            "orderBy", order_by, "satisfy enum value set: [LogStreamName, LastEventTime]"
-        )
-    prefix = _string(params, "logStreamNamePrefix", pattern=STREAM_NAME)
-    if prefix and order_by == "LastEventTime":
-        raise InvalidParameterException("Cannot order by LastEventTime with a logStreamNamePrefix.")
-    descending = _bool(params, "descending")
-    token = _token(params)
-    await _require_group(platform, group)
-    streams, token = await _page(
-        platform,
-        lambda: platform.store.describe_log_streams(
-            group,
-            prefix=prefix,
-            order_by=order_by,
-            descending=descending,
-            limit=limit,
-            next_token=token,
-        ),
-    )
-    arn = _group_arn(platform, group)
-    for stream in streams:
-        stream["arn"] = f"{arn}:log-stream:{stream['logStreamName']}"
-    return {"logStreams": streams, **({"nextToken": token} if token else {})}
-
-
-async def get_log_events(platform: Platform, params: dict[str, Any]) -> dict[str, Any]:
-    group = _group(params)
-    stream = _string(params, "logStreamName", required=True, pattern=STREAM_NAME)
-    assert stream is not None
-    limit = _int(params, "limit", 1, 10000, 10000)
-    start, end = _time(params, "startTime"), _time(params, "endTime")
-    from_head = _bool(params, "startFromHead")
-    token = _token(params)
-    await _require_group(platform, group)
-    events, forward, backward = await _page(
-        platform,
-        lambda: platform.store.get_log_events(
-            group,
-            stream,
-            start_time=start,
-            end_time=end,
-            start_from_head=from_head,
-            limit=limit,
-            next_token=token,
-        ),
-    )
-    if not events and not await _stream_exists(platform, group, stream):
-        raise ResourceNotFoundException(STREAM_MISSING)
-    return {"events": events, "nextForwardToken": forward, "nextBackwardToken": backward}
-
-
 def _stream_names(params: dict[str, Any]) -> list[str] | None:
     names = params.get("logStreamNames")
     if names is None:
@@ -307,88 +160,235 @@ def _parse_pattern(params: dict[str, Any]) -> filter_pattern.FilterPattern:
         raise InvalidParameterException(str(exc)) from None
 
 
-async def filter_log_events(platform: Platform, params: dict[str, Any]) -> dict[str, Any]:
-    group = _group(params)
-    names = _stream_names(params)
-    prefix = _string(params, "logStreamNamePrefix", pattern=STREAM_NAME)
-    if names and prefix:
-        raise InvalidParameterException(
-            "Cannot specify both logStreamNames and logStreamNamePrefix."
+class LogsAPI:
+    """CloudWatch Logs' operations over the log store."""
+
+    def __init__(self, logs: LogStore, *, region: str, account_id: str) -> None:
+        self.logs = logs
+        self.region = region
+        self.account_id = account_id
+
+    async def _page(self, query: Callable[[], T]) -> T:
+        """Run a paged store query; a token the store cannot read is the caller's error."""
+        try:
+            return await self.logs.run(query)
+        except ValueError:
+            raise InvalidParameterException("The specified nextToken is invalid.") from None
+
+    async def _require_group(self, group: str) -> None:
+        if not await self.logs.run(self.logs.log_group_exists, group):
+            raise ResourceNotFoundException(GROUP_MISSING)
+
+    async def _stream_exists(self, group: str, stream: str) -> bool:
+        # A name sorts before every longer name it is a prefix of, so one row answers.
+        streams, _ = await self.logs.run(
+            lambda: self.logs.describe_log_streams(
+                group,
+                prefix=stream,
+                order_by="LogStreamName",
+                descending=False,
+                limit=1,
+                next_token=None,
+            )
         )
-    pattern = _parse_pattern(params)
-    limit = _int(params, "limit", 1, 10000, 10000)
-    start, end = _time(params, "startTime"), _time(params, "endTime")
-    token = _token(params)
-    await _require_group(platform, group)
-    # The store tests plain terms in SQL; what it cannot test is checked here.
-    pushed = [term for term in pattern.required_terms if '"' not in term]
-    store_pattern = " ".join(f'"{term}"' for term in pushed) or None
-    exact = pattern.terms_only and len(pushed) == len(pattern.required_terms)
+        return bool(streams) and streams[0]["logStreamName"] == stream
 
-    def query(size: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        return platform.store.filter_log_events(
-            group,
-            stream_names=names,
-            stream_prefix=prefix,
-            start_time=start,
-            end_time=end,
-            pattern=store_pattern,
-            limit=size,
-            next_token=after,
+    def _group_arn(self, group: str) -> str:
+        return f"arn:aws:logs:{self.region}:{self.account_id}:log-group:{group}"
+
+    async def _groups_where(
+        self, keep: Callable[[str], bool], limit: int, token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Log groups whose names ``keep`` accepts, a page of at most ``limit``."""
+        found: list[dict[str, Any]] = []
+        while True:
+            query = functools.partial(self.logs.describe_log_groups, None, 50, token)
+            page, token = await self._page(query)
+            for index, group in enumerate(page):
+                if not keep(group["logGroupName"]):
+                    continue
+                found.append(group)
+                if len(found) == limit:
+                    if index < len(page) - 1:
+                        # The store's DescribeLogGroups token is the last name it returned.
+                        token = group["logGroupName"]
+                    return found, token
+            if token is None:
+                return found, None
+
+    async def describe_log_groups(self, params: dict[str, Any]) -> dict[str, Any]:
+        limit = _int(params, "limit", 1, 50, 50)
+        prefix = _string(params, "logGroupNamePrefix", pattern=GROUP_NAME)
+        keep = _group_filter(params, prefix)
+        group_class = params.get("logGroupClass")
+        if group_class not in (None, "STANDARD", "INFREQUENT_ACCESS", "DELIVERY"):
+            raise _invalid(
+                "logGroupClass",
+                group_class,
+                "satisfy enum value set: [STANDARD, INFREQUENT_ACCESS, DELIVERY]",
+            )
+        token = _token(params)
+        if group_class not in (None, "STANDARD"):
+            return {"logGroups": []}  # every group gureum keeps is STANDARD
+        if keep is None:
+            query = functools.partial(self.logs.describe_log_groups, prefix, limit, token)
+            groups, token = await self._page(query)
+        else:
+            groups, token = await self._groups_where(keep, limit, token)
+        out = []
+        for group in groups:
+            arn = self._group_arn(group["logGroupName"])
+            out.append(
+                {
+                    **group,
+                    "metricFilterCount": 0,
+                    "arn": f"{arn}:*",
+                    "logGroupArn": arn,
+                    "logGroupClass": "STANDARD",
+                }
+            )
+        return {"logGroups": out, **({"nextToken": token} if token else {})}
+
+    async def describe_log_streams(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = _group(params)
+        limit = _int(params, "limit", 1, 50, 50)
+        order_by = params.get("orderBy", "LogStreamName")
+        if order_by not in ("LogStreamName", "LastEventTime"):
+            raise _invalid(
+                "orderBy", order_by, "satisfy enum value set: [LogStreamName, LastEventTime]"
+            )
+        prefix = _string(params, "logStreamNamePrefix", pattern=STREAM_NAME)
+        if prefix and order_by == "LastEventTime":
+            raise InvalidParameterException(
+                "Cannot order by LastEventTime with a logStreamNamePrefix."
+            )
+        descending = _bool(params, "descending")
+        token = _token(params)
+        await self._require_group(group)
+        streams, token = await self._page(
+            lambda: self.logs.describe_log_streams(
+                group,
+                prefix=prefix,
+                order_by=order_by,
+                descending=descending,
+                limit=limit,
+                next_token=token,
+            ),
         )
+        arn = self._group_arn(group)
+        for stream in streams:
+            stream["arn"] = f"{arn}:log-stream:{stream['logStreamName']}"
+        return {"logStreams": streams, **({"nextToken": token} if token else {})}
 
-    if exact:
-        events, token = await _page(platform, lambda: query(limit, token))
-    else:
-        events, token = await _filter_in_python(platform, pattern, query, limit, token)
-    return {"events": events, "searchedLogStreams": [], **({"nextToken": token} if token else {})}
+    async def get_log_events(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = _group(params)
+        stream = _string(params, "logStreamName", required=True, pattern=STREAM_NAME)
+        assert stream is not None
+        limit = _int(params, "limit", 1, 10000, 10000)
+        start, end = _time(params, "startTime"), _time(params, "endTime")
+        from_head = _bool(params, "startFromHead")
+        token = _token(params)
+        await self._require_group(group)
+        events, forward, backward = await self._page(
+            lambda: self.logs.get_log_events(
+                group,
+                stream,
+                start_time=start,
+                end_time=end,
+                start_from_head=from_head,
+                limit=limit,
+                next_token=token,
+            ),
+        )
+        if not events and not await self._stream_exists(group, stream):
+            raise ResourceNotFoundException(STREAM_MISSING)
+        return {"events": events, "nextForwardToken": forward, "nextBackwardToken": backward}
 
+    async def filter_log_events(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = _group(params)
+        names = _stream_names(params)
+        prefix = _string(params, "logStreamNamePrefix", pattern=STREAM_NAME)
+        if names and prefix:
+            raise InvalidParameterException(
+                "Cannot specify both logStreamNames and logStreamNamePrefix."
+            )
+        pattern = _parse_pattern(params)
+        limit = _int(params, "limit", 1, 10000, 10000)
+        start, end = _time(params, "startTime"), _time(params, "endTime")
+        token = _token(params)
+        await self._require_group(group)
+        # The store tests plain terms in SQL; what it cannot test is checked here.
+        pushed = [term for term in pattern.required_terms if '"' not in term]
+        store_pattern = " ".join(f'"{term}"' for term in pushed) or None
+        exact = pattern.terms_only and len(pushed) == len(pattern.required_terms)
 
-async def _filter_in_python(
-    platform: Platform,
-    pattern: filter_pattern.FilterPattern,
-    query: Callable[[int, str | None], tuple[list[dict[str, Any]], str | None]],
-    limit: int,
-    token: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Scan the store in chunks, keeping events ``pattern`` matches, up to ``limit``."""
-    found: list[dict[str, Any]] = []
-    scanned = 0
-    while True:
-        size = max(FILTER_SCAN_CHUNK, limit - len(found))
-        chunk, token = await _page(platform, functools.partial(query, size, token))
-        scanned += len(chunk)
-        for index, event in enumerate(chunk):
-            if not pattern.matches(event["message"]):
-                continue
-            found.append(event)
-            if len(found) == limit:
-                if index < len(chunk) - 1:
-                    # Resume right after this event: the store's FilterLogEvents token
-                    # is "<timestamp>/<eventId>" of the last event it returned.
-                    token = f"{event['timestamp']}/{event['eventId']}"
+        def query(size: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            return self.logs.filter_log_events(
+                group,
+                stream_names=names,
+                stream_prefix=prefix,
+                start_time=start,
+                end_time=end,
+                pattern=store_pattern,
+                limit=size,
+                next_token=after,
+            )
+
+        if exact:
+            events, token = await self._page(lambda: query(limit, token))
+        else:
+            events, token = await self._filter_in_python(pattern, query, limit, token)
+        return {
+            "events": events,
+            "searchedLogStreams": [],
+            **({"nextToken": token} if token else {}),
+        }
+
+    async def _filter_in_python(
+        self,
+        pattern: filter_pattern.FilterPattern,
+        query: Callable[[int, str | None], tuple[list[dict[str, Any]], str | None]],
+        limit: int,
+        token: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Scan the store in chunks, keeping events ``pattern`` matches, up to ``limit``."""
+        found: list[dict[str, Any]] = []
+        scanned = 0
+        while True:
+            size = max(FILTER_SCAN_CHUNK, limit - len(found))
+            chunk, token = await self._page(functools.partial(query, size, token))
+            scanned += len(chunk)
+            for index, event in enumerate(chunk):
+                if not pattern.matches(event["message"]):
+                    continue
+                found.append(event)
+                if len(found) == limit:
+                    if index < len(chunk) - 1:
+                        # Resume right after this event: the store's FilterLogEvents token
+                        # is "<timestamp>/<eventId>" of the last event it returned.
+                        token = f"{event['timestamp']}/{event['eventId']}"
+                    return found, token
+            if token is None or scanned >= FILTER_SCAN_BUDGET:
                 return found, token
-        if token is None or scanned >= FILTER_SCAN_BUDGET:
-            return found, token
 
+    async def delete_log_group(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = _string(params, "logGroupName", required=True, pattern=GROUP_NAME)
+        assert group is not None
+        if not await self.logs.run(self.logs.delete_log_group, group):
+            raise ResourceNotFoundException(GROUP_MISSING)
+        return {}
 
-async def delete_log_group(platform: Platform, params: dict[str, Any]) -> dict[str, Any]:
-    group = _string(params, "logGroupName", required=True, pattern=GROUP_NAME)
-    assert group is not None
-    if not await platform.store.run(platform.store.delete_log_group, group):
-        raise ResourceNotFoundException(GROUP_MISSING)
-    return {}
-
-
-json_rpc.register(
-    "Logs_20140328",
-    {
-        "DescribeLogGroups": describe_log_groups,
-        "DescribeLogStreams": describe_log_streams,
-        "GetLogEvents": get_log_events,
-        "FilterLogEvents": filter_log_events,
-        "DeleteLogGroup": delete_log_group,
-    },
-    model="logs",
-    title="CloudWatch Logs",
-)
+    def service(self) -> json_rpc.JsonRpcService:
+        """CloudWatch Logs as the JSON-protocol endpoint serves it."""
+        return json_rpc.JsonRpcService(
+            "Logs_20140328",
+            {
+                "DescribeLogGroups": self.describe_log_groups,
+                "DescribeLogStreams": self.describe_log_streams,
+                "GetLogEvents": self.get_log_events,
+                "FilterLogEvents": self.filter_log_events,
+                "DeleteLogGroup": self.delete_log_group,
+            },
+            model="logs",
+            title="CloudWatch Logs",
+        )

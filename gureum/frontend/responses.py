@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gureum import untrusted_json
-from gureum.errors import InvalidRequestContentException, ServiceError
+from gureum.errors import InvalidRequestContentException, ServiceError, ServiceException
+from gureum.frontend import operations
 from gureum.ids import new_uuid
+
+logger = logging.getLogger(__name__)
 
 
 def new_request_id() -> str:
@@ -54,3 +60,37 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise InvalidRequestContentException("The request body must be a JSON object")
     return parsed
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    return aws_error(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405):
+        operation = operations.rest_operation(request.method, request.url.path, request.url.query)
+        if operation is not None:
+            return aws_error(operations.not_implemented(operation.service, operation.name))
+    return aws_json(
+        {"Type": "User", "message": f"No operation at {request.method} {request.url.path}"},
+        exc.status_code,
+        headers={"x-amzn-ErrorType": "UnknownOperationException"},
+    )
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """A bug: logged with its traceback, answered as AWS's 500 without details."""
+    logger.exception(
+        "unexpected error serving %s %s", request.method, request.url.path, exc_info=exc
+    )
+    return aws_error(ServiceException("An internal error occurred in gureum."))
+
+
+#: Starlette's exception handlers of every AWS-shaped app (the edge, the X-Ray daemon).
+EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+    ServiceError: _service_error,
+    HTTPException: _http_error,
+    Exception: unexpected_error,
+}

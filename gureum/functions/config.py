@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -433,11 +433,71 @@ def with_code(current: dict[str, Any], code_sha256: str, code_size: int) -> dict
 
 
 @dataclass(frozen=True, slots=True)
+class FunctionMetadata:
+    """gureum's own metadata of a function version: what other components act on
+    (reserved and provisioned concurrency, tags, asynchronous invocation settings) and
+    the bookkeeping of versions. It is stored inside the version's configuration under
+    private keys that the API never shows; this class and :func:`with_metadata` are the
+    only code that knows those keys."""
+
+    #: ReservedConcurrentExecutions ($LATEST only; None: no reservation).
+    reserved_concurrency: int | None = None
+    #: qualifier -> {"Requested": n, "LastModified": ...} ($LATEST only).
+    provisioned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The function's tags (written to every version).
+    tags: dict[str, str] = field(default_factory=dict)
+    #: qualifier -> stored EventInvokeConfig ($LATEST only).
+    event_invoke_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The number of the newest published version ($LATEST only).
+    last_version: int = 0
+    #: The RevisionId of $LATEST a published version was made from.
+    published_from: str | None = None
+
+
+#: FunctionMetadata's field -> the private key it is stored under.
+_METADATA_KEYS = {
+    "reserved_concurrency": "_ReservedConcurrency",
+    "provisioned": "_Provisioned",
+    "tags": "_Tags",
+    "event_invoke_configs": "_EventInvokeConfigs",
+    "last_version": "_LastVersion",
+    "published_from": "_PublishedFrom",
+}
+#: What a published version does not inherit from $LATEST.
+LATEST_ONLY = ("reserved_concurrency", "provisioned", "event_invoke_configs", "last_version")
+
+
+def metadata_of(config: dict[str, Any]) -> FunctionMetadata:
+    """The metadata stored in a version's configuration."""
+    found = {name: config[key] for name, key in _METADATA_KEYS.items() if key in config}
+    for name in ("provisioned", "tags", "event_invoke_configs"):
+        found[name] = dict(found.get(name) or {})
+    return FunctionMetadata(**found)
+
+
+def with_metadata(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """``config`` with metadata fields changed (an empty or None value removes the key)."""
+    unknown = set(changes) - set(_METADATA_KEYS)
+    if unknown:
+        raise TypeError(f"not metadata: {sorted(unknown)}")
+    keys = {_METADATA_KEYS[name] for name in changes}
+    updated = {k: v for k, v in config.items() if k not in keys}
+    for name, value in changes.items():
+        if value not in (None, {}, 0) or (name == "reserved_concurrency" and value == 0):
+            updated[_METADATA_KEYS[name]] = value
+    return updated
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionVersion:
     """A function version as the invoke path needs it: configuration plus where its code is."""
 
     config: dict[str, Any]
     code_sha256_hex: str
+
+    @property
+    def metadata(self) -> FunctionMetadata:
+        return metadata_of(self.config)
 
     @property
     def name(self) -> str:
@@ -493,7 +553,7 @@ class FunctionVersion:
     @property
     def network(self) -> str:
         """``default`` (the host's network, as on Lambda) or ``none`` (tag gureum:network)."""
-        return str((self.config.get("_Tags") or {}).get(NETWORK_TAG, "default"))
+        return str((self.config.get(_METADATA_KEYS["tags"]) or {}).get(NETWORK_TAG, "default"))
 
     @property
     def tracing_active(self) -> bool:

@@ -1,8 +1,10 @@
 """The function registry: configuration in the store, cached in memory for the invoke path.
 
 Reads (every invoke) are dictionary lookups; writes go to the store first and then
-replace the cached entry, and listeners (the Worker Manager) hear about every change so
-that new invokes reach sandboxes of the new revision.
+replace the cached entry. The registry is the one place a control-plane change is made:
+listeners hear each change as a :class:`FunctionChange` (a new revision, reserved or
+provisioned concurrency, the network tag, a deletion) and bring the other components
+(the Worker Manager, the Counting Service) in line with what is stored.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import enum
 import random
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from gureum.counting import ConcurrencyLimits, check_reservation
 from gureum.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -25,20 +30,54 @@ from gureum.errors import (
 )
 from gureum.functions import config as cfg
 from gureum.functions.code import CodeStore
-from gureum.functions.config import LATEST, FunctionRef, FunctionVersion
+from gureum.functions.config import LATEST, FunctionRef, FunctionVersion, with_metadata
 from gureum.store import FunctionRow, Store
+
+
+class Change(enum.Enum):
+    """What about a function changed."""
+
+    CREATED = "created"
+    #: $LATEST's configuration or code (a new RevisionId): new invokes, new sandboxes.
+    REVISION = "revision"
+    #: The ``gureum:network`` tag: a sandbox's network cannot change, so new sandboxes.
+    NETWORK = "network"
+    RESERVED_CONCURRENCY = "reserved-concurrency"
+    #: The provisioned concurrency config of ``qualifier`` was put or deleted.
+    PROVISIONED = "provisioned"
+    #: Version ``qualifier`` was deleted.
+    VERSION_DELETED = "version-deleted"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionChange:
+    """One change the registry made, as its listeners hear it."""
+
+    name: str
+    kind: Change
+    qualifier: str | None = None
 
 
 class FunctionRegistry:
     """Creates, updates, finds and deletes functions."""
 
-    def __init__(self, store: Store, code: CodeStore, *, region: str, account_id: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        code: CodeStore,
+        *,
+        region: str,
+        account_id: str,
+        limits: ConcurrencyLimits | None = None,
+    ) -> None:
         self.store = store
         self.code = code
         self.region = region
         self.account_id = account_id
+        self.limits = limits or ConcurrencyLimits()
         self._cache: dict[tuple[str, str], FunctionVersion] = {}
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners: list[Callable[[FunctionChange], None]] = []
         self._aliases: dict[tuple[str, str], dict[str, Any]] = {}
 
     async def load(self) -> None:
@@ -47,13 +86,14 @@ class FunctionRegistry:
         rows = await self.store.run(self.store.all_functions)
         self._cache = {(r.name, r.version): FunctionVersion(r.config, r.code_sha256) for r in rows}
 
-    def on_change(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(name)`` after a function is created, changed or deleted."""
+    def on_change(self, listener: Callable[[FunctionChange], None]) -> None:
+        """Call ``listener(change)`` after each change is stored."""
         self._listeners.append(listener)
 
-    def _changed(self, name: str) -> None:
+    def _changed(self, name: str, kind: Change, qualifier: str | None = None) -> None:
+        change = FunctionChange(name, kind, qualifier)
         for listener in self._listeners:
-            listener(name)
+            listener(change)
 
     # lookups
     def ref(self, function_name: str, qualifier: str | None = None) -> FunctionRef:
@@ -126,13 +166,11 @@ class FunctionRegistry:
             code_sha256=code_sha256,
             code_size=size,
         )
-        tags = cfg.validate_tags(params.get("Tags"))
-        if tags:
-            config = {**config, "_Tags": dict(tags)}
+        config = with_metadata(config, tags=dict(cfg.validate_tags(params.get("Tags")) or {}))
         row = FunctionRow(config["FunctionName"], LATEST, config, hex_digest, config["RevisionId"])
         await self.store.run(self.store.create_function, row)
         self._cache[(row.name, LATEST)] = FunctionVersion(config, hex_digest)
-        self._changed(row.name)
+        self._changed(row.name, Change.CREATED)
         if params.get("Publish"):
             return await self.publish(row.name, {})
         return config
@@ -162,7 +200,7 @@ class FunctionRegistry:
             self._cache.pop((current.name, LATEST), None)
             raise self.not_found(FunctionRef(current.name, None)) from None
         self._cache[(current.name, LATEST)] = FunctionVersion(config, hex_digest)
-        self._changed(current.name)
+        self._changed(current.name, Change.REVISION)
         return config
 
     async def update_configuration(
@@ -189,7 +227,7 @@ class FunctionRegistry:
     # tags
     def tags(self, function_name: str) -> dict[str, str]:
         """A function's tags (they are the function's, not any one version's)."""
-        return dict(self._latest(function_name, None).config.get("_Tags") or {})
+        return self._latest(function_name, None).metadata.tags
 
     async def set_tags(
         self, function_name: str, add: dict[str, str], remove: Sequence[str] = ()
@@ -198,22 +236,20 @@ class FunctionRegistry:
         a change is written to each; a change of ``gureum:network`` sends invokes to new
         sandboxes, which is the only way a sandbox's network can change."""
         latest = self._latest(function_name, None)
-        before = dict(latest.config.get("_Tags") or {})
+        before = latest.metadata.tags
         tags = {k: v for k, v in {**before, **add}.items() if k not in remove}
         cfg.check_tag_count(tags)
         for (name, _), version in list(self._cache.items()):
             if name == latest.name:
-                await self._set_private(version, "_Tags", tags or None)
+                await self._set_metadata(version, tags=tags)
         if before.get(cfg.NETWORK_TAG) != tags.get(cfg.NETWORK_TAG):
-            self._changed(latest.name)
+            self._changed(latest.name, Change.NETWORK)
 
     # versions
-    async def _set_private(self, current: FunctionVersion, key: str, value: Any) -> None:
-        """Store gureum's own metadata on a version without a new RevisionId (no new
-        sandboxes)."""
-        config = {k: v for k, v in current.config.items() if k != key}
-        if value is not None:
-            config[key] = value
+    async def _set_metadata(self, current: FunctionVersion, **changes: Any) -> None:
+        """Store gureum's own metadata (FunctionMetadata's fields) on a version without a
+        new RevisionId (no new sandboxes)."""
+        config = with_metadata(current.config, **changes)
         row = FunctionRow(
             current.name, current.version, config, current.code_sha256_hex, current.revision_id
         )
@@ -238,16 +274,16 @@ class FunctionRegistry:
                 f"({current.config['CodeSha256']}). Please try again with the CodeSHA256 in "
                 "$LATEST."
             )
-        last = int(current.config.get("_LastVersion", 0))
+        last = current.metadata.last_version
         previous = self._cache.get((current.name, str(last)))
-        if previous is not None and previous.config.get("_PublishedFrom") == current.revision_id:
+        if previous is not None and previous.metadata.published_from == current.revision_id:
             return previous.config  # nothing changed since: Lambda answers the same version
         number = str(last + 1)
-        config = {
-            k: v
-            for k, v in current.config.items()
-            if k not in ("_ReservedConcurrency", "_LastVersion", "_EventInvokeConfigs")
-        }
+        config = with_metadata(
+            current.config,
+            **dict.fromkeys(cfg.LATEST_ONLY),
+            published_from=current.revision_id,
+        )
         config.update(
             {
                 "Version": number,
@@ -255,7 +291,6 @@ class FunctionRegistry:
                 "Description": params.get("Description", current.config.get("Description", "")),
                 "LastModified": cfg.last_modified(),
                 "RevisionId": str(uuid.uuid4()),
-                "_PublishedFrom": current.revision_id,
             }
         )
         if (config.get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions":
@@ -265,7 +300,7 @@ class FunctionRegistry:
         )
         await self.store.run(self.store.create_function, row)
         self._cache[(current.name, number)] = FunctionVersion(config, current.code_sha256_hex)
-        await self._set_private(current, "_LastVersion", int(number))
+        await self._set_metadata(current, last_version=int(number))
         return config
 
     def versions(self, function_name: str) -> list[dict[str, Any]]:
@@ -281,13 +316,22 @@ class FunctionRegistry:
         )
         return [latest.config, *(fn.config for fn in numbered)]
 
-    async def set_reserved_concurrency(self, function_name: str, value: int | None) -> None:
-        """Store a function's reserved concurrency (None: remove it).
+    async def set_reserved_concurrency(self, function_name: str, value: int | None) -> str:
+        """Store a function's reserved concurrency (None: remove it); the function's name.
 
-        It is not part of the configuration: the RevisionId stays, and so do the
-        function's warm sandboxes.
+        A reservation must leave the account's unreserved pool its minimum. It is not
+        part of the configuration: the RevisionId stays, and so do warm sandboxes.
         """
-        await self._set_private(self._latest(function_name, None), "_ReservedConcurrency", value)
+        latest = self._latest(function_name, None)
+        if value is not None:
+            check_reservation(self.reservations(), latest.name, value, self.limits)
+        await self._set_metadata(latest, reserved_concurrency=value)
+        self._changed(latest.name, Change.RESERVED_CONCURRENCY)
+        return latest.name
+
+    def reserved_concurrency(self, function_name: str) -> int | None:
+        """A function's reserved concurrency (None: it has none)."""
+        return self._latest(function_name, None).metadata.reserved_concurrency
 
     def code_digests(self) -> set[str]:
         """The code (content hashes) every stored function version names."""
@@ -295,11 +339,12 @@ class FunctionRegistry:
 
     def reservations(self) -> dict[str, int]:
         """Every function's reserved concurrency."""
-        return {
-            name: int(fn.config["_ReservedConcurrency"])
-            for (name, version), fn in self._cache.items()
-            if version == LATEST and "_ReservedConcurrency" in fn.config
-        }
+        found = {}
+        for (name, version), fn in self._cache.items():
+            reserved = fn.metadata.reserved_concurrency if version == LATEST else None
+            if reserved is not None:
+                found[name] = int(reserved)
+        return found
 
     async def delete(self, function_name: str, qualifier: str | None) -> None:
         ref = self.ref(function_name, qualifier)
@@ -322,7 +367,7 @@ class FunctionRegistry:
             await self.store.run(self.store.delete_function_version, ref.name, ref.qualifier)
             del self._cache[(ref.name, ref.qualifier)]
             await self._forget_event_invoke_config(ref.name, ref.qualifier)
-            self._changed(ref.name)
+            self._changed(ref.name, Change.VERSION_DELETED, ref.qualifier)
             return
         if (ref.name, LATEST) not in self._cache:
             raise self.not_found(ref)
@@ -331,7 +376,7 @@ class FunctionRegistry:
             del self._cache[key]
         for key in [key for key in self._aliases if key[0] == ref.name]:
             del self._aliases[key]
-        self._changed(ref.name)
+        self._changed(ref.name, Change.DELETED)
 
     # provisioned concurrency
     def provisioning_target(self, function_name: str, qualifier: str | None) -> FunctionVersion:
@@ -358,18 +403,38 @@ class FunctionRegistry:
 
     def provisioned_configs(self, function_name: str) -> dict[str, dict[str, Any]]:
         """qualifier -> {"Requested": n, "LastModified": ...} of a function."""
-        return dict(self._latest(function_name, None).config.get("_Provisioned") or {})
+        return self._latest(function_name, None).metadata.provisioned
 
     async def set_provisioned(
         self, function_name: str, qualifier: str, requested: int | None
-    ) -> None:
-        latest = self._latest(function_name, None)
-        configs = dict(latest.config.get("_Provisioned") or {})
+    ) -> FunctionVersion:
+        """Put (or, with None, delete) the provisioned concurrency config of a published
+        version or alias; the version whose sandboxes it keeps."""
+        target = self.provisioning_target(function_name, qualifier)
+        latest = self._latest(target.name, None)
+        configs = latest.metadata.provisioned
         if requested is None:
             configs.pop(qualifier, None)
         else:
             configs[qualifier] = {"Requested": requested, "LastModified": cfg.last_modified()}
-        await self._set_private(latest, "_Provisioned", configs or None)
+        await self._set_metadata(latest, provisioned=configs)
+        self._changed(target.name, Change.PROVISIONED, qualifier)
+        return target
+
+    def provisioned_concurrency(self) -> list[tuple[FunctionVersion, str, int]]:
+        """Every stored provisioned concurrency config: (its version, qualifier, requested).
+        A config whose qualifier names nothing any more is left out."""
+        found = []
+        for (name, version), fn in list(self._cache.items()):
+            if version != LATEST:
+                continue
+            for qualifier, wanted in fn.metadata.provisioned.items():
+                try:
+                    target = self.provisioning_target(name, qualifier)
+                except (InvalidParameterValueException, ResourceNotFoundException):
+                    continue
+                found.append((target, qualifier, int(wanted["Requested"])))
+        return found
 
     # asynchronous invocation settings
     def event_invoke_target(self, function_name: str, qualifier: str | None) -> tuple[str, str]:
@@ -386,18 +451,18 @@ class FunctionRegistry:
 
     def event_invoke_configs(self, function_name: str) -> dict[str, dict[str, Any]]:
         """qualifier -> stored EventInvokeConfig of a function."""
-        return dict(self._latest(function_name, None).config.get("_EventInvokeConfigs") or {})
+        return self._latest(function_name, None).metadata.event_invoke_configs
 
     async def set_event_invoke_config(
         self, function_name: str, qualifier: str, config: dict[str, Any] | None
     ) -> None:
         latest = self._latest(function_name, None)
-        configs = dict(latest.config.get("_EventInvokeConfigs") or {})
+        configs = latest.metadata.event_invoke_configs
         if config is None:
             configs.pop(qualifier, None)
         else:
             configs[qualifier] = config
-        await self._set_private(latest, "_EventInvokeConfigs", configs or None)
+        await self._set_metadata(latest, event_invoke_configs=configs)
 
     async def _forget_event_invoke_config(self, function_name: str, qualifier: str) -> None:
         """A deleted version's or alias's EventInvokeConfig goes with it, as on Lambda."""
@@ -522,5 +587,5 @@ def route(alias: dict[str, Any]) -> str:
 
 
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A stored configuration without gureum's private members (``_Tags``)."""
+    """A stored configuration without gureum's private members (its metadata)."""
     return {k: v for k, v in config.items() if not k.startswith("_")}

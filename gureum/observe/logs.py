@@ -1,4 +1,4 @@
-"""Function logs: lines collected from sandboxes, written to the store in batches.
+"""Function logs: lines collected from sandboxes, written to the log store in batches.
 
 ``emit`` only appends to a list; a background task writes batches through the store's
 single writer, so logging never waits on the disk on the invoke path.
@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 
-from gureum.store import LogEvent, Store
+from gureum.observe.log_store import LogEvent, LogStore
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ class LogSink:
 
     def __init__(
         self,
-        store: Store,
+        store: LogStore,
         *,
         interval: float = 0.2,
         max_batch: int = 5000,

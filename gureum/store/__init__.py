@@ -1,5 +1,9 @@
-"""The store: functions and logs in SQLite (WAL) or PostgreSQL, through SQLAlchemy Core."""
+"""The store: SQLAlchemy Core over SQLite (WAL) or PostgreSQL, its schema and migrations.
 
-from gureum.store.store import FunctionRow, LogEvent, Store, open_store
+The SQL of each concept lives beside the concept (functions here; queues, traces and
+logs in their own packages); what differs between the engines stays here.
+"""
 
-__all__ = ["FunctionRow", "LogEvent", "Store", "open_store"]
+from gureum.store.store import FunctionRow, Store, open_store
+
+__all__ = ["FunctionRow", "Store", "open_store"]

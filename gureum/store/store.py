@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import re
-import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,8 +26,7 @@ from gureum.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from gureum.store import bulk
-from gureum.store.tables import aliases, functions, log_events, log_streams
+from gureum.store.tables import aliases, functions
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,44 +43,6 @@ class FunctionRow:
     config: dict[str, Any]
     code_sha256: str  # hex digest of the zip (the file name in the code store)
     revision_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class LogEvent:
-    """One log line of a log stream (``timestamp`` in epoch milliseconds)."""
-
-    log_group: str
-    log_stream: str
-    timestamp: int
-    message: str
-
-
-def _text(message: str) -> str:
-    """A log message as both engines keep it: PostgreSQL's text cannot hold NUL, which
-    becomes U+FFFD (as undecodable bytes already do), and one such line must not cost
-    the whole batch."""
-    return message.replace("\x00", "\ufffd") if "\x00" in message else message
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _stream_token(token: str | None) -> tuple[str, int] | None:
-    """``f/<id>`` or ``b/<id>`` as (direction, id); ValueError for anything else."""
-    if not token:
-        return None
-    direction, _, position = token.partition("/")
-    if direction not in ("f", "b") or not position.isdigit():
-        raise ValueError(f"invalid token {token!r}")
-    return direction, int(position)
-
-
-def _pattern_terms(pattern: str | None) -> list[str]:
-    """CloudWatch's simple filter pattern: terms that must all appear; quotes keep phrases."""
-    if not pattern or not pattern.strip():
-        return []
-    return [a or b for a, b in re.findall(r'"([^"]*)"|(\S+)', pattern)]
 
 
 #: Threads for transactions that may commit side by side on PostgreSQL.
@@ -103,11 +62,6 @@ class Store:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
-        self._log_insert = bulk.insert(
-            self.dialect,
-            log_events,
-            ("log_group", "log_stream", "timestamp", "ingestion_time", "message"),
-        )
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gureum-store")
         #: Transactions that may commit side by side (each waits for its own round trips
         #: and WAL flush): on PostgreSQL a few threads of their own; SQLite has one writer.
@@ -119,7 +73,6 @@ class Store:
                 self.parallel_writers, thread_name_prefix="gureum-store-parallel"
             )
         )
-        self._stream_upsert = self._log_stream_upsert()
 
     @property
     def dialect(self) -> str:
@@ -156,37 +109,22 @@ class Store:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._parallel, functools.partial(fn, *args))
 
-    def _log_stream_upsert(self) -> Any:
-        """Insert a log stream or fold a batch's figures into it (executed many)."""
-        insert = self._insert(log_streams)
-        excluded = insert.excluded
-        least, greatest = (
-            (sa.func.min, sa.func.max)
-            if self.dialect == "sqlite"
-            else (sa.func.least, sa.func.greatest)
-        )
-        return insert.on_conflict_do_update(
-            index_elements=[log_streams.c.log_group, log_streams.c.log_stream],
-            set_={
-                "first_event_timestamp": least(
-                    log_streams.c.first_event_timestamp, excluded.first_event_timestamp
-                ),
-                "last_event_timestamp": greatest(
-                    log_streams.c.last_event_timestamp, excluded.last_event_timestamp
-                ),
-                "last_ingestion_time": excluded.last_ingestion_time,
-                "stored_bytes": log_streams.c.stored_bytes + excluded.stored_bytes,
-            },
-        )
-
-    def _insert(self, table: sa.Table) -> Any:
+    # what differs between the engines, for the SQL that lives beside its concept
+    def insert(self, table: sa.Table) -> Any:
+        """An INSERT that can take ``on_conflict_do_update`` (the engine's own)."""
         return sqlite.insert(table) if self.dialect == "sqlite" else postgresql.insert(table)
 
-    def _contains(self, column: sa.Column[str], term: str) -> sa.ColumnElement[bool]:
+    def contains(self, column: sa.Column[str], term: str) -> sa.ColumnElement[bool]:
         """Case-sensitive substring test (SQLite's LIKE ignores case, ``instr`` does not)."""
         if self.dialect == "sqlite":
             return sa.func.instr(column, term) > 0
         return column.contains(term, autoescape=True)
+
+    def least_greatest(self) -> tuple[Any, Any]:
+        """The engine's smaller-of and larger-of functions (SQLite's are min and max)."""
+        if self.dialect == "sqlite":
+            return sa.func.min, sa.func.max
+        return sa.func.least, sa.func.greatest
 
     # functions
     def create_function(self, row: FunctionRow) -> None:
@@ -320,258 +258,6 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(aliases.delete().where(aliases.c.function_name == name))
             deleted = connection.execute(functions.delete().where(functions.c.name == name))
-        return bool(deleted.rowcount)
-
-    # logs
-    def put_log_events(self, events: Sequence[LogEvent]) -> None:
-        if not events:
-            return
-        # Ids then follow time within a batch, so reading a stream by id reads it in order.
-        events = sorted(events, key=lambda e: e.timestamp)
-        now = _now_ms()
-        streams: dict[tuple[str, str], dict[str, int]] = {}
-        for event in events:
-            key = (event.log_group, event.log_stream)
-            stats = streams.get(key)
-            size = len(event.message.encode())
-            if stats is None:
-                streams[key] = {"first": event.timestamp, "last": event.timestamp, "bytes": size}
-            else:
-                stats["first"] = min(stats["first"], event.timestamp)
-                stats["last"] = max(stats["last"], event.timestamp)
-                stats["bytes"] += size
-        with self.engine.begin() as connection:
-            # Straight to the driver, in one statement: log lines are the store's
-            # bulkiest writes (see ``bulk``).
-            self._log_insert.execute(
-                connection,
-                [(e.log_group, e.log_stream, e.timestamp, now, _text(e.message)) for e in events],
-            )
-            # One statement for every stream of the batch, built once: a statement with
-            # its values inlined is compiled afresh each time (it was a fifth of the
-            # server's CPU when 200 sandboxes started at once).
-            connection.execute(
-                self._stream_upsert,
-                [
-                    {
-                        "log_group": group,
-                        "log_stream": stream,
-                        "creation_time": now,
-                        "first_event_timestamp": stats["first"],
-                        "last_event_timestamp": stats["last"],
-                        "last_ingestion_time": now,
-                        "stored_bytes": stats["bytes"],
-                    }
-                    for (group, stream), stats in streams.items()
-                ],
-            )
-
-    def get_log_events(
-        self,
-        group: str,
-        stream: str,
-        *,
-        start_time: int | None,
-        end_time: int | None,
-        start_from_head: bool,
-        limit: int,
-        next_token: str | None,
-    ) -> tuple[list[dict[str, Any]], str, str]:
-        """Events of one stream, ascending, with forward (``f/``) and backward (``b/``) tokens."""
-        where = (log_events.c.log_group == group) & (log_events.c.log_stream == stream)
-        if start_time is not None:
-            where &= log_events.c.timestamp >= start_time
-        if end_time is not None:
-            where &= log_events.c.timestamp < end_time
-        token = _stream_token(next_token)
-        after = token[1] if token and token[0] == "f" else None
-        before = token[1] if token and token[0] == "b" else None
-        forward = after is not None or (before is None and start_from_head)
-        query = sa.select(
-            log_events.c.id,
-            log_events.c.timestamp,
-            log_events.c.message,
-            log_events.c.ingestion_time,
-        ).where(where)
-        if after is not None:
-            query = query.where(log_events.c.id > after)
-        if before is not None:
-            query = query.where(log_events.c.id < before)
-        order = log_events.c.id.asc() if forward else log_events.c.id.desc()
-        with self.engine.connect() as connection:
-            records = list(connection.execute(query.order_by(order).limit(limit)))
-        if not forward:
-            records.reverse()
-        events = [
-            {"timestamp": r.timestamp, "message": r.message, "ingestionTime": r.ingestion_time}
-            for r in records
-        ]
-        if records:
-            return events, f"f/{records[-1].id}", f"b/{records[0].id}"
-        # Nothing (more): the tokens stay where they were, as CloudWatch's do.
-        if after is not None:
-            return events, f"f/{after}", f"b/{after + 1}"
-        if before is not None:
-            return events, f"f/{before - 1}", f"b/{before}"
-        return events, "f/0", "b/0"
-
-    def filter_log_events(
-        self,
-        group: str,
-        *,
-        stream_names: list[str] | None,
-        stream_prefix: str | None,
-        start_time: int | None,
-        end_time: int | None,
-        pattern: str | None,
-        limit: int,
-        next_token: str | None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Events of a group, ascending by time, that contain every term of ``pattern``."""
-        where = log_events.c.log_group == group
-        if stream_names:
-            where &= log_events.c.log_stream.in_(stream_names)
-        if stream_prefix:
-            where &= log_events.c.log_stream.startswith(stream_prefix, autoescape=True)
-        if start_time is not None:
-            where &= log_events.c.timestamp >= start_time
-        if end_time is not None:
-            where &= log_events.c.timestamp <= end_time
-        for term in _pattern_terms(pattern):
-            where &= self._contains(log_events.c.message, term)
-        if next_token:
-            stamp, _, last_id = next_token.partition("/")
-            if not (stamp.isdigit() and last_id.isdigit()):
-                raise ValueError(f"invalid token {next_token!r}")
-            where &= sa.tuple_(log_events.c.timestamp, log_events.c.id) > sa.tuple_(
-                sa.literal(int(stamp)), sa.literal(int(last_id))
-            )
-        query = (
-            sa.select(log_events)
-            .where(where)
-            .order_by(log_events.c.timestamp, log_events.c.id)
-            .limit(limit + 1)
-        )
-        with self.engine.connect() as connection:
-            records = list(connection.execute(query))
-        more = len(records) > limit
-        records = records[:limit]
-        events = [
-            {
-                "logStreamName": r.log_stream,
-                "timestamp": r.timestamp,
-                "message": r.message,
-                "ingestionTime": r.ingestion_time,
-                "eventId": str(r.id),
-            }
-            for r in records
-        ]
-        token = f"{records[-1].timestamp}/{records[-1].id}" if more else None
-        return events, token
-
-    def describe_log_groups(
-        self, prefix: str | None, limit: int, next_token: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        query = sa.select(
-            log_streams.c.log_group,
-            sa.func.min(log_streams.c.creation_time).label("created"),
-            sa.func.sum(log_streams.c.stored_bytes).label("stored"),
-        )
-        if prefix:
-            query = query.where(log_streams.c.log_group.startswith(prefix, autoescape=True))
-        if next_token:
-            query = query.where(log_streams.c.log_group > next_token)
-        query = query.group_by(log_streams.c.log_group).order_by(log_streams.c.log_group)
-        with self.engine.connect() as connection:
-            records = list(connection.execute(query.limit(limit + 1)))
-        more = len(records) > limit
-        records = records[:limit]
-        groups = [
-            {
-                "logGroupName": r.log_group,
-                "creationTime": int(r.created),
-                "storedBytes": int(r.stored or 0),
-            }
-            for r in records
-        ]
-        return groups, (records[-1].log_group if more else None)
-
-    def describe_log_streams(
-        self,
-        group: str,
-        *,
-        prefix: str | None,
-        order_by: str,
-        descending: bool,
-        limit: int,
-        next_token: str | None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        query = sa.select(log_streams).where(log_streams.c.log_group == group)
-        if prefix:
-            query = query.where(log_streams.c.log_stream.startswith(prefix, autoescape=True))
-        by_time = order_by == "LastEventTime"
-        columns = (
-            [log_streams.c.last_event_timestamp, log_streams.c.log_stream]
-            if by_time
-            else [log_streams.c.log_stream]
-        )
-        if next_token:
-            # Keyset paging: the token names the last stream seen, so streams written
-            # between two pages cannot shift what the next page starts with.
-            kind, _, rest = next_token.partition("/")
-            after: tuple[Any, ...]
-            if kind == "n" and not by_time:
-                after = (rest,)
-            elif kind == "t" and by_time:
-                stamp, _, name = rest.partition("/")
-                if not stamp.lstrip("-").isdigit():
-                    raise ValueError(f"invalid token {next_token!r}")
-                after = (int(stamp), name)
-            else:
-                raise ValueError(f"invalid token {next_token!r}")
-            key = sa.tuple_(*columns)
-            bound = sa.tuple_(*(sa.literal(value) for value in after))
-            query = query.where(key < bound if descending else key > bound)
-        ordering = [c.desc() if descending else c.asc() for c in columns]
-        with self.engine.connect() as connection:
-            records = list(connection.execute(query.order_by(*ordering).limit(limit + 1)))
-        more = len(records) > limit
-        records = records[:limit]
-        streams = [
-            {
-                "logStreamName": r.log_stream,
-                "creationTime": r.creation_time,
-                "firstEventTimestamp": r.first_event_timestamp,
-                "lastEventTimestamp": r.last_event_timestamp,
-                "lastIngestionTime": r.last_ingestion_time,
-                "storedBytes": r.stored_bytes,
-            }
-            for r in records
-        ]
-        if not more:
-            return streams, None
-        last = records[-1]
-        if by_time:
-            return streams, f"t/{last.last_event_timestamp}/{last.log_stream}"
-        return streams, f"n/{last.log_stream}"
-
-    def log_group_exists(self, group: str) -> bool:
-        with self.engine.connect() as connection:
-            return (
-                connection.execute(
-                    sa.select(log_streams.c.log_group)
-                    .where(log_streams.c.log_group == group)
-                    .limit(1)
-                ).first()
-                is not None
-            )
-
-    def delete_log_group(self, group: str) -> bool:
-        with self.engine.begin() as connection:
-            connection.execute(log_events.delete().where(log_events.c.log_group == group))
-            deleted = connection.execute(
-                log_streams.delete().where(log_streams.c.log_group == group)
-            )
         return bool(deleted.rowcount)
 
 

@@ -52,7 +52,7 @@ class WorkerManager:
 
     def __init__(
         self,
-        env: SandboxEnvironment,
+        env: SandboxEnvironment | None,
         code: CodeStore,
         logs: LogSink,
         *,
@@ -60,7 +60,7 @@ class WorkerManager:
         placement: Placement,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.env = env
+        self._env = env
         self.code = code
         self.logs = logs
         self.idle_timeout = idle_timeout
@@ -83,7 +83,16 @@ class WorkerManager:
         self.cold_starts = 0
         self.warm_starts = 0
 
-    def start(self) -> None:
+    @property
+    def env(self) -> SandboxEnvironment:
+        """What every sandbox on this host is given (known once the host is examined)."""
+        if self._env is None:
+            raise RuntimeError("the Worker Manager has not started")
+        return self._env
+
+    def start(self, env: SandboxEnvironment | None = None) -> None:
+        if env is not None:
+            self._env = env
         self._reaper = asyncio.create_task(self._reap_forever(), name="gureum-reaper")
 
     # invoke path
@@ -233,6 +242,10 @@ class WorkerManager:
             return
         self.provisioned[key] = (function, count)
         self._top_up(function, count)
+
+    def provisioning_error(self, name: str, version: str) -> str | None:
+        """Why a version's provisioned sandboxes could not be kept, if they could not."""
+        return self.provisioning_errors.get((name, version))
 
     def provisioned_ready(self, name: str, version: str) -> int:
         """How many provisioned sandboxes of a version are initialized and alive."""

@@ -450,19 +450,19 @@ def test_an_empty_window_of_an_existing_stream_is_not_an_error(
     assert page["events"] == []
 
 
-def test_response_headers_and_internal_errors(gureum_server: RunningServer) -> None:
-    async def boom(platform: Any, params: dict[str, Any]) -> dict[str, Any]:
+def test_response_headers_and_internal_errors(
+    gureum_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def boom(params: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("bug")
 
-    json_rpc.register("Gureum_Test", {"Boom": boom}, model="logs", title="Test")
-    try:
-        ok = post(gureum_server, b"{}", "Logs_20140328.DescribeLogGroups")
-        assert ok.status == 200
-        assert ok.headers["Content-Type"] == "application/x-amz-json-1.1"
-        assert ok.headers["x-amzn-RequestId"]
-        failed = post(gureum_server, b"{}", "Gureum_Test.Boom")
-        assert failed.status == 500
-        assert json.loads(failed.body)["__type"] == "ServiceUnavailableException"
-        assert b"bug" not in failed.body
-    finally:
-        del json_rpc.SERVICES["Gureum_Test"]
+    service = json_rpc.JsonRpcService("Gureum_Test", {"Boom": boom}, model="logs", title="Test")
+    monkeypatch.setitem(gureum_server.platform.json_rpc.services, "Gureum_Test", service)
+    ok = post(gureum_server, b"{}", "Logs_20140328.DescribeLogGroups")
+    assert ok.status == 200
+    assert ok.headers["Content-Type"] == "application/x-amz-json-1.1"
+    assert ok.headers["x-amzn-RequestId"]
+    failed = post(gureum_server, b"{}", "Gureum_Test.Boom")
+    assert failed.status == 500
+    assert json.loads(failed.body)["__type"] == "ServiceUnavailableException"
+    assert b"bug" not in failed.body

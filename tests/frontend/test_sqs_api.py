@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from gureum.frontend import json_rpc
 from gureum.queues.queues import md5_of_attributes
 from tests.conftest import (
     RunningServer,
@@ -277,10 +276,10 @@ def test_wrong_member_types_and_missing_members(sqs: Any, sqs_server: RunningSer
 def test_internal_errors_answer_500(
     sqs_server: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(platform: Any, params: dict[str, Any]) -> dict[str, Any]:
+    async def broken(params: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("a bug")
 
-    operations = json_rpc.SERVICES["AmazonSQS"].operations
+    operations = sqs_server.platform.json_rpc.services["AmazonSQS"].operations
     monkeypatch.setitem(operations, "ListQueues", broken)
     answer = post(sqs_server, "ListQueues", {})
     assert answer.status == 500

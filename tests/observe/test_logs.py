@@ -7,18 +7,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
-from gureum.store import Store, open_store
+from gureum.store import open_store
 
 
-class CountingStore(Store):
-    """A real SQLite store that counts its batches; each write takes ``delay`` s more,
-    as on a busy disk."""
+class CountingStore(LogStore):
+    """A real SQLite log store that counts its batches; each write takes ``delay`` s
+    more, as on a busy disk."""
 
     def __init__(self, url: str, delay: float = 0.0) -> None:
-        super().__init__(url)
+        super().__init__(open_store(url))
         self.batches: list[int] = []
         self.delay = delay
+
+    def close(self) -> None:
+        self.store.close()
 
     def put_log_events(self, events: Any) -> None:
         self.batches.append(len(events))
@@ -26,7 +30,7 @@ class CountingStore(Store):
         super().put_log_events(events)
 
 
-def count(store: Store) -> int:
+def count(store: LogStore) -> int:
     events, _ = store.filter_log_events(
         "g",
         stream_names=None,
@@ -42,7 +46,6 @@ def count(store: Store) -> int:
 
 def test_busy_logging_is_written_in_few_batches(tmp_path: Path) -> None:
     store = CountingStore(f"sqlite:///{tmp_path / 's.db'}", delay=0.002)
-    store.migrate()
 
     async def scenario() -> None:
         sink = LogSink(store, interval=0.05)
@@ -62,7 +65,6 @@ def test_busy_logging_is_written_in_few_batches(tmp_path: Path) -> None:
 
 def test_close_writes_everything_in_max_batch_chunks(tmp_path: Path) -> None:
     store = CountingStore(f"sqlite:///{tmp_path / 's.db'}")
-    store.migrate()
 
     async def scenario() -> None:
         sink = LogSink(store, interval=10, max_batch=300)
@@ -78,7 +80,7 @@ def test_close_writes_everything_in_max_batch_chunks(tmp_path: Path) -> None:
 
 
 def test_overflow_is_counted_not_unbounded(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    store = LogStore(open_store(f"sqlite:///{tmp_path / 's.db'}"))
 
     async def scenario() -> int:
         sink = LogSink(store, max_buffered=10)
@@ -90,4 +92,4 @@ def test_overflow_is_counted_not_unbounded(tmp_path: Path) -> None:
 
     assert asyncio.run(scenario()) == 5
     assert count(store) == 10
-    store.close()
+    store.store.close()

@@ -1,0 +1,138 @@
+"""Front End Invoke: the one call that invokes a function, whoever asks.
+
+The edge's Invoke API, the async poller and every later caller (the API gateway, event
+source mappings, the console) invoke through :meth:`FrontEndInvoke.invoke` and nothing
+else. One call resolves the function (name or ARN, qualifier, alias routing), then:
+
+- ``RequestResponse``: samples the trace, takes a slot from the Counting Service (429
+  when over a limit), runs the invocation through the Worker Manager, records the
+  trace's segments, and answers the outcome;
+- ``Event``: writes the event to the durable queue (the async poller runs it later);
+- ``DryRun``: only the resolution, which says the function exists.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from gureum.counting import CountingService
+from gureum.events.async_events import AsyncEventQueue
+from gureum.functions.config import FunctionVersion, function_arn
+from gureum.functions.registry import FunctionRegistry
+from gureum.tracing.lambda_segments import InvocationTrace
+from gureum.tracing.sampling import Sampler
+from gureum.tracing.segments import from_document
+from gureum.tracing.trace_store import TraceStore
+from gureum.workers.manager import WorkerManager
+from gureum.workers.runtime_api import Invocation
+from gureum.workers.sandbox import InvokeOutcome
+
+InvocationType = Literal["RequestResponse", "Event", "DryRun"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who invokes and what they hand over besides the payload."""
+
+    request_id: str
+    #: The caller's ``X-Amzn-Trace-Id`` (its sampling decision is honoured).
+    trace_header: str | None = None
+    #: The decoded ``X-Amz-Client-Context`` (JSON), for the runtime.
+    client_context: str | None = None
+    #: Keep the end of the invocation's log (``LogType=Tail``).
+    tail: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Invoked:
+    """What an invoke did: the version it resolved to, and how the invocation ended
+    (None when it was accepted for later, or only a dry run)."""
+
+    function: FunctionVersion
+    outcome: InvokeOutcome | None
+
+
+class FrontEndInvoke:
+    """Resolve, trace, count and run invocations (the seed's Front End Invoke)."""
+
+    def __init__(
+        self,
+        *,
+        functions: FunctionRegistry,
+        counting: CountingService,
+        workers: WorkerManager,
+        events: AsyncEventQueue,
+        sampler: Sampler,
+        traces: TraceStore,
+        region: str,
+        account_id: str,
+    ) -> None:
+        self.functions = functions
+        self.counting = counting
+        self.workers = workers
+        self.events = events
+        self.sampler = sampler
+        self.traces = traces
+        self.region = region
+        self.account_id = account_id
+
+    async def invoke(
+        self,
+        function_name: str,
+        qualifier: str | None,
+        payload: bytes,
+        invocation_type: InvocationType,
+        caller: Caller,
+    ) -> Invoked:
+        """Invoke ``function_name`` (a name or an ARN) at ``qualifier``.
+
+        Raises the API's errors: ResourceNotFoundException for no such function,
+        TooManyRequestsException (429) over a concurrency limit.
+        """
+        function = self.functions.get(function_name, qualifier)
+        if invocation_type == "DryRun":
+            return Invoked(function, None)
+        if invocation_type == "Event":
+            await self.events.accept(
+                function.name,
+                qualifier,
+                payload,
+                caller.request_id,
+                trace_id=caller.trace_header,
+                client_context=caller.client_context,
+            )
+            return Invoked(function, None)
+        trace = InvocationTrace.begin(
+            caller.trace_header,
+            function.tracing_active,
+            lambda: self.sampler.sample(function.name, "AWS::Lambda::Function"),
+        )
+        invocation = Invocation(
+            caller.request_id,
+            payload,
+            int(time.time() * 1000) + function.timeout * 1000,
+            function_arn(self.region, self.account_id, function.name, qualifier),
+            trace_id=trace.header,
+            client_context=caller.client_context,
+            trace=trace,
+        )
+        slot = self.counting.acquire(function.name)
+        try:
+            outcome = await self.workers.invoke(function, invocation, tail=caller.tail)
+        finally:
+            self.counting.release(slot)
+        if trace.sampled:
+            for document in trace.segments(
+                function_name=function.name,
+                function_arn=invocation.invoked_function_arn,
+                account_id=self.account_id,
+                request_id=invocation.request_id,
+                region=self.region,
+                duration_ms=outcome.duration_ms,
+                init_ms=outcome.init_duration_ms,
+                error_body=outcome.body if outcome.function_error else None,
+            ):
+                self.traces.add(from_document(document))
+        return Invoked(function, outcome)
