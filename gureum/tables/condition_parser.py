@@ -72,6 +72,8 @@ class _Grouped:
 
 
 class ConditionParser(ExpressionParser):
+    """A condition's tree from its text: :meth:`parse`, then ``paths`` it read."""
+
     keywords = frozenset({"AND", "OR", "NOT", "BETWEEN", "IN"})
     order = (
         "depth",
@@ -188,11 +190,7 @@ class ConditionParser(ExpressionParser):
                 and operand.name != "size"
                 and operand.name in CONDITION_FUNCTIONS
             ):
-                self.record(
-                    "function_use",
-                    "The function is not allowed to be used this way in an expression; "
-                    f"function: {operand.name}",
-                )
+                self.record("function_use", USED_THIS_WAY + operand.name)
 
     def check_distinct(self, operator: str, operands: tuple[Operand, ...]) -> None:
         first = operands[0]
@@ -279,11 +277,7 @@ class ConditionParser(ExpressionParser):
             call = self.function_call()
             if not self.at_condition_operator():
                 if call.name == "size":
-                    self.record(
-                        "function_use",
-                        "The function is not allowed to be used this way in an expression; "
-                        "function: size",
-                    )
+                    self.record("function_use", USED_THIS_WAY + "size")
                 return self.finish_leaf(FunctionCondition(call))
             left: Operand = call
         else:

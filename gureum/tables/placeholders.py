@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from gureum.tables.values import AttributeValue, ValidationError, validate_value
+from gureum.tables.values import AttributeValue, SerializationError, ValidationError, validate_value
 
 _NAME_KEY = re.compile(r"#[A-Za-z0-9_]+")
 _VALUE_KEY = re.compile(r":[A-Za-z0-9_]+")
@@ -44,6 +44,9 @@ class ExpressionAttributes:
         self.values: dict[str, AttributeValue] = {}
         self.used_names: set[str] = set()
         self.used_values: set[str] = set()
+        for given in (names, values):
+            if given is not None and not isinstance(given, Mapping):
+                raise SerializationError("Start of structure or map found where not expected")
         if names is not None:
             if not names:
                 raise ExpressionError("ExpressionAttributeNames must not be empty")

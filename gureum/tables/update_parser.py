@@ -47,6 +47,8 @@ LONG_TYPE_NAMES = {
 
 
 class UpdateParser(ExpressionParser):
+    """An update's actions from its text: :meth:`parse`."""
+
     keywords = UPDATE_KEYWORDS
     order = (
         "depth",

@@ -16,7 +16,7 @@ from gureum.tables.expressions import (
     parse_condition,
     parse_filter,
 )
-from gureum.tables.values import AttributeValue, Item
+from gureum.tables.values import AttributeValue, Item, SerializationError
 
 
 def b64(data: bytes) -> str:
@@ -656,3 +656,8 @@ def test_a_condition_expression_says_so_in_its_errors() -> None:
     with pytest.raises(ExpressionError) as caught:
         parse_condition("a =", ExpressionAttributes())
     assert caught.value.message.startswith("Invalid ConditionExpression: Syntax error")
+
+
+def test_placeholder_maps_must_be_maps() -> None:
+    with pytest.raises(SerializationError):
+        ExpressionAttributes(None, [":a"])  # type: ignore[arg-type]

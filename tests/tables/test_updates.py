@@ -16,7 +16,14 @@ from gureum.tables.expressions import (
     parse_update,
 )
 from gureum.tables.updates import AddAction, DeleteAction, RemoveAction, SetAction
-from gureum.tables.values import AttributeValue, Item, ValidationError
+from gureum.tables.values import (
+    ITEM_TO_UPDATE_TOO_LARGE,
+    AttributeValue,
+    Item,
+    ValidationError,
+    check_item_size,
+    validate_item,
+)
 
 
 def n(value: str | int) -> AttributeValue:
@@ -591,3 +598,24 @@ def test_deep_function_nesting_answers_an_error() -> None:
         "Invalid UpdateExpression: The function is not allowed in an update expression; "
         "function: size"
     )
+
+
+def test_an_update_item_request_as_the_api_layer_runs_it() -> None:
+    # UpdateItem: Key, UpdateExpression, ConditionExpression, one set of placeholders.
+    key = {"pk": s("user#1")}
+    stored: Item | None = {**key, "visits": n(4), "tags": {"SS": ["new"]}}
+    attributes = ExpressionAttributes(
+        {"#v": "visits"}, {":one": n(1), ":max": n(10), ":old": {"SS": ["new"]}}
+    )
+    expression = parse_update("SET #v = #v + :one DELETE tags :old", attributes)
+    condition = parse_condition("#v < :max", attributes)
+    attributes.check_unused()
+    expression.check_keys(key)
+    assert condition.evaluate(stored)  # else ConditionalCheckFailedException
+    result = expression.apply(stored if stored is not None else key)
+    item = validate_item(result.item)
+    check_item_size(item, message=ITEM_TO_UPDATE_TOO_LARGE)
+    assert item == {**key, "visits": n(5)}
+    assert result.updated_new() == {"visits": n(5)}
+    assert result.updated_old() == {"visits": n(4), "tags": {"SS": ["new"]}}
+    assert result.attributes == ("visits", "tags")
