@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gureum.trace_commands import (
+from gureum.cli.traces import (
     BAR,
     OPEN_BAR,
     bar,
@@ -22,8 +22,8 @@ from gureum.trace_commands import (
     trace_table,
     waterfall,
 )
+from tests.cli.conftest import run
 from tests.conftest import RunningServer, client, unique_name
-from tests.test_cli import run
 
 T0 = 1_700_000_000.0
 TRACE = "1-6553f100-0123456789abcdef01234567"

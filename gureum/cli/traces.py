@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gureum.client_commands import (
-    _add_client_options,
-    _call,
-    _client,
-    _fail,
-    _print_json,
+from gureum.cli.client import (
+    CLIError,
+    add_client_options,
+    call,
+    make_client,
     parse_since,
+    print_json,
 )
 from gureum.tracing.segments import TRACE_ID
 
@@ -173,7 +173,7 @@ def _summaries(
         if args.filter:
             params["FilterExpression"] = args.filter
         while True:
-            page = _call(xray.get_trace_summaries, args, **params)
+            page = call(xray.get_trace_summaries, args, **params)
             found += page.get("TraceSummaries", [])
             if not page.get("NextToken"):
                 break
@@ -192,13 +192,13 @@ def _end(now: float) -> int:
 
 def cmd_traces(args: argparse.Namespace) -> int:
     if args.limit < 1:
-        raise _fail("--limit must be at least 1")
+        raise CLIError("--limit must be at least 1")
     now = time.time()
     start = parse_since(args.since, now) / 1000
-    xray = _client(args, "xray")
+    xray = make_client(args, "xray")
     summaries = _summaries(args, xray, start, _end(now))
     if args.json:
-        _print_json(summaries)
+        print_json(summaries)
     elif not summaries:
         print(f"no traces in the last {args.since}", file=sys.stderr)
     else:
@@ -391,13 +391,13 @@ def trace_json(trace: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     if not TRACE_ID.fullmatch(args.id):
-        raise _fail(f"{args.id!r} is not a trace id (1-<8 hex digits>-<24 hex digits>)")
-    xray = _client(args, "xray")
-    traces = _call(xray.batch_get_traces, args, TraceIds=[args.id]).get("Traces") or []
+        raise CLIError(f"{args.id!r} is not a trace id (1-<8 hex digits>-<24 hex digits>)")
+    xray = make_client(args, "xray")
+    traces = call(xray.batch_get_traces, args, TraceIds=[args.id]).get("Traces") or []
     if not traces:
-        raise _fail(f"no trace {args.id} (not recorded, not written yet, or expired)")
+        raise CLIError(f"no trace {args.id} (not recorded, not written yet, or expired)")
     if args.json:
-        _print_json(trace_json(traces[0]))
+        print_json(trace_json(traces[0]))
         return 0
     width = args.width or shutil.get_terminal_size().columns
     for line in waterfall(traces[0], width):
@@ -494,17 +494,17 @@ def service_map(services: list[dict[str, Any]]) -> list[str]:
 def cmd_service_map(args: argparse.Namespace) -> int:
     now = time.time()
     start = parse_since(args.since, now) / 1000
-    xray = _client(args, "xray")
+    xray = make_client(args, "xray")
     params: dict[str, Any] = {"StartTime": start, "EndTime": _end(now)}
     services: list[dict[str, Any]] = []
     while True:
-        page = _call(xray.get_service_graph, args, **params)
+        page = call(xray.get_service_graph, args, **params)
         services += page.get("Services", [])
         if not page.get("NextToken"):
             break
         params["NextToken"] = page["NextToken"]
     if args.json:
-        _print_json({"StartTime": start, "EndTime": now, "Services": services})
+        print_json({"StartTime": start, "EndTime": now, "Services": services})
         return 0
     for line in service_map(services):
         print(line)
@@ -546,4 +546,4 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     service_map_.set_defaults(func=cmd_service_map)
 
     for command in (traces, trace, service_map_):
-        _add_client_options(command)
+        add_client_options(command)
