@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gureum.cli import build_parser, settings_from_args
+from gureum.cli import build_parser
+from gureum.cli.server import settings_from_args
 from gureum.settings import Settings
 
 DOC = (Path(__file__).parent.parent / "docs" / "settings.md").read_text()

@@ -1,37 +1,17 @@
-"""The CLI's trace commands: ``traces``, ``trace`` and ``service-map``.
+"""What ``gureum traces``, ``trace`` and ``service-map`` draw, from X-Ray's answers
+(GetTraceSummaries' summaries, BatchGetTraces' traces, GetServiceGraph's services).
 
-They read a running server's traces through boto3's ``xray`` client (GetTraceSummaries,
-BatchGetTraces, GetServiceGraph). What they draw is made by the pure functions here,
-from the API's answers, so it is tested without a server.
+Pure functions, no I/O: they are tested on hand-made documents, without a server.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import shutil
-import sys
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gureum.client_commands import (
-    _add_client_options,
-    _call,
-    _client,
-    _fail,
-    _print_json,
-    parse_since,
-)
-from gureum.tracing.segments import TRACE_ID
-
-DEFAULT_SINCE = "10m"
-DEFAULT_LIMIT = 50
-#: GetTraceSummaries looks back at most a day a call, on X-Ray; longer windows are split.
-SUMMARY_WINDOW = 24 * 3600
 #: The widest annotations cell and error mark; longer ones end in an ellipsis.
 MAX_ANNOTATIONS_WIDTH = 60
 MAX_MARK_WIDTH = 32
@@ -149,62 +129,6 @@ def trace_table(summaries: list[dict[str, Any]]) -> list[str]:
             )
         )
     return _table_lines(rows)
-
-
-def _windows(
-    start: float, end: float, size: float = SUMMARY_WINDOW
-) -> Iterator[tuple[float, float]]:
-    """[start, end] as windows of at most ``size`` seconds, newest first."""
-    if end <= start:
-        yield start, end
-    while end > start:
-        yield max(start, end - size), end
-        end -= size
-
-
-def _summaries(
-    args: argparse.Namespace, xray: Any, start: float, end: float
-) -> list[dict[str, Any]]:
-    """The newest ``args.limit`` summaries of [start, end] that match ``args.filter``."""
-    found: list[dict[str, Any]] = []
-    for window_start, window_end in _windows(start, end):
-        # Pages come oldest first: a window is read whole before the newest are known.
-        params: dict[str, Any] = {"StartTime": window_start, "EndTime": window_end}
-        if args.filter:
-            params["FilterExpression"] = args.filter
-        while True:
-            page = _call(xray.get_trace_summaries, args, **params)
-            found += page.get("TraceSummaries", [])
-            if not page.get("NextToken"):
-                break
-            params["NextToken"] = page["NextToken"]
-        if len(found) >= args.limit:
-            break
-    unique = {s["Id"]: s for s in found}  # windows share their edges
-    return newest_first(list(unique.values()))[: args.limit]
-
-
-def _end(now: float) -> int:
-    """The end of a window that ends now: boto3 sends X-Ray's times as whole seconds
-    (rounded down), which would leave out what started in the last second."""
-    return math.ceil(now)
-
-
-def cmd_traces(args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise _fail("--limit must be at least 1")
-    now = time.time()
-    start = parse_since(args.since, now) / 1000
-    xray = _client(args, "xray")
-    summaries = _summaries(args, xray, start, _end(now))
-    if args.json:
-        _print_json(summaries)
-    elif not summaries:
-        print(f"no traces in the last {args.since}", file=sys.stderr)
-    else:
-        for line in trace_table(summaries):
-            print(line)
-    return 0
 
 
 # trace: the waterfall
@@ -389,22 +313,6 @@ def trace_json(trace: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def cmd_trace(args: argparse.Namespace) -> int:
-    if not TRACE_ID.fullmatch(args.id):
-        raise _fail(f"{args.id!r} is not a trace id (1-<8 hex digits>-<24 hex digits>)")
-    xray = _client(args, "xray")
-    traces = _call(xray.batch_get_traces, args, TraceIds=[args.id]).get("Traces") or []
-    if not traces:
-        raise _fail(f"no trace {args.id} (not recorded, not written yet, or expired)")
-    if args.json:
-        _print_json(trace_json(traces[0]))
-        return 0
-    width = args.width or shutil.get_terminal_size().columns
-    for line in waterfall(traces[0], width):
-        print(line)
-    return 0
-
-
 # service-map
 
 
@@ -489,61 +397,3 @@ def service_map(services: list[dict[str, Any]]) -> list[str]:
     if len(calls) > 1:
         lines += ["", *_table_lines(calls)]
     return lines
-
-
-def cmd_service_map(args: argparse.Namespace) -> int:
-    now = time.time()
-    start = parse_since(args.since, now) / 1000
-    xray = _client(args, "xray")
-    params: dict[str, Any] = {"StartTime": start, "EndTime": _end(now)}
-    services: list[dict[str, Any]] = []
-    while True:
-        page = _call(xray.get_service_graph, args, **params)
-        services += page.get("Services", [])
-        if not page.get("NextToken"):
-            break
-        params["NextToken"] = page["NextToken"]
-    if args.json:
-        _print_json({"StartTime": start, "EndTime": now, "Services": services})
-        return 0
-    for line in service_map(services):
-        print(line)
-    return 0
-
-
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``traces``, ``trace`` and ``service-map`` to ``gureum``'s commands."""
-    traces = commands.add_parser("traces", help="recent traces, newest first")
-    traces.add_argument(
-        "--filter", help="an X-Ray filter expression, e.g. 'fault OR http.status >= 500'"
-    )
-    traces.add_argument(
-        "--since",
-        default=DEFAULT_SINCE,
-        help=f"how far back (30s, 10m, 2h, 1d; default {DEFAULT_SINCE})",
-    )
-    traces.add_argument(
-        "--limit",
-        type=int,
-        default=DEFAULT_LIMIT,
-        help=f"at most this many (default {DEFAULT_LIMIT})",
-    )
-    traces.set_defaults(func=cmd_traces)
-
-    trace = commands.add_parser("trace", help="one trace as a waterfall of its segments")
-    trace.add_argument("id", help="a trace id: 1-<8 hex digits>-<24 hex digits>")
-    trace.add_argument("--width", type=int, help="columns to draw in (default: the terminal's)")
-    trace.set_defaults(func=cmd_trace)
-
-    service_map_ = commands.add_parser(
-        "service-map", help="services and the calls between them, with their error rates"
-    )
-    service_map_.add_argument(
-        "--since",
-        default=DEFAULT_SINCE,
-        help=f"how far back (30s, 10m, 2h, 1d; default {DEFAULT_SINCE})",
-    )
-    service_map_.set_defaults(func=cmd_service_map)
-
-    for command in (traces, trace, service_map_):
-        _add_client_options(command)

@@ -1,27 +1,18 @@
-"""``gureum``: the command line.
+"""``gureum server`` and ``gureum doctor``: a node on this host, and what it can give.
 
-``gureum server`` runs a node (its flags come from the settings table). The other
-commands are clients of a running server, through the same AWS APIs a user's code uses
-(boto3's ``lambda``, ``logs``, ``sqs`` and ``xray`` clients): ``deploy``, ``invoke``,
-``functions``, ``logs``, ``queues``, ``traces``, ``trace``, ``service-map``.
+Their flags come from the settings table (``gureum.settings``), one per setting.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gureum import client_commands, trace_commands
 from gureum.settings import Settings
-
-
-class CLIError(Exception):
-    """An error the CLI reports as one line and a non-zero exit."""
 
 
 def _flag(name: str) -> str:
@@ -99,9 +90,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if found.isolated else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gureum", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``server`` and ``doctor`` to ``gureum``'s commands."""
     server = commands.add_parser("server", help="run a gureum node (edge, store, sandboxes)")
     add_settings_arguments(server)
     server.set_defaults(func=cmd_server)
@@ -109,20 +99,3 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="say which sandbox protections this host gives")
     add_settings_arguments(doctor)
     doctor.set_defaults(func=cmd_doctor)
-
-    client_commands.register(commands)
-    trace_commands.register(commands)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        code = args.func(args)
-    except CLIError as exc:
-        print(f"gureum: {exc}", file=sys.stderr)
-        code = 1
-    except KeyboardInterrupt:
-        code = 130
-    sys.exit(code)

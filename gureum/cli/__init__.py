@@ -1,0 +1,45 @@
+"""``gureum``: the command line.
+
+``gureum server`` runs a node (its flags come from the settings table). The other
+commands are clients of a running server, through the same AWS APIs a user's code uses
+(boto3's ``lambda``, ``logs``, ``sqs`` and ``xray`` clients): ``deploy``, ``invoke``,
+``functions``, ``logs``, ``queues``, ``traces``, ``trace``, ``service-map``.
+
+A module per command group, each with a ``register(commands)`` that adds its
+subcommands; what the client commands share is in ``gureum.cli.client``. The group
+modules never import this package's ``__init__``, so the CLI has no import circle
+(``tests/test_imports.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from gureum.cli import functions, logs, queues, server, traces
+from gureum.cli.client import CLIError
+
+__all__ = ["CLIError", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gureum", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # The order of ``gureum --help``'s list of commands.
+    for group in (server, functions, logs, queues, traces):
+        group.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except CLIError as exc:
+        print(f"gureum: {exc}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
