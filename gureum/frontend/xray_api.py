@@ -21,7 +21,8 @@ from gureum import untrusted_json
 from gureum.errors import InvalidRequestException
 from gureum.frontend.responses import EXCEPTION_HANDLERS, aws_json, json_body
 from gureum.tracing import summaries
-from gureum.tracing.filter_expression import FilterSyntaxError, parse
+from gureum.tracing.filter_expression import FilterSyntaxError
+from gureum.tracing.filter_parser import parse
 from gureum.tracing.sampling import SamplingRules
 from gureum.tracing.segments import TRACE_ID, InvalidSegment, parse_document
 from gureum.tracing.service_graph import service_graph

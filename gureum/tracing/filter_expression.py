@@ -582,17 +582,3 @@ class Expression:
 
     def __str__(self) -> str:
         return self.root.render()
-
-
-def parse(text: str, *, resolve_group: GroupResolver | None = None) -> Expression:
-    """Parse a filter expression; raise :class:`FilterSyntaxError` when it is invalid.
-
-    ``resolve_group(attribute, value)`` (attribute ``"name"`` or ``"arn"``) returns a
-    group's own filter expression, inlined for ``group.name = ..`` (an empty one matches
-    every trace); it returns None for an unknown group, a FilterSyntaxError. Without it,
-    ``group.*`` reads ``TraceView.groups``. Raises :class:`UnsupportedFilter` for valid
-    ``rootcause`` filters, which gureum does not evaluate yet.
-    """
-    from gureum.tracing.filter_parser import parse_tree  # the parser imports this module
-
-    return Expression(text, parse_tree(text, resolve_group))

@@ -1,8 +1,7 @@
 """The filter-expression parser: text to the tree of :mod:`gureum.tracing.filter_expression`.
 
-Holds the tokenizer and the recursive-descent parser; the tree's nodes, their evaluation
-and the public :func:`~gureum.tracing.filter_expression.parse` live in
-``filter_expression``.
+Holds the tokenizer, the recursive-descent parser and the public :func:`parse`; the
+tree's nodes and their evaluation live in ``filter_expression``.
 
 Grammar. Keywords, ``AND``/``OR``/``NOT``, ``CONTAINS``/``BEGINSWITH``/``ENDSWITH``,
 ``true``/``false``, ``service``/``edge``/``id``/``group``/``annotation.`` are
@@ -52,6 +51,7 @@ from gureum.tracing.filter_expression import (
     Compare,
     Context,
     Edge,
+    Expression,
     FilterSyntaxError,
     Flag,
     Group,
@@ -482,7 +482,7 @@ def parse_tree(text: str, resolve_group: GroupResolver | None) -> Node:
     """The tree of ``text``; :class:`FilterSyntaxError` when it is invalid.
 
     Raises :class:`UnsupportedFilter` at the first construct gureum parses but does not
-    evaluate (``rootcause``). ``resolve_group`` is as for ``filter_expression.parse``.
+    evaluate (``rootcause``). ``resolve_group`` is as for :func:`parse`.
     """
     parser = _Parser(text, resolve_group, 0)
     root = parser.parse()
@@ -490,3 +490,15 @@ def parse_tree(text: str, resolve_group: GroupResolver | None) -> Node:
         message, position = parser.unsupported[0]
         raise UnsupportedFilter(message, position)
     return root
+
+
+def parse(text: str, *, resolve_group: GroupResolver | None = None) -> Expression:
+    """Parse a filter expression; raise :class:`FilterSyntaxError` when it is invalid.
+
+    ``resolve_group(attribute, value)`` (attribute ``"name"`` or ``"arn"``) returns a
+    group's own filter expression, inlined for ``group.name = ..`` (an empty one matches
+    every trace); it returns None for an unknown group, a FilterSyntaxError. Without it,
+    ``group.*`` reads ``TraceView.groups``. Raises :class:`UnsupportedFilter` for valid
+    ``rootcause`` filters, which gureum does not evaluate yet.
+    """
+    return Expression(text, parse_tree(text, resolve_group))

@@ -14,8 +14,8 @@ from gureum.tracing.filter_expression import (
     ServiceView,
     TraceView,
     UnsupportedFilter,
-    parse,
 )
+from gureum.tracing.filter_parser import parse
 
 API = ServiceView(
     name="api.example.com",
