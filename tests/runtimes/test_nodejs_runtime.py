@@ -910,6 +910,35 @@ def test_a_response_over_6_mb_is_refused_and_the_runtime_serves_on(tmp_path: Pat
     )
 
 
+def test_a_crash_after_the_answer_ends_the_process_without_a_report(tmp_path: Path) -> None:
+    outcome = invoke(
+        tmp_path,
+        {
+            "app.js": "exports.handler = (event, context, callback) => {\n"
+            "  context.callbackWaitsForEmptyEventLoop = false;\n"
+            "  setTimeout(() => { throw new Error('after the answer'); }, 50);\n"
+            "  callback(null, 'answered');\n"
+            "};\n"
+        },
+        until_exit=True,
+    )
+    assert outcome.body() == "answered"
+    assert outcome.runtime.returncode == 129
+    # Nothing left to report it to: the sandbox sees the exit when it next invokes.
+    assert outcome.runtime.sandbox.rejected == []
+
+
+def test_large_and_non_ascii_events_and_answers(tmp_path: Path) -> None:
+    text = "é" * 1_500_000 + "구름"
+    outcome = invoke(
+        tmp_path,
+        {"app.js": "exports.handler = async (event) => [event.text.length, event.text];\n"},
+        {"text": text},
+        {"text": "small"},
+    )
+    assert outcome.bodies == [[len(text), text], [5, "small"]]
+
+
 # ---------------------------------------------------------------------------------------
 # context and the trace id
 
@@ -1195,5 +1224,5 @@ def test_the_runtime_needs_no_npm_packages() -> None:
     for source in RUNTIME.parent.glob("*.cjs"):
         required |= set(re.findall(r"require\('([^']+)'\)", source.read_text()))
     local = {f"./{p.name}" for p in RUNTIME.parent.glob("*.cjs")}
-    assert required - local <= {"fs", "http", "module", "path", "url", "util"}
+    assert required - local <= {"fs", "module", "net", "path", "url", "util"}
     assert os.access(RUNTIME, os.R_OK)

@@ -108,13 +108,12 @@ function exit(code) {
 let handler;
 let handlerIsAsync = false;
 
-function scheduleNext() {
-  setImmediate(nextInvocation);
+function nextInvocation() {
+  client.next(onEvent);
 }
 
-function nextInvocation() {
-  client.next(PROMISES_ONLY ? invokePromise : invokeWithCallbacks);
-}
+const onEvent = (headers, body) =>
+  PROMISES_ONLY ? invokePromise(headers, body) : invokeWithCallbacks(headers, body);
 
 function parseJson(raw, name) {
   if (raw === undefined) {
@@ -157,9 +156,17 @@ function beginInvoke(headers) {
   } else {
     delete env._X_AMZN_TRACE_ID;
   }
-  onUncaughtException = (error) => client.error(id, Errors.toRapidResponse(error), exit(129));
-  onUnhandledRejection = (error) => client.error(id, Errors.toRapidResponse(error), exit(128));
+  onUncaughtException = (error) => crashed(id, error, 129);
+  onUnhandledRejection = (error) => crashed(id, error, 128);
   return id;
+}
+
+/** A crash ends the process; it is the invocation's error if that has no answer yet. */
+function crashed(id, error, code) {
+  if (client.awaitingEvent) {
+    process.exit(code);
+  }
+  client.error(id, Errors.toRapidResponse(error), exit(code));
 }
 
 function serialize(result) {
@@ -172,22 +179,23 @@ function serialize(result) {
   }
 }
 
+function responseRefused(status) {
+  if (status === 413) {
+    process.stderr.write(
+      `[ERROR] [${Date.now()}] LAMBDA_RUNTIME Failed to post handler success response. ` +
+        'Http response code: 413.\n',
+    );
+  }
+}
+
 /** Post a result (serialized first: a failure throws to the caller), then go on. */
 function postResult(id, result) {
-  client.respond(id, serialize(result), (status) => {
-    if (status === 413) {
-      process.stderr.write(
-        `[ERROR] [${Date.now()}] LAMBDA_RUNTIME Failed to post handler success response. ` +
-          'Http response code: 413.\n',
-      );
-    }
-    scheduleNext();
-  });
+  client.respondThenNext(id, serialize(result), responseRefused, onEvent);
 }
 
 function postError(id, error) {
   logError('Invoke Error', error);
-  client.error(id, Errors.toRapidResponse(error), scheduleNext);
+  client.errorThenNext(id, Errors.toRapidResponse(error), onEvent);
 }
 
 function isPromise(value) {
