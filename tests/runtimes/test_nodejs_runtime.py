@@ -928,6 +928,24 @@ def test_a_crash_after_the_answer_ends_the_process_without_a_report(tmp_path: Pa
     assert outcome.runtime.sandbox.rejected == []
 
 
+def test_a_crash_while_waiting_for_the_first_event_ends_the_process(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "app.js": "setTimeout(() => { throw new Error('background'); }, 100);\n"
+            "exports.handler = async () => 1;\n"
+        },
+    )
+
+    async def scenario() -> NodeRuntime:
+        async with node_runtime(tmp_path) as runtime:
+            assert await runtime.exit_code() == 129
+        return runtime
+
+    runtime = run(scenario())
+    assert runtime.sandbox.next_calls and not runtime.sandbox.init_failure.done()
+
+
 def test_large_and_non_ascii_events_and_answers(tmp_path: Path) -> None:
     text = "é" * 1_500_000 + "구름"
     outcome = invoke(

@@ -84,8 +84,8 @@ const LOG_GROUP = env.AWS_LAMBDA_LOG_GROUP_NAME;
 const LOG_STREAM = env.AWS_LAMBDA_LOG_STREAM_NAME;
 
 // Until the first invoke, a crash is an init failure; then it is the current invoke's.
-let onUncaughtException = (error) => client.initError(Errors.toRapidResponse(error), exit(129));
-let onUnhandledRejection = (error) => client.initError(Errors.toRapidResponse(error), exit(128));
+let onUncaughtException = (error) => crashed(null, error, 129);
+let onUnhandledRejection = (error) => crashed(null, error, 128);
 process.on('uncaughtException', (error) => {
   logError('Uncaught Exception', error);
   onUncaughtException(error);
@@ -161,12 +161,19 @@ function beginInvoke(headers) {
   return id;
 }
 
-/** A crash ends the process; it is the invocation's error if that has no answer yet. */
+/**
+ * A crash ends the process. It is reported as the init's error (``id`` null) or the
+ * invocation's, unless that is over and the runtime waits for an event: the report
+ * would queue behind that request, and the sandbox sees the exit anyway.
+ */
 function crashed(id, error, code) {
   if (client.awaitingEvent) {
     process.exit(code);
+  } else if (id === null) {
+    client.initError(Errors.toRapidResponse(error), exit(code));
+  } else {
+    client.error(id, Errors.toRapidResponse(error), exit(code));
   }
-  client.error(id, Errors.toRapidResponse(error), exit(code));
 }
 
 function serialize(result) {
