@@ -112,8 +112,8 @@ function nextInvocation() {
   client.next(onEvent);
 }
 
-const onEvent = (headers, body) =>
-  PROMISES_ONLY ? invokePromise(headers, body) : invokeWithCallbacks(headers, body);
+// What runs each event: the programming model of the runtime identifier.
+const onEvent = PROMISES_ONLY ? invokePromise : invokeWithCallbacks;
 
 function parseJson(raw, name) {
   if (raw === undefined) {
