@@ -427,8 +427,9 @@ def _sandbox_child(channel, procs, base):
     init(spec, channel.send, base_mounted=base is not None)
 
 
-class Zygote:
-    """Forks sandboxes on the server's request and reports how each one ended."""
+class ForkServer:
+    """A zygote's fork server: forks sandboxes on the server's request and reports how
+    each one ended (its server-side counterpart is ``zygote.Zygote``)."""
 
     def __init__(self, control):
         self.control = control
@@ -730,7 +731,7 @@ def zygote(control_fd, preload):
     control.setblocking(True)
     gc.collect()
     gc.freeze()  # what the zygote holds stays shared with its children
-    Zygote(control).serve()
+    ForkServer(control).serve()
 
 
 if __name__ == "__main__":
