@@ -240,6 +240,14 @@ class Relay:
 PRELOADED_BOOTSTRAP = None
 
 
+def runtime_path(pythonpath, path, base_prefix):
+    """The ``sys.path`` of a runtime run in this interpreter: the sandbox's PYTHONPATH,
+    then the interpreter's standard library; never ``path[0]``, this script's directory
+    (the function's own modules, a ``frames`` say, must not be the jail's)."""
+    stdlib = [p for p in path[1:] if p.startswith(base_prefix)]
+    return [p for p in pythonpath.split(":") if p] + stdlib
+
+
 def run_runtime(spec):
     """PID 2: become the unprivileged sandbox user and run the runtime."""
     os.setgroups([])
@@ -255,8 +263,7 @@ def run_runtime(spec):
         # gureum's Python runtime runs in this interpreter: no second start-up.
         os.environ.clear()
         os.environ.update(env)
-        stdlib = [p for p in sys.path[1:] if p.startswith(sys.base_prefix)]
-        sys.path[:] = [p for p in env.get("PYTHONPATH", "").split(":") if p] + stdlib
+        sys.path[:] = runtime_path(env.get("PYTHONPATH", ""), sys.path, sys.base_prefix)
         sys.argv = [spec["python_bootstrap"]]
         if PRELOADED_BOOTSTRAP is not None:
             PRELOADED_BOOTSTRAP.main()
