@@ -24,7 +24,8 @@ new process. Each child is forked straight into a new PID namespace as its PID 1
 is the init; children can also be forked ahead of need ("prepared") and join their
 cgroups then, off the cold start's path (on cgroup v1 a join waits for an RCU grace
 period, 10-20 ms). The server speaks to the zygote over a unix stream socket:
-length-prefixed JSON frames, the sandbox's log pipe passed as a file descriptor.
+length-prefixed JSON frames (``frames.py``, beside this file), the sandbox's log pipe
+passed as a file descriptor.
 """
 
 import ctypes
@@ -40,6 +41,16 @@ import signal
 import socket
 import struct
 import sys
+
+# frames.py, imported as this script's sibling. No bytecode of it goes into gureum's
+# installed package (pip's uninstall would leave it behind: it records only the
+# installing Python's), and no module of that name stays in sys.modules, where it would
+# hide a function's own module "frames" from the function.
+sys.dont_write_bytecode, _writes_bytecode = True, sys.dont_write_bytecode
+import frames  # noqa: E402
+
+sys.dont_write_bytecode = _writes_bytecode
+del sys.modules["frames"]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -229,6 +240,14 @@ class Relay:
 PRELOADED_BOOTSTRAP = None
 
 
+def runtime_path(pythonpath, path, base_prefix):
+    """The ``sys.path`` of a runtime run in this interpreter: the sandbox's PYTHONPATH,
+    then the interpreter's standard library; never ``path[0]``, this script's directory
+    (the function's own modules, a ``frames`` say, must not be the jail's)."""
+    stdlib = [p for p in path[1:] if p.startswith(base_prefix)]
+    return [p for p in pythonpath.split(":") if p] + stdlib
+
+
 def run_runtime(spec):
     """PID 2: become the unprivileged sandbox user and run the runtime."""
     os.setgroups([])
@@ -244,8 +263,7 @@ def run_runtime(spec):
         # gureum's Python runtime runs in this interpreter: no second start-up.
         os.environ.clear()
         os.environ.update(env)
-        stdlib = [p for p in sys.path[1:] if p.startswith(sys.base_prefix)]
-        sys.path[:] = [p for p in env.get("PYTHONPATH", "").split(":") if p] + stdlib
+        sys.path[:] = runtime_path(env.get("PYTHONPATH", ""), sys.path, sys.base_prefix)
         sys.argv = [spec["python_bootstrap"]]
         if PRELOADED_BOOTSTRAP is not None:
             PRELOADED_BOOTSTRAP.main()
@@ -374,27 +392,6 @@ def main():
 
 
 # the zygote
-FRAME = struct.Struct("!I")
-
-
-def _send(sock, message):
-    """One message to the server: a length-prefixed JSON frame on the stream."""
-    data = json.dumps(message).encode()
-    sock.sendall(FRAME.pack(len(data)) + data)
-
-
-def _take_frame(buffer):
-    """Take the first complete frame's message out of ``buffer`` (None: not there yet)."""
-    if len(buffer) < FRAME.size:
-        return None
-    (length,) = FRAME.unpack_from(buffer)
-    if len(buffer) < FRAME.size + length:
-        return None
-    message = json.loads(bytes(buffer[FRAME.size : FRAME.size + length]))
-    del buffer[: FRAME.size + length]
-    return message
-
-
 def _sandbox_child(channel, procs, base):
     """A zygote's child, PID 1 of its own PID namespace: join, wait for a spec, be init.
 
@@ -437,8 +434,9 @@ def _sandbox_child(channel, procs, base):
     init(spec, channel.send, base_mounted=base is not None)
 
 
-class Zygote:
-    """Forks sandboxes on the server's request and reports how each one ended."""
+class ForkServer:
+    """A zygote's fork server: forks sandboxes on the server's request and reports how
+    each one ended (its server-side counterpart is ``zygote.Zygote``)."""
 
     def __init__(self, control):
         self.control = control
@@ -484,11 +482,11 @@ class Zygote:
                     pid = self.fork(message["spec"]["cgroup_procs"])
                 spec = json.dumps(message["spec"]).encode()
                 socket.send_fds(self.children[pid][0], [spec], fds)
-                _send(self.control, {"op": "spawned", "id": message["id"], "pid": pid})
+                frames.send(self.control, {"op": "spawned", "id": message["id"], "pid": pid})
             else:
                 raise ValueError(f"unknown operation {op!r}")
         except Exception as exc:
-            _send(self.control, {"op": "failed", "id": message.get("id"), "error": repr(exc)})
+            frames.send(self.control, {"op": "failed", "id": message.get("id"), "error": repr(exc)})
         finally:
             for fd in fds:
                 os.close(fd)
@@ -508,7 +506,7 @@ class Zygote:
         self.fds.extend(fds)
         self.buffer += data
         while True:
-            message = _take_frame(self.buffer)
+            message = frames.take(self.buffer)
             if message is None:
                 break
             self.handle(message)
@@ -533,7 +531,7 @@ class Zygote:
                 reply = {"op": "prepared", "id": request, "pid": pid}
                 if error:
                     reply = {"op": "failed", "id": request, "error": error}
-                _send(self.control, reply)
+                frames.send(self.control, reply)
         else:
             entry[1] = data.decode()
 
@@ -569,9 +567,9 @@ class Zygote:
                 else:
                     outcome = f"exit {os.WEXITSTATUS(status)}"
             if request is not None:
-                _send(self.control, {"op": "failed", "id": request, "error": outcome})
+                frames.send(self.control, {"op": "failed", "id": request, "error": outcome})
             kind, _, value = outcome.partition(" ")
-            _send(self.control, {"op": "exit", "pid": pid, "kind": kind, "value": int(value)})
+            frames.send(self.control, {"op": "exit", "pid": pid, "kind": kind, "value": int(value)})
 
     def serve(self):
         wakeup_read, wakeup_write = os.pipe()
@@ -606,20 +604,6 @@ def _connect(path):
     return sock
 
 
-def _read_frame(sock, buffer):
-    """One frame (and any descriptors) from a blocking stream socket."""
-    fds = []
-    while True:
-        message = _take_frame(buffer)
-        if message is not None:
-            return message, fds
-        data, more, _, _ = socket.recv_fds(sock, 1 << 20, 4)
-        if not data:
-            raise ConnectionError("the server closed the connection")
-        buffer += data
-        fds += more
-
-
 def snapshot_serve(socket_path):
     """The template of a snapshot: fork one restored sandbox per request.
 
@@ -629,12 +613,12 @@ def snapshot_serve(socket_path):
     its environment and log replaced. The template never returns.
     """
     control = _connect(socket_path)
-    _send(control, {"op": "ready"})
+    frames.send(control, {"op": "ready"})
     buffer = bytearray()
     signal.signal(signal.SIGCHLD, lambda *_: None)
     while True:
         try:
-            message, fds = _read_frame(control, buffer)
+            message, fds = frames.receive(control, buffer)
         except InterruptedError:
             continue
         except ConnectionError:
@@ -672,8 +656,8 @@ def _restored(socket_path, request):
     """
     os.setsid()
     channel = _connect(socket_path)
-    _send(channel, {"op": "forked", "id": request})
-    message, fds = _read_frame(channel, bytearray())
+    frames.send(channel, {"op": "forked", "id": request})
+    message, fds = frames.receive(channel, bytearray())
     if message.get("op") != "go" or not fds:
         os._exit(SETUP_FAILED)
     log_fd = fds[0]
@@ -697,7 +681,7 @@ def _restored(socket_path, request):
         else:
             outcome = {"op": "exit", "kind": "exit", "value": os.WEXITSTATUS(status)}
         try:
-            _send(channel, outcome)
+            frames.send(channel, outcome)
         except OSError:
             pass
         os._exit(0)
@@ -754,7 +738,7 @@ def zygote(control_fd, preload):
     control.setblocking(True)
     gc.collect()
     gc.freeze()  # what the zygote holds stays shared with its children
-    Zygote(control).serve()
+    ForkServer(control).serve()
 
 
 if __name__ == "__main__":

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gureum.errors import SnapStartException, SnapStartTimeoutException
+from gureum.workers import frames
 from gureum.workers.cgroups import Cgroup
 from gureum.workers.isolation import PIDS_MAX
-from gureum.workers.zygote import encode_frame, next_frame, send_frame
+from gureum.workers.zygote import send_frame
 
 if TYPE_CHECKING:
     from gureum.workers.sandbox import Sandbox
@@ -59,7 +60,7 @@ class _Connection:
     async def read(self) -> dict[str, Any] | None:
         """The next message, or None once the peer has closed the connection."""
         loop = asyncio.get_running_loop()
-        while (message := next_frame(self.buffer)) is None:
+        while (message := frames.take(self.buffer)) is None:
             data = await loop.sock_recv(self.sock, 65536)
             if not data:
                 return None
@@ -67,7 +68,7 @@ class _Connection:
         return message
 
     async def send(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
-        await send_frame(self.sock, encode_frame(message), fds)
+        await send_frame(self.sock, frames.encode(message), fds)
 
     def close(self) -> None:
         self.sock.close()

@@ -17,18 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import os
 import shutil
 import socket
-import struct
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gureum.workers import frames
 from gureum.workers.cgroups import Cgroup, CgroupSupport
 from gureum.workers.isolation import JAIL, PIDS_MAX, root_base
 
@@ -36,27 +35,8 @@ logger = logging.getLogger(__name__)
 
 SETPRIV = shutil.which("setpriv")
 _MAX_MESSAGE = 1 << 20
-_FRAME = struct.Struct("!I")  # each message: its length, then JSON
 #: Seconds between taking a prepared child and preparing its replacement.
 REFILL_DELAY = 0.03
-
-
-# frames: how the server speaks to zygotes and to snapshot templates (jail.py mirrors it)
-def encode_frame(message: dict[str, Any]) -> bytes:
-    data = json.dumps(message).encode()
-    return _FRAME.pack(len(data)) + data
-
-
-def next_frame(buffer: bytearray) -> dict[str, Any] | None:
-    """Take the first complete frame's message out of ``buffer`` (None: not there yet)."""
-    if len(buffer) < _FRAME.size:
-        return None
-    (length,) = _FRAME.unpack_from(buffer)
-    if len(buffer) < _FRAME.size + length:
-        return None
-    message = json.loads(buffer[_FRAME.size : _FRAME.size + length])
-    del buffer[: _FRAME.size + length]
-    return dict(message)
 
 
 async def _pause(sock: socket.socket) -> None:
@@ -215,7 +195,7 @@ class Zygote:
         if on_exit is not None:
             self._on_exit[request] = on_exit
         try:
-            await self._send(encode_frame(message), fds)
+            await self._send(frames.encode(message), fds)
             reply = await future
         finally:
             self._pending.pop(request, None)
@@ -258,7 +238,7 @@ class Zygote:
             self._lost()
             return
         self._buffer += data
-        while (message := next_frame(self._buffer)) is not None:
+        while (message := frames.take(self._buffer)) is not None:
             self._received(message)
 
     def _received(self, message: dict[str, Any]) -> None:

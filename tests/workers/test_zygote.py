@@ -62,7 +62,7 @@ def test_a_cold_start_is_forked_from_the_zygote(
     assert (pid, ppid) == (2, 1)  # the runtime, under the sandbox's init
     assert uid >= gureum_server.settings.sandbox_uid_base
     sandbox = next(s for s in gureum_server.platform.workers.sandboxes() if s.function.name == name)
-    assert "--zygote" in cmdline(parent_of(sandbox._pid))
+    assert "--zygote" in cmdline(parent_of(sandbox.process.pid))
 
 
 def test_prepared_children_wait_in_cgroups_of_their_own(start_server: Any) -> None:

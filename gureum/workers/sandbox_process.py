@@ -1,0 +1,351 @@
+"""A sandbox's process: how it starts, what confines it, how it ends and what it leaves.
+
+A sandbox's runtime process starts one of three ways: restored from its version's
+snapshot, forked from its runtime's zygote, or exec'd (the jail where sandboxes are
+isolated, else the runtime itself under rlimits). It runs in a session of its own, so
+its whole process group can be killed. An isolated one has a cgroup (memory, pids, CPU)
+and a root of its own (or its zygote's shared one) and, without a network, a directory
+for its Runtime API's unix socket; they are removed once its processes are gone. Its
+end is reported once, whichever way it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from gureum.functions.config import FunctionVersion
+from gureum.runtimes import BOOTSTRAP, RuntimeCommand, runtime_command
+from gureum.workers.cgroups import Cgroup
+from gureum.workers.isolation import JAIL, PIDS_MAX, jail_spec, root_base
+from gureum.workers.snapshot import SOCKET_DIR, Snapshot
+from gureum.workers.zygote import Prepared
+
+if TYPE_CHECKING:
+    from gureum.workers.sandbox import SandboxEnvironment
+
+SETPRIV = shutil.which("setpriv")
+#: Where a Python function's imports come from inside its sandbox.
+SANDBOX_PYTHONPATH = "/var/task:/opt/python:/var/runtime"
+PRLIMIT = shutil.which("prlimit")
+
+
+class _ExitWatcher(asyncio.SubprocessProtocol):
+    def __init__(self, exited: Callable[[int | None], None]) -> None:
+        self.exited = exited
+        self.transport: asyncio.SubprocessTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.SubprocessTransport, transport)  # uvloop's is no subclass
+
+    def process_exited(self) -> None:
+        assert self.transport is not None
+        returncode = self.transport.get_returncode()
+        self.transport.close()
+        self.exited(returncode)
+
+
+class SandboxProcess:
+    """The runtime process of one sandbox and its confinement (cgroup, root, uid)."""
+
+    def __init__(
+        self,
+        function: FunctionVersion,
+        code_dir: Path,
+        env: SandboxEnvironment,
+        sandbox_id: str,
+        *,
+        on_exit: Callable[[int | None], None],
+        snapshot_dir: Path | None = None,
+        restore_from: Snapshot | None = None,
+    ) -> None:
+        self.function = function
+        self.code_dir = code_dir
+        self.env = env
+        self.id = sandbox_id
+        #: Called once, with the runtime's return code (``-N``: signal N), when it ends.
+        self.on_exit = on_exit
+        #: Snapshot mode: this sandbox is a template (its socket's directory), or is
+        #: restored from one (and runs as the template's user).
+        self.snapshot_dir = snapshot_dir
+        self.restore_from = restore_from
+        self.uid: int | None
+        if restore_from is not None:
+            self.uid = restore_from.template.uid
+        else:
+            self.uid = env.isolation.next_uid() if env.isolation.isolated else None
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        #: Started and not yet reaped.
+        self.running = False
+        self.cgroup: Cgroup | None = None
+        self._command: RuntimeCommand | None = None
+        self._root: Path | None = None
+        self._api_dir: Path | None = None
+        self._status_fd: int | None = None
+        self._final_memory_mb: int | None = None
+
+    # before the start
+    def prepare(self) -> str | None:
+        """Resolve the runtime's command; return where the Runtime API is to listen on a
+        unix socket (a sandbox without a network, whose init relays the API's port on
+        its own loopback there), else None."""
+        self._command = runtime_command(self.function.runtime, self.code_dir, self.env.sdk_dir)
+        if not self.env.isolation.isolated or self.function.network != "none":
+            return None
+        self._api_dir = self.env.isolation.sandboxes_dir / f"{self.id}.api"
+        self._api_dir.mkdir(mode=0o700, parents=True)
+        return str(self._api_dir / "api.sock")
+
+    def environment(
+        self, *, api_address: str, log_stream: str, provisioned: bool
+    ) -> dict[str, str]:
+        """The runtime's environment: Lambda's reserved variables and the function's own."""
+        fn = self.function
+        isolated = self.env.isolation.isolated
+        assert self._command is not None, "prepare() first"
+        environ = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            **fn.environment,
+            **self._command.env,
+            "AWS_LAMBDA_RUNTIME_API": api_address,
+            "_HANDLER": fn.handler,
+            "LAMBDA_TASK_ROOT": "/var/task" if isolated else str(self.code_dir),
+            "LAMBDA_RUNTIME_DIR": "/var/runtime" if isolated else str(BOOTSTRAP.parent),
+            "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": fn.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": (
+                "provisioned-concurrency"
+                if provisioned
+                else "snap-start"
+                if fn.snap_start
+                else "on-demand"
+            ),
+            "AWS_REGION": self.env.region,
+            "AWS_DEFAULT_REGION": self.env.region,
+            "AWS_ACCESS_KEY_ID": self.env.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.env.secret_access_key,
+            "AWS_ENDPOINT_URL": self.env.endpoint_url,
+        }
+        environ.setdefault("AWS_EXECUTION_ENV", f"AWS_Lambda_{fn.runtime}")
+        if self.env.xray_address:
+            environ["AWS_XRAY_DAEMON_ADDRESS"] = self.env.xray_address
+            environ["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR"
+        return environ
+
+    # the start
+    async def launch(
+        self,
+        environ: dict[str, str],
+        log_fd: int,
+        *,
+        api_port: int,
+        spawning: Callable[[], None],
+    ) -> None:
+        """Start the runtime with its output on ``log_fd`` (which the caller closes).
+
+        ``spawning`` is called just before the process is asked for (its init starts).
+        On failure the caller removes what was made for it (``cleanup``).
+        """
+        command = self._command
+        assert command is not None, "prepare() first"
+        self.running = True  # a zygote may report the end in the same breath as the fork
+        try:
+            if self.restore_from is not None:
+                await self._restore(environ, log_fd, spawning)
+            elif self.env.isolation.isolated and self.env.zygotes is not None:
+                await self._fork(command, environ, log_fd, api_port, spawning)
+            else:
+                await self._exec(command, environ, log_fd, api_port, spawning)
+        except BaseException:
+            self.running = False
+            raise
+
+    async def _restore(
+        self, environ: dict[str, str], log_fd: int, spawning: Callable[[], None]
+    ) -> None:
+        """A cold start forked from the version's snapshot: no init runs."""
+        assert self.restore_from is not None
+        fn = self.function
+        environ["PYTHONPATH"] = SANDBOX_PYTHONPATH
+        spawning()
+        self.pid, self.cgroup = await self.restore_from.restore(
+            environ, fn.ephemeral_storage_mb, fn.memory_size, log_fd, self._exited
+        )
+
+    async def _fork(
+        self,
+        command: RuntimeCommand,
+        environ: dict[str, str],
+        log_fd: int,
+        api_port: int,
+        spawning: Callable[[], None],
+    ) -> None:
+        """A cold start from the runtime's zygote (into a prepared child if one is ready)."""
+        assert self.env.zygotes is not None
+        zygote = await self.env.zygotes.get(self._interpreter(command))
+        prepared: Prepared | None = zygote.take()
+        if prepared is not None:
+            self.cgroup = prepared.cgroup
+            self.cgroup.limit_memory(self.function.memory_size)
+            spec = self._jail_spec(command, environ, zygote.base, api_port)
+        else:
+            spec = await asyncio.to_thread(self._jail_spec, command, environ, zygote.base, api_port)
+        spawning()
+        self.pid = await zygote.spawn(spec, log_fd, self._exited, prepared)
+
+    async def _exec(
+        self,
+        command: RuntimeCommand,
+        environ: dict[str, str],
+        log_fd: int,
+        api_port: int,
+        spawning: Callable[[], None],
+    ) -> None:
+        """A cold start from a new process: the jail (isolated) or the runtime itself."""
+        fn = self.function
+        if self.env.isolation.isolated:
+            spec = await asyncio.to_thread(self._jail_spec, command, environ, None, api_port)
+            argv = [self._interpreter(command), "-S", str(JAIL)]
+            environ = {"PATH": "/usr/local/bin:/usr/bin:/bin", "GUREUM_JAIL_SPEC": json.dumps(spec)}
+        else:
+            argv = (
+                [PRLIMIT, f"--data={fn.memory_size * 1024 * 1024}", "--", *command.argv]
+                if PRLIMIT
+                else list(command.argv)
+            )
+        if SETPRIV is not None:
+            # The sandbox dies with the server, even on SIGKILL.
+            argv = [SETPRIV, "--pdeathsig", "KILL", "--", *argv]
+        spawning()
+        transport, _ = await asyncio.get_running_loop().subprocess_exec(
+            lambda: _ExitWatcher(self._exited),
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            env=environ,
+            cwd=str(self.code_dir),
+            start_new_session=True,
+        )
+        self.pid = transport.get_pid()
+
+    def _interpreter(self, command: RuntimeCommand) -> str:
+        """The interpreter the jail runs under: the function's own for Python runtimes."""
+        return command.argv[0] if self.function.runtime.startswith("python") else sys.executable
+
+    def _jail_spec(
+        self,
+        command: RuntimeCommand,
+        environ: dict[str, str],
+        base: dict[str, Any] | None,
+        api_port: int,
+    ) -> dict[str, Any]:
+        """Create the sandbox's cgroup (unless it has one); what the jail builds.
+
+        ``base``: the shared part of the root (a zygote's); None: a root of its own.
+        """
+        fn = self.function
+        isolation = self.env.isolation
+        assert self.uid is not None  # isolated sandboxes get theirs at construction
+        if self.cgroup is None:
+            self.cgroup = Cgroup(isolation.cgroup_support, f"sandbox-{self.id}")
+            self.cgroup.create(fn.memory_size, PIDS_MAX)
+        python = fn.runtime.startswith("python")
+        if base is None:
+            self._root = isolation.sandboxes_dir / self.id
+            self._root.mkdir(parents=True)
+            base = root_base(
+                root=self._root,
+                interpreter=self._interpreter(command) if python else None,
+                bootstrap=BOOTSTRAP if python else None,
+                sdk_packages=self.env.sdk_packages if python else [],
+            )
+        if python:
+            environ["PYTHONPATH"] = SANDBOX_PYTHONPATH
+        spec = jail_spec(
+            base=base,
+            code_dir=self.code_dir,
+            python=python,
+            tmp_mb=fn.ephemeral_storage_mb,
+            uid=self.uid,
+            procs=self.cgroup.procs_files,
+            env=environ,
+            argv=["/var/task/bootstrap"],
+            network=fn.network,
+        )
+        if self._api_dir is not None:
+            spec["binds"].append((str(self._api_dir), "/run/gureum"))
+            spec["api_socket"] = "/run/gureum/api.sock"
+            spec["api_port"] = api_port
+        if self.snapshot_dir is not None:
+            spec["binds"].append((str(self.snapshot_dir), SOCKET_DIR))
+            environ["GUREUM_SNAPSHOT_SOCKET"] = f"{SOCKET_DIR}/snap.sock"
+        return spec
+
+    # while it runs
+    def limit_cpu(self) -> None:
+        """From now on its CPU is in proportion to its memory (init ran with the host's)."""
+        if self.cgroup is not None:
+            self.cgroup.limit_cpu(self.function.memory_size)
+
+    def oom_killed(self) -> bool:
+        """The cgroup's memory limit killed a process of the sandbox."""
+        return self.cgroup is not None and self.cgroup.oom_kills() > 0
+
+    def max_memory_used_mb(self) -> int:
+        """Peak memory: the cgroup's own counter, else the runtime process's VmHWM, in MB."""
+        if self._final_memory_mb is not None:
+            return self._final_memory_mb
+        if self.cgroup is not None:
+            return math.ceil(self.cgroup.memory_peak_bytes() / (1024 * 1024))
+        if self.pid is None:
+            return 0
+        try:
+            if self._status_fd is None:
+                self._status_fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY)
+            status = os.pread(self._status_fd, 4096, 0)
+            start = status.index(b"VmHWM:") + 6
+            return math.ceil(int(status[start : status.index(b"kB", start)]) / 1024)
+        except (OSError, ValueError):
+            return 0
+
+    # the end
+    def kill(self) -> None:
+        """Kill its whole process group (what the runtime left behind too)."""
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+    def _exited(self, returncode: int | None) -> None:
+        self.running = False
+        self.returncode = returncode
+        self.on_exit(returncode)
+
+    def cleanup(self) -> None:
+        """Remove the sandbox's cgroup and root directory once its processes are gone."""
+        if self._status_fd is not None:
+            os.close(self._status_fd)
+            self._status_fd = None
+        if self.cgroup is not None:
+            self._final_memory_mb = self.max_memory_used_mb()
+            self.cgroup.remove()
+            self.cgroup = None
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+        if self._api_dir is not None:
+            shutil.rmtree(self._api_dir, ignore_errors=True)
