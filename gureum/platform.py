@@ -39,8 +39,8 @@ from gureum.tracing.daemon import XRayDaemon, parse_address, serve_tcp
 from gureum.tracing.sampling import Sampler, SamplingRules
 from gureum.tracing.trace_store import TraceStore
 from gureum.workers import isolation, placement
+from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.manager import WorkerManager
-from gureum.workers.sandbox import SandboxEnvironment
 from gureum.workers.zygote import Zygotes
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: gureum.workers.snapshot (TYPE_CHECKING), gureum.tracing.filter_expression <->
 #: gureum.tracing.filter_parser (in a function), gureum.store <-> gureum.store.store
 #: (``from gureum.store import bulk``).
-CHECKED_PACKAGES = ("gureum.cli",)
+CHECKED_PACKAGES = ("gureum",)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 The version is detected from ``/proc/self/mountinfo``, never assumed. Sandbox groups
 live under a ``gureum`` group beside the server's own, so the host's limits on the
-server also bound its sandboxes; groups left by a server that died are removed at the
-next start.
+server also bound its sandboxes. Each group's name says which server process made it
+(its pid and start time): groups left by a server that died are removed at the next
+start, and those of servers still running on the host are left alone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,33 @@ logger = logging.getLogger(__name__)
 #: Lambda gives one full vCPU at 1,769 MB and CPU in proportion below and above.
 MB_PER_VCPU = 1769
 CPU_PERIOD_US = 100_000
+
+
+def _start_time(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+#: This server process, as the names of the sandbox groups it makes say it.
+OWNER = f"{os.getpid()}x{_start_time(os.getpid())}"
+
+
+def sandbox_group(sandbox_id: str) -> str:
+    """The name of a sandbox's group: this server's, and the sandbox's own id."""
+    return f"sandbox-{OWNER}-{sandbox_id}"
+
+
+def _owner_alive(group_name: str) -> bool:
+    """Whether the server that made a group named so still runs (old names: no)."""
+    owner = group_name.removeprefix("sandbox-").split("-", 1)[0]
+    pid, _, started = owner.partition("x")
+    if not pid.isdigit() or not started:
+        return False
+    return _start_time(int(pid)) == started
 
 
 def _mounts() -> list[tuple[str, str, set[str]]]:
@@ -225,13 +253,14 @@ def _kill_members(group: Path) -> None:
 
 
 def remove_stale(support: CgroupSupport) -> int:
-    """Remove empty sandbox groups left behind by a server that died; return how many."""
+    """Remove the sandbox groups (and their processes) of servers that died; return
+    how many. Groups of servers still running, this one included, are theirs."""
     removed = 0
     for parent in support.parents.values():
         if not parent.is_dir():
             continue
         for child in parent.iterdir():
-            if not child.is_dir():
+            if not child.is_dir() or _owner_alive(child.name):
                 continue
             _kill_members(child)
             with contextlib.suppress(OSError):

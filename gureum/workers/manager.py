@@ -22,15 +22,10 @@ from typing import Any
 from gureum.functions.code import CodeStore
 from gureum.functions.config import FunctionVersion
 from gureum.observe.logs import LogSink
+from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.placement import Placement
 from gureum.workers.runtime_api import Invocation
-from gureum.workers.sandbox import (
-    InitTimedOut,
-    InvokeOutcome,
-    Sandbox,
-    SandboxEnvironment,
-    SandboxState,
-)
+from gureum.workers.sandbox import InitTimedOut, InvokeOutcome, Sandbox, SandboxState
 from gureum.workers.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)

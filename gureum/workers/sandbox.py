@@ -26,12 +26,11 @@ from pathlib import Path
 
 from gureum.functions.config import FunctionVersion
 from gureum.observe.logs import LogSink
-from gureum.workers.isolation import Isolation
+from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.runtime_api import Invocation, RuntimeAPIServer, RuntimeReply
 from gureum.workers.sandbox_log import SandboxLog
 from gureum.workers.sandbox_process import SandboxProcess
 from gureum.workers.snapshot import Snapshot
-from gureum.workers.zygote import Zygotes
 
 logger = logging.getLogger(__name__)
 
@@ -41,27 +40,6 @@ class SandboxState(enum.Enum):
     IDLE = "idle"
     BUSY = "busy"
     DEAD = "dead"
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxEnvironment:
-    """What every sandbox on a host is given, besides its function's own configuration."""
-
-    region: str
-    account_id: str
-    access_key_id: str
-    secret_access_key: str
-    endpoint_url: str
-    sdk_dir: Path
-    init_timeout: float
-    log_tail_bytes: int
-    log_limit_bytes: int
-    isolation: Isolation
-    sdk_packages: list[Path]
-    #: Fork servers for cold starts (isolated sandboxes only); None: exec a jail each time.
-    zygotes: Zygotes | None = None
-    #: HOST:PORT of the X-Ray daemon (AWS_XRAY_DAEMON_ADDRESS), if one runs.
-    xray_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +169,11 @@ class Sandbox:
         self._current: Invocation | None = None
         self._delivered_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def init_failure(self) -> RuntimeReply | None:
+        """What the runtime reported when its init failed, if it did."""
+        return self._init_error
 
     @property
     def uid(self) -> int | None:

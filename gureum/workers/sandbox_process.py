@@ -21,17 +21,16 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from gureum.functions.config import FunctionVersion
 from gureum.runtimes import BOOTSTRAP, RuntimeCommand, runtime_command
+from gureum.workers import cgroups
 from gureum.workers.cgroups import Cgroup
+from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.isolation import JAIL, PIDS_MAX, jail_spec, root_base
 from gureum.workers.snapshot import SOCKET_DIR, Snapshot
 from gureum.workers.zygote import Prepared
-
-if TYPE_CHECKING:
-    from gureum.workers.sandbox import SandboxEnvironment
 
 SETPRIV = shutil.which("setpriv")
 #: Where a Python function's imports come from inside its sandbox.
@@ -263,7 +262,7 @@ class SandboxProcess:
         isolation = self.env.isolation
         assert self.uid is not None  # isolated sandboxes get theirs at construction
         if self.cgroup is None:
-            self.cgroup = Cgroup(isolation.cgroup_support, f"sandbox-{self.id}")
+            self.cgroup = Cgroup(isolation.cgroup_support, cgroups.sandbox_group(self.id))
             self.cgroup.create(fn.memory_size, PIDS_MAX)
         python = fn.runtime.startswith("python")
         if base is None:

@@ -25,16 +25,15 @@ import struct
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gureum.errors import SnapStartException, SnapStartTimeoutException
-from gureum.workers import frames
+from gureum.functions.config import FunctionVersion
+from gureum.workers import cgroups, frames
 from gureum.workers.cgroups import Cgroup
-from gureum.workers.isolation import PIDS_MAX
+from gureum.workers.isolation import PIDS_MAX, Isolation
+from gureum.workers.runtime_api import RuntimeReply
 from gureum.workers.zygote import send_frame
-
-if TYPE_CHECKING:
-    from gureum.workers.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +73,40 @@ class _Connection:
         self.sock.close()
 
 
+class _HostEnvironment(Protocol):
+    @property
+    def isolation(self) -> Isolation: ...
+
+
+class Template(Protocol):
+    """What a snapshot needs of the sandbox whose init it keeps (a ``Sandbox``)."""
+
+    @property
+    def uid(self) -> int | None: ...
+
+    @property
+    def init_failure(self) -> RuntimeReply | None: ...
+
+    @property
+    def function(self) -> FunctionVersion: ...
+
+    @property
+    def env(self) -> _HostEnvironment: ...
+
+    @property
+    def stopped(self) -> asyncio.Future[None]: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def template_ready(self) -> None: ...
+
+
 class Snapshot:
     """The template of one published version and the restores forked from it."""
 
-    def __init__(self, template: Sandbox, directory: Path, *, prepared: int) -> None:
+    def __init__(self, template: Template, directory: Path, *, prepared: int) -> None:
         self.template = template
         self.directory = directory
         self.prepared_target = prepared
@@ -172,7 +201,9 @@ class Snapshot:
         if self._control is None:
             raise SnapStartException("The snapshot's template is not running.")
         request = next(self._ids)
-        cgroup = Cgroup(self.template.env.isolation.cgroup_support, f"sandbox-{uuid.uuid4().hex}")
+        cgroup = Cgroup(
+            self.template.env.isolation.cgroup_support, cgroups.sandbox_group(uuid.uuid4().hex)
+        )
         await asyncio.to_thread(cgroup.create, None, PIDS_MAX)
         future: asyncio.Future[tuple[_Connection, Cgroup]] = (
             asyncio.get_running_loop().create_future()
@@ -258,7 +289,7 @@ class Snapshot:
             self._control.close()
             self._control = None
         if not self.ready.done():
-            reply = self.template._init_error
+            reply = self.template.init_failure
             self.error = reply.body.decode(errors="replace") if reply is not None else None
             self.ready.set_result(False)
         for future in self._forking.values():

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gureum.workers import frames
+from gureum.workers import cgroups, frames
 from gureum.workers.cgroups import Cgroup, CgroupSupport
 from gureum.workers.isolation import JAIL, PIDS_MAX, root_base
 
@@ -167,7 +167,7 @@ class Zygote:
             task.add_done_callback(self._tasks.discard)
 
     async def _prepare(self) -> None:
-        cgroup = Cgroup(self.support, f"sandbox-{uuid.uuid4().hex}")
+        cgroup = Cgroup(self.support, cgroups.sandbox_group(uuid.uuid4().hex))
         try:
             await asyncio.to_thread(cgroup.create, None, PIDS_MAX)
             message = {"op": "prepare", "procs": cgroup.procs_files, "base": self.base}

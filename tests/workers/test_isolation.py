@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -372,10 +374,24 @@ def test_stale_cgroups_are_removed_at_start(start_server: Any) -> None:
 
     support = cgroups.detect()
     stale = cgroups.Cgroup(support, "sandbox-left-behind")
-    stale.create(128, 10)
-    assert all(path.is_dir() for path in stale.dirs.values())
-    start_server()  # a new server cleans up what a killed one left
-    assert not any(path.exists() for path in stale.dirs.values())
+    dead = cgroups.Cgroup(support, "sandbox-999999999x1-gone")
+    # Another server that is still running (any live process stands in for it): its
+    # sandboxes are not this one's to remove.
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        started = Path(f"/proc/{other.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        alive = cgroups.Cgroup(support, f"sandbox-{other.pid}x{started}-running")
+        for group in (stale, dead, alive):
+            group.create(128, 10)
+            assert all(path.is_dir() for path in group.dirs.values())
+        start_server()  # a new server cleans up what a killed one left
+        assert not any(path.exists() for path in stale.dirs.values())
+        assert not any(path.exists() for path in dead.dirs.values())
+        assert all(path.is_dir() for path in alive.dirs.values())
+    finally:
+        other.kill()
+        other.wait()
+        alive.remove()
 
 
 NET_PROBE = """

@@ -21,6 +21,7 @@ import pytest
 
 from gureum.functions.code import CodeStore
 from gureum.functions.config import FunctionVersion
+from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
 from gureum.runtimes import (
     BOOTSTRAP,
@@ -31,9 +32,10 @@ from gureum.runtimes import (
 )
 from gureum.store import open_store
 from gureum.workers import frames, isolation
+from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.isolation import JAIL
 from gureum.workers.runtime_api import Invocation
-from gureum.workers.sandbox import Sandbox, SandboxEnvironment
+from gureum.workers.sandbox import Sandbox
 from gureum.workers.zygote import Zygotes, send_frame
 from tests.conftest import free_port, zip_files
 
@@ -299,7 +301,7 @@ def test_a_sandbox_runs_in_the_jail(
             sdk_packages=sdk_packages(),
             zygotes=zygotes,
         )
-        logs = LogSink(store)
+        logs = LogSink(LogStore(store))
         code_dir = code.unpacked(digest)
         try:
             answers = []

@@ -21,14 +21,16 @@ import pytest
 from gureum.errors import TooManyRequestsException
 from gureum.functions.code import CodeStore
 from gureum.functions.config import FunctionVersion
+from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
 from gureum.runtimes import sdk_packages, sdk_path
 from gureum.store import open_store
 from gureum.workers import isolation
+from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.manager import Pool, WorkerManager
 from gureum.workers.placement import LocalPlacement
 from gureum.workers.runtime_api import Invocation
-from gureum.workers.sandbox import Sandbox, SandboxEnvironment, SandboxState
+from gureum.workers.sandbox import Sandbox, SandboxState
 from tests.conftest import zip_files
 
 T = TypeVar("T")
@@ -53,7 +55,7 @@ class Host:
     def __init__(self, tmp_path: Path, *, budget_mb: int) -> None:
         self.tmp_path = tmp_path
         self.store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-        self.logs = LogSink(self.store)
+        self.logs = LogSink(LogStore(self.store))
         self.code = CodeStore(tmp_path / "code")
         self.digest = self.code.put_zip(zip_files({"app.py": CODE})).sha256_hex
         env = SandboxEnvironment(

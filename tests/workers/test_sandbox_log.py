@@ -9,27 +9,28 @@ from pathlib import Path
 
 import pytest
 
+from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
-from gureum.store import Store, open_store
+from gureum.store import open_store
 from gureum.workers.sandbox_log import SandboxLog
 
 Lines = Callable[[], list[str]]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def store(tmp_path: Path) -> Iterator[LogStore]:
     store = open_store(f"sqlite:///{tmp_path / 'logs.db'}")
-    yield store
+    yield LogStore(store)
     store.close()
 
 
 @pytest.fixture
-def sink(store: Store) -> LogSink:
+def sink(store: LogStore) -> LogSink:
     return LogSink(store)
 
 
 @pytest.fixture
-def lines(sink: LogSink, store: Store) -> Lines:
+def lines(sink: LogSink, store: LogStore) -> Lines:
     """What the log stream holds in the store so far (the sink flushed first)."""
 
     def read() -> list[str]:
