@@ -78,14 +78,19 @@ class Platform:
         self.sampling_rules = SamplingRules(
             self.store, self.sampler, region=region, account_id=account
         )
-        budget = settings.sandbox_memory_budget or int(placement.host_memory_mb() * 0.8)
+        where: placement.Placement
+        if settings.placement == "nominal":
+            budget = settings.sandbox_memory_budget or int(placement.host_memory_mb() * 0.8)
+            where = placement.LocalPlacement(budget)
+        else:
+            where = placement.MeasuredPlacement()
         # Its sandbox environment depends on what the host gives: known at start.
         self.workers = WorkerManager(
             None,
             self.code,
             self.logs,
             idle_timeout=settings.sandbox_idle_timeout,
-            placement=placement.LocalPlacement(budget),
+            placement=where,
         )
         self.events = AsyncEventQueue(self.queues)
         self.invoke = FrontEndInvoke(

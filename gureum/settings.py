@@ -96,12 +96,20 @@ class Settings(BaseSettings):
         ge=0,
         description="Concurrency reservations must leave at least this much unreserved.",
     )
+    placement: Literal["measured", "nominal"] = Field(
+        "measured",
+        description="How a new sandbox is admitted on this host: `measured` (by the memory "
+        "the host has available, keeping 5% of it (at least 512 MB) free; an idle sandbox "
+        "uses a few MB of its MemorySize, and its cgroup still caps it at MemorySize), or "
+        "`nominal` (the MemorySize of every live sandbox counted against "
+        "--sandbox-memory-budget). Idle sandboxes are evicted (least recently used first) "
+        "to make room and under memory pressure; beyond that, invokes are throttled (429).",
+    )
     sandbox_memory_budget: int | None = Field(
         None,
         ge=128,
-        description="MB of MemorySize that live sandboxes may add up to on this host; "
-        "default: 80% of its memory. Idle sandboxes are evicted (least recently used "
-        "first) to make room; beyond it, invokes are throttled (429).",
+        description="With --placement nominal: MB of MemorySize that live sandboxes may "
+        "add up to on this host; default: 80% of its memory.",
     )
     retry_delays: str = Field(
         "60,120",

@@ -32,10 +32,10 @@ from typing import Any
 
 from gureum import untrusted_json
 from gureum.counting import CountingService
-from gureum.errors import ServiceError
+from gureum.errors import MessageNotInflight, ReceiptHandleIsInvalid, ServiceError
 from gureum.events.async_events import ASYNC_QUEUE, AsyncEventQueue, Event
 from gureum.events.invoke_config import EventInvokeConfig, Target
-from gureum.events.pacing import Pacer
+from gureum.events.pacing import ConcurrencyLimit, Pacer
 from gureum.front_end_invoke import Caller, FrontEndInvoke
 from gureum.functions.config import LATEST, FunctionVersion, function_arn
 from gureum.functions.registry import FunctionRegistry
@@ -113,8 +113,10 @@ class AsyncInvoker:
         self._heartbeat: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        #: how many events run at once
+        #: how many events may run at once at most, and how many do now (it grows while
+        #: the rate of ended events still grows)
         self.concurrency = concurrency
+        self.limit = ConcurrencyLimit(maximum=concurrency)
         #: how many may start per second while the front end needs the loop (``pacing``)
         self.pacer = Pacer(front_end=front_end_requests)
         self._pacing: asyncio.Task[None] | None = None
@@ -147,18 +149,22 @@ class AsyncInvoker:
     # polling
     async def _run(self) -> None:
         pacer = self.pacer
+        limit = self.limit
         while True:
+            limit.update()
             running = len(self._running)
-            room = self.concurrency - running
+            room = limit.limit - running
             if room <= 0:
+                limit.reached()
                 self._room.clear()
-                await self._room.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), limit.window)
                 continue
-            if running and room < self.concurrency // 2:
+            if running and room < limit.limit // 2:
                 # A claim is a write transaction on the store the front end's group
                 # commits share: let a few more events end, to claim for them at once.
                 await asyncio.sleep(CLAIM_GATHER)
-                room = self.concurrency - len(self._running)
+                room = limit.limit - len(self._running)
                 if room <= 0:
                     continue
             allowed = pacer.allowance()
@@ -180,8 +186,10 @@ class AsyncInvoker:
                 await asyncio.sleep(1)
                 continue
             pacer.started(len(messages))
+            if len(messages) == room:
+                limit.reached()  # there may be more than the limit let it take
             for message in messages:
-                task = asyncio.create_task(self._process(message))
+                task = asyncio.create_task(self._settle(message))
                 self._tasks.add(task)
                 self._running[task] = message.receipt_handle
                 task.add_done_callback(self._done)
@@ -202,10 +210,20 @@ class AsyncInvoker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._running.pop(task, None)
+        if self._running.pop(task, None) is not None:
+            self.limit.ended()
         self._room.set()
         if not task.cancelled() and task.exception() is not None:
             logger.error("an asynchronous event failed to process", exc_info=task.exception())
+
+    async def _settle(self, message: Message) -> None:
+        """Run an event to its end; a claim that ran out meanwhile is not an error."""
+        try:
+            await self._process(message)
+        except (MessageNotInflight, ReceiptHandleIsInvalid) as exc:
+            # Its claim expired (the loop was held up past CLAIM_VISIBILITY): the event
+            # showed again and another claim runs it, so this one lets it go.
+            logger.info("an asynchronous event's claim had expired (%s); it runs again", exc)
 
     async def _process(self, message: Message) -> None:
         try:
@@ -253,22 +271,22 @@ class AsyncInvoker:
             self._ending()
             # Throttled (TooManyRequestsException), or the platform could not run it:
             # wait and try again, without using up an attempt.
-            delay = min(THROTTLE_BACKOFF[0] * 2**event.throttles, THROTTLE_BACKOFF[1])
-            event.throttles += 1
             if event.attempts == 0:
                 event.last = {
                     "status": exc.status,
                     "error": exc.error_type,
                     "body": json.dumps({"errorType": exc.error_type, "errorMessage": exc.message}),
                 }
-            logger.debug("asynchronous event %s: %s; again in %.1f s", event.request_id, exc, delay)
-            await self.queues.change_visibility(
-                ASYNC_QUEUE, message.receipt_handle, delay, body=event.encode()
-            )
+            await self._back_off(event, message, str(exc))
             return
         self._ending()
         function, outcome = invoked.function, invoked.outcome
         assert outcome is not None
+        if outcome.platform_fault:
+            # The host could not run it (its init starved for CPU): again later, as a
+            # throttle is, without using up an attempt.
+            await self._back_off(event, message, "the host was saturated during its init")
+            return
         event.attempts += 1
         event.last = {
             "status": 200,
@@ -291,10 +309,21 @@ class AsyncInvoker:
             ASYNC_QUEUE, message.receipt_handle, delay, body=event.encode()
         )
 
+    async def _back_off(self, event: Event, message: Message, why: str) -> None:
+        """Run the event again after a backoff that uses up no attempt (1 s doubling to
+        5 min), until its maximum age."""
+        delay = min(THROTTLE_BACKOFF[0] * 2**event.throttles, THROTTLE_BACKOFF[1])
+        event.throttles += 1
+        logger.debug("asynchronous event %s: %s; again in %.1f s", event.request_id, why, delay)
+        await self.queues.change_visibility(
+            ASYNC_QUEUE, message.receipt_handle, delay, body=event.encode()
+        )
+
     def _ending(self) -> None:
         """The running event is about to be ended or retried: no more claim renewals."""
         task = asyncio.current_task()
         if task is not None and self._running.pop(task, None) is not None:
+            self.limit.ended()
             self._room.set()
 
     # endings

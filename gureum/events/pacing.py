@@ -163,3 +163,72 @@ class Pacer:
                 now=now,
             )
             cpu, served, then = now_cpu, now_served, now
+
+
+class ConcurrencyLimit:
+    """How many events a poller runs at once: grown while the rate at which they end
+    still grows, and cut when it falls (the seed's turning point, found by climbing).
+
+    Each ``window`` in which the limit was reached (the poller had more to run), the
+    rate of ended events is compared with the previous window's: higher by a tenth,
+    the limit grows by a quarter; lower by a tenth, it shrinks by a quarter; in between
+    it holds, and probes one step up every ``probe_every`` windows. Without demand it
+    does not move, and the next comparison starts afresh.
+    """
+
+    def __init__(
+        self,
+        *,
+        maximum: int,
+        minimum: int = 4,
+        initial: int | None = None,
+        window: float = 0.25,
+        probe_every: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.maximum = max(1, maximum)
+        self.minimum = min(minimum, self.maximum)
+        self.limit = min(self.maximum, initial or 4 * self.minimum)
+        self.window = window
+        self.probe_every = probe_every
+        self.clock = clock
+        self._started = clock()
+        self._ended = 0
+        self._reached = False
+        self._last_rate: float | None = None
+        self._holds = 0
+
+    def _step(self) -> int:
+        return max(1, self.limit // 4)
+
+    def ended(self) -> None:
+        """One event's invocation has ended."""
+        self._ended += 1
+
+    def reached(self) -> None:
+        """The poller wanted to start more than the limit allows."""
+        self._reached = True
+
+    def update(self) -> None:
+        """Close the window if it is over, and move the limit by what it showed."""
+        now = self.clock()
+        elapsed = now - self._started
+        if elapsed < self.window:
+            return
+        rate = self._ended / elapsed
+        if not self._reached:
+            self._last_rate = None  # no demand at the limit: nothing to learn from
+        elif self._last_rate is None or rate > self._last_rate * 1.1:
+            self.limit = min(self.maximum, self.limit + self._step())
+            self._holds = 0
+        elif rate < self._last_rate * 0.9:
+            self.limit = max(self.minimum, self.limit - self._step())
+            self._holds = 0
+        else:
+            self._holds += 1
+            if self._holds >= self.probe_every:
+                self.limit = min(self.maximum, self.limit + self._step())
+                self._holds = 0
+        if self._reached:
+            self._last_rate = rate
+        self._started, self._ended, self._reached = now, 0, False

@@ -37,6 +37,15 @@ FREE = 0.3
 SAMPLE_INTERVAL = 0.05
 
 
+def cpu_stall_seconds() -> float:
+    """Seconds some runnable task has waited for a CPU since boot (PSI; 0 without it)."""
+    try:
+        line = PSI_CPU.read_text().split("\n", 1)[0]
+        return int(line.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 class CpuPressure:
     """The share of wall time in which some runnable task waited for a CPU, since the
     last reading (PSI; without it, the share of time every CPU was busy)."""
@@ -49,10 +58,9 @@ class CpuPressure:
 
     def total(self) -> float:
         """Seconds of stall (PSI) or of busy CPU per CPU (/proc/stat) so far."""
+        if self._psi:
+            return cpu_stall_seconds()
         try:
-            if self._psi:
-                line = PSI_CPU.read_text().split("\n", 1)[0]
-                return int(line.rsplit("total=", 1)[1]) / 1e6
             fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
             ticks = [int(f) for f in fields]
             idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)

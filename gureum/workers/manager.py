@@ -1,15 +1,19 @@
 """The Worker Manager: idle and busy sandboxes per function version.
 
 An invoke claims an idle sandbox of its function version (a warm start) or creates one
-(a cold start). Idle sandboxes are reused most-recently-used first, so the least recently
-used ones age out and are reaped after the keep-alive. A configuration or code change
-gives a function version a new revision: new invokes then go to new sandboxes, idle
-sandboxes of the old revision are stopped at once and busy ones when they finish.
+(a cold start). A cold start waits for admission (``admission``: no more inits at once
+than the CPU can run); an invoke that is waiting takes the first sandbox of its version
+that frees up, if that comes before its admission. Idle sandboxes are reused
+most-recently-used first, so the least recently used ones age out and are reaped after
+the keep-alive. A configuration or code change gives a function version a new revision:
+new invokes then go to new sandboxes, idle sandboxes of the old revision are stopped at
+once and busy ones when they finish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -22,6 +26,7 @@ from typing import Any
 from gureum.functions.code import CodeStore
 from gureum.functions.config import FunctionVersion
 from gureum.observe.logs import LogSink
+from gureum.workers.admission import ColdStartAdmission
 from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.placement import Placement
 from gureum.workers.runtime_api import Invocation
@@ -39,6 +44,8 @@ class Pool:
     idle: list[Sandbox] = field(default_factory=list)
     busy: set[Sandbox] = field(default_factory=set)
     starting: set[Sandbox] = field(default_factory=set)  # provisioned, still in init
+    #: invokes waiting for a sandbox of this revision to free up (or for admission)
+    waiters: collections.deque[asyncio.Future[Sandbox]] = field(default_factory=collections.deque)
     retired: bool = False
 
 
@@ -53,6 +60,7 @@ class WorkerManager:
         *,
         idle_timeout: float,
         placement: Placement,
+        admission: ColdStartAdmission | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._env = env
@@ -60,6 +68,7 @@ class WorkerManager:
         self.logs = logs
         self.idle_timeout = idle_timeout
         self.placement = placement
+        self.admission = admission or ColdStartAdmission()
         self._placed: dict[Sandbox, int] = {}
         #: (function, version) -> (the version, how many sandboxes to keep initialized)
         self.provisioned: dict[tuple[str, str], tuple[FunctionVersion, int]] = {}
@@ -133,12 +142,73 @@ class WorkerManager:
         """An idle sandbox of ``function``, else a new one (``suppressed_init``: always a
         new one, writing to that log stream, whose init is part of its first invoke)."""
         pool = self._pool(function)
-        while pool.idle and suppressed_init is None:
+        warm_ok = suppressed_init is None
+        sandbox = self._take_idle(pool) if warm_ok else None
+        if sandbox is not None:
+            return sandbox, pool
+        if not self.admission.try_admit():
+            sandbox = await self._wait_for_room(pool, warm_ok=warm_ok)
+            if sandbox is not None:
+                return sandbox, pool
+        try:
+            return await self._cold_start(function, pool, suppressed_init)
+        except BaseException:
+            self.admission.leave()
+            raise
+
+    def _take_idle(self, pool: Pool) -> Sandbox | None:
+        while pool.idle:
             sandbox = pool.idle.pop()
             if sandbox.state is SandboxState.IDLE:
                 pool.busy.add(sandbox)
                 self.warm_starts += 1
-                return sandbox, pool
+                return sandbox
+        return None
+
+    async def _wait_for_room(self, pool: Pool, *, warm_ok: bool) -> Sandbox | None:
+        """Wait for admission or, with ``warm_ok``, for a sandbox of ``pool`` to free up,
+        whichever comes first: the sandbox, or None once admitted."""
+        admitted = self.admission.wait()
+        if not warm_ok:
+            try:
+                await admitted
+            except BaseException:
+                if admitted.done() and not admitted.cancelled():
+                    self.admission.leave()
+                admitted.cancel()
+                raise
+            return None
+        warm: asyncio.Future[Sandbox] = asyncio.get_running_loop().create_future()
+        pool.waiters.append(warm)
+        try:
+            await asyncio.wait((admitted, warm), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            self._abandon(pool, warm, admitted)
+            raise
+        if warm.done():
+            if admitted.done():
+                self.admission.leave()  # both at once: the warm one wins
+            admitted.cancel()
+            self.warm_starts += 1
+            return warm.result()
+        warm.cancel()
+        return None
+
+    def _abandon(
+        self, pool: Pool, warm: asyncio.Future[Sandbox], admitted: asyncio.Future[None]
+    ) -> None:
+        """A waiting invoke went away (cancelled): give back what it was given."""
+        if admitted.done() and not admitted.cancelled():
+            self.admission.leave()
+        admitted.cancel()
+        if warm.done() and not warm.cancelled():
+            self._release(warm.result(), pool)
+        warm.cancel()
+
+    async def _cold_start(
+        self, function: FunctionVersion, pool: Pool, suppressed_init: str | None
+    ) -> tuple[Sandbox, Pool]:
+        """A new sandbox (admitted): its place is given back when its init ends."""
         code_dir = await self._code_dir(function)
         snapshot = None
         # A function without a network reaches its Runtime API through its template's
@@ -167,6 +237,7 @@ class WorkerManager:
         except BaseException:
             self._free(sandbox)
             raise
+        sandbox.ready.add_done_callback(lambda _: self.admission.leave())
         sandbox.stopped.add_done_callback(lambda _: self._free(sandbox))
         pool.busy.add(sandbox)
         self.cold_starts += 1
@@ -218,10 +289,16 @@ class WorkerManager:
         self.placement.place(memory_mb)
 
     def _release(self, sandbox: Sandbox, pool: Pool) -> None:
-        pool.busy.discard(sandbox)
         if pool.retired or self._closing or sandbox.state is not SandboxState.IDLE:
+            pool.busy.discard(sandbox)
             self._stop(sandbox)
             return
+        while pool.waiters:
+            waiter = pool.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(sandbox)  # still busy: it is the waiter's now
+                return
+        pool.busy.discard(sandbox)
         pool.idle.append(sandbox)
 
     # provisioned concurrency
@@ -269,9 +346,12 @@ class WorkerManager:
 
     async def _start_provisioned(self, function: FunctionVersion, pool: Pool) -> None:
         key = (function.name, function.version)
+        if not self.admission.try_admit():
+            await self.admission.wait()
         try:
             self._make_room(function.memory_size)
         except Exception as exc:
+            self.admission.leave()
             self.provisioning_errors[key] = str(exc)
             return
         sandbox: Sandbox | None = None
@@ -286,6 +366,7 @@ class WorkerManager:
         except Exception as exc:
             ready = False
             self.provisioning_errors[key] = f"the sandbox failed to start: {exc}"
+        self.admission.leave()
         if sandbox is None:
             self.placement.release(function.memory_size)
             return
@@ -296,7 +377,8 @@ class WorkerManager:
         elif pool.retired or self._closing:
             self._stop(sandbox)
         else:
-            pool.idle.append(sandbox)
+            pool.busy.add(sandbox)
+            self._release(sandbox, pool)  # to an invoke waiting for one, else idle
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -317,7 +399,7 @@ class WorkerManager:
     def _free(self, sandbox: Sandbox) -> None:
         memory = self._placed.pop(sandbox, None)
         if memory is not None:
-            self.placement.release(memory)
+            self.placement.release(memory, used_mb=sandbox.max_memory_used_mb())
 
     def _stop(self, sandbox: Sandbox) -> None:
         """Kill a sandbox the manager no longer wants; its memory is free at once."""
@@ -377,6 +459,12 @@ class WorkerManager:
             await asyncio.sleep(interval)
             try:
                 self.reap()
+                shortage = self.placement.shortage_mb()
+                if shortage:
+                    evicted = self.evict_idle(0)
+                    logger.warning(
+                        "memory is short by %d MB: %d idle sandboxes stopped", shortage, evicted
+                    )
                 for key, (function, count) in list(self.provisioned.items()):
                     # Replace provisioned sandboxes that died; a config whose init fails
                     # stays FAILED until it is put again, as on Lambda (no retry loop).

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from gureum.functions.config import FunctionVersion
 from gureum.observe.logs import LogSink
+from gureum.workers.admission import SATURATED, cpu_stall_seconds
 from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.runtime_api import Invocation, RuntimeAPIServer, RuntimeReply
 from gureum.workers.sandbox_log import SandboxLog
@@ -52,6 +53,9 @@ class InvokeOutcome:
     log_tail: bytes
     duration_ms: float
     init_duration_ms: float | None
+    #: It failed because the host could not run it (an init that timed out while the
+    #: CPU was saturated), not because of the function: no retry of an event is used up.
+    platform_fault: bool = False
 
     @property
     def function_error(self) -> str | None:
@@ -161,6 +165,10 @@ class Sandbox:
         # part of the invocation's duration.
         self._init_reported = provisioned or suppressed_init
         self._init_timeout_hit = False
+        #: An init that timed out on a saturated host (the platform's fault).
+        self._starved = False
+        self._cpu_stall = cpu_stall_seconds
+        self._stall_at_spawn = 0.0
         #: The current invocation has started (START, timer) but the runtime has not had it.
         self._undelivered = False
         self._init_timer: asyncio.TimerHandle | None = None
@@ -223,6 +231,7 @@ class Sandbox:
 
     def _init_start(self) -> None:
         self._spawned_at = time.perf_counter()
+        self._stall_at_spawn = self._cpu_stall()
         phase = "RESTORE_START" if self.restore_from is not None else "INIT_START"
         self.log.emit(
             f"{phase} Runtime Version: {self.function.runtime}\tgureum sandbox: {self.id}"
@@ -346,7 +355,13 @@ class Sandbox:
         self._report(invocation.request_id, duration_ms, init_ms)
         log_tail = self.log.tail() if tail else b""
         return InvokeOutcome(
-            invocation.request_id, reply.body, reply.error_type, log_tail, duration_ms, init_ms
+            invocation.request_id,
+            reply.body,
+            reply.error_type,
+            log_tail,
+            duration_ms,
+            init_ms,
+            platform_fault=self._starved,
         )
 
     def _delivered(self, invocation: Invocation) -> None:
@@ -384,6 +399,7 @@ class Sandbox:
         seconds = f"{self.function.timeout:.2f}"
         self.log.drain()
         if self._init_duration_ms is None:  # a suppressed init that did not finish
+            self._starved = self._host_saturated()
             elapsed = (time.perf_counter() - self._spawned_at) * 1000
             self.log.emit(
                 f"INIT_REPORT Init Duration: {elapsed:.2f} ms\tPhase: invoke\tStatus: timeout"
@@ -397,6 +413,12 @@ class Sandbox:
             ),
         )
         self.kill()
+
+    def _host_saturated(self) -> bool:
+        """Whether runnable tasks waited for a CPU most of the time since the spawn."""
+        elapsed = time.perf_counter() - self._spawned_at
+        stalled = self._cpu_stall() - self._stall_at_spawn
+        return elapsed > 0 and stalled / elapsed >= SATURATED
 
     def _init_timed_out(self) -> None:
         self._init_timer = None

@@ -26,6 +26,7 @@ from gureum.observe.logs import LogSink
 from gureum.runtimes import sdk_packages, sdk_path
 from gureum.store import open_store
 from gureum.workers import isolation
+from gureum.workers.admission import ColdStartAdmission
 from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.manager import Pool, WorkerManager
 from gureum.workers.placement import LocalPlacement
@@ -37,9 +38,12 @@ T = TypeVar("T")
 
 #: Answers with its process id, which tells the sandboxes apart; with {"gate": FIFO} it
 #: first waits until the test opens that FIFO for writing (a busy sandbox, for as long as
-#: the test wants, without a sleep).
+#: the test wants, without a sleep). With INIT_GATE in its environment its init waits so.
 CODE = """
 import os
+if os.environ.get("INIT_GATE"):
+    with open(os.environ["INIT_GATE"]) as gate:
+        gate.read()
 def handler(event, context):
     if "gate" in event:
         with open(event["gate"]) as gate:
@@ -52,7 +56,7 @@ KEEP_ALIVE = 60.0
 class Host:
     """A Worker Manager over real sandboxes, whose clock the test moves forward."""
 
-    def __init__(self, tmp_path: Path, *, budget_mb: int) -> None:
+    def __init__(self, tmp_path: Path, *, budget_mb: int, inits: int | None = None) -> None:
         self.tmp_path = tmp_path
         self.store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
         self.logs = LogSink(LogStore(self.store))
@@ -80,11 +84,18 @@ class Host:
             self.logs,
             idle_timeout=KEEP_ALIVE,
             placement=self.placement,
+            admission=(
+                ColdStartAdmission(minimum=inits, maximum=inits, pressure=lambda: None)
+                if inits
+                else None
+            ),
             clock=lambda: time.monotonic() + self.skipped,
         )
         self._gates = 0
 
-    def function(self, name: str, *, revision: str = "r1", memory: int = 128) -> FunctionVersion:
+    def function(
+        self, name: str, *, revision: str = "r1", memory: int = 128, init_gate: Path | None = None
+    ) -> FunctionVersion:
         config: dict[str, Any] = {
             "FunctionName": name,
             "Version": "$LATEST",
@@ -95,7 +106,16 @@ class Host:
             "MemorySize": memory,
             "Timeout": 30,
         }
+        if init_gate is not None:
+            config["Environment"] = {"Variables": {"INIT_GATE": str(init_gate)}}
         return FunctionVersion(config, self.digest)
+
+    def gate(self) -> Path:
+        """A FIFO that holds whoever reads it until ``open_gate``."""
+        self._gates += 1
+        gate = self.tmp_path / f"gate-{self._gates}"
+        os.mkfifo(gate)
+        return gate
 
     async def invoke(self, function: FunctionVersion, event: dict[str, Any] | None = None) -> int:
         """Invoke through the manager; the pid of the sandbox's runtime that answered."""
@@ -111,9 +131,7 @@ class Host:
 
     async def busy(self, function: FunctionVersion) -> tuple[asyncio.Task[int], Sandbox, Path]:
         """An invocation held in its sandbox until ``open_gate``: its task, sandbox, gate."""
-        self._gates += 1
-        gate = self.tmp_path / f"gate-{self._gates}"
-        os.mkfifo(gate)
+        gate = self.gate()
         key = (function.name, function.version)
 
         def busy() -> set[Sandbox]:
@@ -147,8 +165,10 @@ async def until(probe: Callable[[], T | None]) -> T:
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, *, budget_mb: int = 4096) -> AsyncIterator[Host]:
-    host = Host(tmp_path, budget_mb=budget_mb)
+async def running(
+    tmp_path: Path, *, budget_mb: int = 4096, inits: int | None = None
+) -> AsyncIterator[Host]:
+    host = Host(tmp_path, budget_mb=budget_mb, inits=inits)
     try:
         yield host
     finally:
@@ -306,3 +326,39 @@ def test_provisioned_sandboxes_are_kept_initialized_and_topped_up(tmp_path: Path
         assert host.pool(fn).idle == []
 
     run(tmp_path, scenario)
+
+
+def test_no_more_inits_at_once_than_admitted(tmp_path: Path) -> None:
+    async def scenario(host: Host) -> None:
+        gate = host.gate()
+        slow, other = host.function("slow", init_gate=gate), host.function("other")
+        first = asyncio.create_task(host.invoke(slow))
+        await until(lambda: host.manager.admission.running == 1)
+        second = asyncio.create_task(host.invoke(other))
+        await until(lambda: host.manager.admission.waiting == 1)
+        assert host.manager.cold_starts == 1  # the second waits: its sandbox is not made
+        await open_gate(gate)  # the first init ends, and its place goes to the second
+        await asyncio.gather(first, second)
+        assert host.manager.cold_starts == 2
+        assert (host.manager.admission.running, host.manager.admission.peak) == (0, 1)
+
+    run(tmp_path, scenario, inits=1)
+
+
+def test_a_waiting_invoke_takes_the_sandbox_that_frees_up_first(tmp_path: Path) -> None:
+    async def scenario(host: Host) -> None:
+        fn = host.function("reused")
+        task, held, gate = await host.busy(fn)
+        init_gate = host.gate()  # another function's init holds the one place
+        blocker = asyncio.create_task(host.invoke(host.function("blocker", init_gate=init_gate)))
+        await until(lambda: host.manager.admission.running == 1)
+        waiting = asyncio.create_task(host.invoke(fn))
+        await until(lambda: host.pool(fn).waiters)
+        await open_gate(gate)  # the held sandbox frees up before any place does
+        assert await task == held.process.pid
+        assert await waiting == held.process.pid  # warm, not a cold start of its own
+        assert (host.manager.cold_starts, host.manager.warm_starts) == (2, 1)
+        await open_gate(init_gate)
+        await blocker
+
+    run(tmp_path, scenario, inits=1)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gureum.events.pacing import UNLIMITED, Pacer
+from gureum.events.pacing import UNLIMITED, ConcurrencyLimit, Pacer
 
 
 class FakeClock:
@@ -123,3 +123,49 @@ def test_on_a_real_loop_a_busy_front_end_gets_the_limit_and_a_quiet_one_lifts_it
         probe.cancel()
 
     asyncio.run(scenario())
+
+
+class Window:
+    """Runs a ConcurrencyLimit through windows whose end rate the test chooses."""
+
+    def __init__(self, limit: ConcurrencyLimit, clock: FakeClock) -> None:
+        self.limit, self.clock = limit, clock
+
+    def run(self, ended_per_second: float, *, demand: bool = True) -> int:
+        for _ in range(int(ended_per_second * self.limit.window)):
+            self.limit.ended()
+        if demand:
+            self.limit.reached()
+        self.clock.now += self.limit.window
+        self.limit.update()
+        return self.limit.limit
+
+
+def test_the_concurrency_grows_while_throughput_grows_and_backs_off_past_the_knee() -> None:
+    clock = FakeClock()
+    limit = ConcurrencyLimit(maximum=100, minimum=4, window=1.0, clock=clock)
+    windows = Window(limit, clock)
+    assert limit.limit == 16
+    assert windows.run(100) == 20  # nothing to compare with yet: try more
+    assert windows.run(200) == 25  # more ended: more again
+    assert windows.run(205) == 25  # about the same: hold
+    assert windows.run(100) == 19  # fewer ended: past the turning point, back off
+    assert windows.run(100, demand=False) == 19  # no demand: nothing learnt
+    for _ in range(8):  # steady at the limit: every eighth window probes one step up
+        windows.run(100)
+    assert limit.limit == 23
+
+
+def test_the_concurrency_stays_within_its_bounds() -> None:
+    clock = FakeClock()
+    limit = ConcurrencyLimit(maximum=10, minimum=2, window=1.0, clock=clock)
+    windows = Window(limit, clock)
+    rate = 10.0
+    for _ in range(20):
+        rate *= 2
+        windows.run(rate)
+    assert limit.limit == 10
+    for _ in range(20):
+        rate /= 2
+        windows.run(rate)
+    assert limit.limit == 2
