@@ -3,9 +3,6 @@ naming the operation, through the client a user would call them with."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gureum.frontend.operations import rest_operation
-from tests.conftest import RunningServer, client, signed_request
+from tests.conftest import RunningServer, client
+from tests.frontend.conftest import InProcessEdge
 
 
 def test_rest_operations_are_matched_by_method_path_and_query() -> None:
@@ -58,20 +56,10 @@ def test_one_unimplemented_operation_per_service(gureum_server: RunningServer) -
     _not_implemented(xray.create_group, "CreateGroup", GroupName="g")
 
 
-def test_what_no_service_has_stays_unknown(gureum_server: RunningServer) -> None:
-    request = signed_request(gureum_server.endpoint + "/2018-10-31/nothing", method="POST")
-    with pytest.raises(urllib.error.HTTPError) as raised:
-        urllib.request.urlopen(request)
-    assert raised.value.code == 404
-    assert raised.value.headers["x-amzn-ErrorType"] == "UnknownOperationException"
-    logs = signed_request(
-        gureum_server.endpoint + "/",
-        method="POST",
-        data=b"{}",
-        headers={"X-Amz-Target": "Logs_20140328.NoSuchThing"},
-        service="logs",
-    )
-    with pytest.raises(urllib.error.HTTPError) as raised:
-        urllib.request.urlopen(logs)
-    assert raised.value.code == 400
-    assert json.loads(raised.value.read())["__type"] == "UnknownOperationException"
+def test_what_no_service_has_stays_unknown(edge: InProcessEdge) -> None:
+    unknown = edge.request("POST", "/2018-10-31/nothing")
+    assert unknown.status_code == 404
+    assert unknown.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+    logs = edge.target("Logs_20140328.NoSuchThing", b"{}", "logs")
+    assert logs.status_code == 400
+    assert logs.json()["__type"] == "UnknownOperationException"

@@ -3,11 +3,11 @@ API, answered 400 in the service's own shape, never 500."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +15,8 @@ import pytest
 from gureum import untrusted_json
 from gureum.observe import filter_pattern
 from gureum.workers.runtime_api import error_type_of
-from tests.conftest import RunningServer, signed_request
+from tests.conftest import ROLE, RunningServer, zip_files
+from tests.frontend.conftest import InProcessEdge
 
 DEEP = [b"[" * 100_000, b'{"a":' * 3_000, b"[" * 5_000 + b"]" * 5_000]
 
@@ -38,47 +39,37 @@ def test_untrusted_json_never_recurses() -> None:
         untrusted_json.loads(b"{nope")
 
 
-def test_deep_bodies_to_each_api(gureum_server: RunningServer, deploy: Callable[..., str]) -> None:
-    endpoint = gureum_server.endpoint
-    name = deploy("def handler(e, c):\n    return 1\n")
+def test_deep_bodies_to_each_api(edge: InProcessEdge) -> None:
+    created = edge.request(
+        "POST",
+        "/2015-03-31/functions",
+        json.dumps(
+            {
+                "FunctionName": "deep",
+                "Runtime": "python3.11",
+                "Role": ROLE,
+                "Handler": "app.handler",
+                "Code": {"ZipFile": base64.b64encode(zip_files({"app.py": "x = 1\n"})).decode()},
+            }
+        ).encode(),
+    )
+    assert created.status_code == 201, created.text
     for body in DEEP:
-        status, headers, answer = _refused(
-            signed_request(f"{endpoint}/2015-03-31/functions", method="POST", data=body)
-        )
-        assert (status, headers["x-amzn-ErrorType"]) == (400, "InvalidRequestContentException")
-        status, headers, answer = _refused(
-            signed_request(
-                f"{endpoint}/2015-03-31/functions/{name}/invocations", method="POST", data=body
-            )
-        )
-        assert (status, headers["x-amzn-ErrorType"]) == (400, "InvalidRequestContentException")
-        assert "nested deeper than 1024 levels" in answer["message"]
-        status, headers, answer = _refused(
-            signed_request(
-                endpoint + "/",
-                method="POST",
-                data=body,
-                headers={"X-Amz-Target": "AmazonSQS.ListQueues"},
-                service="sqs",
-            )
-        )
-        assert status == 400
-        assert answer["__type"] == "com.amazonaws.sqs#SerializationException"
-        assert headers["x-amzn-query-error"] == "SerializationException;Sender"
-        status, headers, answer = _refused(
-            signed_request(
-                endpoint + "/",
-                method="POST",
-                data=body,
-                headers={"X-Amz-Target": "Logs_20140328.DescribeLogGroups"},
-                service="logs",
-            )
-        )
-        assert (status, answer["__type"]) == (400, "SerializationException")
-        status, headers, answer = _refused(
-            signed_request(endpoint + "/TraceSummaries", method="POST", data=body, service="xray")
-        )
-        assert status == 400
+        answer = edge.request("POST", "/2015-03-31/functions", body)
+        assert answer.status_code == 400
+        assert answer.headers["x-amzn-ErrorType"] == "InvalidRequestContentException"
+        answer = edge.request("POST", "/2015-03-31/functions/deep/invocations", body)
+        assert answer.status_code == 400
+        assert answer.headers["x-amzn-ErrorType"] == "InvalidRequestContentException"
+        assert "nested deeper than 1024 levels" in answer.json()["message"]
+        answer = edge.target("AmazonSQS.ListQueues", body, "sqs")
+        assert answer.status_code == 400
+        assert answer.json()["__type"] == "com.amazonaws.sqs#SerializationException"
+        assert answer.headers["x-amzn-query-error"] == "SerializationException;Sender"
+        answer = edge.target("Logs_20140328.DescribeLogGroups", body, "logs")
+        assert (answer.status_code, answer.json()["__type"]) == (400, "SerializationException")
+        answer = edge.request("POST", "/TraceSummaries", body, service="xray")
+        assert answer.status_code == 400
 
 
 def test_deep_documents_from_functions_and_logs() -> None:
