@@ -7,6 +7,8 @@ import contextlib
 import io
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -24,6 +26,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import BotoCoreError
 
 from gureum.frontend.app import create_app
 from gureum.settings import Settings
@@ -106,6 +109,40 @@ def store_settings(engine: str) -> Iterator[dict[str, Any]]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def server_process(port: int, data_dir: Path, *flags: str) -> subprocess.Popen[bytes]:
+    """``gureum server`` as a user runs it, in a process of its own (on ``port``, its
+    daemon on a free port); returns once it answers."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gureum",
+            "server",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--xray-address",
+            "127.0.0.1:0",
+            "--log-level",
+            "warning",
+            *flags,
+        ]
+    )
+    lam = client("lambda", f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            lam.list_functions()
+            return process
+        except (BotoCoreError, ConnectionError):
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("gureum server did not start")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -151,7 +151,9 @@ class AsyncInvoker:
         pacer = self.pacer
         limit = self.limit
         while True:
-            limit.update()
+            # While the front end holds the poller's starts back, its rate of ended
+            # events says nothing of how many it could run at once.
+            limit.update(learn=not pacer.limited)
             running = len(self._running)
             room = limit.limit - running
             if room <= 0:

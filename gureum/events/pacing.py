@@ -170,10 +170,14 @@ class ConcurrencyLimit:
     still grows, and cut when it falls (the seed's turning point, found by climbing).
 
     Each ``window`` in which the limit was reached (the poller had more to run), the
-    rate of ended events is compared with the previous window's: higher by a tenth,
-    the limit grows by a quarter; lower by a tenth, it shrinks by a quarter; in between
-    it holds, and probes one step up every ``probe_every`` windows. Without demand it
-    does not move, and the next comparison starts afresh.
+    rate of ended events is compared with the previous window's. Not lower (within
+    ``tolerance``: a window's rate varies by a few percent with the size of the claims
+    that fed it, which hides the small gains of claiming more at once), the limit grows
+    by a quarter; lower by a tenth (``drop``), it shrinks by a quarter; in between it
+    holds, and probes one step up every ``probe_every`` windows. Without demand, or
+    while something else sets the pace (``learn=False``: the poller's rate of starts is
+    held back for the front end), it does not move, and the next comparison starts
+    afresh.
     """
 
     def __init__(
@@ -182,8 +186,10 @@ class ConcurrencyLimit:
         maximum: int,
         minimum: int = 4,
         initial: int | None = None,
-        window: float = 0.25,
-        probe_every: int = 8,
+        window: float = 0.5,
+        probe_every: int = 4,
+        tolerance: float = 0.03,
+        drop: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.maximum = max(1, maximum)
@@ -191,6 +197,8 @@ class ConcurrencyLimit:
         self.limit = min(self.maximum, initial or 4 * self.minimum)
         self.window = window
         self.probe_every = probe_every
+        self.tolerance = tolerance
+        self.drop = drop
         self.clock = clock
         self._started = clock()
         self._ended = 0
@@ -209,19 +217,19 @@ class ConcurrencyLimit:
         """The poller wanted to start more than the limit allows."""
         self._reached = True
 
-    def update(self) -> None:
+    def update(self, *, learn: bool = True) -> None:
         """Close the window if it is over, and move the limit by what it showed."""
         now = self.clock()
         elapsed = now - self._started
         if elapsed < self.window:
             return
         rate = self._ended / elapsed
-        if not self._reached:
-            self._last_rate = None  # no demand at the limit: nothing to learn from
-        elif self._last_rate is None or rate > self._last_rate * 1.1:
+        if not self._reached or not learn:
+            self._reached = False  # nothing to learn from this window
+        elif self._last_rate is None or rate >= self._last_rate * (1 - self.tolerance):
             self.limit = min(self.maximum, self.limit + self._step())
             self._holds = 0
-        elif rate < self._last_rate * 0.9:
+        elif rate < self._last_rate * (1 - self.drop):
             self.limit = max(self.minimum, self.limit - self._step())
             self._holds = 0
         else:
@@ -229,6 +237,5 @@ class ConcurrencyLimit:
             if self._holds >= self.probe_every:
                 self.limit = min(self.maximum, self.limit + self._step())
                 self._holds = 0
-        if self._reached:
-            self._last_rate = rate
+        self._last_rate = rate if self._reached else None
         self._started, self._ended, self._reached = now, 0, False

@@ -147,7 +147,7 @@ class WorkerManager:
         if sandbox is not None:
             return sandbox, pool
         if not self.admission.try_admit():
-            sandbox = await self._wait_for_room(pool, warm_ok=warm_ok)
+            sandbox = await self._wait_for_room(function, pool, warm_ok=warm_ok)
             if sandbox is not None:
                 return sandbox, pool
         try:
@@ -165,9 +165,17 @@ class WorkerManager:
                 return sandbox
         return None
 
-    async def _wait_for_room(self, pool: Pool, *, warm_ok: bool) -> Sandbox | None:
+    async def _wait_for_room(
+        self, function: FunctionVersion, pool: Pool, *, warm_ok: bool
+    ) -> Sandbox | None:
         """Wait for admission or, with ``warm_ok``, for a sandbox of ``pool`` to free up,
-        whichever comes first: the sandbox, or None once admitted."""
+        whichever comes first: the sandbox, or None once admitted.
+
+        A warm sandbox coming first does not cancel the admission: when it is granted,
+        a new sandbox starts all the same and joins the pool (idle, or handed to the
+        next invoke waiting). The pool grows to the concurrency it is asked for, as on
+        Lambda, where every invocation running at once has an environment (and its
+        share of CPU) of its own; only no faster than admission lets it."""
         admitted = self.admission.wait()
         if not warm_ok:
             try:
@@ -186,13 +194,41 @@ class WorkerManager:
             self._abandon(pool, warm, admitted)
             raise
         if warm.done():
-            if admitted.done():
-                self.admission.leave()  # both at once: the warm one wins
-            admitted.cancel()
+            self._spare_when_admitted(admitted, function, pool)
             self.warm_starts += 1
             return warm.result()
         warm.cancel()
         return None
+
+    def _spare_when_admitted(
+        self, admitted: asyncio.Future[None], function: FunctionVersion, pool: Pool
+    ) -> None:
+        """Start a sandbox for ``pool`` once ``admitted`` is granted (not if cancelled)."""
+
+        def granted(future: asyncio.Future[None]) -> None:
+            if not future.cancelled():
+                self._spawn(self._start_spare(function, pool))
+
+        if admitted.done():
+            granted(admitted)
+        else:
+            admitted.add_done_callback(granted)
+
+    async def _start_spare(self, function: FunctionVersion, pool: Pool) -> None:
+        """A sandbox started (admitted) for the pool's next invoke rather than for one."""
+        if pool.retired or self._closing:
+            self.admission.leave()
+            return
+        try:
+            sandbox, _ = await self._cold_start(function, pool, None)
+        except Exception as exc:
+            self.admission.leave()
+            logger.debug("a spare sandbox of %s did not start: %s", function.name, exc)
+            return
+        if await sandbox.ready:
+            self._release(sandbox, pool)
+        else:
+            pool.busy.discard(sandbox)
 
     def _abandon(
         self, pool: Pool, warm: asyncio.Future[Sandbox], admitted: asyncio.Future[None]

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -18,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError, EndpointConnectionError
 from urllib3.exceptions import HTTPError
 
-from tests.conftest import ROLE, client, free_port, zip_files
+from tests.conftest import ROLE, client, free_port, server_process, zip_files
 
 EVENTS = 2000
 SENDERS = 8
@@ -26,32 +25,7 @@ WORK = "def handler(event, context):\n    return event\n"
 
 
 def start(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gureum",
-            "server",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--retry-delays",
-            "0.2,0.4",
-            "--log-level",
-            "warning",
-        ]
-    )
-    lam = client("lambda", f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            lam.list_functions()
-            return process
-        except (EndpointConnectionError, HTTPError, ConnectionError):
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("gureum server did not start")
+    return server_process(port, data_dir, "--retry-delays", "0.2,0.4")
 
 
 def test_accepted_events_survive_sigkill(

@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,27 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tests.conftest import free_port, zip_files
-
-
-def wait_for_port(port: int, timeout: float = 30) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
-def zip_code(code: str) -> bytes:
-    return zip_files({"app.py": code})
-
+from tests.conftest import client as make_client
+from tests.conftest import free_port, server_process, zip_files
 
 #: Made as the seed recommends (a client at global scope); each run says so durably, in
 #: a queue: log lines buffered at a SIGKILL are lost, but a run's record is not.
@@ -63,38 +45,14 @@ RAN = "slow-init-ran"
 
 
 def client(service: str, port: int) -> Any:
-    make: Any = boto3.client
-    return make(
-        service,
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=64),
-    )
+    """A client of the server on ``port``, with room for the sending threads."""
+    return make_client(service, f"http://127.0.0.1:{port}", max_pool_connections=64)
 
 
 @contextlib.contextmanager
 def server(data_dir: Path, port: int, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gureum",
-            "server",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--xray-address",
-            "127.0.0.1:0",
-            "--log-level",
-            "warning",
-            *extra,
-        ]
-    )
+    process = server_process(port, data_dir, *extra)
     try:
-        wait_for_port(port)
         yield process
     finally:
         if process.poll() is None:
@@ -114,7 +72,7 @@ def deploy(port: int) -> None:
         Handler="app.handler",
         MemorySize=128,
         Timeout=10,
-        Code={"ZipFile": zip_code(SLOW_INIT)},
+        Code={"ZipFile": zip_files({"app.py": SLOW_INIT})},
     )
     lam.put_function_event_invoke_config(
         FunctionName=FUNCTION,

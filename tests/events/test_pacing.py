@@ -148,12 +148,18 @@ def test_the_concurrency_grows_while_throughput_grows_and_backs_off_past_the_kne
     assert limit.limit == 16
     assert windows.run(100) == 20  # nothing to compare with yet: try more
     assert windows.run(200) == 25  # more ended: more again
-    assert windows.run(205) == 25  # about the same: hold
-    assert windows.run(100) == 19  # fewer ended: past the turning point, back off
-    assert windows.run(100, demand=False) == 19  # no demand: nothing learnt
-    for _ in range(8):  # steady at the limit: every eighth window probes one step up
-        windows.run(100)
-    assert limit.limit == 23
+    assert windows.run(196) == 31  # as many, within the noise of a window: more again
+    assert windows.run(184) == 31  # fewer, but not by a tenth: hold
+    assert windows.run(100) == 24  # a tenth fewer: past the turning point, back off
+    assert windows.run(100, demand=False) == 24  # no demand: nothing learnt
+    assert windows.run(100) == 30  # a fresh start: try more
+    for rate in (95, 91, 87, 83):  # a little fewer each time: hold, and every fourth
+        windows.run(rate)  # window probe one step up
+    assert limit.limit == 37
+    limit.reached()
+    clock.now += limit.window
+    limit.update(learn=False)  # something else held the starts back: nothing learnt
+    assert limit.limit == 37
 
 
 def test_the_concurrency_stays_within_its_bounds() -> None:
