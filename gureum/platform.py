@@ -17,6 +17,7 @@ import sys
 import uvicorn
 from starlette.routing import BaseRoute
 
+from gureum import runtimes
 from gureum.counting import CountingService
 from gureum.events.async_events import AsyncEventQueue
 from gureum.events.async_invoke import AsyncInvoker
@@ -64,7 +65,12 @@ class Platform:
             settings.account_concurrency, settings.unreserved_concurrency_minimum
         )
         self.functions = FunctionRegistry(
-            self.store, self.code, region=region, account_id=account, limits=self.counting.limits
+            self.store,
+            self.code,
+            region=region,
+            account_id=account,
+            limits=self.counting.limits,
+            check_runtime=runtimes.check_available,
         )
         self.log_store = LogStore(self.store)
         self.logs = LogSink(self.log_store)
@@ -174,6 +180,7 @@ class Platform:
                 sdk_packages(),
                 prepared=settings.zygote_prepared,
             )
+        await asyncio.to_thread(runtimes.node_runtime_path, data_dir)
         self.workers.start(
             SandboxEnvironment(
                 region=settings.region,
@@ -182,6 +189,7 @@ class Platform:
                 secret_access_key=settings.secret_access_key,
                 endpoint_url=settings.endpoint_url,
                 sdk_dir=await asyncio.to_thread(sdk_path, data_dir),
+                # (the Node runtime's files beside it: data_dir/runtime/nodejs)
                 init_timeout=settings.init_timeout,
                 log_tail_bytes=settings.log_tail_bytes,
                 log_limit_bytes=settings.sandbox_log_limit,

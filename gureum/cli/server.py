@@ -60,7 +60,14 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Print which sandbox protections this host can give."""
-    from gureum.runtimes import PYTHON_RUNTIMES, InvalidRuntimeException, python_interpreter
+    from gureum.runtimes import (
+        NODEJS_RUNTIMES,
+        PYTHON_RUNTIMES,
+        InvalidRuntimeException,
+        node_executable,
+        node_major,
+        python_interpreter,
+    )
     from gureum.workers import isolation
 
     settings = settings_from_args(args)
@@ -87,6 +94,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"runtime {runtime}: {python_interpreter(runtime)}")
         except InvalidRuntimeException:
             print(f"runtime {runtime}: not available (no python{runtime[6:]} found)")
+    for runtime in NODEJS_RUNTIMES:
+        try:
+            print(f"runtime {runtime}: {node_executable(runtime)}")
+        except InvalidRuntimeException:
+            major = node_major(runtime)
+            print(
+                f"runtime {runtime}: not available (no Node.js {major} found; "
+                f"set GUREUM_NODEJS{major})"
+            )
     return 0 if found.isolated else 1
 
 

@@ -70,12 +70,15 @@ class FunctionRegistry:
         region: str,
         account_id: str,
         limits: ConcurrencyLimits | None = None,
+        check_runtime: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.code = code
         self.region = region
         self.account_id = account_id
         self.limits = limits or ConcurrencyLimits()
+        #: Refuses a runtime the host cannot serve (InvalidParameterValueException).
+        self.check_runtime = check_runtime or (lambda runtime: None)
         self._cache: dict[tuple[str, str], FunctionVersion] = {}
         self._listeners: list[Callable[[FunctionChange], None]] = []
         self._aliases: dict[tuple[str, str], dict[str, Any]] = {}
@@ -155,9 +158,10 @@ class FunctionRegistry:
         zip_b64 = cfg.require_zip_code(params.get("Code"))
         cfg.validate_tags(params.get("Tags"))
         # Validate the configuration before storing any code.
-        cfg.new_configuration(
+        checked = cfg.new_configuration(
             params, region=self.region, account=self.account_id, code_sha256="", code_size=0
         )
+        await asyncio.to_thread(self.check_runtime, checked["Runtime"])
         hex_digest, code_sha256, size = await self._store_zip(zip_b64)
         config = cfg.new_configuration(
             params,
@@ -208,6 +212,8 @@ class FunctionRegistry:
     ) -> dict[str, Any]:
         current = self._latest(function_name, None)
         config = cfg.updated_configuration(current.config, params)
+        if config.get("Runtime") != current.config.get("Runtime"):
+            await asyncio.to_thread(self.check_runtime, config["Runtime"])
         return await self._replace(
             current, config, current.code_sha256_hex, params.get("RevisionId")
         )

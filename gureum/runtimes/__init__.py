@@ -1,8 +1,15 @@
 """Runtimes: how a sandbox starts the process that speaks the Runtime API.
 
 ``python3.X`` runs gureum's own stdlib-only runtime (``runtimes/python/bootstrap.py``)
-under the host's ``python3.X``; ``provided``/``provided.al2``/``provided.al2023`` run
+under the host's ``python3.X``; ``nodejsNN.x`` runs gureum's own Node.js runtime
+(``runtimes/nodejs/runtime.cjs``, Node's built-ins only) under a host ``node`` of that
+major version, never another; ``provided``/``provided.al2``/``provided.al2023`` run
 the function's own executable ``bootstrap`` (so ``awslambdaric`` works unchanged).
+
+What the runtimes are given lives under the data directory's ``runtime/``:
+``python-sdk`` (links to the host's boto3), ``nodejs`` (the Node runtime's files and,
+after ``gureum runtimes install nodejs``, the AWS SDK for JavaScript v3 in its
+``node_modules``, as Lambda has it at ``/var/runtime/node_modules``) and ``pycache``.
 """
 
 from __future__ import annotations
@@ -10,12 +17,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from gureum.errors import InvalidRuntimeException
+from gureum.errors import InvalidParameterValueException, InvalidRuntimeException
 
 __all__ = ["InvalidRuntimeException"]
 
@@ -27,13 +35,11 @@ PYTHON_RUNTIMES = (
     "python3.13",
     "python3.14",
 )
+NODEJS_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x")
 PROVIDED_RUNTIMES = ("provided", "provided.al2", "provided.al2023")
-SUPPORTED_RUNTIMES = PYTHON_RUNTIMES + PROVIDED_RUNTIMES
+SUPPORTED_RUNTIMES = PYTHON_RUNTIMES + NODEJS_RUNTIMES + PROVIDED_RUNTIMES
 #: Runtimes Lambda has that gureum does not run yet (so the error names the gap).
 KNOWN_UNSUPPORTED = (
-    "nodejs18.x",
-    "nodejs20.x",
-    "nodejs22.x",
     "java11",
     "java17",
     "java21",
@@ -46,6 +52,8 @@ KNOWN_UNSUPPORTED = (
 )
 
 BOOTSTRAP = Path(__file__).parent / "python" / "bootstrap.py"
+#: gureum's Node.js runtime, as the package ships it (copied into the data directory).
+NODE_RUNTIME = Path(__file__).parent / "nodejs"
 #: Packages offered to Python functions without bundling, as Lambda offers boto3.
 SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
@@ -108,6 +116,85 @@ def python_interpreter(runtime: str) -> str:
     )
 
 
+def node_major(runtime: str) -> int:
+    """``nodejs20.x`` -> 20."""
+    return int(runtime.removeprefix("nodejs").removesuffix(".x"))
+
+
+def _node_candidates(major: int) -> list[str]:
+    """Where a ``node`` of ``major`` may be: the override, ``nodeNN`` and ``node`` on
+    PATH, nvm's versions, system dirs."""
+    candidates = []
+    override = os.environ.get(f"GUREUM_NODEJS{major}")
+    if override:
+        candidates.append(override)
+    for name in (f"node{major}", "node"):
+        found = shutil.which(name)
+        if found:
+            candidates.append(found)
+    nvm_root = Path(os.environ.get("NVM_DIR", Path.home() / ".nvm"))
+    candidates += sorted(
+        map(str, nvm_root.glob(f"versions/node/v{major}.*/bin/node")), reverse=True
+    )
+    candidates += [f"{d}/node" for d in ("/usr/local/bin", "/usr/bin")]
+    return list(dict.fromkeys(candidates))
+
+
+@functools.cache
+def node_executable(runtime: str) -> str:
+    """The real path of a host ``node`` whose major version is the runtime's (asked
+    once): a function never runs on another major version, as on Lambda."""
+    major = node_major(runtime)
+    seen = []
+    for candidate in _node_candidates(major):
+        if not os.path.exists(candidate):
+            continue
+        try:
+            out = subprocess.run(
+                [candidate, "-p", "process.version + ' ' + process.execPath"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            ).stdout.split()
+        except (OSError, subprocess.SubprocessError) as exc:
+            seen.append(f"{candidate}: {exc}")
+            continue
+        version, path = out[0], out[1] if len(out) > 1 else candidate
+        if re.fullmatch(rf"v{major}\.\d+\.\d+.*", version):
+            return path
+        seen.append(f"{candidate} is {version}")
+    detail = f" (found: {'; '.join(seen)})" if seen else ""
+    raise InvalidRuntimeException(
+        f"The runtime {runtime} is not available on this host: no Node.js {major} found on "
+        f"PATH, in nvm or in /usr/bin{detail}. Install Node.js {major}, or set "
+        f"GUREUM_NODEJS{major} to its node."
+    )
+
+
+def check_available(runtime: str) -> None:
+    """Refuse a function whose runtime this host cannot serve: for Node.js, a major
+    version it has not got (InvalidParameterValueException, naming what is missing)."""
+    if runtime in NODEJS_RUNTIMES:
+        try:
+            node_executable(runtime)
+        except InvalidRuntimeException as exc:
+            raise InvalidParameterValueException(exc.message) from None
+
+
+def node_runtime_path(data_dir: Path) -> Path:
+    """The data directory's copy of the Node runtime (its files refreshed from the
+    package at start; ``node_modules`` beside them is the installed SDK, if any)."""
+    target = data_dir / "runtime" / "nodejs"
+    target.mkdir(parents=True, exist_ok=True)
+    for source in NODE_RUNTIME.glob("*.cjs"):
+        copy = target / source.name
+        if not copy.exists() or copy.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, copy)
+            copy.chmod(0o644)
+    return target
+
+
 def sdk_packages() -> list[Path]:
     """The host's copies of the SDK packages (directories, or a module file for six)."""
     found = []
@@ -148,6 +235,16 @@ def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeComm
                 "PYTHONPYCACHEPREFIX": str(sdk_dir.parent / "pycache"),
             },
         )
+    if runtime in NODEJS_RUNTIMES:
+        runtime_dir = sdk_dir.parent / "nodejs"
+        major = node_major(runtime)
+        return RuntimeCommand(
+            (node_executable(runtime), str(runtime_dir / "runtime.cjs")),
+            {
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+                "NODE_PATH": node_path(major, runtime_dir, task_root),
+            },
+        )
     if runtime in PROVIDED_RUNTIMES:
         bootstrap = task_root / "bootstrap"
         if not bootstrap.is_file():
@@ -160,3 +257,16 @@ def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeComm
             )
         return RuntimeCommand((str(bootstrap),), {})
     raise InvalidRuntimeException(f"The runtime {runtime} is not supported by gureum yet.")
+
+
+def node_path(major: int, runtime_dir: Path | str, task_root: Path | str) -> str:
+    """``NODE_PATH`` as Lambda sets it: layers (``/opt``), the runtime's SDK, the task."""
+    return ":".join(
+        [
+            f"/opt/nodejs/node{major}/node_modules",
+            "/opt/nodejs/node_modules",
+            f"{runtime_dir}/node_modules",
+            str(runtime_dir),
+            str(task_root),
+        ]
+    )

@@ -24,11 +24,18 @@ from pathlib import Path
 from typing import Any, cast
 
 from gureum.functions.config import FunctionVersion
-from gureum.runtimes import BOOTSTRAP, RuntimeCommand, runtime_command
+from gureum.runtimes import (
+    BOOTSTRAP,
+    NODEJS_RUNTIMES,
+    RuntimeCommand,
+    node_major,
+    node_path,
+    runtime_command,
+)
 from gureum.workers import cgroups
 from gureum.workers.cgroups import Cgroup
 from gureum.workers.environment import SandboxEnvironment
-from gureum.workers.isolation import JAIL, PIDS_MAX, jail_spec, root_base
+from gureum.workers.isolation import HOST_DIRS, JAIL, PIDS_MAX, jail_spec, root_base
 from gureum.workers.snapshot import SOCKET_DIR, Snapshot
 from gureum.workers.zygote import Prepared
 
@@ -121,7 +128,7 @@ class SandboxProcess:
             "AWS_LAMBDA_RUNTIME_API": api_address,
             "_HANDLER": fn.handler,
             "LAMBDA_TASK_ROOT": "/var/task" if isolated else str(self.code_dir),
-            "LAMBDA_RUNTIME_DIR": "/var/runtime" if isolated else str(BOOTSTRAP.parent),
+            "LAMBDA_RUNTIME_DIR": "/var/runtime" if isolated else str(self._runtime_dir()),
             "AWS_LAMBDA_FUNCTION_NAME": fn.name,
             "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
@@ -145,6 +152,12 @@ class SandboxProcess:
             environ["AWS_XRAY_DAEMON_ADDRESS"] = self.env.xray_address
             environ["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR"
         return environ
+
+    def _runtime_dir(self) -> Path:
+        """Where the runtime's own files are on the host (``/var/runtime`` in a jail)."""
+        if self.function.runtime in NODEJS_RUNTIMES:
+            return self.env.sdk_dir.parent / "nodejs"
+        return BOOTSTRAP.parent
 
     # the start
     async def launch(
@@ -274,8 +287,20 @@ class SandboxProcess:
                 bootstrap=BOOTSTRAP if python else None,
                 sdk_packages=self.env.sdk_packages if python else [],
             )
+        argv = ["/var/task/bootstrap"]
+        binds: list[tuple[str, str]] = []
         if python:
             environ["PYTHONPATH"] = SANDBOX_PYTHONPATH
+        elif fn.runtime in NODEJS_RUNTIMES:
+            # The runtime's files and the SDK beside them at /var/runtime, as on Lambda;
+            # the host's node where it is (bound when outside the host's system dirs).
+            node = command.argv[0]
+            binds.append((str(self._runtime_dir()), "/var/runtime"))
+            prefix = str(Path(node).resolve().parent.parent)
+            if not prefix.startswith(HOST_DIRS):
+                binds.append((prefix, prefix))
+            environ["NODE_PATH"] = node_path(node_major(fn.runtime), "/var/runtime", "/var/task")
+            argv = [node, "/var/runtime/runtime.cjs"]
         spec = jail_spec(
             base=base,
             code_dir=self.code_dir,
@@ -284,9 +309,10 @@ class SandboxProcess:
             uid=self.uid,
             procs=self.cgroup.procs_files,
             env=environ,
-            argv=["/var/task/bootstrap"],
+            argv=argv,
             network=fn.network,
         )
+        spec["binds"] += binds
         if self._api_dir is not None:
             spec["binds"].append((str(self._api_dir), "/run/gureum"))
             spec["api_socket"] = "/run/gureum/api.sock"

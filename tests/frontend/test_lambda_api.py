@@ -210,7 +210,7 @@ def test_delete_function(lambda_client: Any) -> None:
         ({"Timeout": 901}, "ValidationException", "less than or equal to 900"),
         ({"EphemeralStorage": {"Size": 100}}, "ValidationException", "512"),
         ({"Runtime": "python2.7"}, "ValidationException", "enum value set"),
-        ({"Runtime": "nodejs20.x"}, "InvalidParameterValueException", "not supported by gureum"),
+        ({"Runtime": "java21"}, "InvalidParameterValueException", "not supported by gureum"),
         ({"Role": "not-a-role"}, "ValidationException", "role"),
         ({"FunctionName": "bad name!"}, "ValidationException", "functionName"),
         ({"FunctionName": "x" * 65}, "ValidationException", "64"),
