@@ -11,6 +11,7 @@ Counting Service (reservations). No component holds the platform.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 
@@ -70,7 +71,7 @@ class Platform:
             region=region,
             account_id=account,
             limits=self.counting.limits,
-            check_runtime=runtimes.check_available,
+            check_runtime=functools.partial(runtimes.check_available, data_dir=data_dir),
         )
         self.log_store = LogStore(self.store)
         self.logs = LogSink(self.log_store)

@@ -161,7 +161,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     port = free_port()
     # Many servers run at once in the tests: each gets its own daemon port.
     overrides.setdefault("xray_address", "127.0.0.1:0")
-    return Settings(host="127.0.0.1", port=port, data_dir=tmp_path / "data", **overrides)
+    overrides.setdefault("data_dir", tmp_path / "data")
+    return Settings(host="127.0.0.1", port=port, **overrides)
 
 
 @pytest.fixture(scope="session")

@@ -96,7 +96,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"runtime {runtime}: not available (no python{runtime[6:]} found)")
     for runtime in NODEJS_RUNTIMES:
         try:
-            print(f"runtime {runtime}: {node_executable(runtime)}")
+            print(f"runtime {runtime}: {node_executable(runtime, settings.data_dir.resolve())}")
         except InvalidRuntimeException:
             major = node_major(runtime)
             print(

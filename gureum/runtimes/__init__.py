@@ -121,9 +121,10 @@ def node_major(runtime: str) -> int:
     return int(runtime.removeprefix("nodejs").removesuffix(".x"))
 
 
-def _node_candidates(major: int) -> list[str]:
+def _node_candidates(major: int, data_dir: Path | None) -> list[str]:
     """Where a ``node`` of ``major`` may be: the override, ``nodeNN`` and ``node`` on
-    PATH, nvm's versions, system dirs."""
+    PATH, what ``gureum runtimes install`` put in the data directory, nvm's versions,
+    system dirs."""
     candidates = []
     override = os.environ.get(f"GUREUM_NODEJS{major}")
     if override:
@@ -132,6 +133,11 @@ def _node_candidates(major: int) -> list[str]:
         found = shutil.which(name)
         if found:
             candidates.append(found)
+    if data_dir is not None:
+        installed = (data_dir / "runtime" / "node" / str(major)).glob(
+            "node_modules/node-*/bin/node"
+        )
+        candidates += sorted(map(str, installed))
     nvm_root = Path(os.environ.get("NVM_DIR", Path.home() / ".nvm"))
     candidates += sorted(
         map(str, nvm_root.glob(f"versions/node/v{major}.*/bin/node")), reverse=True
@@ -141,12 +147,12 @@ def _node_candidates(major: int) -> list[str]:
 
 
 @functools.cache
-def node_executable(runtime: str) -> str:
+def node_executable(runtime: str, data_dir: Path | None = None) -> str:
     """The real path of a host ``node`` whose major version is the runtime's (asked
     once): a function never runs on another major version, as on Lambda."""
     major = node_major(runtime)
     seen = []
-    for candidate in _node_candidates(major):
+    for candidate in _node_candidates(major, data_dir):
         if not os.path.exists(candidate):
             continue
         try:
@@ -167,17 +173,17 @@ def node_executable(runtime: str) -> str:
     detail = f" (found: {'; '.join(seen)})" if seen else ""
     raise InvalidRuntimeException(
         f"The runtime {runtime} is not available on this host: no Node.js {major} found on "
-        f"PATH, in nvm or in /usr/bin{detail}. Install Node.js {major}, or set "
-        f"GUREUM_NODEJS{major} to its node."
+        f"PATH, in nvm or in /usr/bin{detail}. Install it (gureum runtimes install "
+        f"{runtime}), or set GUREUM_NODEJS{major} to its node."
     )
 
 
-def check_available(runtime: str) -> None:
+def check_available(runtime: str, data_dir: Path | None = None) -> None:
     """Refuse a function whose runtime this host cannot serve: for Node.js, a major
     version it has not got (InvalidParameterValueException, naming what is missing)."""
     if runtime in NODEJS_RUNTIMES:
         try:
-            node_executable(runtime)
+            node_executable(runtime, data_dir)
         except InvalidRuntimeException as exc:
             raise InvalidParameterValueException(exc.message) from None
 
@@ -187,7 +193,7 @@ def node_runtime_path(data_dir: Path) -> Path:
     package at start; ``node_modules`` beside them is the installed SDK, if any)."""
     target = data_dir / "runtime" / "nodejs"
     target.mkdir(parents=True, exist_ok=True)
-    for source in NODE_RUNTIME.glob("*.cjs"):
+    for source in [*NODE_RUNTIME.glob("*.cjs"), *NODE_RUNTIME.glob("*.mjs")]:
         copy = target / source.name
         if not copy.exists() or copy.read_bytes() != source.read_bytes():
             shutil.copyfile(source, copy)
@@ -239,7 +245,7 @@ def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeComm
         runtime_dir = sdk_dir.parent / "nodejs"
         major = node_major(runtime)
         return RuntimeCommand(
-            (node_executable(runtime), str(runtime_dir / "runtime.cjs")),
+            (node_executable(runtime, sdk_dir.parent.parent), str(runtime_dir / "runtime.cjs")),
             {
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
                 "NODE_PATH": node_path(major, runtime_dir, task_root),

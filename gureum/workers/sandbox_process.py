@@ -123,6 +123,9 @@ class SandboxProcess:
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
+            # A sandbox's user has no entry in the host's passwd: without HOME, Node's
+            # os.homedir() throws (the AWS SDK for JavaScript asks it for ~/.aws)
+            **({"HOME": "/tmp"} if isolated else {}),
             **fn.environment,
             **self._command.env,
             "AWS_LAMBDA_RUNTIME_API": api_address,
@@ -296,9 +299,13 @@ class SandboxProcess:
             # the host's node where it is (bound when outside the host's system dirs).
             node = command.argv[0]
             binds.append((str(self._runtime_dir()), "/var/runtime"))
-            prefix = str(Path(node).resolve().parent.parent)
-            if not prefix.startswith(HOST_DIRS):
-                binds.append((prefix, prefix))
+            prefix = Path(node).resolve().parent.parent
+            if not str(prefix).startswith(HOST_DIRS):
+                # A node of its own (installed by gureum, nvm): at /var/lang, as Lambda
+                # has it (its own path could be under the host's /tmp, which the
+                # sandbox's /tmp hides).
+                binds.append((str(prefix), "/var/lang"))
+                node = f"/var/lang/{Path(node).resolve().relative_to(prefix)}"
             environ["NODE_PATH"] = node_path(node_major(fn.runtime), "/var/runtime", "/var/task")
             argv = [node, "/var/runtime/runtime.cjs"]
         spec = jail_spec(

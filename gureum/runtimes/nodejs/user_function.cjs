@@ -87,9 +87,28 @@ function requireIfExists(file) {
   return fs.existsSync(file) ? require(file) : undefined;
 }
 
+let esmPathsRegistered = false;
+
+/** Let ES modules find packages in NODE_PATH's directories too (see esm_paths.mjs). */
+function registerEsmPaths() {
+  esmPathsRegistered = true;
+  const Module = require('module');
+  const directories = (process.env.NODE_PATH || '').split(':').filter(Boolean);
+  if (typeof Module.register !== 'function' || directories.length === 0) {
+    return; // Node.js before 18.19 and 20.6 has no module.register
+  }
+  const { pathToFileURL } = require('url');
+  Module.register('./esm_paths.mjs', pathToFileURL(__filename).href, {
+    data: { directories },
+  });
+}
+
 async function importIfExists(file) {
   if (!fs.existsSync(file)) {
     return undefined;
+  }
+  if (!esmPathsRegistered) {
+    registerEsmPaths();
   }
   const { pathToFileURL } = require('url');
   return import(pathToFileURL(file).href);
