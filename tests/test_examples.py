@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from gureum.runtimes import InvalidRuntimeException, node_executable
 from tests.conftest import ROLE, unique_name, zip_files
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -41,6 +44,34 @@ def test_warm_cold(lambda_client: Any) -> None:
     name = deploy_example(lambda_client, "warm-cold")
     assert call(lambda_client, name, {})["start"] == "cold start"
     assert call(lambda_client, name, {})["start"] == "warm start"
+
+
+def node_runtime() -> str:
+    """A nodejsNN.x this host serves (the test is skipped without one)."""
+    for runtime in ("nodejs20.x", "nodejs22.x", "nodejs24.x", "nodejs18.x"):
+        try:
+            node_executable(runtime)
+        except InvalidRuntimeException:
+            continue
+        return runtime
+    pytest.skip("no Node.js 18-24 on this host")
+
+
+def test_warm_cold_node(lambda_client: Any) -> None:
+    """The seed's own Node.js warm/cold test, as the seed wrote it."""
+    name = unique_name("warm-cold-node")
+    code = (EXAMPLES / "warm-cold-node" / "index.js").read_text()
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime=node_runtime(),
+        Role=ROLE,
+        Handler="index.handler",
+        Code={"ZipFile": zip_files({"index.js": code})},
+    )
+    first, second = call(lambda_client, name, {}), call(lambda_client, name, {})
+    assert first["statusCode"] == 200
+    assert json.loads(first["body"]) == {"message": "cold start"}
+    assert json.loads(second["body"]) == {"message": "warm start"}
 
 
 def test_x_ray_demo(gureum_server: Any, lambda_client: Any) -> None:

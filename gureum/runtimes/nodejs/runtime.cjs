@@ -66,8 +66,35 @@ function setNodePath(taskRoot) {
   }
 }
 
+/**
+ * The AWS SDK for JavaScript v2 reads no endpoint from the environment (v3 and boto3
+ * read AWS_ENDPOINT_URL): when a function loads its own ``aws-sdk``, its global config
+ * gets the platform's endpoint, unless the function set one, so ``new AWS.DynamoDB()``
+ * reaches gureum with the function's code unchanged (region and keys it reads from the
+ * environment itself).
+ */
+function pointSdkV2AtTheEndpoint() {
+  const endpoint = env.AWS_ENDPOINT_URL;
+  if (!endpoint) {
+    return;
+  }
+  const Module = require('module');
+  const load = Module._load;
+  Module._load = function gureumLoad(request, parent, isMain) {
+    const exported = load.call(this, request, parent, isMain);
+    if (request === 'aws-sdk' && exported && exported.config && !exported.__gureum) {
+      Object.defineProperty(exported, '__gureum', { value: true });
+      if (!exported.config.endpoint && typeof exported.config.update === 'function') {
+        exported.config.update({ endpoint, s3ForcePathStyle: true });
+      }
+    }
+    return exported;
+  };
+}
+
 const taskRoot = env.LAMBDA_TASK_ROOT || process.cwd();
 setNodePath(taskRoot);
+pointSdkV2AtTheEndpoint();
 try {
   process.chdir(taskRoot);
 } catch {
