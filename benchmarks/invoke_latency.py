@@ -6,9 +6,11 @@ Both servers run as separate processes with the same uvicorn settings (uvloop,
 httptools) on loopback, and both are measured by the same keep-alive client in this
 process, so the floor is what HTTP on this machine costs and the gap is gureum's own.
 Budgets (README): warm p50 <= 1 ms and <= 4x the floor; cold start p50 <= 20 ms from
-the zygote and <= 10 ms from a snapshot. Cold starts are measured with isolation on, for
-each way a sandbox can start (``--cold-start exec`` and ``zygote``), each in a server of
-its own.
+the zygote and <= 10 ms from a snapshot. With a Node.js 20 on the host, the same for a
+Node.js function: warm p50 within 1.3x Python's, the idle sandbox's PSS (<= 25 MB),
+and cold starts from a pre-started runtime (<= 25 ms) and from a new one. Cold starts
+are measured with isolation on, for each way a sandbox can start (``--cold-start exec``
+and ``zygote``), each in a server of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -48,6 +51,9 @@ async def app(scope, receive, send):
 """
 NOOP = "def handler(event, context):\n    return None\n"
 HELLO = "def handler(event, context):\n    return {'hello': 'world'}\n"
+NODE_NOOP = "exports.handler = async () => null;\n"
+NODE_HELLO = "exports.handler = async () => ({ hello: 'world' });\n"
+NODE = {"Runtime": "nodejs20.x", "file": "app.js"}
 
 
 def free_port() -> int:
@@ -111,18 +117,18 @@ def measure(port: int, path: str, n: int, body: bytes = b"{}", signed: bool = Fa
     return samples
 
 
-def zip_code(code: str) -> bytes:
+def zip_code(code: str, file: str = "app.py") -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         # 0644: as on Lambda, code the sandbox user cannot read fails with EACCES
-        info = zipfile.ZipInfo("app.py")
+        info = zipfile.ZipInfo(file)
         info.external_attr = 0o644 << 16
         archive.writestr(info, code)
     return buffer.getvalue()
 
 
 def create_function(
-    port: int, name: str, code: str, memory: int = 128, **extra: Any
+    port: int, name: str, code: str, memory: int = 128, file: str = "app.py", **extra: Any
 ) -> dict[str, Any]:
     body = json.dumps(
         {
@@ -131,7 +137,7 @@ def create_function(
             "Handler": "app.handler",
             "Role": "arn:aws:iam::000000000000:role/bench",
             "MemorySize": memory,
-            "Code": {"ZipFile": base64.b64encode(zip_code(code)).decode()},
+            "Code": {"ZipFile": base64.b64encode(zip_code(code, file)).decode()},
             **extra,
         }
     ).encode()
@@ -209,6 +215,10 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=3000, help="warm invokes to time")
     parser.add_argument("--cold", type=int, default=30, help="cold starts to time")
     args = parser.parse_args()
+    node = shutil.which("node") is not None  # Node.js 20's sections need a node 20
+    node = node and subprocess.run(
+        ["node", "--version"], capture_output=True, text=True
+    ).stdout.startswith("v20.")
 
     with echo_and_gureum() as (echo_port, gureum_port):
         print("warm invoke, no-op Python handler, sequential, one keep-alive client:")
@@ -231,18 +241,68 @@ def main() -> None:
             "same at 128 MB (~7% of a vCPU)",
             measure(gureum_port, small, args.warm, signed=True),
         )
+        if node:
+            # Python and Node.js in turns, so both see the same noise of the machine
+            create_function(gureum_port, "node-noop", NODE_NOOP, memory=1769, **NODE)
+            node_path = "/2015-03-31/functions/node-noop/invocations"
+            measure(gureum_port, node_path, 200, signed=True)  # and the JIT warms up
+            python, nodejs = [], []
+            for _ in range(4):
+                python += measure(gureum_port, path, args.warm // 4, signed=True)
+                nodejs += measure(gureum_port, node_path, args.warm // 4, signed=True)
+            python_p50, _ = report("Python, in turns with Node.js", python)
+            node_p50, _ = report("Node.js warm invoke (1769 MB)", nodejs)
+            print(f"  Node.js / Python: {node_p50 / python_p50:.2f}x   (budget: <= 1.3x)")
+            time.sleep(0.5)  # idle: the invoke's garbage is collected
+            print(
+                f"  idle Node.js sandbox PSS: {runtime_pss('/var/runtime/runtime.cjs'):.1f} MB"
+                "   (budget: <= 25 MB)"
+            )
 
     print("cold start, hello-world Python handler (a new function each time), isolation on:")
     for mode in ("exec", "zygote"):
         with echo_and_gureum("--cold-start", mode) as (echo_port, gureum_port):
             report("floor: bare ASGI echo", measure(echo_port, "/", 200))
             cold_starts(gureum_port, args.cold, mode)
+    if node:
+        print("cold start, hello-world Node.js 20 handler, isolation on:")
+        for started in ("0", "2"):
+            label = "node pre-started" if started != "0" else "node started then"
+            with echo_and_gureum("--node-started", started) as (echo_port, gureum_port):
+                report("floor: bare ASGI echo", measure(echo_port, "/", 200))
+                cold_starts(gureum_port, args.cold, label, NODE_HELLO, **NODE)
+        print("  (budget: pre-started p50 <= 25 ms client-seen)")
     # Snapshot: one published version; each sample restores a new sandbox from it (the
     # short keep-alive retires the previous one between samples).
     with echo_and_gureum("--sandbox-idle-timeout", "0.05") as (echo_port, gureum_port):
         report("floor: bare ASGI echo", measure(echo_port, "/", 200))
         restores(gureum_port, args.cold)
     print("  (budgets: zygote p50 <= 20 ms, snapshot p50 <= 10 ms)")
+
+
+def runtime_pss(marker: str) -> float:
+    """The PSS in MB of the sandbox whose runtime's command line has ``marker``: its
+    runtime and its init (PID 1 of its namespace, the runtime's parent). Runtimes
+    started ahead of need have no connection to the Runtime API yet: not a sandbox."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker.encode() not in (entry / "cmdline").read_bytes():
+                continue
+            fds = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+        except OSError:
+            continue
+        if not any(fd.startswith("socket:") for fd in fds):
+            continue
+        total = 0
+        for pid in (entry.name, parent):
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+            total += int(found.group(1)) if found else 0
+        return total / 1024
+    raise RuntimeError(f"no sandbox runs {marker}")
 
 
 def restores(port: int, n: int) -> None:
@@ -275,13 +335,15 @@ def restores(port: int, n: int) -> None:
         report("snapshot:   of which Restore Duration", durations)
 
 
-def cold_starts(port: int, n: int, mode: str) -> None:
+def cold_starts(port: int, n: int, mode: str, code: str = HELLO, **extra: Any) -> None:
     """Time ``n`` cold starts: the client-seen invoke and the Init Duration it reports."""
     cold, inits = [], []
     for i in range(n):
         name = f"cold-{i}"
-        create_function(port, name, HELLO)
-        time.sleep(0.05)  # cold starts arrive one at a time, as they do on a quiet host
+        create_function(port, name, code, **extra)
+        # cold starts arrive one at a time, as they do on a quiet host (and the pool of
+        # pre-started Node runtimes is topped up again between them)
+        time.sleep(0.05 if extra.get("Runtime", "python").startswith("python") else 0.25)
         connection = http.client.HTTPConnection("127.0.0.1", port)
         path = f"/2015-03-31/functions/{name}/invocations"
         headers = sign(port, "POST", path, b"{}", {"X-Amz-Log-Type": "Tail"})

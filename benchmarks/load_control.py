@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
+from tests.conftest import free_port  # noqa: E402
 from tests.events.test_load_control import (  # noqa: E402  (the scenario the test runs)
     FUNCTION,
     Outcome,
     client,
     deploy,
-    free_port,
     scenario,
     server,
 )

@@ -43,6 +43,7 @@ from gureum.tracing.trace_store import TraceStore
 from gureum.workers import isolation, placement
 from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.manager import WorkerManager
+from gureum.workers.sandbox_process import node_prestart
 from gureum.workers.zygote import Zygotes
 
 logger = logging.getLogger(__name__)
@@ -180,6 +181,7 @@ class Platform:
                 BOOTSTRAP,
                 sdk_packages(),
                 prepared=settings.zygote_prepared,
+                next_uid=detected.next_uid,
             )
         await asyncio.to_thread(runtimes.node_runtime_path, data_dir)
         self.workers.start(
@@ -198,6 +200,7 @@ class Platform:
                 sdk_packages=sdk_packages(),
                 zygotes=self.zygotes,
                 xray_address=self.xray_address,
+                started_runtimes=settings.node_started,
             )
         )
         # Nothing runs yet: code that no version names is garbage, however new.
@@ -280,7 +283,11 @@ class Platform:
                 else:
                     interpreter = sys.executable
                 assert self.zygotes is not None
-                await self.zygotes.get(interpreter)
+                zygote = await self.zygotes.get(interpreter)
+                if runtime in runtimes.NODEJS_RUNTIMES:
+                    # Node cannot be forked: a few started ahead of the first cold start.
+                    prestart = node_prestart(runtime, self.workers.env)
+                    zygote.keep_started(prestart, self.settings.node_started)
             except Exception as exc:  # the cold start will say what is wrong
                 logger.debug("no zygote for %s yet: %s", runtime, exc)
 

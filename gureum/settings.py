@@ -85,6 +85,14 @@ class Settings(BaseSettings):
         le=256,
         description="Children each zygote keeps forked ahead of need, already in cgroups.",
     )
+    node_started: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="Node.js runtimes kept started ahead of need for each Node.js version "
+        "in use (a zygote cannot fork Node, so a cold start takes one that has booted and "
+        "waits for its sandbox, as Lambda's pre-warmed pools do); 0: a new one each time.",
+    )
     sandbox_uid_base: int = Field(
         200000, ge=1000, description="First uid of the unprivileged users sandboxes run as."
     )

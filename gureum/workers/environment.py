@@ -28,3 +28,6 @@ class SandboxEnvironment:
     zygotes: Zygotes | None = None
     #: HOST:PORT of the X-Ray daemon (AWS_XRAY_DAEMON_ADDRESS), if one runs.
     xray_address: str | None = None
+    #: Runtimes of each Node.js version in use kept started ahead of need (a zygote
+    #: cannot fork Node): 0 starts each one at its cold start.
+    started_runtimes: int = 2

@@ -305,10 +305,7 @@ def init(spec, report, base_mounted=False):
             os.write(2, f"gureum jail: cannot set up the sandbox's network: {exc}\n".encode())
             report(b"exit %d" % SETUP_FAILED)
             os._exit(SETUP_FAILED)
-    wakeup_read, wakeup_write = os.pipe()
-    os.set_blocking(wakeup_write, False)
-    signal.set_wakeup_fd(wakeup_write)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+    wakeup_read, wakeup_write = _child_wakeup()
     runtime = os.fork()
     if runtime == 0:
         signal.set_wakeup_fd(-1)
@@ -327,6 +324,20 @@ def init(spec, report, base_mounted=False):
         except BaseException as exc:
             os.write(2, f"gureum jail: cannot start the runtime: {exc!r}\n".encode())
             os._exit(SETUP_FAILED)
+    supervise(runtime, report, relay, wakeup_read)
+
+
+def _child_wakeup():
+    """A pipe SIGCHLD writes to (so that no child's end is missed), and its ends."""
+    wakeup_read, wakeup_write = os.pipe()
+    os.set_blocking(wakeup_write, False)
+    signal.set_wakeup_fd(wakeup_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    return wakeup_read, wakeup_write
+
+
+def supervise(runtime, report, relay, wakeup_read):
+    """PID 1's life once the runtime runs: reap, relay, report how the runtime ended."""
     while True:
         if relay is not None:
             relay.serve(wakeup_read)  # returns when a child has ended
@@ -392,28 +403,90 @@ def main():
 
 
 # the zygote
-def _sandbox_child(channel, procs, base):
+def prestart_runtime(prestart, log_fd, root):
+    """Fork the runtime (PID 2) ahead of its sandbox: as its unprivileged user, output
+    on ``log_fd``, chrooted into the root's shared part (PID 1 mounts the function's
+    code and /tmp there later, which it sees, then pivots; a chroot is not moved by the
+    pivot, and it is the new root already). It loads itself and waits to be told its
+    sandbox's environment on a pipe; returns (its pid, the pipe's write end, the
+    wakeup pipe)."""
+    spec_read, spec_write = os.pipe()
+    wakeup = _child_wakeup()
+    runtime = os.fork()
+    if runtime == 0:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in (spec_write, *wakeup):
+            os.close(fd)
+        null = os.open("/dev/null", os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.set_inheritable(spec_read, True)  # (os.pipe's ends are not, across exec)
+        env = dict(prestart["env"], GUREUM_PRESTART_FD=str(spec_read))
+        try:
+            os.chroot(root)
+            os.chdir("/")
+            run_runtime(
+                {
+                    "uid": prestart["uid"],
+                    "gid": prestart["uid"],
+                    "cwd": "/",
+                    "env": env,
+                    "argv": prestart["argv"],
+                }
+            )
+        except BaseException as exc:
+            os.write(2, f"gureum jail: cannot start the runtime: {exc!r}\n".encode())
+        os._exit(SETUP_FAILED)
+    os.close(spec_read)
+    return runtime, spec_write, wakeup
+
+
+def _send_environment(spec_write, env):
+    """Tell the pre-started runtime its sandbox's environment (and let it go)."""
+    data = json.dumps({"env": env}).encode()
+    try:
+        os.write(spec_write, struct.pack("!I", len(data)) + data)
+    except BrokenPipeError:
+        pass  # it is gone already: its end is reaped and reported as any end is
+    os.close(spec_write)
+
+
+def _sandbox_child(channel, procs, base, prestart=None, log_fd=None):
     """A zygote's child, PID 1 of its own PID namespace: join, wait for a spec, be init.
 
     A prepared child (``base`` given) also enters its namespaces and mounts the root's
-    shared part before it says it has joined.
+    shared part before it says it has joined; with ``prestart`` it also starts its
+    runtime then (see ``prestart_runtime``), which waits for the spec's environment.
     """
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     # Nothing of the zygote's (its control socket above all) may reach the sandbox.
     keep = channel.fileno()
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 65536)
+    kept = sorted({keep} | ({log_fd} if log_fd is not None else set()))
+    start = 3
+    for fd in kept:
+        os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, 65536)
     os.setsid()
+    started = None
     try:
         join_cgroups(procs)
         if base is not None:
             enter_base(base)
+        if prestart is not None:
+            for source, target in prestart["binds"]:
+                bind_read_only(source, base["root"] + target)
+            started = prestart_runtime(prestart, log_fd, base["root"])
     except OSError as exc:
         channel.send(f"joined {exc}".encode())
         os._exit(SETUP_FAILED)
     channel.send(b"joined")
+    if started is not None:
+        _wait_for_spec(channel, started)
     try:
         data, fds, _, _ = socket.recv_fds(channel, 1 << 22, 4)
     except OSError:
@@ -421,6 +494,8 @@ def _sandbox_child(channel, procs, base):
     if not data:
         os._exit(0)  # the prepared child is not wanted any more
     spec = json.loads(data)
+    if started is not None:
+        _run_prestarted(spec, started, channel, log_fd)
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(fds[0], 1)
@@ -432,6 +507,41 @@ def _sandbox_child(channel, procs, base):
     os.environ.clear()
     spec["close_fds"] = [keep]
     init(spec, channel.send, base_mounted=base is not None)
+
+
+def _wait_for_spec(channel, started):
+    """Wait for the spec while the started runtime waits for its environment; if the
+    runtime ends first (killed, out of memory), end too: the server starts another,
+    and no sandbox gets one that is gone."""
+    runtime, _, (wakeup_read, _) = started
+    with selectors.DefaultSelector() as selector:
+        selector.register(channel, selectors.EVENT_READ)
+        selector.register(wakeup_read, selectors.EVENT_READ)
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj is channel:
+                    return
+                os.read(wakeup_read, 4096)
+                pid, _ = os.waitpid(runtime, os.WNOHANG)
+                if pid == runtime:
+                    os._exit(SETUP_FAILED)
+
+
+def _run_prestarted(spec, started, channel, log_fd):
+    """PID 1 of a sandbox whose runtime runs already: finish the root (the runtime moves
+    into it with the pivot), tell the runtime its environment, then be init."""
+    runtime, spec_write, (wakeup_read, wakeup_write) = started
+    os.dup2(log_fd, 2)  # what the jail says goes to the sandbox's log
+    os.close(log_fd)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        finish_root(spec)
+    except OSError as exc:
+        os.write(2, f"gureum jail: cannot build the sandbox: {exc}\n".encode())
+        channel.send(b"exit %d" % SETUP_FAILED)
+        os._exit(SETUP_FAILED)
+    _send_environment(spec_write, spec["env"])
+    supervise(runtime, channel.send, None, wakeup_read)
 
 
 class ForkServer:
@@ -446,7 +556,7 @@ class ForkServer:
         self.children = {}  # pid -> [channel, outcome or None, waiting request id]
         self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
 
-    def fork(self, procs, base=None):
+    def fork(self, procs, base=None, prestart=None, log_fd=None):
         """Fork a child into a new PID namespace (it is that namespace's PID 1)."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         _check(libc.unshare(CLONE_NEWPID), "unshare")
@@ -459,11 +569,13 @@ class ForkServer:
         if pid == 0:
             try:
                 mine.close()
-                _sandbox_child(theirs, procs, base)
+                _sandbox_child(theirs, procs, base, prestart, log_fd)
             except BaseException as exc:
                 os.write(2, f"gureum zygote: sandbox failed: {exc!r}\n".encode())
             os._exit(SETUP_FAILED)
         theirs.close()
+        if log_fd is not None:
+            os.close(log_fd)
         self.children[pid] = [mine, None, None]
         self.selector.register(mine, selectors.EVENT_READ, pid)
         return pid
@@ -473,10 +585,13 @@ class ForkServer:
         fds = []
         try:
             if op == "prepare":
-                pid = self.fork(message["procs"], message["base"])
+                prestart = message.get("prestart")
+                log_fd = self.fds.pop(0) if prestart is not None else None
+                pid = self.fork(message["procs"], message["base"], prestart, log_fd)
                 self.children[pid][2] = message["id"]  # answered once it has joined
             elif op == "spawn":
-                fds.append(self.fds.pop(0))  # the sandbox's log pipe came with this frame
+                if not message.get("prestarted"):
+                    fds.append(self.fds.pop(0))  # the sandbox's log pipe came with it
                 pid = message.get("pid")
                 if pid not in self.children:
                     pid = self.fork(message["spec"]["cgroup_procs"])

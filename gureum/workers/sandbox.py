@@ -230,6 +230,11 @@ class Sandbox:
             self._init_timer = loop.call_later(self.env.init_timeout, self._init_timed_out)
 
     def _init_start(self) -> None:
+        if self.process.adopted_log_fd is not None:
+            # A runtime started ahead of need: its user and output are the sandbox's now.
+            self._api.expected_uid = self.process.uid
+            self.log.adopt_pipe(self.process.adopted_log_fd)
+            self.process.adopted_log_fd = None
         self._spawned_at = time.perf_counter()
         self._stall_at_spawn = self._cpu_stall()
         phase = "RESTORE_START" if self.restore_from is not None else "INIT_START"

@@ -50,6 +50,14 @@ class SandboxLog:
         asyncio.get_running_loop().add_reader(read_fd, self._read)
         return write_fd
 
+    def adopt_pipe(self, read_fd: int) -> None:
+        """Read the runtime's output from ``read_fd`` (the pipe of a runtime started
+        ahead of the sandbox) instead of the pipe ``open_pipe`` made."""
+        self.close_pipe()
+        os.set_blocking(read_fd, False)
+        self._fd = read_fd
+        asyncio.get_running_loop().add_reader(read_fd, self._read)
+
     def close_pipe(self) -> None:
         """Stop reading the pipe (what is still in it is not read: ``drain`` first)."""
         if self._fd is not None:

@@ -37,7 +37,7 @@ from gureum.workers.cgroups import Cgroup
 from gureum.workers.environment import SandboxEnvironment
 from gureum.workers.isolation import HOST_DIRS, JAIL, PIDS_MAX, jail_spec, root_base
 from gureum.workers.snapshot import SOCKET_DIR, Snapshot
-from gureum.workers.zygote import Prepared
+from gureum.workers.zygote import Prepared, Prestart
 
 SETPRIV = shutil.which("setpriv")
 #: Where a Python function's imports come from inside its sandbox.
@@ -99,6 +99,8 @@ class SandboxProcess:
         self._api_dir: Path | None = None
         self._status_fd: int | None = None
         self._final_memory_mb: int | None = None
+        #: The output pipe of a runtime started ahead of need, once it is this sandbox's.
+        self.adopted_log_fd: int | None = None
 
     # before the start
     def prepare(self) -> str | None:
@@ -210,9 +212,27 @@ class SandboxProcess:
         api_port: int,
         spawning: Callable[[], None],
     ) -> None:
-        """A cold start from the runtime's zygote (into a prepared child if one is ready)."""
+        """A cold start from the runtime's zygote: into a runtime started ahead of need
+        (Node.js), or a prepared child, if one is ready."""
         assert self.env.zygotes is not None
         zygote = await self.env.zygotes.get(self._interpreter(command))
+        fn = self.function
+        started = None
+        if self.can_use_started():
+            zygote.keep_started(node_prestart(fn.runtime, self.env), self.env.started_runtimes)
+            started = zygote.take_started(fn.runtime)
+        if started is not None:
+            # Its user and its output pipe are the sandbox's from now on.
+            self.uid = started.uid
+            self.adopted_log_fd = started.log_fd
+            self.cgroup = started.cgroup
+            self.cgroup.limit_memory(fn.memory_size)
+            spec = self._jail_spec(command, environ, zygote.base, api_port)
+            # (its runtime's files and node are in its root already)
+            spec["binds"] = [b for b in spec["binds"] if b[1] not in ("/var/runtime", "/var/lang")]
+            spawning()
+            self.pid = await zygote.spawn_started(spec, started, self._exited)
+            return
         prepared: Prepared | None = zygote.take()
         if prepared is not None:
             self.cgroup = prepared.cgroup
@@ -259,6 +279,13 @@ class SandboxProcess:
         )
         self.pid = transport.get_pid()
 
+    def can_use_started(self) -> bool:
+        """Whether a runtime started ahead of need can be this sandbox's: a Node.js one
+        (Python forks from its zygote instead) on the host's network (a sandbox without
+        one gets its network namespace before its runtime starts)."""
+        fn = self.function
+        return fn.runtime in NODEJS_RUNTIMES and fn.network != "none"
+
     def _interpreter(self, command: RuntimeCommand) -> str:
         """The interpreter the jail runs under: the function's own for Python runtimes."""
         return command.argv[0] if self.function.runtime.startswith("python") else sys.executable
@@ -297,15 +324,8 @@ class SandboxProcess:
         elif fn.runtime in NODEJS_RUNTIMES:
             # The runtime's files and the SDK beside them at /var/runtime, as on Lambda;
             # the host's node where it is (bound when outside the host's system dirs).
-            node = command.argv[0]
-            binds.append((str(self._runtime_dir()), "/var/runtime"))
-            prefix = Path(node).resolve().parent.parent
-            if not str(prefix).startswith(HOST_DIRS):
-                # A node of its own (installed by gureum, nvm): at /var/lang, as Lambda
-                # has it (its own path could be under the host's /tmp, which the
-                # sandbox's /tmp hides).
-                binds.append((str(prefix), "/var/lang"))
-                node = f"/var/lang/{Path(node).resolve().relative_to(prefix)}"
+            node_binds, node = node_runtime_binds(command.argv[0], self._runtime_dir())
+            binds += node_binds
             environ["NODE_PATH"] = node_path(node_major(fn.runtime), "/var/runtime", "/var/task")
             argv = [node, "/var/runtime/runtime.cjs"]
         spec = jail_spec(
@@ -381,3 +401,35 @@ class SandboxProcess:
             shutil.rmtree(self._root, ignore_errors=True)
         if self._api_dir is not None:
             shutil.rmtree(self._api_dir, ignore_errors=True)
+
+
+def node_runtime_binds(node: str, runtime_dir: Path) -> tuple[list[tuple[str, str]], str]:
+    """The Node runtime's files at /var/runtime, and the host's node where a sandbox
+    sees it: the binds, and that path."""
+    binds = [(str(runtime_dir), "/var/runtime")]
+    prefix = Path(node).resolve().parent.parent
+    if not str(prefix).startswith(HOST_DIRS):
+        # A node of its own (installed by gureum, nvm): at /var/lang, as Lambda has it
+        # (its own path could be under the host's /tmp, which the sandbox's /tmp hides).
+        binds.append((str(prefix), "/var/lang"))
+        node = f"/var/lang/{Path(node).resolve().relative_to(prefix)}"
+    return binds, node
+
+
+def node_prestart(runtime: str, env: SandboxEnvironment) -> Prestart:
+    """What every sandbox of a Node.js runtime shares, to keep some started ahead of
+    need (``Zygote.keep_started``): the runtime starts chrooted in the shared root, from
+    the paths a sandbox sees."""
+    command = runtime_command(runtime, Path("/var/task"), env.sdk_dir)
+    binds, node = node_runtime_binds(command.argv[0], env.sdk_dir.parent / "nodejs")
+    return Prestart(
+        key=runtime,
+        argv=(node, "/var/runtime/runtime.cjs"),
+        env={
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "HOME": "/tmp",
+            "NODE_PATH": node_path(node_major(runtime), "/var/runtime", "/var/task"),
+        },
+        binds=tuple(binds),
+    )

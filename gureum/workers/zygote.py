@@ -10,6 +10,13 @@ Each zygote also keeps a few children *prepared*: forked ahead of need and alrea
 cgroups of their own (on cgroup v1, joining one waits for an RCU grace period, which
 would otherwise be most of a cold start). A cold start takes one, sets its memory limit
 and sends it the sandbox's spec; the pool refills in the background.
+
+A runtime that cannot be forked (Node.js) is kept *started* instead: a prepared child
+also starts the runtime (as its sandbox's user, chrooted in the root's shared part, its
+output on a pipe made for it), which loads itself and waits; a cold start sends the
+spec, the child finishes the root (the function's code appears in the runtime's chroot)
+and tells the runtime its environment. What the
+runtimes of one kind share is a ``Prestart``; the server keeps a few of each kind in use.
 """
 
 from __future__ import annotations
@@ -75,6 +82,32 @@ class Prepared:
     cgroup: Cgroup
 
 
+@dataclass(frozen=True, slots=True)
+class Prestart:
+    """A kind of runtime kept started ahead of need: what its sandboxes share."""
+
+    #: Which kind (a runtime identifier, ``nodejs20.x``).
+    key: str
+    #: The runtime's command, as a sandbox sees it (it starts chrooted in the shared root).
+    argv: tuple[str, ...]
+    #: Its environment until it is told its sandbox's.
+    env: dict[str, str]
+    #: More of the shared root (the runtime's files at /var/runtime).
+    binds: tuple[tuple[str, str], ...]
+
+
+@dataclass(slots=True)
+class Started:
+    """A prepared child whose runtime runs already, waiting for its sandbox."""
+
+    pid: int
+    cgroup: Cgroup
+    #: The user its runtime runs as (its sandbox's user).
+    uid: int
+    #: The read end of its output (its sandbox reads it from the time it takes it).
+    log_fd: int
+
+
 class Zygote:
     """The fork server of one interpreter, and its pool of prepared children."""
 
@@ -86,6 +119,7 @@ class Zygote:
         base: dict[str, Any],
         *,
         prepared: int,
+        next_uid: Callable[[], int] | None = None,
     ) -> None:
         self.interpreter = interpreter
         self.preload = preload
@@ -95,6 +129,12 @@ class Zygote:
         self.prepared_target = prepared
         #: Prepared children: pid -> its cgroup, oldest first.
         self.pool: dict[int, Cgroup] = {}
+        #: Children whose runtime runs already, per kind: pid -> the child.
+        self.started: dict[str, dict[int, Started]] = {}
+        #: How many of each kind to keep started, and what they share.
+        self._started_wanted: dict[str, tuple[Prestart, int]] = {}
+        self._starting: dict[str, int] = {}
+        self.next_uid = next_uid
         self.alive = False
         self._sock: socket.socket | None = None
         self._process: asyncio.subprocess.Process | None = None
@@ -151,6 +191,27 @@ class Zygote:
         reply = await self._request(message, (log_fd,), on_exit)
         return int(reply["pid"])
 
+    async def spawn_started(
+        self, spec: dict[str, Any], started: Started, on_exit: Callable[[int], None]
+    ) -> int:
+        """Give a started runtime its sandbox (``spec``); its output is on its own pipe."""
+        message = {"op": "spawn", "spec": spec, "pid": started.pid, "prestarted": True}
+        reply = await self._request(message, (), on_exit)
+        return int(reply["pid"])
+
+    def keep_started(self, prestart: Prestart, count: int) -> None:
+        """Keep ``count`` runtimes of ``prestart``'s kind started ahead of need."""
+        self._started_wanted[prestart.key] = (prestart, count)
+        self.refill()
+
+    def take_started(self, key: str) -> Started | None:
+        """A started runtime of ``key``'s kind, if one is ready (refilled in the
+        background)."""
+        pool = self.started.get(key)
+        started = pool.pop(next(iter(pool))) if pool else None
+        asyncio.get_running_loop().call_later(REFILL_DELAY, self.refill)
+        return started
+
     def take(self) -> Prepared | None:
         """A prepared child, if one is ready (the pool refills in the background)."""
         prepared = Prepared(*self.pool.popitem()) if self.pool else None
@@ -165,6 +226,50 @@ class Zygote:
             task = asyncio.create_task(self._prepare())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        for key, (prestart, count) in self._started_wanted.items():
+            pool = self.started.setdefault(key, {})
+            while self.alive and len(pool) + self._starting.get(key, 0) < count:
+                self._starting[key] = self._starting.get(key, 0) + 1
+                task = asyncio.create_task(self._prepare_started(prestart))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _prepare_started(self, prestart: Prestart) -> None:
+        assert self.next_uid is not None, "started runtimes need users of their own"
+        cgroup = Cgroup(self.support, cgroups.sandbox_group(uuid.uuid4().hex))
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        uid = self.next_uid()
+        try:
+            await asyncio.to_thread(cgroup.create, None, PIDS_MAX)
+            message = {
+                "op": "prepare",
+                "procs": cgroup.procs_files,
+                "base": self.base,
+                "prestart": {
+                    "argv": list(prestart.argv),
+                    "env": prestart.env,
+                    "binds": [list(bind) for bind in prestart.binds],
+                    "uid": uid,
+                },
+            }
+            reply = await self._request(message, (write_fd,))
+        except Exception as exc:
+            cgroup.remove()
+            os.close(read_fd)
+            if self.alive:
+                logger.warning(
+                    "zygote %s could not start a %s runtime: %s",
+                    self.interpreter,
+                    prestart.key,
+                    exc,
+                )
+            return
+        finally:
+            os.close(write_fd)
+            self._starting[prestart.key] -= 1
+        pid = int(reply["pid"])
+        self.started.setdefault(prestart.key, {})[pid] = Started(pid, cgroup, uid, read_fd)
 
     async def _prepare(self) -> None:
         cgroup = Cgroup(self.support, cgroups.sandbox_group(uuid.uuid4().hex))
@@ -263,6 +368,12 @@ class Zygote:
         cgroup = self.pool.pop(pid, None)  # a prepared child died unused
         if cgroup is not None:
             cgroup.remove()
+        for pool in self.started.values():
+            started = pool.pop(pid, None)  # a started runtime died unused
+            if started is not None:
+                os.close(started.log_fd)
+                started.cgroup.remove()
+                self.refill()
 
     def _lost(self) -> None:
         """The zygote is gone, and with it every sandbox it forked (they die with it)."""
@@ -292,18 +403,25 @@ class Zygote:
                 os.kill(pid, 9)
             cgroup.remove()  # a child still leaving it is killed, the removal retried
         self.pool.clear()
+        for pool in self.started.values():
+            for pid, started in pool.items():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 9)
+                os.close(started.log_fd)
+                started.cgroup.remove()
+            pool.clear()
 
     async def close(self) -> None:
         """Stop the zygote and its prepared children (sandboxes are stopped before)."""
         self._closing = True
         for task in list(self._tasks):
             task.cancel()
-        for pid in self.pool:
+        for pid in [*self.pool, *(pid for pool in self.started.values() for pid in pool)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
         # The zygote reaps them and says so; each cgroup is removed then.
         for _ in range(200):
-            if not self.pool or not self.alive:
+            if not (self.pool or any(self.started.values())) or not self.alive:
                 break
             await asyncio.sleep(0.01)
         process = self._process
@@ -330,8 +448,11 @@ class Zygotes:
         sdk_packages: list[Path],
         *,
         prepared: int,
+        next_uid: Callable[[], int] | None = None,
     ) -> None:
         self.support = support
+        #: Users for runtimes started ahead of their sandboxes.
+        self.next_uid = next_uid
         #: Every sandbox mounts its root here, each in its own mount namespace.
         self.mount_point = sandboxes_dir / "root"
         self.preload = preload
@@ -340,6 +461,12 @@ class Zygotes:
         self._zygotes: dict[str, Zygote] = {}
         self._lock = asyncio.Lock()
         self._closed = False
+
+    def started(self, key: str) -> list[Started]:
+        """The runtimes of ``key``'s kind started ahead of need, waiting (every zygote's)."""
+        return [
+            s for zygote in self._zygotes.values() for s in zygote.started.get(key, {}).values()
+        ]
 
     async def get(self, interpreter: str) -> Zygote:
         zygote = self._zygotes.get(interpreter)
@@ -358,7 +485,12 @@ class Zygotes:
                     sdk_packages=self.sdk_packages,
                 )
                 zygote = Zygote(
-                    interpreter, self.preload, self.support, base, prepared=self.prepared
+                    interpreter,
+                    self.preload,
+                    self.support,
+                    base,
+                    prepared=self.prepared,
+                    next_uid=self.next_uid,
                 )
                 await zygote.start()
                 self._zygotes[interpreter] = zygote

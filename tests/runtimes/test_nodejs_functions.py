@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -212,3 +214,107 @@ def test_a_major_version_the_host_has_not_got_is_refused(lambda_client: Any) -> 
             Code={"ZipFile": zip_files({"index.js": "exports.handler = () => 1;\n"})},
         )
     assert f"no Node.js {missing[0][6:-2]} found" in str(refused.value)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+STARTED_PROBE = """
+console.log('loaded with', process.env.GREETING);
+exports.handler = async () => {
+  console.log('said', process.env.GREETING);
+  return {
+    greeting: process.env.GREETING, cwd: process.cwd(), uid: process.getuid(),
+    prestart: process.env.GUREUM_PRESTART_FD ?? null, nodePath: process.env.NODE_PATH,
+    name: process.env.AWS_LAMBDA_FUNCTION_NAME,
+  };
+};
+"""
+
+
+def test_cold_starts_take_runtimes_started_ahead_of_need(
+    start_server: Callable[..., RunningServer],
+) -> None:
+    server = start_server(node_started=1)
+    lam = client("lambda", server.endpoint)
+    runtime = host_runtime()
+
+    def deploy(greeting: str) -> str:
+        name = unique_name("started")
+        lam.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Role=ROLE,
+            Handler="index.handler",
+            Code={"ZipFile": zip_files({"index.js": STARTED_PROBE})},
+            Environment={"Variables": {"GREETING": greeting}},
+        )
+        return name
+
+    def pool() -> set[int]:
+        return {started.pid for started in server.platform.zygotes.started(runtime)}
+
+    name = deploy("hi")
+    waiting = wait_for(pool)
+    assert len(waiting) == 1
+    answer = invoke(lam, name)
+    # the started runtime became this function's sandbox: its environment, its code,
+    # its user, its log, its directory; nothing of the wait is left
+    assert answer["Body"]["greeting"] == "hi" and answer["Body"]["name"] == name
+    assert answer["Body"]["cwd"] == "/var/task" and answer["Body"]["uid"] != 0
+    assert answer["Body"]["prestart"] is None
+    assert answer["Body"]["nodePath"].endswith("/var/runtime:/var/task")
+    assert "loaded with hi" in answer["Log"] and "said hi" in answer["Log"]
+    assert "Init Duration" in answer["Log"]
+    refilled = wait_for(lambda: pool() - waiting)
+    assert not waiting & pool()
+
+    # A started runtime that dies while it waits (killed, out of memory) is replaced,
+    # and no function gets the dead one.
+    (idle,) = refilled
+    (node,) = wait_for(lambda: children(idle))
+    os.kill(node, signal.SIGKILL)
+    wait_for(lambda: pool() and idle not in pool())
+    other = deploy("again")
+    answer = invoke(lam, other)
+    assert answer["Body"]["greeting"] == "again" and "FunctionError" not in answer
+
+
+def test_with_no_runtimes_started_ahead_each_cold_start_starts_one(
+    start_server: Callable[..., RunningServer],
+) -> None:
+    server = start_server(node_started=0)
+    lam = client("lambda", server.endpoint)
+    name = unique_name("unstarted")
+    lam.create_function(
+        FunctionName=name,
+        Runtime=host_runtime(),
+        Role=ROLE,
+        Handler="index.handler",
+        Code={"ZipFile": zip_files({"index.js": STARTED_PROBE})},
+        Environment={"Variables": {"GREETING": "plain"}},
+    )
+    answer = invoke(lam, name)
+    assert answer["Body"]["greeting"] == "plain" and answer["Body"]["cwd"] == "/var/task"
+    assert "loaded with plain" in answer["Log"]
+    assert server.platform.zygotes.started(host_runtime()) == []

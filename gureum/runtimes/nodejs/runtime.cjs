@@ -24,6 +24,41 @@ const Errors = require('./errors.cjs');
 const { RapidClient } = require('./rapid_client.cjs');
 const UserFunction = require('./user_function.cjs');
 
+/**
+ * A runtime started ahead of need (gureum keeps a few per Node.js version, as Lambda's
+ * pre-warmed pools do): Node has booted and the runtime's modules are loaded; it waits
+ * here to be told its sandbox's environment (a length-prefixed JSON message on the
+ * descriptor GUREUM_PRESTART_FD), then starts as any runtime does.
+ */
+function awaitSandbox(fd) {
+  const fs = require('fs');
+  const read = (size) => {
+    const buffer = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const count = fs.readSync(fd, buffer, got, size - got, null);
+      if (count === 0) {
+        process.exit(0); // not wanted any more
+      }
+      got += count;
+    }
+    return buffer;
+  };
+  const sandbox = JSON.parse(read(read(4).readUInt32BE(0)).toString());
+  fs.closeSync(fd);
+  for (const key of Object.keys(process.env)) {
+    delete process.env[key];
+  }
+  Object.assign(process.env, sandbox.env);
+  require('module')._initPaths(); // NODE_PATH is read at start: read it again
+  process.chdir(sandbox.env.LAMBDA_TASK_ROOT || '/var/task'); // (it waited at /)
+}
+
+if (process.env.GUREUM_PRESTART_FD) {
+  require('net'); // what the Runtime API's client needs, loaded before the wait
+  awaitSandbox(Number(process.env.GUREUM_PRESTART_FD));
+}
+
 const env = process.env;
 const NODE_MAJOR = runtimeMajor();
 // Node.js 24's runtime dropped callbacks (and with them the wait for an empty loop).

@@ -98,7 +98,10 @@ function registerEsmPaths() {
     return; // Node.js before 18.19 and 20.6 has no module.register
   }
   const { pathToFileURL } = require('url');
-  Module.register('./esm_paths.mjs', pathToFileURL(__filename).href, {
+  // (from the runtime's directory as the sandbox sees it: a runtime started ahead of
+  // its sandbox was loaded from the host's path, which the sandbox's root does not have)
+  const runtimeDir = process.env.LAMBDA_RUNTIME_DIR || __dirname;
+  Module.register(pathToFileURL(path.join(runtimeDir, 'esm_paths.mjs')).href, {
     data: { directories },
   });
 }
