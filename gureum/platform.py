@@ -215,10 +215,11 @@ class Platform:
             self.workers.provision(target, requested)
         self.functions.on_change(self._apply_change)
         if self.zygotes is not None:
-            for runtime in {
-                c["Runtime"] for c in self.functions.list_page(None, EVERY_FUNCTION)[0]
+            for runtime, memory_mb in {
+                (c["Runtime"], c["MemorySize"])
+                for c in self.functions.list_page(None, EVERY_FUNCTION)[0]
             }:
-                self._warm(runtime)
+                self._warm(runtime, memory_mb)
 
     async def _start_xray_daemon(self) -> None:
         """The daemon on UDP, and the SDKs' sampling calls on TCP of the same port."""
@@ -271,9 +272,10 @@ class Platform:
             wanted = self.functions.provisioned_configs(name).get(qualifier)
             self.workers.provision(target, int(wanted["Requested"]) if wanted else None)
         if kind in (Change.CREATED, Change.REVISION) and self.zygotes is not None:
-            self._warm(self.functions.get(name).runtime)
+            function = self.functions.get(name)
+            self._warm(function.runtime, function.memory_size)
 
-    def _warm(self, runtime: str) -> None:
+    def _warm(self, runtime: str, memory_mb: int) -> None:
         """Start the zygote of a runtime before its first cold start needs it."""
 
         async def warm() -> None:
@@ -286,7 +288,7 @@ class Platform:
                 zygote = await self.zygotes.get(interpreter)
                 if runtime in runtimes.NODEJS_RUNTIMES:
                     # Node cannot be forked: a few started ahead of the first cold start.
-                    prestart = node_prestart(runtime, self.workers.env)
+                    prestart = node_prestart(runtime, memory_mb, self.workers.env)
                     zygote.keep_started(prestart, self.settings.node_started)
             except Exception as exc:  # the cold start will say what is wrong
                 logger.debug("no zygote for %s yet: %s", runtime, exc)

@@ -265,6 +265,19 @@ def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeComm
     raise InvalidRuntimeException(f"The runtime {runtime} is not supported by gureum yet.")
 
 
+def node_flags(memory_mb: int) -> list[str]:
+    """The flags Lambda's Node.js bootstrap gives node: a tenth of the memory for V8's
+    young generation (two semi-spaces), the rest for its old one, ``global.gc``, and
+    80 KB of HTTP headers."""
+    new_space = memory_mb // 10
+    return [
+        "--expose-gc",
+        "--max-http-header-size=81920",
+        f"--max-semi-space-size={new_space // 2}",
+        f"--max-old-space-size={memory_mb - new_space}",
+    ]
+
+
 def node_path(major: int, runtime_dir: Path | str, task_root: Path | str) -> str:
     """``NODE_PATH`` as Lambda sets it: layers (``/opt``), the runtime's SDK, the task."""
     return ":".join(

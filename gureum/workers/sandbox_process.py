@@ -28,6 +28,7 @@ from gureum.runtimes import (
     BOOTSTRAP,
     NODEJS_RUNTIMES,
     RuntimeCommand,
+    node_flags,
     node_major,
     node_path,
     runtime_command,
@@ -219,8 +220,9 @@ class SandboxProcess:
         fn = self.function
         started = None
         if self.can_use_started():
-            zygote.keep_started(node_prestart(fn.runtime, self.env), self.env.started_runtimes)
-            started = zygote.take_started(fn.runtime)
+            prestart = node_prestart(fn.runtime, fn.memory_size, self.env)
+            zygote.keep_started(prestart, self.env.started_runtimes)
+            started = zygote.take_started(prestart.key)
         if started is not None:
             # Its user and its output pipe are the sandbox's from now on.
             self.uid = started.uid
@@ -327,7 +329,7 @@ class SandboxProcess:
             node_binds, node = node_runtime_binds(command.argv[0], self._runtime_dir())
             binds += node_binds
             environ["NODE_PATH"] = node_path(node_major(fn.runtime), "/var/runtime", "/var/task")
-            argv = [node, "/var/runtime/runtime.cjs"]
+            argv = [node, *node_flags(fn.memory_size), "/var/runtime/runtime.cjs"]
         spec = jail_spec(
             base=base,
             code_dir=self.code_dir,
@@ -416,15 +418,16 @@ def node_runtime_binds(node: str, runtime_dir: Path) -> tuple[list[tuple[str, st
     return binds, node
 
 
-def node_prestart(runtime: str, env: SandboxEnvironment) -> Prestart:
-    """What every sandbox of a Node.js runtime shares, to keep some started ahead of
-    need (``Zygote.keep_started``): the runtime starts chrooted in the shared root, from
-    the paths a sandbox sees."""
+def node_prestart(runtime: str, memory_mb: int, env: SandboxEnvironment) -> Prestart:
+    """What every sandbox of a Node.js runtime and memory size shares (node's heap
+    limits follow the memory, as on Lambda), to keep some started ahead of need
+    (``Zygote.keep_started``): the runtime starts chrooted in the shared root, from the
+    paths a sandbox sees."""
     command = runtime_command(runtime, Path("/var/task"), env.sdk_dir)
     binds, node = node_runtime_binds(command.argv[0], env.sdk_dir.parent / "nodejs")
     return Prestart(
-        key=runtime,
-        argv=(node, "/var/runtime/runtime.cjs"),
+        key=f"{runtime}/{memory_mb}",
+        argv=(node, *node_flags(memory_mb), "/var/runtime/runtime.cjs"),
         env={
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "en_US.UTF-8",

@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ SETPRIV = shutil.which("setpriv")
 _MAX_MESSAGE = 1 << 20
 #: Seconds between taking a prepared child and preparing its replacement.
 REFILL_DELAY = 0.03
+#: A kind of started runtime no cold start has asked for in this long is let go.
+STARTED_UNWANTED_AFTER = 600.0
 
 
 async def _pause(sock: socket.socket) -> None:
@@ -132,7 +135,7 @@ class Zygote:
         #: Children whose runtime runs already, per kind: pid -> the child.
         self.started: dict[str, dict[int, Started]] = {}
         #: How many of each kind to keep started, and what they share.
-        self._started_wanted: dict[str, tuple[Prestart, int]] = {}
+        self._started_wanted: dict[str, tuple[Prestart, int, float]] = {}
         self._starting: dict[str, int] = {}
         self.next_uid = next_uid
         self.alive = False
@@ -200,9 +203,22 @@ class Zygote:
         return int(reply["pid"])
 
     def keep_started(self, prestart: Prestart, count: int) -> None:
-        """Keep ``count`` runtimes of ``prestart``'s kind started ahead of need."""
-        self._started_wanted[prestart.key] = (prestart, count)
+        """Keep ``count`` runtimes of ``prestart``'s kind started ahead of need (until
+        none has been asked for in ``STARTED_UNWANTED_AFTER``)."""
+        now = time.monotonic()
+        self._started_wanted[prestart.key] = (prestart, count, now)
+        for key, (_, _, asked) in list(self._started_wanted.items()):
+            if now - asked > STARTED_UNWANTED_AFTER:
+                del self._started_wanted[key]
+                for started in self.started.pop(key, {}).values():
+                    self._let_go(started)
         self.refill()
+
+    def _let_go(self, started: Started) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(started.pid, 9)
+        os.close(started.log_fd)
+        started.cgroup.remove()  # (retried while the killed child is still leaving it)
 
     def take_started(self, key: str) -> Started | None:
         """A started runtime of ``key``'s kind, if one is ready (refilled in the
@@ -226,7 +242,7 @@ class Zygote:
             task = asyncio.create_task(self._prepare())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        for key, (prestart, count) in self._started_wanted.items():
+        for key, (prestart, count, _) in self._started_wanted.items():
             pool = self.started.setdefault(key, {})
             while self.alive and len(pool) + self._starting.get(key, 0) < count:
                 self._starting[key] = self._starting.get(key, 0) + 1
@@ -269,7 +285,11 @@ class Zygote:
             os.close(write_fd)
             self._starting[prestart.key] -= 1
         pid = int(reply["pid"])
-        self.started.setdefault(prestart.key, {})[pid] = Started(pid, cgroup, uid, read_fd)
+        started = Started(pid, cgroup, uid, read_fd)
+        if prestart.key in self._started_wanted:
+            self.started.setdefault(prestart.key, {})[pid] = started
+        else:  # let go while it started
+            self._let_go(started)
 
     async def _prepare(self) -> None:
         cgroup = Cgroup(self.support, cgroups.sandbox_group(uuid.uuid4().hex))
@@ -404,11 +424,8 @@ class Zygote:
             cgroup.remove()  # a child still leaving it is killed, the removal retried
         self.pool.clear()
         for pool in self.started.values():
-            for pid, started in pool.items():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, 9)
-                os.close(started.log_fd)
-                started.cgroup.remove()
+            for started in pool.values():
+                self._let_go(started)
             pool.clear()
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from gureum.runtimes import node_executable
+from gureum.workers import zygote as zygote_module
 from tests.conftest import ROLE, RunningServer, client, unique_name, zip_files
 
 NODE = shutil.which("node")
@@ -246,7 +247,8 @@ exports.handler = async () => {
   return {
     greeting: process.env.GREETING, cwd: process.cwd(), uid: process.getuid(),
     prestart: process.env.GUREUM_PRESTART_FD ?? null, nodePath: process.env.NODE_PATH,
-    name: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    name: process.env.AWS_LAMBDA_FUNCTION_NAME, gc: typeof global.gc,
+    heapMb: require('v8').getHeapStatistics().heap_size_limit / 1048576,
   };
 };
 """
@@ -259,7 +261,7 @@ def test_cold_starts_take_runtimes_started_ahead_of_need(
     lam = client("lambda", server.endpoint)
     runtime = host_runtime()
 
-    def deploy(greeting: str) -> str:
+    def deploy(greeting: str, memory: int = 128) -> str:
         name = unique_name("started")
         lam.create_function(
             FunctionName=name,
@@ -268,11 +270,13 @@ def test_cold_starts_take_runtimes_started_ahead_of_need(
             Handler="index.handler",
             Code={"ZipFile": zip_files({"index.js": STARTED_PROBE})},
             Environment={"Variables": {"GREETING": greeting}},
+            MemorySize=memory,
         )
         return name
 
-    def pool() -> set[int]:
-        return {started.pid for started in server.platform.zygotes.started(runtime)}
+    def pool(memory: int = 128) -> set[int]:
+        kind = f"{runtime}/{memory}"
+        return {started.pid for started in server.platform.zygotes.started(kind)}
 
     name = deploy("hi")
     waiting = wait_for(pool)
@@ -286,6 +290,8 @@ def test_cold_starts_take_runtimes_started_ahead_of_need(
     assert answer["Body"]["nodePath"].endswith("/var/runtime:/var/task")
     assert "loaded with hi" in answer["Log"] and "said hi" in answer["Log"]
     assert "Init Duration" in answer["Log"]
+    # node's heap as Lambda sizes it for the memory (a tenth young, the rest old)
+    assert answer["Body"]["gc"] == "function" and 116 <= answer["Body"]["heapMb"] < 160
     refilled = wait_for(lambda: pool() - waiting)
     assert not waiting & pool()
 
@@ -298,6 +304,20 @@ def test_cold_starts_take_runtimes_started_ahead_of_need(
     other = deploy("again")
     answer = invoke(lam, other)
     assert answer["Body"]["greeting"] == "again" and "FunctionError" not in answer
+
+    # Each memory size has runtimes of its own; a kind no cold start has asked for in
+    # a while is let go when another is asked for.
+    zygote_module.STARTED_UNWANTED_AFTER = 0.5
+    try:
+        time.sleep(1)
+        larger = deploy("larger", memory=1024)
+        answer = invoke(lam, larger)
+        assert answer["Body"]["greeting"] == "larger"
+        assert 900 <= answer["Body"]["heapMb"] < 1250  # (default: 2-4 GB)
+        assert wait_for(lambda: pool(1024))
+        assert not pool(128)
+    finally:
+        zygote_module.STARTED_UNWANTED_AFTER = 600.0
 
 
 def test_with_no_runtimes_started_ahead_each_cold_start_starts_one(
@@ -316,5 +336,6 @@ def test_with_no_runtimes_started_ahead_each_cold_start_starts_one(
     )
     answer = invoke(lam, name)
     assert answer["Body"]["greeting"] == "plain" and answer["Body"]["cwd"] == "/var/task"
+    assert answer["Body"]["gc"] == "function" and 116 <= answer["Body"]["heapMb"] < 160
     assert "loaded with plain" in answer["Log"]
-    assert server.platform.zygotes.started(host_runtime()) == []
+    assert server.platform.zygotes.started(f"{host_runtime()}/128") == []
