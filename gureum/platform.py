@@ -68,7 +68,12 @@ class Platform:
         )
         self.layers = LayerRegistry(self.store, self.code, region=region, account_id=account)
         self.functions = FunctionRegistry(
-            self.store, self.code, region=region, account_id=account, limits=self.counting.limits
+            self.store,
+            self.code,
+            region=region,
+            account_id=account,
+            limits=self.counting.limits,
+            layers=self.layers,
         )
         self.log_store = LogStore(self.store)
         self.logs = LogSink(self.log_store)

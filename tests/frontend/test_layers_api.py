@@ -1,21 +1,25 @@
 """Lambda's layer operations through boto3 against a real server: publish, get, list,
-delete, permissions, and every error as Lambda answers it."""
+delete, permissions, a function's ``Layers``, and every error as Lambda answers it."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import urllib.request
+import zipfile
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import unique_name, zip_files
+from tests.conftest import ROLE, unique_name, zip_files
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
 LAYER_ZIP = zip_files({"python/helper.py": "VALUE = 1\n"})
+SOURCE = "def handler(event, context):\n    return event\n"
+CODE = zip_files({"app.py": SOURCE})
 
 
 def publish(lambda_client: Any, name: str, **params: Any) -> dict[str, Any]:
@@ -32,6 +36,17 @@ def error_of(call: Any, **params: Any) -> tuple[int, str, str]:
         response["ResponseMetadata"]["HTTPStatusCode"],
         response["Error"]["Code"],
         response["Error"]["Message"],
+    )
+
+
+def create_function(lambda_client: Any, **params: Any) -> dict[str, Any]:
+    return lambda_client.create_function(  # type: ignore[no-any-return]
+        FunctionName=unique_name("layered"),
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": CODE},
+        **params,
     )
 
 
@@ -297,3 +312,115 @@ def test_layer_version_permissions(lambda_client: Any) -> None:
     assert error_of(lambda_client.get_layer_version_policy, LayerName=name, VersionNumber=3)[2] == (
         f"Layer version {arn[:-1]}3 does not exist."
     )
+
+
+def test_a_function_shows_its_layers(lambda_client: Any) -> None:
+    first = publish(lambda_client, unique_name("layer"))
+    second = publish(lambda_client, unique_name("layer"), Content={"ZipFile": CODE})
+    arns = [first["LayerVersionArn"], second["LayerVersionArn"]]
+    created = create_function(lambda_client, Layers=arns)
+    name = created["FunctionName"]
+    shown = [{"Arn": arns[0], "CodeSize": len(LAYER_ZIP)}, {"Arn": arns[1], "CodeSize": len(CODE)}]
+    assert created["Layers"] == shown
+    assert lambda_client.get_function(FunctionName=name)["Configuration"]["Layers"] == shown
+    assert lambda_client.get_function_configuration(FunctionName=name)["Layers"] == shown
+    assert not any(key.startswith("_") for key in created)
+    published = lambda_client.publish_version(FunctionName=name)
+    assert published["Layers"] == shown  # a version keeps the layers it was published with
+    updated = lambda_client.update_function_configuration(FunctionName=name, Layers=arns[::-1])
+    assert [layer["Arn"] for layer in updated["Layers"]] == arns[::-1]
+    assert updated["RevisionId"] != created["RevisionId"]
+    untouched = lambda_client.update_function_configuration(FunctionName=name, Timeout=9)
+    assert untouched["Layers"] == updated["Layers"]
+    removed = lambda_client.update_function_configuration(FunctionName=name, Layers=[])
+    assert "Layers" not in removed
+    version_1 = lambda_client.get_function_configuration(FunctionName=name, Qualifier="1")
+    assert version_1["Layers"] == shown
+    listed = lambda_client.list_versions_by_function(FunctionName=name)["Versions"]
+    assert ["Layers" in v for v in listed] == [False, True]
+
+
+def test_a_functions_layers_are_checked(lambda_client: Any) -> None:
+    name = unique_name("layer")
+    version = publish(lambda_client, name)["LayerVersionArn"]
+    six = [publish(lambda_client, f"{name}-{i}")["LayerVersionArn"] for i in range(6)]
+    assert error_of(create_function, lambda_client=lambda_client, Layers=six) == (
+        400,
+        "InvalidParameterValueException",
+        "Cannot reference more than 5 layers.",
+    )
+    assert create_function(lambda_client, Layers=six[:5])["Layers"][4]["Arn"] == six[4]
+    missing = f"{version[:-1]}9"
+    assert error_of(create_function, lambda_client=lambda_client, Layers=[missing]) == (
+        400,
+        "InvalidParameterValueException",
+        f"Layer version {missing} does not exist.",
+    )
+    status, _, message = error_of(
+        create_function,
+        lambda_client=lambda_client,
+        Layers=[version, publish(lambda_client, name)["LayerVersionArn"]],
+    )
+    assert status == 400 and message.startswith(
+        "Two different versions of the same layer are not allowed to be referenced"
+    )
+    elsewhere = version.replace(REGION, "eu-west-1")
+    assert error_of(create_function, lambda_client=lambda_client, Layers=[elsewhere])[2] == (
+        "Layers are not in the same region as the function. "
+        f"Layers are expected to be in region {REGION}."
+    )
+    foreign = version.replace(ACCOUNT, "123456789012")
+    status, code, _ = error_of(create_function, lambda_client=lambda_client, Layers=[foreign])
+    assert (status, code) == (403, "AccessDeniedException")
+    status, code, message = error_of(
+        create_function, lambda_client=lambda_client, Layers=[version.rpartition(":")[0]]
+    )
+    assert (status, code) == (400, "ValidationException") and "at 'layers'" in message
+    fn = create_function(lambda_client)["FunctionName"]
+    status, code, _ = error_of(
+        lambda_client.update_function_configuration, FunctionName=fn, Layers=[missing]
+    )
+    assert (status, code) == (400, "InvalidParameterValueException")
+
+
+def big_zip(path: str, size: int) -> bytes:
+    """A zip that unpacks to ``size`` bytes of zeros, built quickly and small."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open(path, "w", force_zip64=True) as member:
+            chunk = bytes(1 << 20)
+            for _ in range(size >> 20):
+                member.write(chunk)
+            member.write(bytes(size % (1 << 20)))
+    return buffer.getvalue()
+
+
+def test_code_and_layers_together_fit_250_mb(lambda_client: Any) -> None:
+    half = 131_072_001  # two of these pass 262,144,000 bytes by 2
+    layers = [
+        publish(lambda_client, unique_name("big"), Content={"ZipFile": big_zip("data.bin", half)})[
+            "LayerVersionArn"
+        ]
+        for _ in range(2)
+    ]
+    expected = (
+        "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. "
+        f"The actual size is {2 * half + len(SOURCE)} "
+        "bytes."
+    )
+    assert error_of(create_function, lambda_client=lambda_client, Layers=layers) == (
+        400,
+        "InvalidParameterValueException",
+        expected,
+    )
+    name = create_function(lambda_client, Layers=layers[:1])["FunctionName"]
+    status, _, message = error_of(
+        lambda_client.update_function_configuration, FunctionName=name, Layers=layers
+    )
+    assert status == 400 and message == expected
+    status, _, message = error_of(
+        lambda_client.update_function_code,
+        FunctionName=name,
+        ZipFile=big_zip("app.py", half),
+    )
+    assert status == 400 and message.startswith("Function code combined with layers exceeds")

@@ -17,7 +17,13 @@ from gureum.errors import (
     ValidationException,
 )
 from gureum.functions import layer_rules as rules
-from gureum.functions.layer_rules import LayerVersion
+from gureum.functions.config import (
+    FunctionVersion,
+    requested_layers,
+    with_layers,
+    with_metadata,
+)
+from gureum.functions.layer_rules import FunctionLayer, LayerVersion
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
 ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:lib:3"
@@ -253,3 +259,19 @@ def test_the_combined_size_limit() -> None:
         "Function code combined with layers exceeds the maximum allowed size of 262144000 "
         "bytes. The actual size is 262144001 bytes."
     )
+
+
+def test_a_configuration_with_layers() -> None:
+    layers = [FunctionLayer(ARN, 10, "ab" * 32, 20), FunctionLayer(ARN[:-1] + "9", 5, "cd" * 32, 9)]
+    config = with_layers({"FunctionName": "f", "Version": "$LATEST"}, layers)
+    assert config["Layers"] == [
+        {"Arn": ARN, "CodeSize": 10},
+        {"Arn": ARN[:-1] + "9", "CodeSize": 5},
+    ]
+    version = FunctionVersion(config, "ef" * 32)
+    assert version.layer_digests == ("ab" * 32, "cd" * 32)
+    assert version.metadata.layer_digests == ["ab" * 32, "cd" * 32]
+    removed = with_layers(config, [])
+    assert "Layers" not in removed and FunctionVersion(removed, "ef" * 32).layer_digests == ()
+    assert with_metadata(config, tags={"a": "b"})["Layers"] == config["Layers"]
+    assert requested_layers({}) is None and requested_layers({"Layers": []}) == []
