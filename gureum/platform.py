@@ -295,9 +295,12 @@ class Platform:
         task.add_done_callback(self._warming.discard)
 
     async def _collect_code(self, *, older_than: float) -> int:
-        """Remove the code that no function version and no layer version names."""
+        """Remove the code that no function version and no layer version names, and the
+        merged ``/opt`` of layer combinations no function version uses."""
         referenced = self.functions.code_digests() | await self.layers.code_digests()
-        return await self.workers.collect_code(referenced, older_than=older_than)
+        return await self.workers.collect_code(
+            referenced, older_than=older_than, combinations=self.functions.layer_combinations()
+        )
 
     async def _collect_code_forever(self) -> None:
         """Every ``CODE_COLLECTION_INTERVAL``, remove the code that updates and deletes

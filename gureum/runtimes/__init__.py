@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gureum.errors import InvalidRuntimeException
+from gureum.runtimes.paths import python_path
 
 __all__ = ["InvalidRuntimeException"]
 
@@ -131,15 +132,24 @@ def sdk_path(data_dir: Path) -> Path:
     return target
 
 
-def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeCommand:
-    """How to start a sandbox of ``runtime`` whose code is in ``task_root``."""
+def runtime_command(
+    runtime: str, task_root: Path, sdk_dir: Path, opt_dir: Path | None = None
+) -> RuntimeCommand:
+    """How to start a sandbox of ``runtime`` whose code is in ``task_root`` and whose
+    layers are merged in ``opt_dir`` (None: it has none; ``/opt`` is named as Lambda
+    names it)."""
+    opt = str(opt_dir) if opt_dir is not None else "/opt"
     if runtime in PYTHON_RUNTIMES:
         interpreter = python_interpreter(runtime)
         return RuntimeCommand(
             (interpreter, "-S", str(BOOTSTRAP)),
             {
                 "PYTHONPATH": os.pathsep.join(
-                    [str(task_root), "/opt/python", str(sdk_dir), str(BOOTSTRAP.parent)]
+                    [
+                        *python_path(runtime, task=str(task_root), opt=opt),
+                        str(sdk_dir),
+                        str(BOOTSTRAP.parent),
+                    ]
                 ),
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
                 # Bytecode of gureum's runtime and of the SDK (the host's copies) goes
@@ -149,7 +159,9 @@ def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeComm
             },
         )
     if runtime in PROVIDED_RUNTIMES:
-        bootstrap = task_root / "bootstrap"
+        # The function's own bootstrap, else a layer's (Lambda looks in that order).
+        candidates = [task_root / "bootstrap", *([opt_dir / "bootstrap"] if opt_dir else [])]
+        bootstrap = next((c for c in candidates if c.is_file()), candidates[0])
         if not bootstrap.is_file():
             raise InvalidRuntimeException(
                 "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"

@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from gureum.functions.config import FunctionVersion
 from gureum.runtimes import BOOTSTRAP, RuntimeCommand, runtime_command
+from gureum.runtimes.paths import layer_environment, python_path
 from gureum.workers import cgroups
 from gureum.workers.cgroups import Cgroup
 from gureum.workers.environment import SandboxEnvironment
@@ -33,9 +34,13 @@ from gureum.workers.snapshot import SOCKET_DIR, Snapshot
 from gureum.workers.zygote import Prepared
 
 SETPRIV = shutil.which("setpriv")
-#: Where a Python function's imports come from inside its sandbox.
-SANDBOX_PYTHONPATH = "/var/task:/opt/python:/var/runtime"
 PRLIMIT = shutil.which("prlimit")
+
+
+def sandbox_pythonpath(runtime: str) -> str:
+    """Where a Python function's imports come from inside its sandbox: its code, its
+    layers, the runtime (and the SDK beside it)."""
+    return ":".join([*python_path(runtime, task="/var/task", opt="/opt"), "/var/runtime"])
 
 
 class _ExitWatcher(asyncio.SubprocessProtocol):
@@ -63,12 +68,15 @@ class SandboxProcess:
         env: SandboxEnvironment,
         sandbox_id: str,
         *,
+        opt_dir: Path | None = None,
         on_exit: Callable[[int | None], None],
         snapshot_dir: Path | None = None,
         restore_from: Snapshot | None = None,
     ) -> None:
         self.function = function
         self.code_dir = code_dir
+        #: The merged layers of the function version (bound at /opt); None: it has none.
+        self.opt_dir = opt_dir
         self.env = env
         self.id = sandbox_id
         #: Called once, with the runtime's return code (``-N``: signal N), when it ends.
@@ -98,7 +106,9 @@ class SandboxProcess:
         """Resolve the runtime's command; return where the Runtime API is to listen on a
         unix socket (a sandbox without a network, whose init relays the API's port on
         its own loopback there), else None."""
-        self._command = runtime_command(self.function.runtime, self.code_dir, self.env.sdk_dir)
+        self._command = runtime_command(
+            self.function.runtime, self.code_dir, self.env.sdk_dir, self.opt_dir
+        )
         if not self.env.isolation.isolated or self.function.network != "none":
             return None
         self._api_dir = self.env.isolation.sandboxes_dir / f"{self.id}.api"
@@ -112,16 +122,20 @@ class SandboxProcess:
         fn = self.function
         isolated = self.env.isolation.isolated
         assert self._command is not None, "prepare() first"
+        task = "/var/task" if isolated else str(self.code_dir)
+        runtime_dir = "/var/runtime" if isolated else str(BOOTSTRAP.parent)
+        # Without isolation the layers are where they are merged on the host.
+        opt = str(self.opt_dir) if self.opt_dir is not None and not isolated else "/opt"
         environ = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            **layer_environment(fn.runtime, task=task, opt=opt, runtime_dir=runtime_dir),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             **fn.environment,
             **self._command.env,
             "AWS_LAMBDA_RUNTIME_API": api_address,
             "_HANDLER": fn.handler,
-            "LAMBDA_TASK_ROOT": "/var/task" if isolated else str(self.code_dir),
-            "LAMBDA_RUNTIME_DIR": "/var/runtime" if isolated else str(BOOTSTRAP.parent),
+            "LAMBDA_TASK_ROOT": task,
+            "LAMBDA_RUNTIME_DIR": runtime_dir,
             "AWS_LAMBDA_FUNCTION_NAME": fn.name,
             "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
@@ -180,7 +194,7 @@ class SandboxProcess:
         """A cold start forked from the version's snapshot: no init runs."""
         assert self.restore_from is not None
         fn = self.function
-        environ["PYTHONPATH"] = SANDBOX_PYTHONPATH
+        environ["PYTHONPATH"] = sandbox_pythonpath(fn.runtime)
         spawning()
         self.pid, self.cgroup = await self.restore_from.restore(
             environ, fn.ephemeral_storage_mb, fn.memory_size, log_fd, self._exited
@@ -275,16 +289,21 @@ class SandboxProcess:
                 sdk_packages=self.env.sdk_packages if python else [],
             )
         if python:
-            environ["PYTHONPATH"] = SANDBOX_PYTHONPATH
+            environ["PYTHONPATH"] = sandbox_pythonpath(fn.runtime)
+        # A provided runtime's bootstrap: the function's own, else its layers'.
+        layer_bootstrap = self.opt_dir is not None and command.argv[0] == str(
+            self.opt_dir / "bootstrap"
+        )
         spec = jail_spec(
             base=base,
             code_dir=self.code_dir,
+            opt_dir=self.opt_dir,
             python=python,
             tmp_mb=fn.ephemeral_storage_mb,
             uid=self.uid,
             procs=self.cgroup.procs_files,
             env=environ,
-            argv=["/var/task/bootstrap"],
+            argv=["/opt/bootstrap" if layer_bootstrap else "/var/task/bootstrap"],
             network=fn.network,
         )
         if self._api_dir is not None:
