@@ -11,10 +11,16 @@ Lambda's layer paths: ``python`` and ``python/lib/pythonX.Y/site-packages`` for 
 
 from __future__ import annotations
 
+import platform
+
 #: The directories of a sandbox's ``PATH`` before its layers' ``bin``.
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
-#: The directories of ``LD_LIBRARY_PATH`` before the function's and its layers' ``lib``.
-SYSTEM_LIBRARIES = "/lib64:/usr/lib64"
+#: The directories of ``LD_LIBRARY_PATH`` before the function's and its layers' ``lib``:
+#: the system's libraries first, as on Lambda (whose are in ``/lib64``; a Debian host's
+#: are in its multiarch directories, which the loader would otherwise search last).
+SYSTEM_LIBRARIES = ":".join(
+    ["/lib64", "/usr/lib64", *(f"{d}/{platform.machine()}-linux-gnu" for d in ("/lib", "/usr/lib"))]
+)
 
 
 def python_path(runtime: str, *, task: str, opt: str) -> list[str]:

@@ -48,3 +48,11 @@ def test_python_paths() -> None:
     assert sandbox_pythonpath("python3.9") == (
         "/var/task:/opt/python/lib/python3.9/site-packages:/opt/python:/var/runtime"
     )
+
+
+def test_the_systems_libraries_come_before_the_functions() -> None:
+    environ = layer_environment("python3.12", task="/var/task", opt="/opt", runtime_dir="/r")
+    paths = environ["LD_LIBRARY_PATH"].split(":")
+    assert paths[:2] == ["/lib64", "/usr/lib64"]
+    system = [i for i, p in enumerate(paths) if p.endswith("-linux-gnu")]
+    assert system and max(system) < paths.index("/var/task") < paths.index("/opt/lib")
