@@ -14,6 +14,7 @@
           ├── UnrecognizedClientException    403  (SigV4: unknown access key)
           ├── InvalidSignatureException      403  (SigV4: wrong signature or expired)
           ├── IncompleteSignatureException   403  (SigV4: malformed Authorization)
+          ├── AccessDeniedException          403  another account's resource (a layer)
           ├── ResourceNotFoundException      404
           ├── ProvisionedConcurrencyConfigNotFoundException  404
           ├── ResourceConflictException      409
@@ -114,6 +115,14 @@ class SnapStartException(ServiceError):
 class SnapStartTimeoutException(ServiceError):
     status = 408
     error_type = "SnapStartTimeoutException"
+
+
+class AccessDeniedException(ServiceError):
+    """The caller may not use another account's resource (a layer version it names)."""
+
+    status = 403
+    error_type = "AccessDeniedException"
+    message_key = "Message"
 
 
 class ResourceNotFoundException(ServiceError):

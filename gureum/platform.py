@@ -2,10 +2,11 @@
 
 It builds every component (at construction, without I/O), starts them in order and
 stops them in reverse, and hands each API only what it uses: the Lambda API gets the
-registry and Front End Invoke, SQS the queues, Logs the log store, X-Ray the trace
-store. It also wires the control plane: the registry's change notifications reach the
-Worker Manager (new sandboxes for a new revision, provisioned concurrency) and the
-Counting Service (reservations). No component holds the platform.
+registry and Front End Invoke, the layer operations the layer registry, SQS the
+queues, Logs the log store, X-Ray the trace store. It also wires the control plane: the
+registry's change notifications reach the Worker Manager (new sandboxes for a new
+revision, provisioned concurrency) and the Counting Service (reservations). No
+component holds the platform.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from gureum.events.pacing import FrontEndActivity
 from gureum.front_end_invoke import FrontEndInvoke
 from gureum.frontend.json_rpc import JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
+from gureum.frontend.layers_api import LayersAPI
 from gureum.frontend.logs_api import LogsAPI
 from gureum.frontend.sqs_api import SqsAPI
 from gureum.frontend.xray_api import XRayAPI
 from gureum.functions.code import CodeStore
+from gureum.functions.layers import LayerRegistry
 from gureum.functions.registry import Change, FunctionChange, FunctionRegistry
 from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
@@ -66,6 +69,7 @@ class Platform:
         self.counting = CountingService(
             settings.account_concurrency, settings.unreserved_concurrency_minimum
         )
+        self.layers = LayerRegistry(self.store, self.code, region=region, account_id=account)
         self.functions = FunctionRegistry(
             self.store,
             self.code,
@@ -73,6 +77,7 @@ class Platform:
             account_id=account,
             limits=self.counting.limits,
             check_runtime=functools.partial(runtimes.check_available, data_dir=data_dir),
+            layers=self.layers,
         )
         self.log_store = LogStore(self.store)
         self.logs = LogSink(self.log_store)
@@ -135,6 +140,7 @@ class Platform:
             region=region,
             account_id=account,
         )
+        self.layers_api = LayersAPI(self.layers)
         self.xray_api = XRayAPI(self.traces, self.sampling_rules, account_id=account)
         self.json_rpc = JsonRpcEndpoint(
             [
@@ -151,7 +157,12 @@ class Platform:
 
     def routes(self) -> list[BaseRoute]:
         """Every API's routes, as the edge serves them."""
-        return [*self.lambda_api.routes(), *self.xray_api.routes(), *self.json_rpc.routes()]
+        return [
+            *self.lambda_api.routes(),
+            *self.layers_api.routes(),
+            *self.xray_api.routes(),
+            *self.json_rpc.routes(),
+        ]
 
     # starting and stopping
     async def start(self) -> None:
@@ -204,7 +215,7 @@ class Platform:
             )
         )
         # Nothing runs yet: code that no version names is garbage, however new.
-        removed = await self.workers.collect_code(self.functions.code_digests(), older_than=0)
+        removed = await self._collect_code(older_than=0)
         if removed:
             logger.info("removed %d zips and trees of code no function names any more", removed)
         self._code_collector = asyncio.create_task(
@@ -297,6 +308,14 @@ class Platform:
         self._warming.add(task)
         task.add_done_callback(self._warming.discard)
 
+    async def _collect_code(self, *, older_than: float) -> int:
+        """Remove the code that no function version and no layer version names, and the
+        merged ``/opt`` of layer combinations no function version uses."""
+        referenced = self.functions.code_digests() | await self.layers.code_digests()
+        return await self.workers.collect_code(
+            referenced, older_than=older_than, combinations=self.functions.layer_combinations()
+        )
+
     async def _collect_code_forever(self) -> None:
         """Every ``CODE_COLLECTION_INTERVAL``, remove the code that updates and deletes
         left unnamed (sparing anything stored within the interval: an upload whose
@@ -304,8 +323,6 @@ class Platform:
         while True:
             await asyncio.sleep(CODE_COLLECTION_INTERVAL)
             try:
-                await self.workers.collect_code(
-                    self.functions.code_digests(), older_than=CODE_COLLECTION_INTERVAL
-                )
+                await self._collect_code(older_than=CODE_COLLECTION_INTERVAL)
             except Exception:
                 logger.exception("collecting unused function code failed")

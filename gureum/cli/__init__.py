@@ -4,7 +4,7 @@
 runtimes`` lists and installs what the host runs functions with. The other commands
 are clients of a running server, through the same AWS APIs a user's code uses
 (boto3's ``lambda``, ``logs``, ``sqs`` and ``xray`` clients): ``deploy``, ``invoke``,
-``functions``, ``logs``, ``queues``, ``traces``, ``trace``, ``service-map``.
+``functions``, ``layers``, ``logs``, ``queues``, ``traces``, ``trace``, ``service-map``.
 
 A module per command group, each with a ``register(commands)`` that adds its
 subcommands; what the client commands share is in ``gureum.cli.client``. The group
@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gureum.cli import functions, logs, queues, runtimes, server, traces
+from gureum.cli import functions, layers, logs, queues, runtimes, server, traces
 from gureum.cli.client import CLIError
 
 __all__ = ["CLIError", "build_parser", "main"]
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gureum", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order of ``gureum --help``'s list of commands.
-    for group in (server, runtimes, functions, logs, queues, traces):
+    for group in (server, runtimes, functions, layers, logs, queues, traces):
         group.register(commands)
     return parser
 

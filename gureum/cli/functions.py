@@ -84,6 +84,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             settings[key] = value
     if args.env:
         settings["Environment"] = {"Variables": _environment(args.env)}
+    if args.layer:
+        settings["Layers"] = args.layer  # in order: a later layer's files win
     lam = make_client(args, "lambda")
     if call(lam.get_function, args, missing_ok=True, FunctionName=args.name) is not None:
         # An update keeps what the options do not name (the runtime included).
@@ -218,6 +220,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     deploy.add_argument("--timeout", type=int, help="Timeout in seconds (1-900)")
     deploy.add_argument("--description")
     deploy.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    deploy.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="a layer version's ARN (repeatable, in order; an update without --layer keeps "
+        "the function's layers)",
+    )
     deploy.set_defaults(func=cmd_deploy)
 
     invoke = commands.add_parser("invoke", help="invoke a function and print its result")

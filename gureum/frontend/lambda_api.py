@@ -34,7 +34,13 @@ from gureum.errors import (
 )
 from gureum.events import invoke_config
 from gureum.front_end_invoke import Caller, FrontEndInvoke, InvocationType
-from gureum.frontend.responses import aws_json, json_body, new_request_id, parse_json_object
+from gureum.frontend.responses import (
+    aws_json,
+    json_body,
+    limited_body,
+    new_request_id,
+    parse_json_object,
+)
 from gureum.functions.config import LATEST, FunctionVersion, function_arn, validate_tags
 from gureum.functions.registry import FunctionRegistry, public_config
 
@@ -48,26 +54,8 @@ MAX_CLIENT_CONTEXT = 3583
 MAX_CODE_REQUEST = 70_167_211
 
 
-async def _limited_body(request: Request, limit: int, operation: str) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    too_large = RequestTooLargeException(
-        f"Request must be smaller than {limit} bytes for the {operation} operation"
-    )
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _code_request(request: Request, operation: str) -> dict[str, Any]:
-    return parse_json_object(await _limited_body(request, MAX_CODE_REQUEST, operation))
+    return parse_json_object(await limited_body(request, MAX_CODE_REQUEST, operation))
 
 
 def _max_items(raw: str) -> int:

@@ -12,7 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gureum import untrusted_json
-from gureum.errors import InvalidRequestContentException, ServiceError, ServiceException
+from gureum.errors import (
+    InvalidRequestContentException,
+    RequestTooLargeException,
+    ServiceError,
+    ServiceException,
+)
 from gureum.frontend import operations
 from gureum.ids import new_uuid
 
@@ -47,6 +52,24 @@ def aws_error(error: ServiceError, request_id: str | None = None) -> Response:
 async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object body (empty body: ``{}``)."""
     return parse_json_object(await request.body())
+
+
+async def limited_body(request: Request, limit: int, operation: str) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    too_large = RequestTooLargeException(
+        f"Request must be smaller than {limit} bytes for the {operation} operation"
+    )
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

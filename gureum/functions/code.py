@@ -1,7 +1,10 @@
-"""The code store: function zips kept by content hash, each unpacked once.
+"""The code store: function and layer zips kept by content hash, each unpacked once.
 
 ``zips/<sha256>.zip`` holds the upload; ``tasks/<sha256>/`` its unpacked tree (the
-``LAMBDA_TASK_ROOT`` of every sandbox of every version with that code), read-only.
+``LAMBDA_TASK_ROOT`` of every sandbox of every version with that code, or a layer's
+content), read-only. ``opt/<key>/`` is the ``/opt`` of a combination of layers: their
+trees merged in order (a later layer's file wins), as hard links into ``tasks/``, built
+once per combination and shared by every sandbox of every function that uses it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -29,11 +32,13 @@ MAX_UNZIPPED_SIZE = 262_144_000
 
 @dataclass(frozen=True, slots=True)
 class CodeInfo:
-    """A stored zip: its hex digest (file name), AWS's ``CodeSha256`` and its size."""
+    """A stored zip: its hex digest (file name), AWS's ``CodeSha256``, its size and the
+    size of what it unpacks to."""
 
     sha256_hex: str
     code_sha256: str
     code_size: int
+    unzipped_size: int = 0
 
 
 def _check_members(archive: zipfile.ZipFile) -> None:
@@ -58,20 +63,45 @@ def _check_members(archive: zipfile.ZipFile) -> None:
         )
 
 
+def _merge_tree(source: Path, target: Path) -> None:
+    """Lay ``source``'s tree over ``target``'s: what it has replaces what is there."""
+    for directory, _, files in os.walk(source):
+        relative = Path(directory).relative_to(source)
+        into = target / relative
+        if into.is_symlink() or (into.exists() and not into.is_dir()):
+            into.unlink()
+        into.mkdir(exist_ok=True)
+        for name in files:
+            destination = into / name
+            if destination.is_dir() and not destination.is_symlink():
+                shutil.rmtree(destination)
+            else:
+                destination.unlink(missing_ok=True)
+            try:
+                os.link(Path(directory, name), destination)
+            except OSError:  # another file system, or a link count at its limit
+                shutil.copy2(Path(directory, name), destination)
+
+
 class CodeStore:
-    """Function code by content hash under ``root``."""
+    """Function and layer code by content hash under ``root``."""
 
     def __init__(self, root: Path, *, max_unzipped_size: int = MAX_UNZIPPED_SIZE) -> None:
         self.root = root
         self.max_unzipped_size = max_unzipped_size
         (root / "zips").mkdir(parents=True, exist_ok=True)
         (root / "tasks").mkdir(parents=True, exist_ok=True)
+        (root / "opt").mkdir(parents=True, exist_ok=True)
         self.remove_partial()
 
     def remove_partial(self) -> int:
         """Remove half-written zips and half-unpacked trees a crashed server left behind."""
         removed = 0
-        for entry in (*(self.root / "zips").iterdir(), *(self.root / "tasks").iterdir()):
+        for entry in (
+            *(self.root / "zips").iterdir(),
+            *(self.root / "tasks").iterdir(),
+            *(self.root / "opt").iterdir(),
+        ):
             if entry.name.startswith(".") or entry.name.endswith(".part"):
                 if entry.is_dir():
                     shutil.rmtree(entry, ignore_errors=True)
@@ -109,7 +139,9 @@ class CodeStore:
         ):
             raise InvalidParameterValueException(UNZIP_ERROR) from None
         digest = hashlib.sha256(data)
-        info = CodeInfo(digest.hexdigest(), base64.b64encode(digest.digest()).decode(), len(data))
+        info = CodeInfo(
+            digest.hexdigest(), base64.b64encode(digest.digest()).decode(), len(data), unzipped
+        )
         target = self.zip_path(info.sha256_hex)
         if target.exists():
             os.utime(target)  # in use again: not garbage (``collect`` spares what is new)
@@ -128,6 +160,12 @@ class CodeStore:
 
     def read_zip(self, sha256_hex: str) -> bytes:
         return self.zip_path(sha256_hex).read_bytes()
+
+    def unzipped_size(self, sha256_hex: str) -> int:
+        """What a stored zip unpacks to (its members' declared sizes, as ``put_zip``
+        counted them)."""
+        with zipfile.ZipFile(self.zip_path(sha256_hex)) as archive:
+            return sum(info.file_size for info in archive.infolist())
 
     def unpacked(self, sha256_hex: str) -> Path:
         """The unpacked tree of a stored zip, unpacking it the first time."""
@@ -166,19 +204,59 @@ class CodeStore:
             raise
         return target
 
-    def collect(self, keep: Collection[str], *, older_than: float = 0.0) -> int:
-        """Remove the code no function version names any more: each zip (and its
-        unpacked tree) whose hash is not in ``keep`` and that was not stored or stored
-        again within ``older_than`` seconds (an upload whose function row is still being
-        written). Returns how many zips and trees went."""
+    @staticmethod
+    def opt_key(digests: Sequence[str]) -> str:
+        """The name of the merged ``/opt`` of layers ``digests`` (in their order)."""
+        return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+    def merged_opt(self, digests: Sequence[str]) -> Path:
+        """The ``/opt`` of layers ``digests``: their unpacked trees merged in order, a
+        later layer's file (or directory) replacing an earlier one's, built the first
+        time as hard links (copies where the file system cannot link)."""
+        key = self.opt_key(digests)
+        target = self.root / "opt" / key
+        if target.is_dir():
+            return target
+        trees = [self.unpacked(digest) for digest in digests]
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key[:12]}-"))
+        try:
+            for tree in trees:
+                _merge_tree(tree, staging)
+            for directory, _, _ in os.walk(staging):
+                os.chmod(directory, 0o755)
+            try:
+                os.rename(staging, target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+                shutil.rmtree(staging, ignore_errors=True)  # another caller won the race
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    def collect(
+        self, keep: Collection[str], *, older_than: float = 0.0, keep_opt: Collection[str] = ()
+    ) -> int:
+        """Remove the code no function version or layer version names any more: each
+        zip (and its unpacked tree) whose hash is not in ``keep`` and that was not
+        stored or stored again within ``older_than`` seconds (an upload whose function
+        row is still being written), and each merged ``/opt`` whose key (``opt_key``) is
+        not in ``keep_opt``. Returns how many zips and trees went."""
         now = time.time()
+        removed = 0
+        for tree in (self.root / "opt").iterdir():
+            if tree.name.startswith(".") or tree.name in keep_opt:
+                continue
+            if now - tree.stat().st_mtime >= older_than:
+                shutil.rmtree(tree, ignore_errors=True)
+                removed += 1
         digests = {
             entry.name.removesuffix(".zip")
             for entry in (*(self.root / "zips").iterdir(), *(self.root / "tasks").iterdir())
             # half-written ones are ``remove_partial``'s, at start
             if not (entry.name.startswith(".") or entry.name.endswith(".part"))
         }
-        removed = 0
         for digest in digests - set(keep):
             zip_file, tree = self.zip_path(digest), self.root / "tasks" / digest
             try:

@@ -22,6 +22,7 @@ from gureum.errors import (
     ValidationException,
 )
 from gureum.events.invoke_config import Target, parse_target
+from gureum.functions.layer_rules import FunctionLayer, function_layer_arns
 from gureum.runtimes import KNOWN_UNSUPPORTED, PROVIDED_RUNTIMES, SUPPORTED_RUNTIMES
 
 LATEST = "$LATEST"
@@ -80,6 +81,7 @@ UPDATABLE = (
     "TracingConfig",
     "EphemeralStorage",
     "DeadLetterConfig",
+    "Layers",
 )
 
 
@@ -233,8 +235,8 @@ def validate_settings(params: dict[str, Any]) -> dict[str, Any]:
             out["DeadLetterConfig"] = {"TargetArn": target}
         else:
             out["DeadLetterConfig"] = {}  # removes it
-    if params.get("Layers"):
-        raise NotImplementedException("Layers are not supported by gureum yet.")
+    if params.get("Layers") is not None:
+        function_layer_arns(params["Layers"])  # resolved by the registry: see requested_layers
     if params.get("SnapStart") is not None:
         snap = params["SnapStart"]
         apply_on = snap.get("ApplyOn", "None") if isinstance(snap, dict) else snap
@@ -394,6 +396,23 @@ def new_configuration(
 SNAP_START_RUNTIMES = ("python3.12", "python3.13", "python3.14")
 
 
+def requested_layers(params: dict[str, Any]) -> list[str] | None:
+    """The layer version ARNs a create or update names, checked (None: it names none;
+    an empty list removes the function's layers)."""
+    value = params.get("Layers")
+    return None if value is None else function_layer_arns(value)
+
+
+def with_layers(config: dict[str, Any], layers: list[FunctionLayer]) -> dict[str, Any]:
+    """``config`` using ``layers`` in order: ``Layers`` as Lambda shows it, and where
+    their code is (gureum's metadata); no layers removes both."""
+    updated = with_metadata(config, layer_digests=[layer.code_sha256_hex for layer in layers])
+    updated.pop("Layers", None)
+    if layers:
+        updated["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code_size} for layer in layers]
+    return updated
+
+
 def check_snap_start(config: dict[str, Any]) -> None:
     """SnapStart only where Lambda has it: Python 3.12 and later."""
     snap = config.get("SnapStart") or {}
@@ -452,6 +471,8 @@ class FunctionMetadata:
     last_version: int = 0
     #: The RevisionId of $LATEST a published version was made from.
     published_from: str | None = None
+    #: Where the code of the version's ``Layers`` is, in their order (hex digests).
+    layer_digests: list[str] = field(default_factory=list)
 
 
 #: FunctionMetadata's field -> the private key it is stored under.
@@ -462,6 +483,7 @@ _METADATA_KEYS = {
     "event_invoke_configs": "_EventInvokeConfigs",
     "last_version": "_LastVersion",
     "published_from": "_PublishedFrom",
+    "layer_digests": "_LayerDigests",
 }
 #: What a published version does not inherit from $LATEST.
 LATEST_ONLY = ("reserved_concurrency", "provisioned", "event_invoke_configs", "last_version")
@@ -472,6 +494,7 @@ def metadata_of(config: dict[str, Any]) -> FunctionMetadata:
     found = {name: config[key] for name, key in _METADATA_KEYS.items() if key in config}
     for name in ("provisioned", "tags", "event_invoke_configs"):
         found[name] = dict(found.get(name) or {})
+    found["layer_digests"] = list(found.get("layer_digests") or [])
     return FunctionMetadata(**found)
 
 
@@ -483,7 +506,7 @@ def with_metadata(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
     keys = {_METADATA_KEYS[name] for name in changes}
     updated = {k: v for k, v in config.items() if k not in keys}
     for name, value in changes.items():
-        if value not in (None, {}, 0) or (name == "reserved_concurrency" and value == 0):
+        if value not in (None, {}, [], 0) or (name == "reserved_concurrency" and value == 0):
             updated[_METADATA_KEYS[name]] = value
     return updated
 
@@ -524,6 +547,11 @@ class FunctionVersion:
         """A published version whose sandboxes restore from a snapshot of its init."""
         snap = self.config.get("SnapStart") or {}
         return self.version != LATEST and snap.get("OptimizationStatus") == "On"
+
+    @property
+    def layer_digests(self) -> tuple[str, ...]:
+        """The code of the version's layers (hex digests), in the order they apply."""
+        return tuple(self.config.get(_METADATA_KEYS["layer_digests"]) or ())
 
     @property
     def handler(self) -> str:

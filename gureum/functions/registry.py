@@ -18,7 +18,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gureum.counting import ConcurrencyLimits, check_reservation
 from gureum.errors import (
@@ -31,6 +31,7 @@ from gureum.errors import (
 from gureum.functions import config as cfg
 from gureum.functions.code import CodeStore
 from gureum.functions.config import LATEST, FunctionRef, FunctionVersion, with_metadata
+from gureum.functions.layer_rules import FunctionLayer, check_combined_size, layer_version_missing
 from gureum.store import FunctionRow, Store
 
 
@@ -59,6 +60,12 @@ class FunctionChange:
     qualifier: str | None = None
 
 
+class LayerLookup(Protocol):
+    """How the registry finds the layer versions a function names (the layer registry)."""
+
+    async def function_layers(self, arns: Sequence[str]) -> list[FunctionLayer]: ...
+
+
 class FunctionRegistry:
     """Creates, updates, finds and deletes functions."""
 
@@ -71,9 +78,12 @@ class FunctionRegistry:
         account_id: str,
         limits: ConcurrencyLimits | None = None,
         check_runtime: Callable[[str], None] | None = None,
+        layers: LayerLookup | None = None,
     ) -> None:
         self.store = store
         self.code = code
+        #: Where a function's ``Layers`` are looked up (None: no layer exists).
+        self.layers = layers
         self.region = region
         self.account_id = account_id
         self.limits = limits or ConcurrencyLimits()
@@ -144,7 +154,7 @@ class FunctionRegistry:
         return [self._cache[key].config for key in page], next_marker
 
     # writes
-    async def _store_zip(self, zip_b64: str) -> tuple[str, str, int]:
+    async def _store_zip(self, zip_b64: str) -> tuple[str, str, int, int]:
         try:
             data = base64.b64decode(zip_b64, validate=True)
         except (binascii.Error, ValueError):
@@ -152,7 +162,22 @@ class FunctionRegistry:
                 "Could not unzip uploaded file. Please check your file, then try to upload again."
             ) from None
         info = await asyncio.to_thread(self.code.put_zip, data)
-        return info.sha256_hex, info.code_sha256, info.code_size
+        return info.sha256_hex, info.code_sha256, info.code_size, info.unzipped_size
+
+    async def _requested_layers(self, params: dict[str, Any]) -> list[FunctionLayer] | None:
+        """The layer versions a create or update names, resolved (None: it names none)."""
+        arns = cfg.requested_layers(params)
+        if arns is None:
+            return None
+        if self.layers is None:
+            if arns:
+                raise layer_version_missing(arns[0])
+            return []
+        return await self.layers.function_layers(arns)
+
+    async def _unzipped_sizes(self, digests: Sequence[str]) -> list[int]:
+        """What stored zips unpack to (a function's code, its layers')."""
+        return [await asyncio.to_thread(self.code.unzipped_size, d) for d in digests]
 
     async def create(self, params: dict[str, Any]) -> dict[str, Any]:
         zip_b64 = cfg.require_zip_code(params.get("Code"))
@@ -162,7 +187,9 @@ class FunctionRegistry:
             params, region=self.region, account=self.account_id, code_sha256="", code_size=0
         )
         await asyncio.to_thread(self.check_runtime, checked["Runtime"])
-        hex_digest, code_sha256, size = await self._store_zip(zip_b64)
+        layers = await self._requested_layers(params) or []
+        hex_digest, code_sha256, size, unzipped = await self._store_zip(zip_b64)
+        check_combined_size([unzipped, *(layer.unzipped_size for layer in layers)])
         config = cfg.new_configuration(
             params,
             region=self.region,
@@ -171,6 +198,7 @@ class FunctionRegistry:
             code_size=size,
         )
         config = with_metadata(config, tags=dict(cfg.validate_tags(params.get("Tags")) or {}))
+        config = cfg.with_layers(config, layers)
         row = FunctionRow(config["FunctionName"], LATEST, config, hex_digest, config["RevisionId"])
         await self.store.run(self.store.create_function, row)
         self._cache[(row.name, LATEST)] = FunctionVersion(config, hex_digest)
@@ -214,6 +242,11 @@ class FunctionRegistry:
         config = cfg.updated_configuration(current.config, params)
         if config.get("Runtime") != current.config.get("Runtime"):
             await asyncio.to_thread(self.check_runtime, config["Runtime"])
+        layers = await self._requested_layers(params)
+        if layers is not None:
+            (unzipped,) = await self._unzipped_sizes([current.code_sha256_hex])
+            check_combined_size([unzipped, *(layer.unzipped_size for layer in layers)])
+            config = cfg.with_layers(config, layers)
         return await self._replace(
             current, config, current.code_sha256_hex, params.get("RevisionId")
         )
@@ -221,7 +254,9 @@ class FunctionRegistry:
     async def update_code(self, function_name: str, params: dict[str, Any]) -> dict[str, Any]:
         current = self._latest(function_name, None)
         zip_b64 = cfg.require_zip_code(params)
-        hex_digest, code_sha256, size = await self._store_zip(zip_b64)
+        hex_digest, code_sha256, size, unzipped = await self._store_zip(zip_b64)
+        if current.layer_digests:  # the layers it keeps, with the new code
+            check_combined_size([unzipped, *await self._unzipped_sizes(current.layer_digests)])
         config = cfg.with_code(current.config, code_sha256, size)
         if params.get("DryRun"):
             return {**current.config, "CodeSha256": code_sha256, "CodeSize": size}
@@ -340,8 +375,18 @@ class FunctionRegistry:
         return self._latest(function_name, None).metadata.reserved_concurrency
 
     def code_digests(self) -> set[str]:
-        """The code (content hashes) every stored function version names."""
-        return {version.code_sha256_hex for version in self._cache.values()}
+        """The code (content hashes) every stored function version names: its own and
+        its layers' (a deleted layer version's too, while a version uses it)."""
+        found = set()
+        for version in self._cache.values():
+            found.add(version.code_sha256_hex)
+            found.update(version.layer_digests)
+        return found
+
+    def layer_combinations(self) -> set[tuple[str, ...]]:
+        """The layers (their code, in order) of every stored function version that has
+        any: each combination's merged ``/opt`` is kept."""
+        return {v.layer_digests for v in self._cache.values() if v.layer_digests}
 
     def reservations(self) -> dict[str, int]:
         """Every function's reserved concurrency."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gureum.errors import InvalidParameterValueException, InvalidRuntimeException
+from gureum.runtimes.paths import node_path, python_path
 
 __all__ = ["InvalidRuntimeException"]
 
@@ -224,15 +225,24 @@ def sdk_path(data_dir: Path) -> Path:
     return target
 
 
-def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeCommand:
-    """How to start a sandbox of ``runtime`` whose code is in ``task_root``."""
+def runtime_command(
+    runtime: str, task_root: Path, sdk_dir: Path, opt_dir: Path | None = None
+) -> RuntimeCommand:
+    """How to start a sandbox of ``runtime`` whose code is in ``task_root`` and whose
+    layers are merged in ``opt_dir`` (None: it has none; ``/opt`` is named as Lambda
+    names it)."""
+    opt = str(opt_dir) if opt_dir is not None else "/opt"
     if runtime in PYTHON_RUNTIMES:
         interpreter = python_interpreter(runtime)
         return RuntimeCommand(
             (interpreter, "-S", str(BOOTSTRAP)),
             {
                 "PYTHONPATH": os.pathsep.join(
-                    [str(task_root), "/opt/python", str(sdk_dir), str(BOOTSTRAP.parent)]
+                    [
+                        *python_path(runtime, task=str(task_root), opt=opt),
+                        str(sdk_dir),
+                        str(BOOTSTRAP.parent),
+                    ]
                 ),
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
                 # Bytecode of gureum's runtime and of the SDK (the host's copies) goes
@@ -243,16 +253,19 @@ def runtime_command(runtime: str, task_root: Path, sdk_dir: Path) -> RuntimeComm
         )
     if runtime in NODEJS_RUNTIMES:
         runtime_dir = sdk_dir.parent / "nodejs"
-        major = node_major(runtime)
         return RuntimeCommand(
             (node_executable(runtime, sdk_dir.parent.parent), str(runtime_dir / "runtime.cjs")),
             {
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
-                "NODE_PATH": node_path(major, runtime_dir, task_root),
+                "NODE_PATH": node_path(
+                    runtime, task=str(task_root), opt=opt, runtime_dir=str(runtime_dir)
+                ),
             },
         )
     if runtime in PROVIDED_RUNTIMES:
-        bootstrap = task_root / "bootstrap"
+        # The function's own bootstrap, else a layer's (Lambda looks in that order).
+        candidates = [task_root / "bootstrap", *([opt_dir / "bootstrap"] if opt_dir else [])]
+        bootstrap = next((c for c in candidates if c.is_file()), candidates[0])
         if not bootstrap.is_file():
             raise InvalidRuntimeException(
                 "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
@@ -276,16 +289,3 @@ def node_flags(memory_mb: int) -> list[str]:
         f"--max-semi-space-size={new_space // 2}",
         f"--max-old-space-size={memory_mb - new_space}",
     ]
-
-
-def node_path(major: int, runtime_dir: Path | str, task_root: Path | str) -> str:
-    """``NODE_PATH`` as Lambda sets it: layers (``/opt``), the runtime's SDK, the task."""
-    return ":".join(
-        [
-            f"/opt/nodejs/node{major}/node_modules",
-            "/opt/nodejs/node_modules",
-            f"{runtime_dir}/node_modules",
-            str(runtime_dir),
-            str(task_root),
-        ]
-    )

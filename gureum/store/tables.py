@@ -132,3 +132,29 @@ sampling_rules = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("modified_at", sa.Float, nullable=False),
 )
+
+#: One row per layer name: the newest version number it has had (never reused, even
+#: when every version is deleted).
+layers = sa.Table(
+    "layers",
+    metadata,
+    sa.Column("name", sa.String(140), primary_key=True),
+    sa.Column("last_version", sa.BigInteger, nullable=False),
+)
+
+#: Published layer versions (a deleted one's row goes; the functions that use it keep
+#: its code's digest in their own configuration).
+layer_versions = sa.Table(
+    "layer_versions",
+    metadata,
+    sa.Column("name", sa.String(140), primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True),
+    #: Description, CreatedDate, CompatibleRuntimes and -Architectures, LicenseInfo,
+    #: CodeSha256 and CodeSize.
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("code_sha256", sa.String(64), nullable=False),
+    sa.Column("unzipped_size", sa.BigInteger, nullable=False),
+    #: The resource-based policy's statements (None: no policy) and its RevisionId.
+    sa.Column("policy", sa.JSON, nullable=True),
+    sa.Column("policy_revision", sa.String(36), nullable=True),
+)

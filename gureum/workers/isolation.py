@@ -177,11 +177,17 @@ def jail_spec(
     env: dict[str, str],
     argv: list[str],
     network: str = "host",
+    opt_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """What ``jail.py`` builds: mounts, user, runtime command and its environment."""
+    """What ``jail.py`` builds: mounts, user, runtime command and its environment.
+
+    ``opt_dir``: the function's layers, merged, bound read-only at ``/opt``."""
+    binds = [(str(code_dir), "/var/task")]
+    if opt_dir is not None:
+        binds.append((str(opt_dir), "/opt"))
     return {
         "base": base,
-        "binds": [(str(code_dir), "/var/task")],
+        "binds": binds,
         "tmp_mb": tmp_mb,
         "uid": uid,
         "gid": uid,

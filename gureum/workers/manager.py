@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,8 @@ class WorkerManager:
         #: (function, version) -> the snapshot its SnapStart sandboxes restore from
         self.snapshots: dict[tuple[str, str], Snapshot] = {}
         self._code_dirs: dict[str, Path] = {}
+        #: the merged /opt of each combination of layers (by ``CodeStore.opt_key``)
+        self._opt_dirs: dict[str, Path] = {}
         self._inflight = 0
         self._drained = asyncio.Event()
         self._drained.set()
@@ -246,6 +248,7 @@ class WorkerManager:
     ) -> tuple[Sandbox, Pool]:
         """A new sandbox (admitted): its place is given back when its init ends."""
         code_dir = await self._code_dir(function)
+        opt_dir = await self._opt_dir(function)
         snapshot = None
         # A function without a network reaches its Runtime API through its template's
         # relay, which serves one port: such functions initialize as usual (for now).
@@ -255,7 +258,7 @@ class WorkerManager:
             and function.network != "none"
             and suppressed_init is None
         ):
-            snapshot = await self._snapshot(function, code_dir)
+            snapshot = await self._snapshot(function, code_dir, opt_dir)
         memory = function.memory_size
         self._make_room(memory)  # 429 when the host is full
         sandbox = Sandbox(
@@ -263,6 +266,7 @@ class WorkerManager:
             code_dir,
             self.env,
             self.logs,
+            opt_dir=opt_dir,
             restore_from=snapshot,
             suppressed_init=suppressed_init is not None,
             log_stream=suppressed_init,
@@ -287,7 +291,21 @@ class WorkerManager:
             self._code_dirs[function.code_sha256_hex] = code_dir
         return code_dir
 
-    async def _snapshot(self, function: FunctionVersion, code_dir: Path) -> Snapshot:
+    async def _opt_dir(self, function: FunctionVersion) -> Path | None:
+        """The merged ``/opt`` of a function version's layers (built once per
+        combination of layers); None without layers."""
+        if not function.layer_digests:
+            return None
+        key = self.code.opt_key(function.layer_digests)
+        opt_dir = self._opt_dirs.get(key)
+        if opt_dir is None:
+            opt_dir = await asyncio.to_thread(self.code.merged_opt, function.layer_digests)
+            self._opt_dirs[key] = opt_dir
+        return opt_dir
+
+    async def _snapshot(
+        self, function: FunctionVersion, code_dir: Path, opt_dir: Path | None
+    ) -> Snapshot:
         """The version's snapshot: its template is started (its init run) on first use."""
         key = (function.name, function.version)
         snapshot = self.snapshots.get(key)
@@ -300,6 +318,7 @@ class WorkerManager:
             code_dir,
             self.env,
             self.logs,
+            opt_dir=opt_dir,
             snapshot_dir=self.env.isolation.sandboxes_dir / f"snapshot-{uuid.uuid4().hex}",
         )
         self._placed[template] = function.memory_size
@@ -393,7 +412,10 @@ class WorkerManager:
         sandbox: Sandbox | None = None
         try:
             code_dir = await self._code_dir(function)
-            sandbox = Sandbox(function, code_dir, self.env, self.logs, provisioned=True)
+            opt_dir = await self._opt_dir(function)
+            sandbox = Sandbox(
+                function, code_dir, self.env, self.logs, opt_dir=opt_dir, provisioned=True
+            )
             self._placed[sandbox] = function.memory_size
             pool.starting.add(sandbox)
             await sandbox.start()
@@ -423,13 +445,30 @@ class WorkerManager:
 
     # memory
     # code
-    async def collect_code(self, referenced: set[str], *, older_than: float) -> int:
-        """Remove stored code that no function version names (``referenced``) and no live
-        sandbox or snapshot template runs; returns how many zips and trees went."""
-        keep = referenced | {sandbox.function.code_sha256_hex for sandbox in self._placed}
-        removed = await asyncio.to_thread(self.code.collect, keep, older_than=older_than)
+    async def collect_code(
+        self,
+        referenced: set[str],
+        *,
+        older_than: float,
+        combinations: Collection[tuple[str, ...]] = (),
+    ) -> int:
+        """Remove stored code that no function or layer version names (``referenced``)
+        and no live sandbox or snapshot template runs, and the merged ``/opt`` of layer
+        combinations that neither a version (``combinations``) nor a live sandbox uses;
+        returns how many zips and trees went."""
+        running = [sandbox.function for sandbox in self._placed]
+        keep = referenced | {f.code_sha256_hex for f in running}
+        for function in running:
+            keep.update(function.layer_digests)
+        used = {*combinations, *(f.layer_digests for f in running if f.layer_digests)}
+        keep_opt = {self.code.opt_key(layers) for layers in used}
+        removed = await asyncio.to_thread(
+            self.code.collect, keep, older_than=older_than, keep_opt=keep_opt
+        )
         for digest in [d for d in self._code_dirs if d not in keep]:
             del self._code_dirs[digest]
+        for key in [k for k in self._opt_dirs if k not in keep_opt]:
+            del self._opt_dirs[key]
         return removed
 
     def _free(self, sandbox: Sandbox) -> None:

@@ -29,10 +29,9 @@ from gureum.runtimes import (
     NODEJS_RUNTIMES,
     RuntimeCommand,
     node_flags,
-    node_major,
-    node_path,
     runtime_command,
 )
+from gureum.runtimes.paths import layer_environment, node_path, python_path
 from gureum.workers import cgroups
 from gureum.workers.cgroups import Cgroup
 from gureum.workers.environment import SandboxEnvironment
@@ -41,9 +40,13 @@ from gureum.workers.snapshot import SOCKET_DIR, Snapshot
 from gureum.workers.zygote import Prepared, Prestart
 
 SETPRIV = shutil.which("setpriv")
-#: Where a Python function's imports come from inside its sandbox.
-SANDBOX_PYTHONPATH = "/var/task:/opt/python:/var/runtime"
 PRLIMIT = shutil.which("prlimit")
+
+
+def sandbox_pythonpath(runtime: str) -> str:
+    """Where a Python function's imports come from inside its sandbox: its code, its
+    layers, the runtime (and the SDK beside it)."""
+    return ":".join([*python_path(runtime, task="/var/task", opt="/opt"), "/var/runtime"])
 
 
 class _ExitWatcher(asyncio.SubprocessProtocol):
@@ -71,12 +74,15 @@ class SandboxProcess:
         env: SandboxEnvironment,
         sandbox_id: str,
         *,
+        opt_dir: Path | None = None,
         on_exit: Callable[[int | None], None],
         snapshot_dir: Path | None = None,
         restore_from: Snapshot | None = None,
     ) -> None:
         self.function = function
         self.code_dir = code_dir
+        #: The merged layers of the function version (bound at /opt); None: it has none.
+        self.opt_dir = opt_dir
         self.env = env
         self.id = sandbox_id
         #: Called once, with the runtime's return code (``-N``: signal N), when it ends.
@@ -108,7 +114,9 @@ class SandboxProcess:
         """Resolve the runtime's command; return where the Runtime API is to listen on a
         unix socket (a sandbox without a network, whose init relays the API's port on
         its own loopback there), else None."""
-        self._command = runtime_command(self.function.runtime, self.code_dir, self.env.sdk_dir)
+        self._command = runtime_command(
+            self.function.runtime, self.code_dir, self.env.sdk_dir, self.opt_dir
+        )
         if not self.env.isolation.isolated or self.function.network != "none":
             return None
         self._api_dir = self.env.isolation.sandboxes_dir / f"{self.id}.api"
@@ -122,8 +130,12 @@ class SandboxProcess:
         fn = self.function
         isolated = self.env.isolation.isolated
         assert self._command is not None, "prepare() first"
+        task = "/var/task" if isolated else str(self.code_dir)
+        runtime_dir = "/var/runtime" if isolated else str(self._runtime_dir())
+        # Without isolation the layers are where they are merged on the host.
+        opt = str(self.opt_dir) if self.opt_dir is not None and not isolated else "/opt"
         environ = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            **layer_environment(fn.runtime, task=task, opt=opt, runtime_dir=runtime_dir),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             # A sandbox's user has no entry in the host's passwd: without HOME, Node's
@@ -133,8 +145,8 @@ class SandboxProcess:
             **self._command.env,
             "AWS_LAMBDA_RUNTIME_API": api_address,
             "_HANDLER": fn.handler,
-            "LAMBDA_TASK_ROOT": "/var/task" if isolated else str(self.code_dir),
-            "LAMBDA_RUNTIME_DIR": "/var/runtime" if isolated else str(self._runtime_dir()),
+            "LAMBDA_TASK_ROOT": task,
+            "LAMBDA_RUNTIME_DIR": runtime_dir,
             "AWS_LAMBDA_FUNCTION_NAME": fn.name,
             "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
@@ -199,7 +211,7 @@ class SandboxProcess:
         """A cold start forked from the version's snapshot: no init runs."""
         assert self.restore_from is not None
         fn = self.function
-        environ["PYTHONPATH"] = SANDBOX_PYTHONPATH
+        environ["PYTHONPATH"] = sandbox_pythonpath(fn.runtime)
         spawning()
         self.pid, self.cgroup = await self.restore_from.restore(
             environ, fn.ephemeral_storage_mb, fn.memory_size, log_fd, self._exited
@@ -322,17 +334,23 @@ class SandboxProcess:
         argv = ["/var/task/bootstrap"]
         binds: list[tuple[str, str]] = []
         if python:
-            environ["PYTHONPATH"] = SANDBOX_PYTHONPATH
+            environ["PYTHONPATH"] = sandbox_pythonpath(fn.runtime)
         elif fn.runtime in NODEJS_RUNTIMES:
             # The runtime's files and the SDK beside them at /var/runtime, as on Lambda;
             # the host's node where it is (bound when outside the host's system dirs).
             node_binds, node = node_runtime_binds(command.argv[0], self._runtime_dir())
             binds += node_binds
-            environ["NODE_PATH"] = node_path(node_major(fn.runtime), "/var/runtime", "/var/task")
+            environ["NODE_PATH"] = node_path(
+                fn.runtime, task="/var/task", opt="/opt", runtime_dir="/var/runtime"
+            )
             argv = [node, *node_flags(fn.memory_size), "/var/runtime/runtime.cjs"]
+        # A provided runtime's bootstrap: the function's own, else its layers'.
+        if self.opt_dir is not None and command.argv[0] == str(self.opt_dir / "bootstrap"):
+            argv = ["/opt/bootstrap"]
         spec = jail_spec(
             base=base,
             code_dir=self.code_dir,
+            opt_dir=self.opt_dir,
             python=python,
             tmp_mb=fn.ephemeral_storage_mb,
             uid=self.uid,
@@ -432,7 +450,9 @@ def node_prestart(runtime: str, memory_mb: int, env: SandboxEnvironment) -> Pres
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "en_US.UTF-8",
             "HOME": "/tmp",
-            "NODE_PATH": node_path(node_major(runtime), "/var/runtime", "/var/task"),
+            "NODE_PATH": node_path(
+                runtime, task="/var/task", opt="/opt", runtime_dir="/var/runtime"
+            ),
         },
         binds=tuple(binds),
     )

@@ -32,12 +32,12 @@ def test_capability_urls_need_no_signature(edge: InProcessEdge) -> None:
 
 
 def test_unknown_and_unimplemented_operations(edge: InProcessEdge) -> None:
-    layer = edge.request("POST", "/2018-10-31/layers/l/versions", b"{}")
-    assert (layer.status_code, layer.headers["x-amzn-ErrorType"]) == (
+    mapping = edge.request("POST", "/2015-03-31/event-source-mappings/", b"{}")
+    assert (mapping.status_code, mapping.headers["x-amzn-ErrorType"]) == (
         501,
         "NotImplementedException",
     )
-    assert "PublishLayerVersion" in layer.json()["message"]
+    assert "CreateEventSourceMapping" in mapping.json()["message"]
     nothing = edge.request("GET", "/nothing/here")
     assert (nothing.status_code, nothing.headers["x-amzn-ErrorType"]) == (
         404,

@@ -229,9 +229,9 @@ def test_delete_function(lambda_client: Any) -> None:
         ({"Code": {"S3Bucket": "b", "S3Key": "k"}}, "NotImplementedException", "S3"),
         ({"Code": {}}, "InvalidParameterValueException", "ZipFile"),
         (
-            {"Layers": ["arn:aws:lambda:us-east-1:000000000000:layer:x:1"]},
-            "NotImplementedException",
-            "Layers",
+            {"Layers": ["arn:aws:lambda:us-east-1:000000000000:layer:no-such-layer:1"]},
+            "InvalidParameterValueException",
+            "does not exist",
         ),
         (
             {"DeadLetterConfig": {"TargetArn": "arn:aws:sns:us-east-1:000000000000:topic"}},

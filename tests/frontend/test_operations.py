@@ -39,12 +39,7 @@ def _not_implemented(call: Callable[..., Any], operation: str, **params: Any) ->
 def test_one_unimplemented_operation_per_service(gureum_server: RunningServer) -> None:
     endpoint = gureum_server.endpoint
     lam = client("lambda", endpoint)
-    _not_implemented(
-        lam.publish_layer_version,
-        "PublishLayerVersion",
-        LayerName="layer",
-        Content={"ZipFile": b"PK"},
-    )
+    _not_implemented(lam.get_policy, "GetPolicy", FunctionName="f")
     _not_implemented(lam.list_event_source_mappings, "ListEventSourceMappings")
     _not_implemented(lam.get_function_url_config, "GetFunctionUrlConfig", FunctionName="f")
     sqs = client("sqs", endpoint)

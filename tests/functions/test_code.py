@@ -179,3 +179,47 @@ def test_collect_removes_code_nothing_names_and_spares_what_is_new(tmp_path: Pat
     assert store.collect({kept}) == 0
     assert store.collect(set()) == 2
     assert list((tmp_path / "zips").iterdir()) == list((tmp_path / "tasks").iterdir()) == []
+
+
+def test_unzipped_sizes(tmp_path: Path) -> None:
+    code = CodeStore(tmp_path)
+    info = code.put_zip(zip_files({"a.py": "x" * 100, "lib/b.so": "y" * 50}))
+    assert info.unzipped_size == 150 == code.unzipped_size(info.sha256_hex)
+
+
+def test_merged_opt_lays_later_layers_over_earlier_ones(tmp_path: Path) -> None:
+    code = CodeStore(tmp_path)
+    first = code.put_zip(
+        zip_files(
+            {"python/common.py": "WHO = 'first'\n", "python/only1.py": "", "bin/x": "dir later"},
+            {"python/only1.py": 0o755},
+        )
+    ).sha256_hex
+    second = code.put_zip(
+        zip_files({"python/common.py": "WHO = 'second'\n", "bin/x/inside": "", "lib/l.so": ""})
+    ).sha256_hex
+    opt = code.merged_opt([first, second])
+    assert opt.name == code.opt_key([first, second]) and opt.parent == tmp_path / "opt"
+    assert (opt / "python" / "common.py").read_text() == "WHO = 'second'\n"
+    assert (opt / "python" / "only1.py").stat().st_mode & 0o777 == 0o755
+    assert (opt / "bin" / "x" / "inside").is_file() and (opt / "lib" / "l.so").is_file()
+    # hard links into the layers' unpacked trees: each layer is unpacked once, shared
+    shared = code.unpacked(second) / "python" / "common.py"
+    assert (opt / "python" / "common.py").stat().st_ino == shared.stat().st_ino
+    assert stat.S_IMODE(opt.stat().st_mode) == 0o755
+    assert code.merged_opt([first, second]) == opt  # built once
+    reverse = code.merged_opt([second, first])
+    assert reverse != opt and (reverse / "python" / "common.py").read_text() == "WHO = 'first'\n"
+    assert (reverse / "bin" / "x").read_text() == "dir later"  # the file replaced the directory
+
+
+def test_collect_removes_merged_opts_nothing_uses(tmp_path: Path) -> None:
+    code = CodeStore(tmp_path)
+    a = code.put_zip(zip_files({"python/a.py": ""})).sha256_hex
+    b = code.put_zip(zip_files({"python/b.py": ""})).sha256_hex
+    both, one = code.merged_opt([a, b]), code.merged_opt([a])
+    assert code.collect({a, b}, older_than=60, keep_opt=()) == 0  # built just now
+    assert code.collect({a, b}, keep_opt={code.opt_key([a])}) == 1
+    assert not both.exists() and one.is_dir()
+    assert code.collect({a, b}) == 1 and not one.exists()
+    assert code.unpacked(a).is_dir()  # the layers' own trees stay while named
