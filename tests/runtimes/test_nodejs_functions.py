@@ -339,3 +339,46 @@ def test_with_no_runtimes_started_ahead_each_cold_start_starts_one(
     assert answer["Body"]["gc"] == "function" and 116 <= answer["Body"]["heapMb"] < 160
     assert "loaded with plain" in answer["Log"]
     assert server.platform.zygotes.started(f"{host_runtime()}/128") == []
+
+
+def test_a_layers_node_modules_are_found_by_require_and_import(
+    lambda_client: Any, node_deploy: Callable[..., str]
+) -> None:
+    runtime = host_runtime()
+    major = runtime[6:-2]
+    layer = lambda_client.publish_layer_version(
+        LayerName=unique_name("node-layer"),
+        Content={
+            "ZipFile": zip_files(
+                {
+                    "nodejs/node_modules/greeter/index.js": (
+                        "exports.greet = (n) => `hello, ${n}`;\n"
+                    ),
+                    "nodejs/node_modules/shadowed/index.js": "module.exports = 'any node';\n",
+                    # the layer's directory for this major version comes first
+                    f"nodejs/node{major}/node_modules/shadowed/index.js": (
+                        f"module.exports = 'node{major}';\n"
+                    ),
+                }
+            )
+        },
+        CompatibleRuntimes=[runtime],
+    )["LayerVersionArn"]
+    esm = node_deploy(
+        {
+            "app.mjs": "import { greet } from 'greeter';\nimport shadowed from 'shadowed';\n"
+            "export const handler = async (e) => ({ said: greet(e.name), shadowed });\n"
+        },
+        handler="app.handler",
+        Layers=[layer],
+    )
+    body = invoke(lambda_client, esm, {"name": "layers"})["Body"]
+    assert body == {"said": "hello, layers", "shadowed": f"node{major}"}
+    cjs = node_deploy(
+        {
+            "index.js": "exports.handler = async () => "
+            "require('greeter').greet(require('fs').existsSync('/opt/nodejs') && 'opt');\n"
+        },
+        Layers=[layer],
+    )
+    assert invoke(lambda_client, cjs)["Body"] == "hello, opt"
