@@ -46,7 +46,13 @@ class Pool:
     starting: set[Sandbox] = field(default_factory=set)  # provisioned, still in init
     #: invokes waiting for a sandbox of this revision to free up (or for admission)
     waiters: collections.deque[asyncio.Future[Sandbox]] = field(default_factory=collections.deque)
+    #: admissions kept, after a warm sandbox came first, to start a spare sandbox with
+    spares_pending: int = 0
     retired: bool = False
+
+    def waiting(self) -> int:
+        """Invokes still waiting for a sandbox of this pool."""
+        return sum(1 for waiter in self.waiters if not waiter.done())
 
 
 class WorkerManager:
@@ -196,7 +202,11 @@ class WorkerManager:
             self._abandon(pool, warm, admitted)
             raise
         if warm.done():
-            self._spare_when_admitted(admitted, function, pool)
+            if pool.waiting() > pool.spares_pending:
+                # others still wait: this admission starts a sandbox for them
+                self._spare_when_admitted(admitted, function, pool)
+            else:  # the pool serves what it is asked for: no sandbox more
+                self._give_back(admitted)
             self.warm_starts += 1
             return warm.result()
         warm.cancel()
@@ -205,11 +215,18 @@ class WorkerManager:
     def _spare_when_admitted(
         self, admitted: asyncio.Future[None], function: FunctionVersion, pool: Pool
     ) -> None:
-        """Start a sandbox for ``pool`` once ``admitted`` is granted (not if cancelled)."""
+        """Start a sandbox for ``pool`` once ``admitted`` is granted (not if cancelled),
+        if an invoke is still waiting for one then."""
+        pool.spares_pending += 1
 
         def granted(future: asyncio.Future[None]) -> None:
-            if not future.cancelled():
+            pool.spares_pending -= 1
+            if future.cancelled():
+                return
+            if pool.waiting():
                 self._spawn(self._start_spare(function, pool))
+            else:
+                self.admission.leave()
 
         if admitted.done():
             granted(admitted)
@@ -232,13 +249,17 @@ class WorkerManager:
         else:
             pool.busy.discard(sandbox)
 
+    def _give_back(self, admitted: asyncio.Future[None]) -> None:
+        """An admission not wanted any more: its place, if it was granted already."""
+        if admitted.done() and not admitted.cancelled():
+            self.admission.leave()
+        admitted.cancel()
+
     def _abandon(
         self, pool: Pool, warm: asyncio.Future[Sandbox], admitted: asyncio.Future[None]
     ) -> None:
         """A waiting invoke went away (cancelled): give back what it was given."""
-        if admitted.done() and not admitted.cancelled():
-            self.admission.leave()
-        admitted.cancel()
+        self._give_back(admitted)
         if warm.done() and not warm.cancelled():
             self._release(warm.result(), pool)
         warm.cancel()

@@ -362,3 +362,27 @@ def test_a_waiting_invoke_takes_the_sandbox_that_frees_up_first(tmp_path: Path) 
         await blocker
 
     run(tmp_path, scenario, inits=1)
+
+
+def test_clients_in_a_loop_get_as_many_sandboxes_as_they_are(tmp_path: Path) -> None:
+    # Twelve clients invoking back to back, with admission to 2 inits at once: the
+    # waiting ones take sandboxes that free up, and a place admitted after a warm one
+    # came first starts a spare only while some invoke still waits. The pool grows to
+    # the clients' concurrency (as on Lambda), never past it, and every place is given
+    # back.
+    clients, rounds = 12, 25
+
+    async def scenario(host: Host) -> None:
+        fn = host.function("loop")
+
+        async def client() -> None:
+            for _ in range(rounds):
+                await host.invoke(fn)
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+        await until(lambda: host.manager.admission.running == 0)
+        assert host.manager.cold_starts <= clients
+        assert host.manager.cold_starts + host.manager.warm_starts >= clients * rounds
+        assert host.pool(fn).spares_pending == 0 and host.manager.admission.waiting == 0
+
+    run(tmp_path, scenario, inits=2)
