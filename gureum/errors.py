@@ -25,6 +25,11 @@
           ├── ServiceException               500
           ├── InvalidRuntimeException        502  the runtime cannot run on this host
           ├── NotImplementedException        501  a part of the API gureum lacks yet
+          ├── TableError                     400  the tables' errors (DynamoDB's names):
+          │    ├── ResourceInUseException, ConditionalCheckFailedException,
+          │    ├── TransactionCanceledException, TransactionConflictException,
+          │    ├── IdempotentParameterMismatchException, LimitExceededException
+          │    └── ExpiredIteratorException, TrimmedDataAccessException (streams)
           └── SqsError                       400  the built-in queues' errors (SQS names),
                ├── QueueDoesNotExist                 each with the code of SQS's older
                ├── QueueNameExists                   query protocol that botocore maps
@@ -249,3 +254,23 @@ class InvalidRequestException(ServiceError):
 class RuleLimitExceededException(ServiceError):
     error_type = "RuleLimitExceededException"
     message_key = "Message"
+
+
+class TableError(ServiceError):
+    """An error of the tables' DynamoDB API (AWS JSON 1.0, status 400)."""
+
+    error_type = "TableError"
+
+
+def _table_error(name: str) -> type[TableError]:
+    return type(name, (TableError,), {"error_type": name})
+
+
+ResourceInUseException = _table_error("ResourceInUseException")
+ConditionalCheckFailedException = _table_error("ConditionalCheckFailedException")
+TransactionCanceledException = _table_error("TransactionCanceledException")
+TransactionConflictException = _table_error("TransactionConflictException")
+IdempotentParameterMismatchException = _table_error("IdempotentParameterMismatchException")
+LimitExceededException = _table_error("LimitExceededException")
+ExpiredIteratorException = _table_error("ExpiredIteratorException")
+TrimmedDataAccessException = _table_error("TrimmedDataAccessException")

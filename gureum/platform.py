@@ -25,6 +25,7 @@ from gureum.events.async_events import AsyncEventQueue
 from gureum.events.async_invoke import AsyncInvoker
 from gureum.events.pacing import FrontEndActivity
 from gureum.front_end_invoke import FrontEndInvoke
+from gureum.frontend.dynamodb_api import DynamoDBAPI
 from gureum.frontend.json_rpc import JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.layers_api import LayersAPI
@@ -40,6 +41,7 @@ from gureum.queues.queues import Queues
 from gureum.runtimes import BOOTSTRAP, python_interpreter, sdk_packages, sdk_path
 from gureum.settings import Settings
 from gureum.store import Store
+from gureum.tables.table_store import Tables
 from gureum.tracing.daemon import XRayDaemon, parse_address, serve_tcp
 from gureum.tracing.sampling import Sampler, SamplingRules
 from gureum.tracing.trace_store import TraceStore
@@ -82,6 +84,7 @@ class Platform:
         self.log_store = LogStore(self.store)
         self.logs = LogSink(self.log_store)
         self.queues = Queues(self.store)
+        self.tables = Tables(self.store, region=region, account_id=account)
         self.traces = TraceStore(
             self.store,
             max_trace_bytes=settings.trace_max_bytes,
@@ -146,6 +149,7 @@ class Platform:
             [
                 SqsAPI(self.queues, region=region, account_id=account).service(),
                 LogsAPI(self.log_store, region=region, account_id=account).service(),
+                DynamoDBAPI(self.tables, region=region, account_id=account).service(),
             ]
         )
         self.xray_daemon = XRayDaemon(self.traces)
@@ -266,6 +270,7 @@ class Platform:
             await self._daemon_tcp.shutdown()  # (its socket is closed with it)
         await self.traces.close()
         await self.logs.close()
+        self.tables.close()
         await asyncio.to_thread(self.store.close)
 
     # the control plane: what a stored change means for the other components

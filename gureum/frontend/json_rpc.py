@@ -83,6 +83,7 @@ def _service_error(
     message: str,
     status: int,
     query_code: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     """An error as ``service`` answers it (namespace, query code, content type)."""
     headers = {}
@@ -93,7 +94,7 @@ def _service_error(
         # These services answer 400 for every client error, ResourceNotFound included.
         status = 400 if status < 500 else status
     return _answer(
-        {"__type": service.error_namespace + error_type, "message": message},
+        {"__type": service.error_namespace + error_type, "message": message, **(extra or {})},
         status,
         error_type,
         json_version=service.json_version,
@@ -151,7 +152,7 @@ class JsonRpcEndpoint:
             result = await operation(params)
         except ServiceError as exc:
             code = getattr(exc, "query_code", None)
-            return _service_error(service, exc.error_type, exc.message, exc.status, code)
+            return _service_error(service, exc.error_type, exc.message, exc.status, code, exc.extra)
         except Exception:
             logger.exception("unexpected error in %s", target)
             return _service_error(

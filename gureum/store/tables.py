@@ -158,3 +158,69 @@ layer_versions = sa.Table(
     sa.Column("policy", sa.JSON, nullable=True),
     sa.Column("policy_revision", sa.String(36), nullable=True),
 )
+
+#: DynamoDB-style tables (``gureum.tables``): one row per table, its spec as CreateTable
+#: and UpdateTable left it (keys, indexes, billing, stream, TTL, tags).
+ddb_tables = sa.Table(
+    "ddb_tables",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("table_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+#: Items of every table and their index entries. A table's own rows have index '' and
+#: pk b''; an index's rows carry the item's table key in pk (index keys repeat). Rows sort
+#: as a Scan reads them: by shard (a hash of the partition key), partition key, sort key.
+ddb_items = sa.Table(
+    "ddb_items",
+    metadata,
+    sa.Column("table_id", sa.String(36), primary_key=True),
+    sa.Column("index_name", sa.String(255), primary_key=True),
+    sa.Column("shard", sa.Integer, primary_key=True),
+    sa.Column("hash", sa.LargeBinary, primary_key=True),
+    sa.Column("range", sa.LargeBinary, primary_key=True),
+    sa.Column("pk", sa.LargeBinary, primary_key=True),
+    sa.Column("item", sa.Text, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    #: The item's time to live (epoch seconds), on a table's own rows when TTL is on.
+    sa.Column("expires", sa.BigInteger, nullable=True),
+)
+sa.Index("ix_ddb_items_expires", ddb_items.c.table_id, ddb_items.c.expires)
+
+#: A table's streams (each StreamSpecification that turned one on): kept 24 hours after
+#: they are turned off or their table is deleted, as DynamoDB keeps them.
+ddb_streams = sa.Table(
+    "ddb_streams",
+    metadata,
+    sa.Column("arn", sa.String(400), primary_key=True),
+    sa.Column("table_name", sa.String(255), nullable=False),
+    sa.Column("table_id", sa.String(36), nullable=False),
+    sa.Column("view_type", sa.String(32), nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("ended_ms", sa.BigInteger, nullable=True),
+    #: The newest record's sequence number (a write takes the next under this row's lock).
+    sa.Column("last_sequence", sa.BigInteger, nullable=False),
+    #: The table's key schema when the stream began (records outlive their table).
+    sa.Column("key_schema", sa.JSON, nullable=False),
+)
+
+ddb_stream_records = sa.Table(
+    "ddb_stream_records",
+    metadata,
+    sa.Column("stream_arn", sa.String(400), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+)
+
+#: TransactWriteItems' ClientRequestTokens, for ten minutes: a repeat of the same request
+#: succeeds without writing again, another request under the token is refused.
+ddb_transaction_tokens = sa.Table(
+    "ddb_transaction_tokens",
+    metadata,
+    sa.Column("token", sa.String(36), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,906 @@
+"""Tables on the store (SQLite or PostgreSQL): their specs, items, index entries, streams.
+
+One implementation serves both engines. Every item is one row of ``ddb_items`` keyed
+by its table, its shard (a hash of its partition key, so that a Scan's segments are
+ranges of rows), its partition and sort key bytes (:func:`~gureum.tables.values.key_bytes`,
+whose bytewise order is DynamoDB's) and, for an index's entry, the item's table key.
+A Query reads one partition's rows in sort key order; a Scan reads rows in their key
+order; neither ever sorts in Python.
+
+Writes are read-modify-write: a :class:`Mutation` names an item by its key and gives a
+function from the stored item (None: there is none) to the item to store (None: delete
+it; :data:`KEEP`: leave it), which checks the request's conditions and raises the
+request's error. Writes commit in groups, as the queues' do: concurrent requests queue
+up while one transaction is being written and go together in the next, one after the
+other inside it (each sees the ones before). A request is one mutation (PutItem,
+UpdateItem, DeleteItem, each request of a BatchWriteItem) or a transaction
+(TransactWriteItems: every condition is checked before anything is written, and
+nothing is written if one fails). On PostgreSQL each item is locked for its
+transaction (an advisory lock on its key), so nodes writing one item take turns.
+
+A write that changes an item also writes its stream record in the same transaction,
+numbered from its stream's row (whose lock makes the numbers follow commit order), and
+a write that changes nothing writes neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import hashlib
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+import sqlalchemy as sa
+
+from gureum.errors import (
+    IdempotentParameterMismatchException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+    ServiceError,
+    TableError,
+    TransactionCanceledException,
+    ValidationException,
+)
+from gureum.ids import new_uuid
+from gureum.store import Store
+from gureum.store.tables import (
+    ddb_items,
+    ddb_stream_records,
+    ddb_streams,
+    ddb_tables,
+    ddb_transaction_tokens,
+)
+from gureum.tables.key_conditions import KeyRange
+from gureum.tables.schema import Index, TableSchema, describe
+from gureum.tables.values import Item, item_size
+
+T = TypeVar("T")
+
+#: What a mutation gives to leave the item as it is (a transaction's ConditionCheck).
+KEEP: Any = object()
+#: A Query or Scan page reads at most this many bytes of items (before any filter).
+PAGE_BYTES = 1024 * 1024
+#: ...and at most this many rows (the client goes on from LastEvaluatedKey).
+PAGE_ROWS = 10_000
+SHARDS = 1 << 16
+#: ClientRequestTokens are remembered this long.
+TOKEN_MS = 10 * 60 * 1000
+NOT_FOUND = "Requested resource not found"
+#: How a TTL deletion names who deleted (DynamoDB's service identity).
+TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def shard_of(partition: bytes) -> int:
+    return zlib.crc32(partition) & (SHARDS - 1)
+
+
+def entry_pk(partition: bytes, sort: bytes) -> bytes:
+    """An index entry's reference to its item: the table key, unambiguously joined."""
+    return len(partition).to_bytes(2, "big") + partition + sort
+
+
+def _dumps(item: Item) -> str:
+    return orjson.dumps(item).decode()
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+@dataclass(slots=True)
+class Mutation:
+    """A write of one item: ``compute(stored)`` gives what to store (see the module)."""
+
+    table: str
+    key: Item
+    compute: Callable[[Item | None], Any]
+    #: The record's userIdentity (TTL's deletions), if any.
+    identity: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A mutation done: the item before and after (None: there was none, or is none)."""
+
+    old: Item | None
+    new: Item | None
+    #: The item's size before and after, for write capacity.
+    old_size: int = 0
+    new_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Rows a Query or Scan read, in order: (item, size) each; ``more``: the read stopped
+    before the end (at its limit or the page's bytes)."""
+
+    rows: list[tuple[Item, int]]
+    more: bool
+
+
+@dataclass(slots=True)
+class _Request:
+    kind: str  # "one" or "transaction"
+    mutations: list[Mutation]
+    future: asyncio.Future[Any]
+    token: tuple[str, str] | None = None  # (ClientRequestToken, digest of the request)
+    #: per mutation: the error raised, for a transaction's CancellationReasons
+    reasons: list[ServiceError | None] = field(default_factory=list)
+
+
+class Tables:
+    """Tables on a store; methods are coroutines for the event loop."""
+
+    def __init__(self, store: Store, *, region: str, account_id: str) -> None:
+        self.store = store
+        self.region = region
+        self.account_id = account_id
+        self._waiting: list[_Request] = []
+        self._committing = False
+        self._commits: set[asyncio.Task[None]] = set()
+        # Reads go beside the writer (SQLite's WAL lets readers read while one writes).
+        self._reads = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="gureum-tables")
+        self._upsert = store.insert(ddb_items).values(
+            table_id=sa.bindparam("t"),
+            index_name=sa.bindparam("i"),
+            shard=sa.bindparam("s"),
+            hash=sa.bindparam("h"),
+            range=sa.bindparam("r"),
+            pk=sa.bindparam("p"),
+            item=sa.bindparam("item"),
+            size=sa.bindparam("size"),
+            expires=sa.bindparam("expires"),
+        )
+        self._upsert = self._upsert.on_conflict_do_update(
+            index_elements=["table_id", "index_name", "shard", "hash", "range", "pk"],
+            set_={
+                "item": self._upsert.excluded.item,
+                "size": self._upsert.excluded.size,
+                "expires": self._upsert.excluded.expires,
+            },
+        )
+        c = ddb_items.c
+        self._delete_row = ddb_items.delete().where(
+            c.table_id == sa.bindparam("t"),
+            c.index_name == sa.bindparam("i"),
+            c.shard == sa.bindparam("s"),
+            c.hash == sa.bindparam("h"),
+            c.range == sa.bindparam("r"),
+            c.pk == sa.bindparam("p"),
+        )
+        self._get_row = sa.select(c.item, c.size).where(
+            c.table_id == sa.bindparam("t"),
+            c.index_name == "",
+            c.shard == sa.bindparam("s"),
+            c.hash == sa.bindparam("h"),
+            c.range == sa.bindparam("r"),
+            c.pk == b"",
+        )
+
+    def close(self) -> None:
+        self._reads.shutdown(wait=True)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reads, functools.partial(fn, *args))
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        with self.store.engine.begin() as connection:
+            if self.store.dialect == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
+
+    # tables
+
+    @staticmethod
+    def _load(connection: sa.Connection, name: str, *, lock: bool = False) -> TableSchema | None:
+        query = sa.select(ddb_tables.c.table_id, ddb_tables.c.spec, ddb_tables.c.created_ms).where(
+            ddb_tables.c.name == name
+        )
+        if lock and connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = connection.execute(query).first()
+        if row is None:
+            return None
+        return TableSchema(name, row.table_id, row.spec, row.created_ms)
+
+    def _require(self, connection: sa.Connection, name: str, *, lock: bool = False) -> TableSchema:
+        schema = self._load(connection, name, lock=lock)
+        if schema is None:
+            raise ResourceNotFoundException(NOT_FOUND)
+        return schema
+
+    async def schema(self, name: str) -> TableSchema:
+        """The table's schema (ResourceNotFoundException when there is no such table)."""
+        return await self._read(self._schema, name)
+
+    def _schema(self, name: str) -> TableSchema:
+        with self.store.engine.connect() as connection:
+            return self._require(connection, name)
+
+    def _describe(
+        self,
+        connection: sa.Connection,
+        schema: TableSchema,
+        status: str,
+        index_status: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        c = ddb_items.c
+        counts = {
+            row.index_name: (row.n, int(row.size or 0))
+            for row in connection.execute(
+                sa.select(
+                    c.index_name, sa.func.count().label("n"), sa.func.sum(c.size).label("size")
+                )
+                .where(c.table_id == schema.table_id)
+                .group_by(c.index_name)
+            )
+        }
+        return describe(
+            schema.name,
+            schema.table_id,
+            schema.spec,
+            created_ms=schema.created_ms,
+            status=status,
+            region=self.region,
+            account_id=self.account_id,
+            counts=counts,
+            index_status=index_status,
+        )
+
+    async def create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Create a table from a checked spec; its description (status CREATING)."""
+        return await self.store.run(self._create, name, spec)
+
+    def _create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        now = _now_ms()
+        table_id = new_uuid()
+        spec = dict(spec)
+        try:
+            with self._writing() as connection:
+                if self._load(connection, name) is not None:
+                    raise ResourceInUseException(f"Table already exists: {name}")
+                if spec.get("StreamSpecification", {}).get("StreamEnabled"):
+                    self._start_stream(connection, name, table_id, spec, now)
+                connection.execute(
+                    ddb_tables.insert().values(
+                        name=name, table_id=table_id, spec=spec, created_ms=now
+                    )
+                )
+                schema = TableSchema(name, table_id, spec, now)
+                status = {index: "CREATING" for index in schema.indexes}
+                return self._describe(connection, schema, "CREATING", status)
+        except sa.exc.IntegrityError:
+            raise ResourceInUseException(f"Table already exists: {name}") from None
+
+    def _start_stream(
+        self, connection: sa.Connection, name: str, table_id: str, spec: dict[str, Any], now: int
+    ) -> None:
+        label = datetime.fromtimestamp(now / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        arn = f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{name}/stream/{label}"
+        connection.execute(
+            ddb_streams.insert().values(
+                arn=arn,
+                table_name=name,
+                table_id=table_id,
+                view_type=spec["StreamSpecification"]["StreamViewType"],
+                created_ms=now,
+                ended_ms=None,
+                last_sequence=0,
+                key_schema=spec["KeySchema"],
+            )
+        )
+        spec["LatestStreamArn"] = arn
+        spec["LatestStreamLabel"] = label
+
+    @staticmethod
+    def _end_stream(connection: sa.Connection, spec: Mapping[str, Any], now: int) -> None:
+        arn = spec.get("LatestStreamArn")
+        if arn and spec.get("StreamSpecification", {}).get("StreamEnabled"):
+            connection.execute(
+                ddb_streams.update()
+                .where(ddb_streams.c.arn == arn, ddb_streams.c.ended_ms.is_(None))
+                .values(ended_ms=now)
+            )
+
+    async def describe(self, name: str) -> dict[str, Any]:
+        return await self._read(self._describe_table, name)
+
+    def _describe_table(self, name: str) -> dict[str, Any]:
+        with self.store.engine.connect() as connection:
+            return self._describe(connection, self._require(connection, name), "ACTIVE")
+
+    async def names(self, after: str | None, limit: int) -> tuple[list[str], bool]:
+        """Table names in order after ``after``; whether more follow."""
+        return await self._read(self._names, after, limit)
+
+    def _names(self, after: str | None, limit: int) -> tuple[list[str], bool]:
+        query = sa.select(ddb_tables.c.name).order_by(ddb_tables.c.name).limit(limit + 1)
+        if after is not None:
+            query = query.where(ddb_tables.c.name > after)
+        with self.store.engine.connect() as connection:
+            names = list(connection.execute(query).scalars())
+        return names[:limit], len(names) > limit
+
+    async def delete(self, name: str) -> dict[str, Any]:
+        """Delete a table and its items; its description as it was (status DELETING)."""
+        return await self.store.run(self._delete, name)
+
+    def _delete(self, name: str) -> dict[str, Any]:
+        with self._writing() as connection:
+            schema = self._require(connection, name, lock=True)
+            if schema.spec.get("DeletionProtectionEnabled"):
+                raise sa_validation(
+                    "Resource cannot be deleted as it is currently protected against deletion. "
+                    "Disable deletion protection first."
+                )
+            description = self._describe(connection, schema, "DELETING")
+            self._end_stream(connection, schema.spec, _now_ms())
+            connection.execute(ddb_items.delete().where(ddb_items.c.table_id == schema.table_id))
+            connection.execute(ddb_tables.delete().where(ddb_tables.c.name == name))
+            return description
+
+    async def update(
+        self, name: str, change: Callable[[TableSchema], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Change a table's spec: ``change`` gives the new spec from the table (or raises).
+        New global indexes are filled from the table's items, removed ones emptied, and a
+        changed StreamSpecification ends the table's stream or starts a new one."""
+        return await self.store.run(self._update, name, change)
+
+    def _update(self, name: str, change: Callable[[TableSchema], dict[str, Any]]) -> dict[str, Any]:
+        now = _now_ms()
+        with self._writing() as connection:
+            schema = self._require(connection, name, lock=True)
+            spec = change(schema)
+            old_stream = schema.spec.get("StreamSpecification", {})
+            new_stream = spec.get("StreamSpecification", {})
+            if old_stream != new_stream:
+                if old_stream.get("StreamEnabled"):
+                    self._end_stream(connection, schema.spec, now)
+                if new_stream.get("StreamEnabled"):
+                    self._start_stream(connection, name, schema.table_id, spec, now)
+            new = TableSchema(name, schema.table_id, spec, schema.created_ms)
+            added = [i for i in new.indexes.values() if i.name not in schema.indexes]
+            removed = [i for i in schema.indexes.values() if i.name not in new.indexes]
+            for index in removed:
+                connection.execute(
+                    ddb_items.delete().where(
+                        ddb_items.c.table_id == schema.table_id,
+                        ddb_items.c.index_name == index.name,
+                    )
+                )
+            if added:
+                self._backfill(connection, new, added)
+            connection.execute(
+                ddb_tables.update().where(ddb_tables.c.name == name).values(spec=spec)
+            )
+            status = {i.name: "CREATING" for i in added} | {i.name: "DELETING" for i in removed}
+            if removed:
+                # The description shows an index being deleted until the call returns.
+                spec_shown = dict(spec)
+                spec_shown["GlobalSecondaryIndexes"] = [
+                    *spec.get("GlobalSecondaryIndexes", []),
+                    *(
+                        gsi
+                        for gsi in schema.spec.get("GlobalSecondaryIndexes", [])
+                        if gsi["IndexName"] in {i.name for i in removed}
+                    ),
+                ]
+                shown = TableSchema(name, schema.table_id, spec_shown, schema.created_ms)
+                return self._describe(connection, shown, "UPDATING", status)
+            return self._describe(connection, new, "UPDATING", status)
+
+    def _backfill(
+        self, connection: sa.Connection, schema: TableSchema, indexes: list[Index]
+    ) -> None:
+        c = ddb_items.c
+        rows = connection.execute(
+            sa.select(c.hash, c.range, c.item).where(
+                c.table_id == schema.table_id, c.index_name == ""
+            )
+        ).all()
+        entries = []
+        for row in rows:
+            item = orjson.loads(row.item)
+            for index in indexes:
+                entries.extend(self._entry(schema, index, item, row.hash, row.range))
+        if entries:
+            connection.execute(self._upsert, entries)
+
+    # items
+
+    async def get(self, name: str, key: Item) -> tuple[Item | None, int]:
+        """The stored item under ``key`` (None: there is none) and its size."""
+        return await self._read(self._get, name, key)
+
+    def _get(self, name: str, key: Item) -> tuple[Item | None, int]:
+        with self.store.engine.connect() as connection:
+            schema = self._require(connection, name)
+            partition, sort = schema.key_bytes(key)
+            row = connection.execute(
+                self._get_row,
+                {"t": schema.table_id, "s": shard_of(partition), "h": partition, "r": sort},
+            ).first()
+        if row is None:
+            return None, 0
+        return orjson.loads(row.item), row.size
+
+    async def get_many(
+        self, keys: Sequence[tuple[str, Item]]
+    ) -> list[tuple[Item | None, int] | ServiceError]:
+        """Several items in one read transaction (BatchGetItem, TransactGetItems): for each
+        (table, key) the item and its size, or the error (a table that is not there)."""
+        return await self._read(self._get_many, keys)
+
+    def _get_many(
+        self, keys: Sequence[tuple[str, Item]]
+    ) -> list[tuple[Item | None, int] | ServiceError]:
+        results: list[tuple[Item | None, int] | ServiceError] = []
+        schemas: dict[str, TableSchema | None] = {}
+        with self.store.engine.connect() as connection, connection.begin():
+            for name, key in keys:
+                if name not in schemas:
+                    schemas[name] = self._load(connection, name)
+                schema = schemas[name]
+                if schema is None:
+                    results.append(ResourceNotFoundException(NOT_FOUND))
+                    continue
+                partition, sort = schema.key_bytes(key)
+                row = connection.execute(
+                    self._get_row,
+                    {"t": schema.table_id, "s": shard_of(partition), "h": partition, "r": sort},
+                ).first()
+                results.append((None, 0) if row is None else (orjson.loads(row.item), row.size))
+        return results
+
+    async def query(
+        self,
+        schema: TableSchema,
+        index: Index | None,
+        partition: bytes,
+        sort: KeyRange | None,
+        *,
+        forward: bool = True,
+        start: tuple[bytes, bytes] | None = None,
+        limit: int | None = None,
+    ) -> Page:
+        """One page of a partition's rows in sort key order (``start``: the (sort key,
+        pk) the page goes on after)."""
+        return await self._read(self._query, schema, index, partition, sort, forward, start, limit)
+
+    def _query(
+        self,
+        schema: TableSchema,
+        index: Index | None,
+        partition: bytes,
+        sort: KeyRange | None,
+        forward: bool,
+        start: tuple[bytes, bytes] | None,
+        limit: int | None,
+    ) -> Page:
+        c = ddb_items.c
+        query = sa.select(c.item, c.size).where(
+            c.table_id == schema.table_id,
+            c.index_name == (index.name if index else ""),
+            c.shard == shard_of(partition),
+            c.hash == partition,
+        )
+        if sort is not None:
+            if sort.low is not None:
+                query = query.where(
+                    c.range >= sort.low if sort.low_inclusive else c.range > sort.low
+                )
+            if sort.high is not None:
+                query = query.where(
+                    c.range <= sort.high if sort.high_inclusive else c.range < sort.high
+                )
+        if start is not None:
+            after = sa.tuple_(c.range, c.pk)
+            query = query.where(after > sa.tuple_(*start) if forward else after < sa.tuple_(*start))
+        order = (c.range, c.pk) if forward else (c.range.desc(), c.pk.desc())
+        return self._page(query.order_by(*order), limit)
+
+    async def scan(
+        self,
+        schema: TableSchema,
+        index: Index | None,
+        *,
+        segment: tuple[int, int] | None = None,
+        start: tuple[int, bytes, bytes, bytes] | None = None,
+        limit: int | None = None,
+    ) -> Page:
+        """One page of a table's (or an index's) rows (``segment``: (Segment,
+        TotalSegments); ``start``: the (shard, partition, sort, pk) to go on after)."""
+        return await self._read(self._scan, schema, index, segment, start, limit)
+
+    def _scan(
+        self,
+        schema: TableSchema,
+        index: Index | None,
+        segment: tuple[int, int] | None,
+        start: tuple[int, bytes, bytes, bytes] | None,
+        limit: int | None,
+    ) -> Page:
+        c = ddb_items.c
+        query = sa.select(c.item, c.size).where(
+            c.table_id == schema.table_id, c.index_name == (index.name if index else "")
+        )
+        if segment is not None:
+            number, total = segment
+            query = query.where(
+                c.shard >= number * SHARDS // total, c.shard < (number + 1) * SHARDS // total
+            )
+        if start is not None:
+            query = query.where(sa.tuple_(c.shard, c.hash, c.range, c.pk) > sa.tuple_(*start))
+        return self._page(query.order_by(c.shard, c.hash, c.range, c.pk), limit)
+
+    def _page(self, query: sa.Select[Any], limit: int | None) -> Page:
+        rows_wanted = min(limit or PAGE_ROWS, PAGE_ROWS)
+        rows: list[tuple[Item, int]] = []
+        read = 0
+        with self.store.engine.connect() as connection:
+            result = connection.execute(query.limit(rows_wanted + 1))
+            for row in result:
+                if len(rows) == rows_wanted or read >= PAGE_BYTES:
+                    return Page(rows, True)
+                rows.append((orjson.loads(row.item), row.size))
+                read += row.size
+        return Page(rows, False)
+
+    @staticmethod
+    def scan_position(
+        schema: TableSchema, index: Index | None, key: Item
+    ) -> tuple[int, bytes, bytes, bytes]:
+        """Where a Scan goes on after the item whose key (ExclusiveStartKey) is ``key``."""
+        partition, sort = schema.key_bytes(key)
+        if index is None:
+            return shard_of(partition), partition, sort, b""
+        entry = index.entry_key(key)
+        if entry is None:
+            raise sa_validation("The provided starting key is invalid")
+        return shard_of(entry[0]), entry[0], entry[1], entry_pk(partition, sort)
+
+    @staticmethod
+    def query_position(schema: TableSchema, index: Index | None, key: Item) -> tuple[bytes, bytes]:
+        """Where a Query goes on after the item whose key is ``key``: (sort key, pk)."""
+        partition, sort = schema.key_bytes(key)
+        if index is None:
+            return sort, b""
+        entry = index.entry_key(key)
+        if entry is None:
+            raise sa_validation("The provided starting key is invalid")
+        return entry[1], entry_pk(partition, sort)
+
+    # writes
+
+    async def write(self, mutation: Mutation) -> Written:
+        """One item's mutation, committed when this returns (or its error raised)."""
+        result: list[Written] = await self._submit("one", [mutation])
+        return result[0]
+
+    async def transact(
+        self, mutations: list[Mutation], token: tuple[str, str] | None = None
+    ) -> list[Written]:
+        """Mutations all done or none (TransactionCanceledException with a reason for
+        each); ``token``: (ClientRequestToken, the request's digest)."""
+        written: list[Written] = await self._submit("transaction", mutations, token)
+        return written
+
+    async def _submit(
+        self, kind: str, mutations: list[Mutation], token: tuple[str, str] | None = None
+    ) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Request(kind, mutations, future, token))
+        self._start_commit()
+        return await future
+
+    def _start_commit(self) -> None:
+        if self._committing or not self._waiting:
+            return
+        batch, self._waiting = self._waiting, []
+        self._committing = True
+        task = asyncio.create_task(self._flush(batch), name="gureum-table-writes")
+        self._commits.add(task)
+        task.add_done_callback(self._commits.discard)
+
+    async def _flush(self, batch: list[_Request]) -> None:
+        try:
+            try:
+                results = await self.store.run(self._apply, batch)
+            except sa.exc.DBAPIError:
+                if len(batch) == 1:
+                    raise
+                # A deadlock or conflict with another node's commit: each on its own.
+                results = [None] * len(batch)
+                for position, request in enumerate(batch):
+                    try:
+                        results[position] = (await self.store.run(self._apply, [request]))[0]
+                    except Exception as exc:  # noqa: BLE001 - given to its request
+                        results[position] = exc
+        except Exception as exc:
+            for request in batch:
+                if not request.future.done():
+                    request.future.set_exception(exc)
+            return
+        finally:
+            self._committing = False
+            self._start_commit()
+        for request, result in zip(batch, results, strict=True):
+            if request.future.done():
+                continue
+            if isinstance(result, BaseException):
+                request.future.set_exception(result)
+            else:
+                request.future.set_result(result)
+
+    def _apply(self, batch: list[_Request]) -> list[Any]:
+        now = _now_ms()
+        results: list[Any] = []
+        schemas: dict[str, TableSchema | None] = {}
+        records: dict[str, list[dict[str, Any]]] = {}
+        with self._writing() as connection:
+            for request in batch:
+                try:
+                    if request.token is not None and self._seen_token(
+                        connection, request.token, now
+                    ):
+                        results.append([Written(None, None) for _ in request.mutations])
+                        continue
+                    prepared = [
+                        self._prepare(connection, schemas, mutation, request)
+                        for mutation in request.mutations
+                    ]
+                    if any(reason is not None for reason in request.reasons):
+                        raise _cancelled(request.reasons)
+                    written = [self._store(connection, *step, records, now) for step in prepared]
+                    results.append(written)
+                except ServiceError as exc:
+                    results.append(exc)
+            for arn, stream_records in records.items():
+                self._append_records(connection, arn, stream_records, now)
+        return results
+
+    def _seen_token(self, connection: sa.Connection, token: tuple[str, str], now: int) -> bool:
+        """Whether the transaction under this token was done already (and raise when the
+        token was used for another request); remembers it otherwise."""
+        t = ddb_transaction_tokens.c
+        connection.execute(ddb_transaction_tokens.delete().where(t.created_ms < now - TOKEN_MS))
+        row = connection.execute(sa.select(t.digest).where(t.token == token[0])).first()
+        if row is not None:
+            if row.digest != token[1]:
+                raise IdempotentParameterMismatchException(
+                    "Transaction with the same client token and different parameters "
+                    "has already been performed"
+                )
+            return True
+        connection.execute(
+            ddb_transaction_tokens.insert().values(token=token[0], digest=token[1], created_ms=now)
+        )
+        return False
+
+    def _prepare(
+        self,
+        connection: sa.Connection,
+        schemas: dict[str, TableSchema | None],
+        mutation: Mutation,
+        request: _Request,
+    ) -> tuple[TableSchema, Mutation, bytes, bytes, Item | None, int, Any]:
+        if mutation.table not in schemas:
+            schemas[mutation.table] = self._load(connection, mutation.table)
+        schema = schemas[mutation.table]
+        if schema is None:
+            raise ResourceNotFoundException(NOT_FOUND)
+        partition, sort = schema.key_bytes(mutation.key)
+        if self.store.dialect == "postgresql":
+            connection.execute(
+                sa.select(
+                    sa.func.pg_advisory_xact_lock(
+                        _signed(zlib.crc32(schema.table_id.encode())),
+                        _signed(zlib.crc32(entry_pk(partition, sort))),
+                    )
+                )
+            )
+        row = connection.execute(
+            self._get_row,
+            {"t": schema.table_id, "s": shard_of(partition), "h": partition, "r": sort},
+        ).first()
+        old = orjson.loads(row.item) if row is not None else None
+        old_size = row.size if row is not None else 0
+        try:
+            new = mutation.compute(old)
+        except ServiceError as exc:
+            if request.kind != "transaction":
+                raise
+            request.reasons.append(exc)
+            new = KEEP
+        else:
+            if request.kind == "transaction":
+                request.reasons.append(None)
+        return schema, mutation, partition, sort, old, old_size, new
+
+    def _entry(
+        self, schema: TableSchema, index: Index, item: Item, partition: bytes, sort: bytes
+    ) -> list[dict[str, Any]]:
+        entry = index.entry_key(item)
+        if entry is None:
+            return []
+        # A local index reads the table's items (Select ALL_ATTRIBUTES fetches from the
+        # table on DynamoDB): its entries keep the whole item, and count what they project.
+        projected = index.project(item, schema.key)
+        stored = projected if index.is_global else item
+        return [
+            {
+                "t": schema.table_id,
+                "i": index.name,
+                "s": shard_of(entry[0]),
+                "h": entry[0],
+                "r": entry[1],
+                "p": entry_pk(partition, sort),
+                "item": _dumps(stored),
+                "size": item_size(projected),
+                "expires": None,
+            }
+        ]
+
+    def _store(
+        self,
+        connection: sa.Connection,
+        schema: TableSchema,
+        mutation: Mutation,
+        partition: bytes,
+        sort: bytes,
+        old: Item | None,
+        old_size: int,
+        new: Any,
+        records: dict[str, list[dict[str, Any]]],
+        now: int,
+    ) -> Written:
+        if new is KEEP or (new is None and old is None) or new == old:
+            return Written(old, old, old_size, old_size)
+        shard = shard_of(partition)
+        new_size = 0
+        if new is None:
+            connection.execute(
+                self._delete_row,
+                {"t": schema.table_id, "i": "", "s": shard, "h": partition, "r": sort, "p": b""},
+            )
+        else:
+            new_size = item_size(new)
+            connection.execute(
+                self._upsert,
+                {
+                    "t": schema.table_id,
+                    "i": "",
+                    "s": shard,
+                    "h": partition,
+                    "r": sort,
+                    "p": b"",
+                    "item": _dumps(new),
+                    "size": new_size,
+                    "expires": _expires(new, schema.ttl_attribute),
+                },
+            )
+        for index in schema.indexes.values():
+            if old is not None:
+                for entry in self._entry(schema, index, old, partition, sort):
+                    connection.execute(self._delete_row, entry)
+            if new is not None:
+                entries = self._entry(schema, index, new, partition, sort)
+                if entries:
+                    connection.execute(self._upsert, entries)
+        if schema.stream_arn is not None and schema.stream_view_type is not None:
+            records.setdefault(schema.stream_arn, []).append(
+                self._record(schema, mutation, old, new, now)
+            )
+        return Written(old, new, old_size, new_size)
+
+    def _record(
+        self, schema: TableSchema, mutation: Mutation, old: Item | None, new: Item | None, now: int
+    ) -> dict[str, Any]:
+        view = schema.stream_view_type
+        keys = {name: mutation.key[name] for name in schema.key.attributes}
+        body: dict[str, Any] = {
+            "ApproximateCreationDateTime": now // 1000,
+            "Keys": keys,
+        }
+        if new is not None and view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
+            body["NewImage"] = new
+        if old is not None and view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES"):
+            body["OldImage"] = old
+        body["SizeBytes"] = (
+            item_size(keys)
+            + item_size(body.get("NewImage", {}))
+            + item_size(body.get("OldImage", {}))
+        )
+        body["StreamViewType"] = view
+        record: dict[str, Any] = {
+            "eventID": hashlib.md5(new_uuid().encode()).hexdigest(),
+            "eventName": "INSERT" if old is None else "REMOVE" if new is None else "MODIFY",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": self.region,
+            "dynamodb": body,
+        }
+        if mutation.identity is not None:
+            record["userIdentity"] = mutation.identity
+        return record
+
+    def _append_records(
+        self, connection: sa.Connection, arn: str, records: list[dict[str, Any]], now: int
+    ) -> None:
+        s = ddb_streams.c
+        last = connection.execute(
+            ddb_streams.update()
+            .where(s.arn == arn)
+            .values(last_sequence=s.last_sequence + len(records))
+            .returning(s.last_sequence)
+        ).scalar_one()
+        first = last - len(records) + 1
+        rows = []
+        for number, record in enumerate(records, first):
+            record["dynamodb"]["SequenceNumber"] = sequence_number(number)
+            rows.append(
+                {
+                    "stream_arn": arn,
+                    "sequence": number,
+                    "created_ms": now,
+                    "record": orjson.dumps(record).decode(),
+                }
+            )
+        connection.execute(ddb_stream_records.insert(), rows)
+
+
+def sequence_number(number: int) -> str:
+    """A stream record's SequenceNumber as DynamoDB writes them (a string of digits)."""
+    return f"{number:021d}"
+
+
+def _expires(item: Item, attribute: str | None) -> int | None:
+    if attribute is None:
+        return None
+    value = item.get(attribute)
+    if value is None or "N" not in value:
+        return None
+    try:
+        return int(float(value["N"]))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _cancelled(reasons: list[ServiceError | None]) -> TableError:
+    listed = []
+    codes = []
+    for reason in reasons:
+        if reason is None:
+            listed.append({"Code": "None"})
+            codes.append("None")
+            continue
+        code = reason.error_type.removesuffix("Exception")
+        entry: dict[str, Any] = {"Code": code, "Message": reason.message}
+        if "Item" in reason.extra:
+            entry["Item"] = reason.extra["Item"]
+        listed.append(entry)
+        codes.append(code)
+    return TransactionCanceledException(
+        "Transaction cancelled, please refer cancellation reasons for specific reasons "
+        f"[{', '.join(codes)}]",
+        CancellationReasons=listed,
+    )
+
+
+def sa_validation(message: str) -> ServiceError:
+    return ValidationException(message)
