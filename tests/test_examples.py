@@ -138,3 +138,124 @@ def test_x_ray_demo(gureum_server: Any, lambda_client: Any) -> None:
             assert edge["SummaryStatistics"]["TotalResponseTime"] > 0
         else:
             assert targets == []  # without the SDK, the table is not seen
+
+
+def test_x_ray_demo_node(start_server: Any, tmp_path: Path) -> None:
+    """The seed's X-Ray demo in Node.js, unchanged: its layer (``npm install
+    aws-xray-sdk`` in ``nodejs/``), ``captureAWS(require('aws-sdk'))`` and a DynamoDB
+    Scan, which the trace shows as the function's ``dynamodb`` subsegment (the SDK v2
+    names it by the service's identifier)."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import client
+
+    if shutil.which("npm") is None:
+        pytest.skip("needs npm (scripts/services installs it)")
+    runtime = node_runtime()
+    server = start_server()
+    # aws-sdk v2 at /var/runtime/node_modules, as Lambda's older Node.js runtimes had it
+    subprocess.run(
+        [sys.executable, "-m", "gureum", "runtimes", "install", "nodejs", "aws-sdk@2"]
+        + ["--data-dir", str(server.settings.data_dir)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    layer_dir = tmp_path / "layer" / "nodejs"
+    layer_dir.mkdir(parents=True)
+    subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--silent", "aws-xray-sdk"],
+        cwd=layer_dir,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    files = {
+        str(path.relative_to(layer_dir.parent)): path.read_bytes()
+        for path in layer_dir.rglob("*")
+        if path.is_file()
+    }
+    lam = client("lambda", server.endpoint)
+    layer = lam.publish_layer_version(
+        LayerName="node-xray-sdk", Content={"ZipFile": zip_files(files)}
+    )["LayerVersionArn"]
+
+    dynamodb = client("dynamodb", server.endpoint)
+    dynamodb.create_table(
+        TableName="x-ray-demo",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName="x-ray-demo", Item={"id": {"S": "1"}, "name": {"S": "cloud"}})
+
+    xray = client("xray", server.endpoint)
+    xray.create_sampling_rule(  # every call traced (the Default rule: 1 a second, then 5 %)
+        SamplingRule={
+            "RuleName": "x-ray-demo-node",
+            "Priority": 100,
+            "FixedRate": 1.0,
+            "ReservoirSize": 0,
+            "ServiceName": "*",
+            "ServiceType": "*",
+            "Host": "*",
+            "HTTPMethod": "*",
+            "URLPath": "*",
+            "ResourceARN": "*",
+            "Version": 1,
+        }
+    )
+    lam.create_function(
+        FunctionName="x-ray-demo",
+        Runtime=runtime,
+        Role=ROLE,
+        Handler="index.handler",
+        Timeout=30,
+        TracingConfig={"Mode": "Active"},
+        Layers=[layer],
+        Code={
+            "ZipFile": zip_files(
+                {"index.js": (EXAMPLES / "x-ray-demo-node" / "index.js").read_text()}
+            )
+        },
+    )
+    started = time.time()
+    answer = call(lam, "x-ray-demo", {})
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"]) == [{"id": {"S": "1"}, "name": {"S": "cloud"}}]
+
+    # The trace: the function's segment holds the SDK's subsegment for the Scan.
+    deadline = time.monotonic() + 20
+    scans: list[dict[str, Any]] = []
+    while not scans and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ids = [
+            s["Id"]
+            for s in xray.get_trace_summaries(
+                StartTime=started - 5,
+                EndTime=time.time() + 5,
+                FilterExpression='service("x-ray-demo")',
+            )["TraceSummaries"]
+        ]
+        for trace in xray.batch_get_traces(TraceIds=ids)["Traces"] if ids else []:
+            for item in trace["Segments"]:
+                document = json.loads(item["Document"])
+                if document.get("origin") == "AWS::Lambda::Function":
+                    # (the SDK names it by the service's identifier: "dynamodb" in v2)
+                    found = _subsegments(document)
+                    scans += [s for s in found if s["name"].lower() == "dynamodb"]
+    assert scans, "no DynamoDB subsegment reached the trace"
+    scan = scans[0]
+    assert scan["namespace"] == "aws" and scan["aws"]["operation"] == "Scan"
+    assert scan["aws"]["table_name"] == "x-ray-demo"
+    assert scan["end_time"] > scan["start_time"]
+
+
+def _subsegments(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for child in document.get("subsegments") or []:
+        found += [child, *_subsegments(child)]
+    return found
