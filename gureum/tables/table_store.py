@@ -392,6 +392,9 @@ class Tables:
             if removed:
                 # The description shows an index being deleted until the call returns.
                 spec_shown = dict(spec)
+                defined = {d["AttributeName"]: d for d in schema.spec["AttributeDefinitions"]}
+                defined.update({d["AttributeName"]: d for d in spec["AttributeDefinitions"]})
+                spec_shown["AttributeDefinitions"] = list(defined.values())
                 spec_shown["GlobalSecondaryIndexes"] = [
                     *spec.get("GlobalSecondaryIndexes", []),
                     *(
