@@ -49,6 +49,8 @@ def test_one_unimplemented_operation_per_service(gureum_server: RunningServer) -
     _not_implemented(logs.create_log_group, "CreateLogGroup", logGroupName="/g")
     xray = client("xray", endpoint)
     _not_implemented(xray.create_group, "CreateGroup", GroupName="g")
+    dynamodb = client("dynamodb", endpoint)
+    _not_implemented(dynamodb.create_backup, "CreateBackup", TableName="tbl", BackupName="bkp")
 
 
 def test_what_no_service_has_stays_unknown(edge: InProcessEdge) -> None:
