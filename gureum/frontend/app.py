@@ -174,9 +174,30 @@ class Edge:
         if invoked is not None:
             await self._invoke(scope, receive, send, invoked, body)
             return
+        if scope["method"] == "POST" and path == "/":
+            target = _target(scope)
+            if target is not None and self.json_rpc.service(target) is not None:
+                await self._json_rpc(scope, receive, send, target, body)
+                return
         if body is not None:
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+    async def _json_rpc(
+        self, scope: Scope, receive: Receive, send: Send, target: str, body: bytes | None
+    ) -> None:
+        """A JSON-protocol call, answered without Starlette's router and responses."""
+        try:
+            if body is None:
+                body = await _read_body(receive)
+        except ServiceError as exc:
+            await self._error_response(scope, exc)(scope, receive, send)
+            return
+        scope["app"] = self.app
+        request = Request(scope, _replay(body, receive))
+        status, headers, content = await self.json_rpc.call(target, body, request)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
     async def _invoke(
         self, scope: Scope, receive: Receive, send: Send, name: str, body: bytes | None

@@ -534,7 +534,7 @@ class DynamoDBAPI:
                 raise _condition_failed(params, old)
             return item
 
-        return Mutation(table.name, key, compute), item
+        return Mutation(table.name, key, compute, table_id=table.table_id), item
 
     def _condition(
         self, params: Mapping[str, Any], attributes: ExpressionAttributes
@@ -553,7 +553,7 @@ class DynamoDBAPI:
                 raise _condition_failed(params, old)
             return None
 
-        return Mutation(table.name, key, compute)
+        return Mutation(table.name, key, compute, table_id=table.table_id)
 
     def _update(
         self, params: Mapping[str, Any], table: TableSchema
@@ -586,7 +586,7 @@ class DynamoDBAPI:
             results.append(result)
             return result.item
 
-        return Mutation(table.name, key, compute), results
+        return Mutation(table.name, key, compute, table_id=table.table_id), results
 
     async def put_item(self, params: dict[str, Any]) -> dict[str, Any]:
         _refuse_legacy(params)
@@ -640,7 +640,7 @@ class DynamoDBAPI:
         consistent = params.get("ConsistentRead", False) is True
         table = await self._schema(name)
         key = table.check_key(params.get("Key"))
-        item, size = await self.tables.get(name, key)
+        item, size = await self.tables.get(table, key)
         answer: dict[str, Any] = {}
         if item is not None:
             answer["Item"] = _project(item, projection)
@@ -1052,7 +1052,7 @@ class DynamoDBAPI:
                 raise _condition_failed(params, old)
             return KEEP
 
-        return Mutation(table.name, key, compute)
+        return Mutation(table.name, key, compute, table_id=table.table_id)
 
     async def transact_get_items(self, params: dict[str, Any]) -> dict[str, Any]:
         items = params.get("TransactItems")

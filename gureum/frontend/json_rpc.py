@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -54,27 +55,43 @@ class JsonRpcService:
     query_compatible: bool = False
 
 
-def _answer(
+#: An answer as the edge sends it: status, headers, body.
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits): the slow way
+        return json.dumps(body).encode()
+
+
+def _raw_answer(
     body: dict[str, Any],
     status: int = 200,
     error_type: str | None = None,
     *,
     json_version: str = "1.1",
     headers: dict[str, str] | None = None,
-) -> Response:
-    all_headers = {"x-amzn-RequestId": new_request_id(), **(headers or {})}
+) -> Answer:
+    content = _dumps(body)
+    all_headers = [
+        (b"x-amzn-requestid", new_request_id().encode()),
+        (b"content-type", f"application/x-amz-json-{json_version}".encode()),
+        (b"content-length", str(len(content)).encode()),
+    ]
     if error_type:
-        all_headers["x-amzn-ErrorType"] = error_type
-    return Response(
-        json.dumps(body).encode(),
-        status,
-        all_headers,
-        media_type=f"application/x-amz-json-{json_version}",
-    )
+        all_headers.append((b"x-amzn-errortype", error_type.encode()))
+    for name, value in (headers or {}).items():
+        all_headers.append((name.lower().encode(), value.encode("latin-1")))
+    return status, all_headers, content
 
 
-def _error(error_type: str, message: str, status: int = 400) -> Response:
-    return _answer({"__type": error_type, "message": message}, status, error_type)
+def _response(answer: Answer) -> Response:
+    status, headers, content = answer
+    response = Response(content, status)
+    response.raw_headers = headers
+    return response
 
 
 def _service_error(
@@ -86,6 +103,17 @@ def _service_error(
     extra: dict[str, Any] | None = None,
 ) -> Response:
     """An error as ``service`` answers it (namespace, query code, content type)."""
+    return _response(_raw_service_error(service, error_type, message, status, query_code, extra))
+
+
+def _raw_service_error(
+    service: JsonRpcService,
+    error_type: str,
+    message: str,
+    status: int,
+    query_code: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Answer:
     headers = {}
     if service.query_compatible:
         fault = "Receiver" if status >= 500 else "Sender"
@@ -93,7 +121,7 @@ def _service_error(
     else:
         # These services answer 400 for every client error, ResourceNotFound included.
         status = 400 if status < 500 else status
-    return _answer(
+    return _raw_answer(
         {"__type": service.error_namespace + error_type, "message": message, **(extra or {})},
         status,
         error_type,
@@ -124,27 +152,36 @@ class JsonRpcEndpoint:
 
     async def dispatch(self, request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
+        return _response(await self.call(target, await request.body(), request))
+
+    async def call(self, target: str, raw: bytes, request: Request) -> Answer:
+        """The answer to one call of ``target`` with body ``raw`` (the edge calls this
+        straight from ASGI for every known service: Starlette's router and response
+        classes would cost more than most operations)."""
         prefix, _, name = target.partition(".")
         service = self.services.get(prefix)
         operation = service.operations.get(name) if service else None
         if service is None:
-            return _error("UnknownOperationException", f"Unknown operation {target!r}")
+            return _raw_answer(
+                {"__type": "UnknownOperationException", "message": f"Unknown operation {target!r}"},
+                400,
+                "UnknownOperationException",
+            )
         if operation is None:
             if not name or not operations.json_operation_exists(service.model, name):
-                return _service_error(
+                return _raw_service_error(
                     service, "UnknownOperationException", f"Unknown operation {target!r}", 400
                 )
             error = operations.not_implemented(service.title, name)
-            return _service_error(service, error.error_type, error.message, error.status)
-        raw = await request.body()
+            return _raw_service_error(service, error.error_type, error.message, error.status)
         try:
             params = untrusted_json.loads(raw) if raw.strip() else {}
         except ValueError:
-            return _service_error(
+            return _raw_service_error(
                 service, "SerializationException", "The request body is not valid JSON", 400
             )
         if not isinstance(params, dict):
-            return _service_error(
+            return _raw_service_error(
                 service, "SerializationException", "The request body must be a JSON object", 400
             )
         token = current_request.set(request)
@@ -152,15 +189,17 @@ class JsonRpcEndpoint:
             result = await operation(params)
         except ServiceError as exc:
             code = getattr(exc, "query_code", None)
-            return _service_error(service, exc.error_type, exc.message, exc.status, code, exc.extra)
+            return _raw_service_error(
+                service, exc.error_type, exc.message, exc.status, code, exc.extra
+            )
         except Exception:
             logger.exception("unexpected error in %s", target)
-            return _service_error(
+            return _raw_service_error(
                 service, service.internal_error, "An internal error occurred in gureum.", 500
             )
         finally:
             current_request.reset(token)
-        return _answer(result, json_version=service.json_version)
+        return _raw_answer(result, json_version=service.json_version)
 
     def routes(self) -> list[Route]:
         return [Route("/", self.dispatch, methods=["POST"])]

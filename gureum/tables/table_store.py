@@ -71,6 +71,8 @@ PAGE_BYTES = 1024 * 1024
 #: ...and at most this many rows (the client goes on from LastEvaluatedKey).
 PAGE_ROWS = 10_000
 SHARDS = 1 << 16
+#: How long the API checks requests against a table's schema as it read it.
+SCHEMA_SECONDS = 1.0
 #: ClientRequestTokens are remembered this long.
 TOKEN_MS = 10 * 60 * 1000
 NOT_FOUND = "Requested resource not found"
@@ -108,6 +110,9 @@ class Mutation:
     compute: Callable[[Item | None], Any]
     #: The record's userIdentity (TTL's deletions), if any.
     identity: dict[str, str] | None = None
+    #: The table the request was checked against (a table of the same name created
+    #: since is another table: the write answers that the table is not found).
+    table_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,42 +157,29 @@ class Tables:
         self._commits: set[asyncio.Task[None]] = set()
         # Reads go beside the writer (SQLite's WAL lets readers read while one writes).
         self._reads = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="gureum-tables")
-        self._upsert = store.insert(ddb_items).values(
-            table_id=sa.bindparam("t"),
-            index_name=sa.bindparam("i"),
-            shard=sa.bindparam("s"),
-            hash=sa.bindparam("h"),
-            range=sa.bindparam("r"),
-            pk=sa.bindparam("p"),
-            item=sa.bindparam("item"),
-            size=sa.bindparam("size"),
-            expires=sa.bindparam("expires"),
+        # The hot statements go straight to the driver (SQLAlchemy's statement building
+        # and compilation cost more than SQLite spends running them).
+        mark = "?" if store.dialect == "sqlite" else "%s"
+        key = " AND ".join(
+            f"{column} = {mark}"
+            for column in ("table_id", "index_name", "shard", "hash", '"range"', "pk")
         )
-        self._upsert = self._upsert.on_conflict_do_update(
-            index_elements=["table_id", "index_name", "shard", "hash", "range", "pk"],
-            set_={
-                "item": self._upsert.excluded.item,
-                "size": self._upsert.excluded.size,
-                "expires": self._upsert.excluded.expires,
-            },
+        self._get_sql = f"SELECT item, size FROM ddb_items WHERE {key}"
+        self._delete_sql = f"DELETE FROM ddb_items WHERE {key}"
+        self._upsert_sql = (
+            'INSERT INTO ddb_items (table_id, index_name, shard, hash, "range", pk, item, size, '
+            f"expires) VALUES ({', '.join([mark] * 9)}) "
+            'ON CONFLICT (table_id, index_name, shard, hash, "range", pk) DO UPDATE SET '
+            "item = excluded.item, size = excluded.size, expires = excluded.expires"
         )
-        c = ddb_items.c
-        self._delete_row = ddb_items.delete().where(
-            c.table_id == sa.bindparam("t"),
-            c.index_name == sa.bindparam("i"),
-            c.shard == sa.bindparam("s"),
-            c.hash == sa.bindparam("h"),
-            c.range == sa.bindparam("r"),
-            c.pk == sa.bindparam("p"),
-        )
-        self._get_row = sa.select(c.item, c.size).where(
-            c.table_id == sa.bindparam("t"),
-            c.index_name == "",
-            c.shard == sa.bindparam("s"),
-            c.hash == sa.bindparam("h"),
-            c.range == sa.bindparam("r"),
-            c.pk == b"",
-        )
+        spec = "spec" if store.dialect == "sqlite" else "spec::text"
+        self._load_sql = f"SELECT table_id, {spec}, created_ms FROM ddb_tables WHERE name = {mark}"
+        #: (name, table_id, spec text) -> the schema read from it, so that a table's spec is
+        #: parsed once however often it is read
+        self._parsed: dict[tuple[str, str, str], TableSchema] = {}
+        #: name -> (schema, when it was read): what the API checks requests against, for up
+        #: to SCHEMA_SECONDS (writes read the table's row again in their transaction)
+        self._schemas: dict[str, tuple[TableSchema, float]] = {}
 
     def close(self) -> None:
         self._reads.shutdown(wait=True)
@@ -205,17 +197,21 @@ class Tables:
 
     # tables
 
-    @staticmethod
-    def _load(connection: sa.Connection, name: str, *, lock: bool = False) -> TableSchema | None:
-        query = sa.select(ddb_tables.c.table_id, ddb_tables.c.spec, ddb_tables.c.created_ms).where(
-            ddb_tables.c.name == name
-        )
-        if lock and connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = connection.execute(query).first()
+    def _load(
+        self, connection: sa.Connection, name: str, *, lock: bool = False
+    ) -> TableSchema | None:
+        sql = self._load_sql + (" FOR UPDATE" if lock and self.store.dialect != "sqlite" else "")
+        row = connection.exec_driver_sql(sql, (name,)).first()
         if row is None:
             return None
-        return TableSchema(name, row.table_id, row.spec, row.created_ms)
+        table_id, text, created_ms = row
+        cached = self._parsed.get((name, table_id, text))
+        if cached is None:
+            if len(self._parsed) > 1000:
+                self._parsed.clear()
+            cached = TableSchema(name, table_id, orjson.loads(text), created_ms)
+            self._parsed[(name, table_id, text)] = cached
+        return cached
 
     def _require(self, connection: sa.Connection, name: str, *, lock: bool = False) -> TableSchema:
         schema = self._load(connection, name, lock=lock)
@@ -224,8 +220,18 @@ class Tables:
         return schema
 
     async def schema(self, name: str) -> TableSchema:
-        """The table's schema (ResourceNotFoundException when there is no such table)."""
-        return await self._read(self._schema, name)
+        """The table's schema (ResourceNotFoundException when there is no such table), as
+        read at most SCHEMA_SECONDS ago: another node's change to a table reaches this one
+        within that time, as DynamoDB's control plane is eventually consistent too."""
+        cached = self._schemas.get(name)
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < SCHEMA_SECONDS:
+            return cached[0]
+        schema = await self._read(self._schema, name)
+        if len(self._schemas) > 1000:
+            self._schemas.clear()
+        self._schemas[name] = (schema, now)
+        return schema
 
     def _schema(self, name: str) -> TableSchema:
         with self.store.engine.connect() as connection:
@@ -263,6 +269,7 @@ class Tables:
 
     async def create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         """Create a table from a checked spec; its description (status CREATING)."""
+        self._schemas.pop(name, None)
         return await self.store.run(self._create, name, spec)
 
     def _create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -337,7 +344,10 @@ class Tables:
 
     async def delete(self, name: str) -> dict[str, Any]:
         """Delete a table and its items; its description as it was (status DELETING)."""
-        return await self.store.run(self._delete, name)
+        try:
+            return await self.store.run(self._delete, name)
+        finally:
+            self._schemas.pop(name, None)
 
     def _delete(self, name: str) -> dict[str, Any]:
         with self._writing() as connection:
@@ -359,7 +369,10 @@ class Tables:
         """Change a table's spec: ``change`` gives the new spec from the table (or raises).
         New global indexes are filled from the table's items, removed ones emptied, and a
         changed StreamSpecification ends the table's stream or starts a new one."""
-        return await self.store.run(self._update, name, change)
+        try:
+            return await self.store.run(self._update, name, change)
+        finally:
+            self._schemas.pop(name, None)
 
     def _update(self, name: str, change: Callable[[TableSchema], dict[str, Any]]) -> dict[str, Any]:
         now = _now_ms()
@@ -422,25 +435,27 @@ class Tables:
             for index in indexes:
                 entries.extend(self._entry(schema, index, item, row.hash, row.range))
         if entries:
-            connection.execute(self._upsert, entries)
+            connection.exec_driver_sql(self._upsert_sql, entries)
 
     # items
 
-    async def get(self, name: str, key: Item) -> tuple[Item | None, int]:
+    async def get(self, schema: TableSchema, key: Item) -> tuple[Item | None, int]:
         """The stored item under ``key`` (None: there is none) and its size."""
-        return await self._read(self._get, name, key)
+        return await self._read(self._get, schema, key)
 
-    def _get(self, name: str, key: Item) -> tuple[Item | None, int]:
+    def _get(self, schema: TableSchema, key: Item) -> tuple[Item | None, int]:
         with self.store.engine.connect() as connection:
-            schema = self._require(connection, name)
-            partition, sort = schema.key_bytes(key)
-            row = connection.execute(
-                self._get_row,
-                {"t": schema.table_id, "s": shard_of(partition), "h": partition, "r": sort},
-            ).first()
+            row = self._get_item(connection, schema, *schema.key_bytes(key))
         if row is None:
             return None, 0
-        return orjson.loads(row.item), row.size
+        return orjson.loads(row[0]), row[1]
+
+    def _get_item(
+        self, connection: sa.Connection, schema: TableSchema, partition: bytes, sort: bytes
+    ) -> Any:
+        return connection.exec_driver_sql(
+            self._get_sql, (schema.table_id, "", shard_of(partition), partition, sort, b"")
+        ).first()
 
     async def get_many(
         self, keys: Sequence[tuple[str, Item]]
@@ -462,12 +477,8 @@ class Tables:
                 if schema is None:
                     results.append(ResourceNotFoundException(NOT_FOUND))
                     continue
-                partition, sort = schema.key_bytes(key)
-                row = connection.execute(
-                    self._get_row,
-                    {"t": schema.table_id, "s": shard_of(partition), "h": partition, "r": sort},
-                ).first()
-                results.append((None, 0) if row is None else (orjson.loads(row.item), row.size))
+                row = self._get_item(connection, schema, *schema.key_bytes(key))
+                results.append((None, 0) if row is None else (orjson.loads(row[0]), row[1]))
         return results
 
     async def query(
@@ -705,7 +716,7 @@ class Tables:
         if mutation.table not in schemas:
             schemas[mutation.table] = self._load(connection, mutation.table)
         schema = schemas[mutation.table]
-        if schema is None:
+        if schema is None or mutation.table_id not in (None, schema.table_id):
             raise ResourceNotFoundException(NOT_FOUND)
         partition, sort = schema.key_bytes(mutation.key)
         if self.store.dialect == "postgresql":
@@ -717,12 +728,9 @@ class Tables:
                     )
                 )
             )
-        row = connection.execute(
-            self._get_row,
-            {"t": schema.table_id, "s": shard_of(partition), "h": partition, "r": sort},
-        ).first()
-        old = orjson.loads(row.item) if row is not None else None
-        old_size = row.size if row is not None else 0
+        row = self._get_item(connection, schema, partition, sort)
+        old = orjson.loads(row[0]) if row is not None else None
+        old_size = row[1] if row is not None else 0
         try:
             new = mutation.compute(old)
         except ServiceError as exc:
@@ -737,7 +745,9 @@ class Tables:
 
     def _entry(
         self, schema: TableSchema, index: Index, item: Item, partition: bytes, sort: bytes
-    ) -> list[dict[str, Any]]:
+    ) -> list[tuple[Any, ...]]:
+        """The index entry row of ``item`` (none: the item is not in the index), as the
+        upsert's parameters (the first six are its key)."""
         entry = index.entry_key(item)
         if entry is None:
             return []
@@ -746,17 +756,17 @@ class Tables:
         projected = index.project(item, schema.key)
         stored = projected if index.is_global else item
         return [
-            {
-                "t": schema.table_id,
-                "i": index.name,
-                "s": shard_of(entry[0]),
-                "h": entry[0],
-                "r": entry[1],
-                "p": entry_pk(partition, sort),
-                "item": _dumps(stored),
-                "size": item_size(projected),
-                "expires": None,
-            }
+            (
+                schema.table_id,
+                index.name,
+                shard_of(entry[0]),
+                entry[0],
+                entry[1],
+                entry_pk(partition, sort),
+                _dumps(stored),
+                item_size(projected),
+                None,
+            )
         ]
 
     def _store(
@@ -776,35 +786,22 @@ class Tables:
             return Written(old, old, old_size, old_size)
         shard = shard_of(partition)
         new_size = 0
+        own = (schema.table_id, "", shard, partition, sort, b"")
         if new is None:
-            connection.execute(
-                self._delete_row,
-                {"t": schema.table_id, "i": "", "s": shard, "h": partition, "r": sort, "p": b""},
-            )
+            connection.exec_driver_sql(self._delete_sql, own)
         else:
             new_size = item_size(new)
-            connection.execute(
-                self._upsert,
-                {
-                    "t": schema.table_id,
-                    "i": "",
-                    "s": shard,
-                    "h": partition,
-                    "r": sort,
-                    "p": b"",
-                    "item": _dumps(new),
-                    "size": new_size,
-                    "expires": _expires(new, schema.ttl_attribute),
-                },
+            connection.exec_driver_sql(
+                self._upsert_sql,
+                (*own, _dumps(new), new_size, _expires(new, schema.ttl_attribute)),
             )
         for index in schema.indexes.values():
             if old is not None:
                 for entry in self._entry(schema, index, old, partition, sort):
-                    connection.execute(self._delete_row, entry)
+                    connection.exec_driver_sql(self._delete_sql, entry[:6])
             if new is not None:
-                entries = self._entry(schema, index, new, partition, sort)
-                if entries:
-                    connection.execute(self._upsert, entries)
+                for entry in self._entry(schema, index, new, partition, sort):
+                    connection.exec_driver_sql(self._upsert_sql, entry)
         if schema.stream_arn is not None and schema.stream_view_type is not None:
             records.setdefault(schema.stream_arn, []).append(
                 self._record(schema, mutation, old, new, now)

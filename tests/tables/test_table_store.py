@@ -56,7 +56,8 @@ def test_two_nodes_writing_one_item_lose_nothing(store: Store) -> None:
                 *((one if n % 2 else two).write(create_once("winner", n)) for n in range(10)),
                 return_exceptions=True,
             )
-            items = [await one.get("counters", {"pk": {"S": f"k{n}"}}) for n in range(3)]
+            schema = await one.schema("counters")
+            items = [await one.get(schema, {"pk": {"S": f"k{n}"}}) for n in range(3)]
             return items, outcomes
         finally:
             one.close()
