@@ -385,6 +385,8 @@ class Tables:
                 )
             if added:
                 self._backfill(connection, new, added)
+            if new.ttl_attribute != schema.ttl_attribute:
+                self._backfill_expiry(connection, new)
             connection.execute(
                 ddb_tables.update().where(ddb_tables.c.name == name).values(spec=spec)
             )
@@ -420,6 +422,35 @@ class Tables:
                 entries.extend(self._entry(schema, index, item, row.hash, row.range))
         if entries:
             connection.execute(self._upsert, entries)
+
+    def _backfill_expiry(self, connection: sa.Connection, schema: TableSchema) -> None:
+        """Set every item's ``expires`` from the TTL attribute now in force (None when TTL
+        is off): writes set it as they go, but items stored before TTL was enabled (or
+        under another attribute) would otherwise never expire."""
+        c = ddb_items.c
+        own_rows = (c.table_id == schema.table_id, c.index_name == "")
+        connection.execute(ddb_items.update().where(*own_rows).values(expires=None))
+        attribute = schema.ttl_attribute
+        if attribute is None:
+            return
+        changes = []
+        for row in connection.execute(sa.select(c.shard, c.hash, c.range, c.item).where(*own_rows)):
+            expires = expires_at(orjson.loads(row.item), attribute)
+            if expires is not None:
+                changes.append({"s": row.shard, "h": row.hash, "r": row.range, "e": expires})
+        if changes:
+            connection.execute(
+                ddb_items.update()
+                .where(
+                    *own_rows,
+                    c.shard == sa.bindparam("s"),
+                    c.hash == sa.bindparam("h"),
+                    c.range == sa.bindparam("r"),
+                    c.pk == b"",
+                )
+                .values(expires=sa.bindparam("e")),
+                changes,
+            )
 
     # items
 
@@ -791,7 +822,7 @@ class Tables:
                     "p": b"",
                     "item": _dumps(new),
                     "size": new_size,
-                    "expires": _expires(new, schema.ttl_attribute),
+                    "expires": expires_at(new, schema.ttl_attribute),
                 },
             )
         for index in schema.indexes.values():
@@ -843,12 +874,16 @@ class Tables:
         self, connection: sa.Connection, arn: str, records: list[dict[str, Any]], now: int
     ) -> None:
         s = ddb_streams.c
+        # An ended stream's shard is closed: a write that read the table's spec before
+        # its stream was turned off (another node's UpdateTable) adds nothing to it.
         last = connection.execute(
             ddb_streams.update()
-            .where(s.arn == arn)
+            .where(s.arn == arn, s.ended_ms.is_(None))
             .values(last_sequence=s.last_sequence + len(records))
             .returning(s.last_sequence)
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if last is None:
+            return
         first = last - len(records) + 1
         rows = []
         for number, record in enumerate(records, first):
@@ -869,7 +904,9 @@ def sequence_number(number: int) -> str:
     return f"{number:021d}"
 
 
-def _expires(item: Item, attribute: str | None) -> int | None:
+def expires_at(item: Item, attribute: str | None) -> int | None:
+    """When ``item`` expires (epoch seconds) under the TTL ``attribute``: None unless the
+    attribute is there and a number, as DynamoDB ignores any other value."""
     if attribute is None:
         return None
     value = item.get(attribute)
