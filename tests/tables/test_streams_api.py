@@ -525,3 +525,58 @@ def test_bad_shard_iterator_requests(
             unchecked.get_shard_iterator(**request)
         got_code, got_message = error(caught)
         assert (got_code, message in got_message) == (code, True), (params, got_message)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_records_and_ended_streams_trimmed_after_a_day(engine: str, tmp_path: Path) -> None:
+    with store_settings(engine) as overrides:
+        server = RunningServer(make_settings(tmp_path, table_expiry_interval=3600, **overrides))
+        server.start()
+        try:
+            dynamodb = client("dynamodb", server.endpoint)
+            streams = client("dynamodbstreams", server.endpoint)
+            arns = []
+            for name in ("kept", "deleted"):
+                dynamodb.create_table(
+                    TableName=name,
+                    KeySchema=KEY,
+                    AttributeDefinitions=DEFINITIONS,
+                    BillingMode="PAY_PER_REQUEST",
+                    StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+                )
+                put(dynamodb, name, "a")
+                arns.append(dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"])
+            kept, deleted = arns
+            first = read(streams, iterator(streams, kept))[0]["dynamodb"]["SequenceNumber"]
+            waiting = iterator(streams, kept, "AT_SEQUENCE_NUMBER", SequenceNumber=first)
+            dynamodb.delete_table(TableName="deleted")
+            platform = server.platform
+            later = TableExpiry(
+                platform.tables, platform.streams, interval=1, clock=lambda: time.time() + 2 * 86400
+            )
+            server.call(later.sweep)
+            trimmed = (
+                "TrimmedDataAccessException",
+                "The data you are trying to access has been trimmed",
+            )
+            with pytest.raises(ClientError) as caught:
+                streams.get_records(ShardIterator=waiting)
+            assert error(caught) == trimmed
+            with pytest.raises(ClientError) as caught:
+                iterator(streams, kept, "AT_SEQUENCE_NUMBER", SequenceNumber=first)
+            assert error(caught) == trimmed
+            # The trim horizon is now after the last record: nothing to read, no error.
+            assert read(streams, iterator(streams, kept)) == []
+            shard = streams.describe_stream(StreamArn=kept)["StreamDescription"]["Shards"][0]
+            assert int(shard["SequenceNumberRange"]["StartingSequenceNumber"]) == int(first) + 1
+            put(dynamodb, "kept", "b")
+            assert [
+                r["dynamodb"]["Keys"]["pk"]["S"] for r in read(streams, iterator(streams, kept))
+            ] == ["b"]
+            # A stream that ended more than a day ago is gone.
+            with pytest.raises(ClientError) as caught:
+                streams.describe_stream(StreamArn=deleted)
+            assert error(caught)[0] == "ResourceNotFoundException"
+            assert [s["StreamArn"] for s in streams.list_streams()["Streams"]] == [kept]
+        finally:
+            server.stop()
