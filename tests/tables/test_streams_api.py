@@ -580,3 +580,45 @@ def test_records_and_ended_streams_trimmed_after_a_day(engine: str, tmp_path: Pa
             assert [s["StreamArn"] for s in streams.list_streams()["Streams"]] == [kept]
         finally:
             server.stop()
+
+
+def test_two_nodes_on_one_postgres_expire_each_item_once(tmp_path: Path) -> None:
+    with store_settings("postgres") as overrides:
+        nodes = [
+            RunningServer(
+                make_settings(tmp_path / str(number), table_expiry_interval=0.05, **overrides)
+            )
+            for number in range(2)
+        ]
+        for node in nodes:
+            node.start()
+        try:
+            dynamodb = client("dynamodb", nodes[0].endpoint)
+            dynamodb.create_table(
+                TableName="shared",
+                KeySchema=KEY,
+                AttributeDefinitions=DEFINITIONS,
+                BillingMode="PAY_PER_REQUEST",
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+            )
+            arn = dynamodb.describe_table(TableName="shared")["Table"]["LatestStreamArn"]
+            expired = str(int(time.time()) - 5)
+            for number in range(40):
+                put(dynamodb, "shared", f"i{number}", ttl={"N": expired})
+            # Both nodes find every item expired at once when TTL comes on.
+            client("dynamodb", nodes[1].endpoint).update_time_to_live(
+                TableName="shared",
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
+            )
+            wait_for(lambda: not dynamodb.scan(TableName="shared", ConsistentRead=True)["Items"])
+            time.sleep(0.3)  # (a few more sweeps of both nodes)
+            streams = client("dynamodbstreams", nodes[1].endpoint)
+            removals = [
+                r["dynamodb"]["Keys"]["pk"]["S"]
+                for r in read(streams, iterator(streams, arn))
+                if r["eventName"] == "REMOVE"
+            ]
+            assert sorted(removals) == sorted(f"i{number}" for number in range(40))
+        finally:
+            for node in nodes:
+                node.stop()
