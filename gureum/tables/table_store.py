@@ -206,12 +206,19 @@ class Tables:
     # tables
 
     @staticmethod
-    def _load(connection: sa.Connection, name: str, *, lock: bool = False) -> TableSchema | None:
+    def _load(
+        connection: sa.Connection, name: str, *, lock: bool = False, share: bool = False
+    ) -> TableSchema | None:
+        """The table's schema; on PostgreSQL ``lock`` holds its row for a change of its
+        spec, ``share`` against one (a write then sees the spec that a concurrent
+        UpdateTable commits, and the items that it backfills stay filled)."""
         query = sa.select(ddb_tables.c.table_id, ddb_tables.c.spec, ddb_tables.c.created_ms).where(
             ddb_tables.c.name == name
         )
         if lock and connection.dialect.name == "postgresql":
             query = query.with_for_update()
+        elif share and connection.dialect.name == "postgresql":
+            query = query.with_for_update(read=True, key_share=True)
         row = connection.execute(query).first()
         if row is None:
             return None
@@ -731,7 +738,10 @@ class Tables:
         request: _Request,
     ) -> tuple[TableSchema, Mutation, bytes, bytes, Item | None, int, Any]:
         if mutation.table not in schemas:
-            schemas[mutation.table] = self._load(connection, mutation.table)
+            # Locked against UpdateTable's change of the spec, as SQLite's writer is by
+            # its one write transaction at a time: a write that read the spec before an
+            # index, a stream or TTL came on would miss the backfill it commits.
+            schemas[mutation.table] = self._load(connection, mutation.table, share=True)
         schema = schemas[mutation.table]
         if schema is None:
             raise ResourceNotFoundException(NOT_FOUND)

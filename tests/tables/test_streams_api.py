@@ -5,6 +5,7 @@ iterator types, streams replaced and outliving their table, and time to live's s
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import time
 import urllib.error
@@ -18,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
-from gureum.store.tables import ddb_items
+from gureum.store.tables import ddb_items, ddb_tables
 from gureum.tables import shard_iterators
 from gureum.tables.expiry import TableExpiry
 from gureum.tables.shard_iterators import ShardIterator
@@ -371,6 +372,36 @@ def test_expiry_cleared_when_time_to_live_is_off(
     specification["Enabled"] = False
     dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=specification)
     assert expiries() == [None]
+
+
+def test_a_write_takes_the_spec_a_concurrent_update_commits(
+    tables_server: RunningServer, dynamodb: Any, new_table: Callable[..., str]
+) -> None:
+    """Without this, a write that read the spec just before TTL came on would store no
+    expiry over the one the backfill just set, and its item would never expire."""
+    store = tables_server.platform.store
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time")
+    name = new_table()
+    expires = int(time.time()) + 3600
+    t = ddb_tables.c
+    with store.engine.connect() as connection, connection.begin():
+        # An UpdateTable of another node, holding the table's row while it changes it.
+        query = sa.select(t.spec).where(t.name == name).with_for_update()
+        spec = connection.execute(query).scalar_one()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            written = pool.submit(put, dynamodb, name, "a", ttl={"N": str(expires)})
+            with pytest.raises(concurrent.futures.TimeoutError):
+                written.result(timeout=0.5)
+            spec = {**spec, "TimeToLive": {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}}
+            connection.execute(ddb_tables.update().where(t.name == name).values(spec=spec))
+            connection.commit()
+            written.result(timeout=30)
+    table_id = tables_server.platform.tables._schema(name).table_id
+    c = ddb_items.c
+    with store.engine.connect() as connection:
+        query = sa.select(c.expires).where(c.table_id == table_id, c.index_name == "")
+        assert list(connection.execute(query).scalars()) == [expires]
 
 
 def test_sweepers_on_many_nodes_delete_once(
