@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
-from gureum.store.tables import ddb_items, ddb_tables
+from gureum.store.tables import ddb_items, ddb_stream_records, ddb_tables
 from gureum.tables import shard_iterators
 from gureum.tables.expiry import TableExpiry
 from gureum.tables.shard_iterators import ShardIterator
@@ -287,6 +287,51 @@ def test_records_outlive_their_table(
     records = read(streams, iterator(streams, arn))
     assert [r["eventName"] for r in records] == ["INSERT"]
     assert [s["StreamArn"] for s in streams.list_streams(TableName=name)["Streams"]] == [arn]
+
+
+def test_describe_stream_shard_options(
+    streams: Any, stream_table: Callable[..., tuple[str, str]]
+) -> None:
+    _, arn = stream_table()
+    shard = shard_of(streams, arn)
+    assert shard.startswith("shardId-") and len(shard) == len("shardId-") + 20 + 1 + 8
+
+    def shards(**extra: Any) -> list[dict[str, Any]]:
+        found = streams.describe_stream(StreamArn=arn, **extra)["StreamDescription"]["Shards"]
+        return list(found)
+
+    assert len(shards(Limit=1)) == 1
+    assert shards(ExclusiveStartShardId=shard) == []
+    assert shards(ShardFilter={"Type": "CHILD_SHARDS", "ShardId": shard}) == []
+
+
+def test_records_answered_as_stored(
+    tables_server: RunningServer,
+    dynamodb: Any,
+    streams: Any,
+    stream_table: Callable[..., tuple[str, str]],
+) -> None:
+    name, arn = stream_table()
+    put(dynamodb, name, "a", n={"N": "1.50"}, b={"B": b"\x00\x01"}, l={"L": [{"NULL": True}]})
+    body = json.dumps({"ShardIterator": iterator(streams, arn)}).encode()
+    request = signed_request(
+        tables_server.endpoint + "/",
+        method="POST",
+        data=body,
+        headers={
+            "X-Amz-Target": "DynamoDBStreams_20120810.GetRecords",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+        service="dynamodb",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answered = json.loads(response.read())["Records"]
+    r = ddb_stream_records.c
+    with tables_server.platform.store.engine.connect() as connection:
+        query = sa.select(r.record).where(r.stream_arn == arn).order_by(r.sequence)
+        stored = [json.loads(text) for text in connection.execute(query).scalars()]
+    assert answered == stored
+    assert isinstance(stored[0]["dynamodb"]["ApproximateCreationDateTime"], int)
 
 
 def test_list_streams_pages(
