@@ -26,6 +26,7 @@ from gureum.events.async_invoke import AsyncInvoker
 from gureum.events.pacing import FrontEndActivity
 from gureum.front_end_invoke import FrontEndInvoke
 from gureum.frontend.dynamodb_api import DynamoDBAPI
+from gureum.frontend.dynamodb_streams_api import DynamoDBStreamsAPI
 from gureum.frontend.json_rpc import JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.layers_api import LayersAPI
@@ -41,6 +42,8 @@ from gureum.queues.queues import Queues
 from gureum.runtimes import BOOTSTRAP, python_interpreter, sdk_packages, sdk_path
 from gureum.settings import Settings
 from gureum.store import Store
+from gureum.tables.expiry import TableExpiry
+from gureum.tables.streams import Streams
 from gureum.tables.table_store import Tables
 from gureum.tracing.daemon import XRayDaemon, parse_address, serve_tcp
 from gureum.tracing.sampling import Sampler, SamplingRules
@@ -85,6 +88,10 @@ class Platform:
         self.logs = LogSink(self.log_store)
         self.queues = Queues(self.store)
         self.tables = Tables(self.store, region=region, account_id=account)
+        self.streams = Streams(self.store)
+        self.table_expiry = TableExpiry(
+            self.tables, self.streams, interval=settings.table_expiry_interval
+        )
         self.traces = TraceStore(
             self.store,
             max_trace_bytes=settings.trace_max_bytes,
@@ -150,6 +157,7 @@ class Platform:
                 SqsAPI(self.queues, region=region, account_id=account).service(),
                 LogsAPI(self.log_store, region=region, account_id=account).service(),
                 DynamoDBAPI(self.tables, region=region, account_id=account).service(),
+                DynamoDBStreamsAPI(self.streams).service(),
             ]
         )
         self.xray_daemon = XRayDaemon(self.traces)
@@ -226,6 +234,7 @@ class Platform:
             self._collect_code_forever(), name="gureum-code-collector"
         )
         await self.async_invoker.start()
+        self.table_expiry.start()
         for target, _, requested in self.functions.provisioned_concurrency():
             self.workers.provision(target, requested)
         self.functions.on_change(self._apply_change)
@@ -270,6 +279,7 @@ class Platform:
             await self._daemon_tcp.shutdown()  # (its socket is closed with it)
         await self.traces.close()
         await self.logs.close()
+        await self.table_expiry.stop()
         self.tables.close()
         await asyncio.to_thread(self.store.close)
 

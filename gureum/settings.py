@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     trace_retention_days: float = Field(
         30.0, gt=0, description="Days a trace is kept after it started (X-Ray: 30)."
     )
+    table_expiry_interval: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds between sweeps that delete the tables' expired items (time to "
+        "live; each a REMOVE stream record by DynamoDB's service) and stream records older "
+        "than 24 hours.",
+    )
     log_level: str = Field("info", description="Level of the server's own log.")
 
     @property

@@ -214,6 +214,8 @@ ddb_stream_records = sa.Table(
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("record", sa.Text, nullable=False),
 )
+#: Records are trimmed by age (24 hours), across streams.
+sa.Index("ix_ddb_stream_records_created", ddb_stream_records.c.created_ms)
 
 #: TransactWriteItems' ClientRequestTokens, for ten minutes: a repeat of the same request
 #: succeeds without writing again, another request under the token is refused.

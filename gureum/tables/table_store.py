@@ -198,9 +198,14 @@ class Tables:
     # tables
 
     def _load(
-        self, connection: sa.Connection, name: str, *, lock: bool = False
+        self, connection: sa.Connection, name: str, *, lock: bool = False, share: bool = False
     ) -> TableSchema | None:
-        sql = self._load_sql + (" FOR UPDATE" if lock and self.store.dialect != "sqlite" else "")
+        """The table's schema; on PostgreSQL ``lock`` holds its row for a change of its
+        spec, ``share`` against one (a write then sees the spec that a concurrent
+        UpdateTable commits, and the items that it backfills stay filled)."""
+        sql = self._load_sql
+        if self.store.dialect != "sqlite":
+            sql += " FOR UPDATE" if lock else " FOR KEY SHARE" if share else ""
         row = connection.exec_driver_sql(sql, (name,)).first()
         if row is None:
             return None
@@ -398,6 +403,8 @@ class Tables:
                 )
             if added:
                 self._backfill(connection, new, added)
+            if new.ttl_attribute != schema.ttl_attribute:
+                self._backfill_expiry(connection, new)
             connection.execute(
                 ddb_tables.update().where(ddb_tables.c.name == name).values(spec=spec)
             )
@@ -436,6 +443,35 @@ class Tables:
                 entries.extend(self._entry(schema, index, item, row.hash, row.range))
         if entries:
             connection.exec_driver_sql(self._upsert_sql, entries)
+
+    def _backfill_expiry(self, connection: sa.Connection, schema: TableSchema) -> None:
+        """Set every item's ``expires`` from the TTL attribute now in force (None when TTL
+        is off): writes set it as they go, but items stored before TTL was enabled (or
+        under another attribute) would otherwise never expire."""
+        c = ddb_items.c
+        own_rows = (c.table_id == schema.table_id, c.index_name == "")
+        connection.execute(ddb_items.update().where(*own_rows).values(expires=None))
+        attribute = schema.ttl_attribute
+        if attribute is None:
+            return
+        changes = []
+        for row in connection.execute(sa.select(c.shard, c.hash, c.range, c.item).where(*own_rows)):
+            expires = expires_at(orjson.loads(row.item), attribute)
+            if expires is not None:
+                changes.append({"s": row.shard, "h": row.hash, "r": row.range, "e": expires})
+        if changes:
+            connection.execute(
+                ddb_items.update()
+                .where(
+                    *own_rows,
+                    c.shard == sa.bindparam("s"),
+                    c.hash == sa.bindparam("h"),
+                    c.range == sa.bindparam("r"),
+                    c.pk == b"",
+                )
+                .values(expires=sa.bindparam("e")),
+                changes,
+            )
 
     # items
 
@@ -714,7 +750,10 @@ class Tables:
         request: _Request,
     ) -> tuple[TableSchema, Mutation, bytes, bytes, Item | None, int, Any]:
         if mutation.table not in schemas:
-            schemas[mutation.table] = self._load(connection, mutation.table)
+            # Locked against UpdateTable's change of the spec, as SQLite's writer is by
+            # its one write transaction at a time: a write that read the spec before an
+            # index, a stream or TTL came on would miss the backfill it commits.
+            schemas[mutation.table] = self._load(connection, mutation.table, share=True)
         schema = schemas[mutation.table]
         if schema is None or mutation.table_id not in (None, schema.table_id):
             raise ResourceNotFoundException(NOT_FOUND)
@@ -793,7 +832,7 @@ class Tables:
             new_size = item_size(new)
             connection.exec_driver_sql(
                 self._upsert_sql,
-                (*own, _dumps(new), new_size, _expires(new, schema.ttl_attribute)),
+                (*own, _dumps(new), new_size, expires_at(new, schema.ttl_attribute)),
             )
         for index in schema.indexes.values():
             if old is not None:
@@ -843,12 +882,16 @@ class Tables:
         self, connection: sa.Connection, arn: str, records: list[dict[str, Any]], now: int
     ) -> None:
         s = ddb_streams.c
+        # An ended stream's shard is closed: a write that read the table's spec before
+        # its stream was turned off (another node's UpdateTable) adds nothing to it.
         last = connection.execute(
             ddb_streams.update()
-            .where(s.arn == arn)
+            .where(s.arn == arn, s.ended_ms.is_(None))
             .values(last_sequence=s.last_sequence + len(records))
             .returning(s.last_sequence)
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if last is None:
+            return
         first = last - len(records) + 1
         rows = []
         for number, record in enumerate(records, first):
@@ -869,7 +912,9 @@ def sequence_number(number: int) -> str:
     return f"{number:021d}"
 
 
-def _expires(item: Item, attribute: str | None) -> int | None:
+def expires_at(item: Item, attribute: str | None) -> int | None:
+    """When ``item`` expires (epoch seconds) under the TTL ``attribute``: None unless the
+    attribute is there and a number, as DynamoDB ignores any other value."""
     if attribute is None:
         return None
     value = item.get(attribute)

@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("created_ms", sa.BigInteger, nullable=False),
         sa.Column("record", sa.Text, nullable=False),
     )
+    op.create_index("ix_ddb_stream_records_created", "ddb_stream_records", ["created_ms"])
     op.create_table(
         "ddb_transaction_tokens",
         sa.Column("token", sa.String(36), primary_key=True),
@@ -65,6 +66,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("ddb_transaction_tokens")
+    op.drop_index("ix_ddb_stream_records_created", "ddb_stream_records")
     op.drop_table("ddb_stream_records")
     op.drop_table("ddb_streams")
     op.drop_index("ix_ddb_items_expires", "ddb_items")

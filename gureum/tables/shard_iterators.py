@@ -1,0 +1,59 @@
+"""Shard iterators of the tables' streams: opaque strings that carry where a reader is.
+
+An iterator names its stream, its shard, the sequence number it reads next and when it
+was handed out (it expires 15 minutes later, as DynamoDB's do). It is the stream's ARN,
+as DynamoDB's begin, then the rest as base64 of JSON. Nothing is kept on the server, so
+any node of a cluster takes any node's iterators; an iterator is not signed, and a
+forged one can only read a stream that its caller could read anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+import orjson
+
+#: An iterator is good for this long after GetShardIterator or GetRecords handed it out.
+ITERATOR_MS = 15 * 60 * 1000
+
+
+class InvalidIterator(ValueError):
+    """The string is not an iterator this server handed out."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShardIterator:
+    stream_arn: str
+    shard_id: str
+    #: The sequence number read next (records at or after it).
+    position: int
+    issued_ms: int
+
+    def expired(self, now_ms: int) -> bool:
+        return now_ms - self.issued_ms > ITERATOR_MS
+
+
+def encode(iterator: ShardIterator) -> str:
+    body = orjson.dumps([iterator.shard_id, iterator.position, iterator.issued_ms])
+    return f"{iterator.stream_arn}|1|{base64.urlsafe_b64encode(body).decode()}"
+
+
+def decode(text: str) -> ShardIterator:
+    """The iterator ``text`` carries (InvalidIterator when it carries none)."""
+    arn, _, rest = text.rpartition("|1|")
+    if not arn.startswith("arn:aws:dynamodb:") or "/stream/" not in arn:
+        raise InvalidIterator(text)
+    try:
+        shard_id, position, issued_ms = orjson.loads(base64.urlsafe_b64decode(rest))
+    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError):
+        raise InvalidIterator(text) from None
+    if not (
+        isinstance(shard_id, str)
+        and type(position) is int
+        and position >= 1
+        and type(issued_ms) is int
+    ):
+        raise InvalidIterator(text)
+    return ShardIterator(arn, shard_id, position, issued_ms)
