@@ -30,6 +30,7 @@ import concurrent.futures
 import contextlib
 import functools
 import hashlib
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -180,20 +181,61 @@ class Tables:
         #: name -> (schema, when it was read): what the API checks requests against, for up
         #: to SCHEMA_SECONDS (writes read the table's row again in their transaction)
         self._schemas: dict[str, tuple[TableSchema, float]] = {}
+        #: The connection writes use, on the store's thread (opened when first needed),
+        #: and each reading thread's.
+        self._writer: sa.Connection | None = None
+        self._readers = threading.local()
+        self._reader_connections: list[sa.Connection] = []
 
     def close(self) -> None:
         self._reads.shutdown(wait=True)
+        for connection in self._reader_connections:
+            connection.close()
+        self._reader_connections.clear()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reads, functools.partial(fn, *args))
 
     @contextlib.contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        """A read transaction on the reading thread's own connection (kept open, as the
+        writer's is), ended when the read is: a snapshot held open would keep SQLite's
+        WAL from being checkpointed and show later reads the past."""
+        connection: sa.Connection | None = getattr(self._readers, "connection", None)
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self.store.engine.connect()
+            self._readers.connection = connection
+            self._reader_connections.append(connection)
+        try:
+            with connection.begin():
+                yield connection
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                self._readers.connection = None
+            raise
+
+    @contextlib.contextmanager
     def _writing(self) -> Iterator[sa.Connection]:
-        with self.store.engine.begin() as connection:
-            if self.store.dialect == "sqlite":
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            yield connection
+        """A write transaction on the writer's own connection (kept open: checking one out
+        of the pool and back in costs more than a small write). On SQLite it takes the
+        write lock at once (BEGIN IMMEDIATE), so that a read and its write see no other
+        writer between them."""
+        connection = self._writer
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self._writer = self.store.engine.connect()
+        try:
+            with connection.begin():
+                if self.store.dialect == "sqlite":
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                yield connection
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                self._writer = None
+            raise
 
     # tables
 
@@ -206,7 +248,7 @@ class Tables:
         sql = self._load_sql
         if self.store.dialect != "sqlite":
             sql += " FOR UPDATE" if lock else " FOR KEY SHARE" if share else ""
-        row = connection.exec_driver_sql(sql, (name,)).first()
+        row = _execute(connection, sql, (name,)).fetchone()
         if row is None:
             return None
         table_id, text, created_ms = row
@@ -239,7 +281,7 @@ class Tables:
         return schema
 
     def _schema(self, name: str) -> TableSchema:
-        with self.store.engine.connect() as connection:
+        with self._reading() as connection:
             return self._require(connection, name)
 
     def _describe(
@@ -332,7 +374,7 @@ class Tables:
         return await self._read(self._describe_table, name)
 
     def _describe_table(self, name: str) -> dict[str, Any]:
-        with self.store.engine.connect() as connection:
+        with self._reading() as connection:
             return self._describe(connection, self._require(connection, name), "ACTIVE")
 
     async def names(self, after: str | None, limit: int) -> tuple[list[str], bool]:
@@ -343,7 +385,7 @@ class Tables:
         query = sa.select(ddb_tables.c.name).order_by(ddb_tables.c.name).limit(limit + 1)
         if after is not None:
             query = query.where(ddb_tables.c.name > after)
-        with self.store.engine.connect() as connection:
+        with self._reading() as connection:
             names = list(connection.execute(query).scalars())
         return names[:limit], len(names) > limit
 
@@ -480,7 +522,7 @@ class Tables:
         return await self._read(self._get, schema, key)
 
     def _get(self, schema: TableSchema, key: Item) -> tuple[Item | None, int]:
-        with self.store.engine.connect() as connection:
+        with self._reading() as connection:
             row = self._get_item(connection, schema, *schema.key_bytes(key))
         if row is None:
             return None, 0
@@ -489,9 +531,11 @@ class Tables:
     def _get_item(
         self, connection: sa.Connection, schema: TableSchema, partition: bytes, sort: bytes
     ) -> Any:
-        return connection.exec_driver_sql(
-            self._get_sql, (schema.table_id, "", shard_of(partition), partition, sort, b"")
-        ).first()
+        return _execute(
+            connection,
+            self._get_sql,
+            (schema.table_id, "", shard_of(partition), partition, sort, b""),
+        ).fetchone()
 
     async def get_many(
         self, keys: Sequence[tuple[str, Item]]
@@ -505,7 +549,7 @@ class Tables:
     ) -> list[tuple[Item | None, int] | ServiceError]:
         results: list[tuple[Item | None, int] | ServiceError] = []
         schemas: dict[str, TableSchema | None] = {}
-        with self.store.engine.connect() as connection, connection.begin():
+        with self._reading() as connection:
             for name, key in keys:
                 if name not in schemas:
                     schemas[name] = self._load(connection, name)
@@ -602,7 +646,7 @@ class Tables:
         rows_wanted = min(limit or PAGE_ROWS, PAGE_ROWS)
         rows: list[tuple[Item, int]] = []
         read = 0
-        with self.store.engine.connect() as connection:
+        with self._reading() as connection:
             result = connection.execute(query.limit(rows_wanted + 1))
             for row in result:
                 if len(rows) == rows_wanted or read >= PAGE_BYTES:
@@ -827,20 +871,21 @@ class Tables:
         new_size = 0
         own = (schema.table_id, "", shard, partition, sort, b"")
         if new is None:
-            connection.exec_driver_sql(self._delete_sql, own)
+            _execute(connection, self._delete_sql, own)
         else:
             new_size = item_size(new)
-            connection.exec_driver_sql(
+            _execute(
+                connection,
                 self._upsert_sql,
                 (*own, _dumps(new), new_size, expires_at(new, schema.ttl_attribute)),
             )
         for index in schema.indexes.values():
             if old is not None:
                 for entry in self._entry(schema, index, old, partition, sort):
-                    connection.exec_driver_sql(self._delete_sql, entry[:6])
+                    _execute(connection, self._delete_sql, entry[:6])
             if new is not None:
                 for entry in self._entry(schema, index, new, partition, sort):
-                    connection.exec_driver_sql(self._upsert_sql, entry)
+                    _execute(connection, self._upsert_sql, entry)
         if schema.stream_arn is not None and schema.stream_view_type is not None:
             records.setdefault(schema.stream_arn, []).append(
                 self._record(schema, mutation, old, new, now)
@@ -905,6 +950,14 @@ class Tables:
                 }
             )
         connection.execute(ddb_stream_records.insert(), rows)
+
+
+def _execute(connection: sa.Connection, sql: str, parameters: Sequence[Any]) -> Any:
+    """``sql`` on the connection's driver cursor, in its transaction: for the statements
+    of every item, SQLAlchemy's result objects cost more than the statement itself."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(sql, parameters)
+    return cursor
 
 
 def sequence_number(number: int) -> str:
