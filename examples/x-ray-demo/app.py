@@ -1,16 +1,19 @@
-"""The seed's X-Ray demo, rebuilt for gureum: a function that reads the ``x-ray-demo``
-table and answers its items, as an API would.
+"""The seed's X-Ray demo in Python: a function that scans the ``x-ray-demo`` table (one of
+gureum's tables, through DynamoDB's API) and answers its items, as the seed's Node
+demo does (``examples/x-ray-demo-node``).
 
 With ``TracingConfig: {Mode: Active}`` alone, the service map shows the client, the
 Lambda service and the function, but not the table. Bundle ``aws-xray-sdk`` with the
 code (``pip install aws-xray-sdk -t .``; the seed used a layer) and its ``patch_all()``
-records the SQL calls: the map then shows client -> function -> database, with the
-database call's time. The table lives in SQLite here; a PostgreSQL client patched the
-same way (``psycopg2``) would show up the same.
+wraps boto3: each call's trace then holds, under the function, a ``DynamoDB``
+subsegment for the Scan (``aws.operation`` Scan, ``aws.table_name`` x-ray-demo) with
+its time. boto3 comes with the runtime and finds the server through
+``AWS_ENDPOINT_URL``, which gureum sets.
 """
 
 import json
-import sqlite3
+
+import boto3
 
 try:
     from aws_xray_sdk.core import patch_all
@@ -19,21 +22,7 @@ try:
 except ImportError:  # deployed without the SDK: the platform's segments only
     pass
 
-DATABASE = "/tmp/x-ray-demo.db"
-
-
-def _table():
-    db = sqlite3.connect(DATABASE)
-    db.execute('CREATE TABLE IF NOT EXISTS "x-ray-demo" (id TEXT PRIMARY KEY, name TEXT)')
-    db.execute(
-        "INSERT OR IGNORE INTO \"x-ray-demo\" VALUES ('1', 'cloud'), ('2', 'rain'), ('3', 'sun')"
-    )
-    db.commit()
-    return db
-
 
 def handler(event, context):
-    db = _table()
-    items = [{"id": i, "name": n} for i, n in db.execute('SELECT id, name FROM "x-ray-demo"')]
-    db.close()
+    items = boto3.client("dynamodb").scan(TableName="x-ray-demo")["Items"]
     return {"statusCode": 200, "body": json.dumps(items)}
