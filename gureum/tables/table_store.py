@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import functools
 import hashlib
 import threading
 import time
@@ -52,6 +51,7 @@ from gureum.errors import (
 )
 from gureum.ids import new_uuid
 from gureum.store import Store
+from gureum.store.store import call_in
 from gureum.store.tables import (
     ddb_items,
     ddb_stream_records,
@@ -199,8 +199,7 @@ class Tables:
             self._writer = None
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reads, functools.partial(fn, *args))
+        return await call_in(self._reads, fn, *args)
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sa.Connection]:

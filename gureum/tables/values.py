@@ -146,8 +146,15 @@ def format_number(number: Decimal) -> str:
     return "-" + text if number.is_signed() else text
 
 
+#: Integers already in DynamoDB's form (no sign but minus, no leading zero, at most 38
+#: digits): the common case, which needs no Decimal to validate or normalise.
+_PLAIN_INTEGER = re.compile(r"-?[1-9][0-9]{0,37}|0")
+
+
 def normalize_number(text: object) -> str:
     """A number string validated and normalised (``"1.50"`` is ``"1.5"``)."""
+    if isinstance(text, str) and _PLAIN_INTEGER.fullmatch(text):
+        return text
     return format_number(parse_number(text))
 
 
