@@ -195,6 +195,22 @@ def _limit(params: Mapping[str, Any]) -> int | None:
     return limit
 
 
+def _transact_items(params: Mapping[str, Any]) -> list[Any]:
+    """A transaction's TransactItems: 1 to 100 of them."""
+    items = params.get("TransactItems")
+    if not isinstance(items, list) or not items:
+        raise constraint(
+            items, "transactItems", "Member must have length greater than or equal to 1"
+        )
+    if len(items) > MAX_TRANSACT:
+        raise constraint(
+            "[...]",
+            "transactItems",
+            f"Member must have length less than or equal to {MAX_TRANSACT}",
+        )
+    return items
+
+
 def _digest(value: object) -> str:
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
@@ -971,17 +987,7 @@ class DynamoDBAPI:
         return answer
 
     async def transact_write_items(self, params: dict[str, Any]) -> dict[str, Any]:
-        items = params.get("TransactItems")
-        if not isinstance(items, list) or not items:
-            raise constraint(
-                items, "transactItems", "Member must have length greater than or equal to 1"
-            )
-        if len(items) > MAX_TRANSACT:
-            raise constraint(
-                "[...]",
-                "transactItems",
-                f"Member must have length less than or equal to {MAX_TRANSACT}",
-            )
+        items = _transact_items(params)
         token = params.get("ClientRequestToken")
         if token is not None and (not isinstance(token, str) or not 1 <= len(token) <= 36):
             raise constraint(
@@ -1055,17 +1061,7 @@ class DynamoDBAPI:
         return Mutation(table.name, key, compute, table_id=table.table_id)
 
     async def transact_get_items(self, params: dict[str, Any]) -> dict[str, Any]:
-        items = params.get("TransactItems")
-        if not isinstance(items, list) or not items:
-            raise constraint(
-                items, "transactItems", "Member must have length greater than or equal to 1"
-            )
-        if len(items) > MAX_TRANSACT:
-            raise constraint(
-                "[...]",
-                "transactItems",
-                f"Member must have length less than or equal to {MAX_TRANSACT}",
-            )
+        items = _transact_items(params)
         plans: list[tuple[str, Item, ProjectionExpression | list[str] | None]] = []
         seen: set[tuple[str, bytes, bytes]] = set()
         for entry in items:

@@ -94,18 +94,6 @@ def _response(answer: Answer) -> Response:
     return response
 
 
-def _service_error(
-    service: JsonRpcService,
-    error_type: str,
-    message: str,
-    status: int,
-    query_code: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Response:
-    """An error as ``service`` answers it (namespace, query code, content type)."""
-    return _response(_raw_service_error(service, error_type, message, status, query_code, extra))
-
-
 def _raw_service_error(
     service: JsonRpcService,
     error_type: str,
@@ -114,6 +102,7 @@ def _raw_service_error(
     query_code: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Answer:
+    """An error as ``service`` answers it (namespace, query code, content type)."""
     headers = {}
     if service.query_compatible:
         fault = "Receiver" if status >= 500 else "Sender"
@@ -148,7 +137,9 @@ class JsonRpcEndpoint:
         if service is None:
             return None
         code = getattr(error, "query_code", None)
-        return _service_error(service, error.error_type, error.message, error.status, code)
+        return _response(
+            _raw_service_error(service, error.error_type, error.message, error.status, code)
+        )
 
     async def dispatch(self, request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")

@@ -12,17 +12,25 @@ import pytest
 from tests.conftest import RunningServer, client, make_settings, store_settings, unique_name
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def tables_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+def serve_tables(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, **settings: Any
 ) -> Iterator[RunningServer]:
+    """A server on the engine ``request.param`` names, with ``settings``, for a module."""
     with store_settings(request.param) as overrides:
-        server = RunningServer(make_settings(Path(tmp_path_factory.mktemp("tables")), **overrides))
+        path = Path(tmp_path_factory.mktemp("tables"))
+        server = RunningServer(make_settings(path, **settings, **overrides))
         server.start()
         try:
             yield server
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def tables_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    yield from serve_tables(request, tmp_path_factory)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from gureum.tables.expiry import TableExpiry
 from gureum.tables.shard_iterators import ShardIterator
 from gureum.tables.table_store import sequence_number
 from tests.conftest import RunningServer, client, make_settings, signed_request, store_settings
+from tests.tables.conftest import serve_tables
 
 KEY = [{"AttributeName": "pk", "KeyType": "HASH"}]
 DEFINITIONS = [{"AttributeName": "pk", "AttributeType": "S"}]
@@ -37,16 +38,7 @@ def tables_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     """The tables' server, sweeping for expired items five times a second."""
-    with store_settings(request.param) as overrides:
-        settings = make_settings(
-            Path(tmp_path_factory.mktemp("streams")), table_expiry_interval=0.2, **overrides
-        )
-        server = RunningServer(settings)
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    yield from serve_tables(request, tmp_path_factory, table_expiry_interval=0.2)
 
 
 @pytest.fixture
