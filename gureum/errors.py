@@ -25,6 +25,8 @@
           ├── ServiceException               500
           ├── InvalidRuntimeException        502  the runtime cannot run on this host
           ├── NotImplementedException        501  a part of the API gureum lacks yet
+          ├── NotFoundException              404  the gateway's (apigatewayv2's names), with
+          ├── BadRequestException            400  ConflictException (409)
           ├── TableError                     400  the tables' errors (DynamoDB's names):
           │    ├── ResourceInUseException, ConditionalCheckFailedException,
           │    ├── TransactionCanceledException, TransactionConflictException,
@@ -274,3 +276,23 @@ IdempotentParameterMismatchException = _table_error("IdempotentParameterMismatch
 LimitExceededException = _table_error("LimitExceededException")
 ExpiredIteratorException = _table_error("ExpiredIteratorException")
 TrimmedDataAccessException = _table_error("TrimmedDataAccessException")
+
+
+class NotFoundException(ServiceError):
+    """The API gateway's error for an API or a part of one that is not there."""
+
+    status = 404
+    error_type = "NotFoundException"
+
+
+class BadRequestException(ServiceError):
+    """The API gateway's error for a request it cannot take."""
+
+    error_type = "BadRequestException"
+
+
+class ConflictException(ServiceError):
+    """The API gateway's error for a part that exists already."""
+
+    status = 409
+    error_type = "ConflictException"

@@ -36,6 +36,7 @@ from gureum.frontend.xray_api import XRayAPI
 from gureum.functions.code import CodeStore
 from gureum.functions.layers import LayerRegistry
 from gureum.functions.registry import Change, FunctionChange, FunctionRegistry
+from gureum.gateway.gateway_store import GatewayStore
 from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
 from gureum.queues.queues import Queues
@@ -88,6 +89,7 @@ class Platform:
         self.logs = LogSink(self.log_store)
         self.queues = Queues(self.store)
         self.tables = Tables(self.store, region=region, account_id=account)
+        self.gateway = GatewayStore(self.store)
         self.streams = Streams(self.store)
         self.table_expiry = TableExpiry(
             self.tables, self.streams, interval=settings.table_expiry_interval

@@ -226,3 +226,25 @@ ddb_transaction_tokens = sa.Table(
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
 )
+
+#: The API gateway's APIs (``gureum.gateway``): one row per API, its configuration as
+#: apigatewayv2 names its members (Name, ProtocolType, CorsConfiguration, Tags, ...).
+gateway_apis = sa.Table(
+    "gateway_apis",
+    metadata,
+    sa.Column("api_id", sa.String(16), primary_key=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+#: An API's parts: its routes, integrations, stages and deployments, each under its id
+#: (a stage under its name), its configuration as apigatewayv2 names its members.
+gateway_parts = sa.Table(
+    "gateway_parts",
+    metadata,
+    sa.Column("api_id", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("part_id", sa.String(128), primary_key=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,300 @@
+"""The gateway's configuration in the store: APIs and their parts (routes, integrations,
+stages, deployments), on SQLite or PostgreSQL.
+
+Each API is a row; each part is a row under its API, its kind and its id (a stage's id
+is its name). Configurations are kept as apigatewayv2 names their members (``Name``,
+``RouteKey``, ``IntegrationUri``, ``StageName``, ...), so that the management API reads
+and writes them as they are. Deleting an API deletes its parts in the same transaction.
+
+What serving a request needs of an API (its routes, integrations and stages) is read
+by :meth:`GatewayStore.routing`, kept per node for ``ROUTING_SECONDS``: another node's
+change reaches this one within that time (this node's own changes at once).
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from gureum.errors import ConflictException, NotFoundException
+from gureum.store import Store
+from gureum.store.tables import gateway_apis, gateway_parts
+
+#: API Gateway's ids: ten lower-case letters and digits.
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+ROUTING_SECONDS = 1.0
+KINDS = ("route", "integration", "stage", "deployment")
+
+
+def new_id(length: int = 10) -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    api_id: str
+    config: dict[str, Any]
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    api_id: str
+    kind: str
+    part_id: str
+    config: dict[str, Any]
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """An API as serving reads it: its configuration and its parts by id."""
+
+    api: Api
+    routes: dict[str, Part]
+    integrations: dict[str, Part]
+    stages: dict[str, Part]
+
+
+class GatewayStore:
+    """APIs and their parts on a store; methods are coroutines for the event loop."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        #: api id -> (its routing, when it was read)
+        self._routing: dict[str, tuple[Routing, float]] = {}
+
+    def _forget(self, api_id: str) -> None:
+        self._routing.pop(api_id, None)
+
+    # APIs
+
+    async def create_api(self, config: dict[str, Any], parts: list[Part] | None = None) -> Api:
+        """A new API (a fresh id), with ``parts`` (quick create's) in the same transaction."""
+        return await self.store.run(self._create_api, config, list(parts or ()))
+
+    def _create_api(self, config: dict[str, Any], parts: list[Part]) -> Api:
+        now = _now_ms()
+        api = Api(new_id(), config, now)
+        with self.store.engine.begin() as connection:
+            connection.execute(
+                gateway_apis.insert().values(api_id=api.api_id, config=config, created_ms=now)
+            )
+            for part in parts:
+                connection.execute(
+                    gateway_parts.insert().values(
+                        api_id=api.api_id,
+                        kind=part.kind,
+                        part_id=part.part_id,
+                        config=part.config,
+                        created_ms=now,
+                    )
+                )
+        return api
+
+    async def get_api(self, api_id: str) -> Api:
+        return await self.store.run(self._get_api, api_id)
+
+    def _get_api(self, api_id: str) -> Api:
+        with self.store.engine.connect() as connection:
+            api = self._read_api(connection, api_id)
+        if api is None:
+            raise NotFoundException(f"Invalid API identifier specified {api_id}")
+        return api
+
+    @staticmethod
+    def _read_api(connection: sa.Connection, api_id: str) -> Api | None:
+        row = connection.execute(
+            sa.select(gateway_apis).where(gateway_apis.c.api_id == api_id)
+        ).first()
+        return Api(row.api_id, row.config, row.created_ms) if row is not None else None
+
+    async def list_apis(self) -> list[Api]:
+        return await self.store.run(self._list_apis)
+
+    def _list_apis(self) -> list[Api]:
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(gateway_apis).order_by(gateway_apis.c.created_ms, gateway_apis.c.api_id)
+            ).all()
+        return [Api(row.api_id, row.config, row.created_ms) for row in rows]
+
+    async def update_api(self, api_id: str, change: Callable[[Api], dict[str, Any]]) -> Api:
+        """The API's configuration replaced by ``change(api)`` (which may raise)."""
+        try:
+            return await self.store.run(self._update_api, api_id, change)
+        finally:
+            self._forget(api_id)
+
+    def _update_api(self, api_id: str, change: Callable[[Api], dict[str, Any]]) -> Api:
+        with self.store.engine.begin() as connection:
+            query = sa.select(gateway_apis).where(gateway_apis.c.api_id == api_id)
+            if self.store.dialect == "postgresql":
+                query = query.with_for_update()
+            row = connection.execute(query).first()
+            if row is None:
+                raise NotFoundException(f"Invalid API identifier specified {api_id}")
+            api = Api(row.api_id, row.config, row.created_ms)
+            config = change(api)
+            connection.execute(
+                gateway_apis.update().where(gateway_apis.c.api_id == api_id).values(config=config)
+            )
+        return Api(api_id, config, api.created_ms)
+
+    async def delete_api(self, api_id: str) -> None:
+        try:
+            await self.store.run(self._delete_api, api_id)
+        finally:
+            self._forget(api_id)
+
+    def _delete_api(self, api_id: str) -> None:
+        with self.store.engine.begin() as connection:
+            deleted = connection.execute(
+                gateway_apis.delete().where(gateway_apis.c.api_id == api_id)
+            ).rowcount
+            if not deleted:
+                raise NotFoundException(f"Invalid API identifier specified {api_id}")
+            connection.execute(gateway_parts.delete().where(gateway_parts.c.api_id == api_id))
+
+    # parts
+
+    async def put_part(
+        self,
+        api_id: str,
+        kind: str,
+        part_id: str,
+        change: Callable[[Part | None], dict[str, Any]],
+        *,
+        create: bool,
+    ) -> Part:
+        """Create (``create``) or update a part: its configuration is ``change(current)``
+        (None when it is new), decided in the transaction that writes it. Creating one
+        that exists is a ConflictException; updating one that does not, NotFound."""
+        try:
+            return await self.store.run(self._put_part, api_id, kind, part_id, change, create)
+        finally:
+            self._forget(api_id)
+
+    def _put_part(
+        self,
+        api_id: str,
+        kind: str,
+        part_id: str,
+        change: Callable[[Part | None], dict[str, Any]],
+        create: bool,
+    ) -> Part:
+        c = gateway_parts.c
+        now = _now_ms()
+        with self.store.engine.begin() as connection:
+            if self.store.dialect == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if self._read_api(connection, api_id) is None:
+                raise NotFoundException(f"Invalid API identifier specified {api_id}")
+            query = sa.select(gateway_parts).where(
+                c.api_id == api_id, c.kind == kind, c.part_id == part_id
+            )
+            if self.store.dialect == "postgresql":
+                query = query.with_for_update()
+            row = connection.execute(query).first()
+            current = (
+                Part(api_id, kind, part_id, row.config, row.created_ms) if row is not None else None
+            )
+            if create and current is not None:
+                raise ConflictException(f"{kind.capitalize()} already exists: {part_id}")
+            if not create and current is None:
+                raise NotFoundException(
+                    f"Invalid {kind.capitalize()} identifier specified {part_id}"
+                )
+            config = change(current)
+            if current is None:
+                connection.execute(
+                    gateway_parts.insert().values(
+                        api_id=api_id, kind=kind, part_id=part_id, config=config, created_ms=now
+                    )
+                )
+                return Part(api_id, kind, part_id, config, now)
+            connection.execute(
+                gateway_parts.update()
+                .where(c.api_id == api_id, c.kind == kind, c.part_id == part_id)
+                .values(config=config)
+            )
+            return Part(api_id, kind, part_id, config, current.created_ms)
+
+    async def get_part(self, api_id: str, kind: str, part_id: str) -> Part:
+        parts = await self.list_parts(api_id, kind, part_id)
+        if not parts:
+            raise NotFoundException(f"Invalid {kind.capitalize()} identifier specified {part_id}")
+        return parts[0]
+
+    async def list_parts(self, api_id: str, kind: str, part_id: str | None = None) -> list[Part]:
+        """An API's parts of ``kind`` in the order they were made (NotFound: no API)."""
+        return await self.store.run(self._list_parts, api_id, kind, part_id)
+
+    def _list_parts(self, api_id: str, kind: str, part_id: str | None) -> list[Part]:
+        c = gateway_parts.c
+        query = sa.select(gateway_parts).where(c.api_id == api_id, c.kind == kind)
+        if part_id is not None:
+            query = query.where(c.part_id == part_id)
+        with self.store.engine.connect() as connection:
+            if self._read_api(connection, api_id) is None:
+                raise NotFoundException(f"Invalid API identifier specified {api_id}")
+            rows = connection.execute(query.order_by(c.created_ms, c.part_id)).all()
+        return [Part(r.api_id, r.kind, r.part_id, r.config, r.created_ms) for r in rows]
+
+    async def delete_part(self, api_id: str, kind: str, part_id: str) -> None:
+        try:
+            await self.store.run(self._delete_part, api_id, kind, part_id)
+        finally:
+            self._forget(api_id)
+
+    def _delete_part(self, api_id: str, kind: str, part_id: str) -> None:
+        c = gateway_parts.c
+        with self.store.engine.begin() as connection:
+            if self._read_api(connection, api_id) is None:
+                raise NotFoundException(f"Invalid API identifier specified {api_id}")
+            deleted = connection.execute(
+                gateway_parts.delete().where(
+                    c.api_id == api_id, c.kind == kind, c.part_id == part_id
+                )
+            ).rowcount
+        if not deleted:
+            raise NotFoundException(f"Invalid {kind.capitalize()} identifier specified {part_id}")
+
+    # serving
+
+    async def routing(self, api_id: str) -> Routing | None:
+        """What serving a request of ``api_id`` needs (None: there is no such API)."""
+        cached = self._routing.get(api_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < ROUTING_SECONDS:
+            return cached[0]
+        routing = await self.store.run(self._read_routing, api_id)
+        if routing is None:
+            self._forget(api_id)
+            return None
+        if len(self._routing) > 1000:
+            self._routing.clear()
+        self._routing[api_id] = (routing, now)
+        return routing
+
+    def _read_routing(self, api_id: str) -> Routing | None:
+        c = gateway_parts.c
+        with self.store.engine.connect() as connection:
+            api = self._read_api(connection, api_id)
+            if api is None:
+                return None
+            rows = connection.execute(sa.select(gateway_parts).where(c.api_id == api_id)).all()
+        by_kind: dict[str, dict[str, Part]] = {kind: {} for kind in KINDS}
+        for r in rows:
+            by_kind[r.kind][r.part_id] = Part(r.api_id, r.kind, r.part_id, r.config, r.created_ms)
+        return Routing(api, by_kind["route"], by_kind["integration"], by_kind["stage"])
