@@ -37,6 +37,7 @@ from gureum.functions.code import CodeStore
 from gureum.functions.layers import LayerRegistry
 from gureum.functions.registry import Change, FunctionChange, FunctionRegistry
 from gureum.gateway.gateway_store import GatewayStore
+from gureum.gateway.http_api import HttpApis
 from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
 from gureum.queues.queues import Queues
@@ -145,6 +146,7 @@ class Platform:
             # One node on SQLite: events claimed before a crash have nobody running them.
             release_on_start=self.store.dialect == "sqlite",
         )
+        self.http_apis = HttpApis(self.gateway, self.invoke, region=region, account_id=account)
         self.lambda_api = LambdaAPI(
             functions=self.functions,
             invoke=self.invoke,

@@ -17,6 +17,7 @@ from gureum.frontend import lambda_api, operations, sigv4
 from gureum.frontend.json_rpc import JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.responses import EXCEPTION_HANDLERS, aws_error, unexpected_error
+from gureum.gateway.http_api import HttpApis
 from gureum.platform import Platform
 from gureum.settings import Settings
 
@@ -105,6 +106,7 @@ class Edge:
         *,
         lambda_api: LambdaAPI,
         json_rpc: JsonRpcEndpoint,
+        http_apis: HttpApis | None = None,
         activity: FrontEndActivity,
         secrets: dict[str, str] | None,
         region: str,
@@ -113,6 +115,7 @@ class Edge:
         self.state = app.state
         self.lambda_api = lambda_api
         self.json_rpc = json_rpc
+        self.http_apis = http_apis
         self.activity = activity
         self.secrets = secrets  # None: requests are not authenticated
         self.region = region  # the one region credentials must be scoped to
@@ -137,6 +140,11 @@ class Edge:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.http_apis is not None:
+            address = self.http_apis.addressed(scope)
+            if address is not None:  # an API's invoke URL: not signed
+                await self.http_apis.serve(scope, receive, send, address, None)
+                return
         body = None
         path: str = scope["path"]
         invoked = None
@@ -242,6 +250,7 @@ def create_app(settings: Settings) -> Edge:
         app,
         lambda_api=platform.lambda_api,
         json_rpc=platform.json_rpc,
+        http_apis=platform.http_apis,
         activity=platform.front_end_activity,
         secrets=secrets if settings.auth == "sigv4" else None,
         region=settings.region,

@@ -1,0 +1,241 @@
+"""HTTP APIs served on the edge: a request to an API's invoke URL, routed to its function.
+
+An API is addressed two ways, both on the edge's port and neither needing DNS set-up:
+
+- path-style, ``http://127.0.0.1:9070/_aws/execute-api/{api-id}/{path}`` (what
+  ``ApiEndpoint`` gives, and what works from any client on any machine);
+- host-style, a ``Host`` of ``{api-id}.execute-api.localhost`` (browsers and curl
+  resolve ``*.localhost`` to loopback; elsewhere ``curl --resolve`` or a hosts entry).
+
+The path's first segment names a stage when the API has a stage of that name; otherwise
+the ``$default`` stage takes the whole path. The route is chosen as API Gateway chooses
+it (:mod:`~gureum.gateway.routing`), its integration's function invoked through Front
+End Invoke with the event of the integration's payload format
+(:mod:`~gureum.gateway.http_events`), under the integration's timeout. Invoke URLs are
+not signed (an HTTP API's routes authorize nothing yet), so the edge serves them before
+it checks SigV4.
+
+API Gateway's own answers: no API, stage or route, ``404 {"message":"Not Found"}``; a
+function error or an unusable answer, ``500 {"message":"Internal Server Error"}`` (1.0's
+malformed answer, 502); a throttled function, ``429 {"message":"Too Many Requests"}``;
+the integration's timeout passed, ``503 {"message":"Service Unavailable"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from gureum.errors import ServiceError, TooManyRequestsException
+from gureum.front_end_invoke import Caller, FrontEndInvoke
+from gureum.gateway import http_events
+from gureum.gateway.gateway_store import GatewayStore, Routing
+from gureum.gateway.http_events import HttpRequest, HttpResponse, RequestContext, error_response
+from gureum.gateway.routing import RouteKey, RouteKeyError, match, parse_route_key
+from gureum.ids import new_uuid
+
+logger = logging.getLogger(__name__)
+
+PATH_PREFIX = "/_aws/execute-api/"
+HOST_SUFFIX = ".execute-api.localhost"
+DEFAULT_STAGE = "$default"
+#: An integration's TimeoutInMillis when it names none (HTTP APIs' default and limit).
+DEFAULT_TIMEOUT_MS = 30_000
+#: The largest request body an HTTP API takes (API Gateway: 10 MB).
+MAX_BODY = 10 * 1024 * 1024
+_LAMBDA_PATH = ":lambda:path/2015-03-31/functions/"
+
+
+@functools.lru_cache(maxsize=4096)
+def _route_key(text: str) -> RouteKey | None:
+    try:
+        return parse_route_key(text)
+    except RouteKeyError:
+        return None
+
+
+def function_of(uri: str) -> str:
+    """The function (name or ARN, perhaps qualified) an integration's URI names: a
+    function ARN as it is, or API Gateway's ``arn:aws:apigateway:...:lambda:path/
+    2015-03-31/functions/ARN/invocations`` form."""
+    if _LAMBDA_PATH in uri:
+        return uri.split(_LAMBDA_PATH, 1)[1].removesuffix("/invocations")
+    return uri
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+class HttpApis:
+    """The edge's part for HTTP APIs' invoke URLs."""
+
+    def __init__(
+        self, gateway: GatewayStore, invoke: FrontEndInvoke, *, region: str, account_id: str
+    ) -> None:
+        self.gateway = gateway
+        self.invoke = invoke
+        self.region = region
+        self.account_id = account_id
+
+    def addressed(self, scope: Scope) -> tuple[str, str, str] | None:
+        """(API id, raw path after the API's address, domain name) when ``scope`` is a
+        request to an API's invoke URL; None otherwise."""
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        raw = raw.partition("?")[0]
+        if raw.startswith(PATH_PREFIX):
+            api_id, _, rest = raw[len(PATH_PREFIX) :].partition("/")
+            if api_id:
+                return api_id, "/" + rest, api_id + HOST_SUFFIX
+            return None
+        host = _header(scope, b"host")
+        if host is not None:
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.endswith(HOST_SUFFIX) and len(name) > len(HOST_SUFFIX):
+                return name[: -len(HOST_SUFFIX)], raw or "/", name
+        return None
+
+    async def serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        address: tuple[str, str, str],
+        body: bytes | None,
+    ) -> None:
+        try:
+            if body is None:
+                body = await _read(receive)
+            response = await self.respond(scope, address, body)
+        except _TooLarge:
+            response = error_response(413, "Request Entity Too Large")
+        except Exception:
+            logger.exception("the gateway failed a request")
+            response = error_response(500, "Internal Server Error")
+        headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        headers.append((b"apigw-requestid", new_uuid().encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def respond(
+        self, scope: Scope, address: tuple[str, str, str], body: bytes
+    ) -> HttpResponse:
+        api_id, raw_path, domain = address
+        routing = await self.gateway.routing(api_id)
+        if routing is None or routing.api.config.get("ProtocolType", "HTTP") != "HTTP":
+            return error_response(404, "Not Found")
+        stage, route_path = _stage(routing, raw_path)
+        if stage is None:
+            return error_response(404, "Not Found")
+        method = scope["method"]
+        routes = [
+            (route_id, key)
+            for route_id, part in routing.routes.items()
+            if (key := _route_key(str(part.config.get("RouteKey", "")))) is not None
+        ]
+        chosen = match(routes, method, route_path)
+        if chosen is None:
+            return error_response(404, "Not Found")
+        target = str(routing.routes[chosen.route_id].config.get("Target") or "")
+        integration = routing.integrations.get(target.removeprefix("integrations/"))
+        if integration is None:
+            return error_response(500, "Internal Server Error")
+        config = integration.config
+        client = scope.get("client") or ("127.0.0.1", 0)
+        request = HttpRequest(
+            method=method,
+            raw_path=raw_path,
+            route_path=route_path,
+            raw_query=scope.get("query_string", b"").decode("latin-1"),
+            headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]],
+            body=body,
+            source_ip=str(client[0]),
+            protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+        )
+        request_id = new_uuid()
+        stage_config = routing.stages[stage].config
+        context = RequestContext(
+            api_id=api_id,
+            account_id=self.account_id,
+            domain_name=domain,
+            stage=stage,
+            route_key=chosen.key.text,
+            request_id=request_id,
+            time_ms=int(time.time() * 1000),
+            path_parameters=chosen.path_parameters,
+            stage_variables=stage_config.get("StageVariables") or {},
+        )
+        version = str(config.get("PayloadFormatVersion", "2.0"))
+        if version == "1.0":
+            resource = "/" + "/".join(chosen.key.segments) if chosen.key.method else chosen.key.text
+            event = http_events.event_v1(request, context, resource)
+        else:
+            event = http_events.event_v2(request, context)
+        timeout = int(config.get("TimeoutInMillis") or DEFAULT_TIMEOUT_MS) / 1000
+        caller = Caller(request_id, trace_header=_header(scope, b"x-amzn-trace-id"))
+        try:
+            invoked = await asyncio.wait_for(
+                self.invoke.invoke(
+                    function_of(str(config.get("IntegrationUri", ""))),
+                    None,
+                    orjson.dumps(event),
+                    "RequestResponse",
+                    caller,
+                ),
+                timeout,
+            )
+        except TimeoutError:
+            return error_response(503, "Service Unavailable")
+        except TooManyRequestsException:
+            return error_response(429, "Too Many Requests")
+        except ServiceError:
+            return error_response(500, "Internal Server Error")
+        outcome = invoked.outcome
+        if outcome is None or outcome.function_error:
+            return error_response(500, "Internal Server Error")
+        if version == "1.0":
+            return http_events.response_v1(outcome.body)
+        return http_events.response_v2(outcome.body)
+
+
+def _stage(routing: Routing, raw_path: str) -> tuple[str | None, str]:
+    """The stage a path names and the path within it: a first segment naming a stage of
+    the API, or else the ``$default`` stage with the whole path."""
+    first, _, rest = raw_path.lstrip("/").partition("/")
+    if first and first != DEFAULT_STAGE and first in routing.stages:
+        return first, "/" + rest
+    if DEFAULT_STAGE in routing.stages:
+        return DEFAULT_STAGE, raw_path
+    return None, raw_path
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Any = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
