@@ -37,6 +37,7 @@ from gureum.functions.code import CodeStore
 from gureum.functions.layers import LayerRegistry
 from gureum.functions.registry import Change, FunctionChange, FunctionRegistry
 from gureum.gateway.gateway_store import GatewayStore
+from gureum.gateway.management_api import ManagementAPI
 from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
 from gureum.queues.queues import Queues
@@ -153,6 +154,7 @@ class Platform:
             account_id=account,
         )
         self.layers_api = LayersAPI(self.layers)
+        self.gateway_api = ManagementAPI(self.gateway, region=region, account_id=account)
         self.xray_api = XRayAPI(self.traces, self.sampling_rules, account_id=account)
         self.json_rpc = JsonRpcEndpoint(
             [
@@ -174,6 +176,7 @@ class Platform:
         return [
             *self.lambda_api.routes(),
             *self.layers_api.routes(),
+            *self.gateway_api.routes(),
             *self.xray_api.routes(),
             *self.json_rpc.routes(),
         ]
