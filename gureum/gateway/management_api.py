@@ -529,8 +529,12 @@ class ManagementAPI:
                 raise BadRequestException(
                     f"Invalid deployment identifier specified {deployment}"
                 ) from None
-        config["LastUpdatedDate"] = _now_ms()
         return config
+
+    @staticmethod
+    def _stamped(config: dict[str, Any]) -> Callable[[Part | None], dict[str, Any]]:
+        """A stage's change, stamped in the transaction that writes it."""
+        return lambda _: {**config, "LastUpdatedDate": _now_ms()}
 
     async def create_stage(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
@@ -543,7 +547,7 @@ class ManagementAPI:
             deployment = await self._deploy(api.api_id, None, auto=True)
             config["DeploymentId"] = deployment.part_id
         try:
-            part = await self._put(api.api_id, "stage", name, lambda _: config, create=True)
+            part = await self._put(api.api_id, "stage", name, self._stamped(config), create=True)
         except ConflictException:
             raise ConflictException(f"Stage already exists: {name}") from None
         return self._answer("CreateStage", self._part_shape(part), 201)
@@ -560,7 +564,7 @@ class ManagementAPI:
         if config["AutoDeploy"] and not current.config.get("AutoDeploy"):
             deployment = await self._deploy(api.api_id, None, auto=True)
             config["DeploymentId"] = deployment.part_id
-        part = await self._put(api.api_id, "stage", name, lambda _: config, create=False)
+        part = await self._put(api.api_id, "stage", name, self._stamped(config), create=False)
         return self._answer("UpdateStage", self._part_shape(part))
 
     async def get_stage(self, request: Request) -> Response:
