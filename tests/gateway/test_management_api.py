@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -450,3 +452,16 @@ def test_lambda_and_the_gateway_share_the_edge(gateway_server: RunningServer, gw
     lam = client("lambda", gateway_server.endpoint)
     assert "Functions" in lam.list_functions()
     assert "Items" in gw.get_apis()
+
+
+def test_a_tags_request_must_be_signed_for_api_gateway(
+    gateway_server: RunningServer, api_id: str
+) -> None:
+    arn = urllib.parse.quote(f"arn:aws:apigateway:us-east-1::/apis/{api_id}", safe="")
+    url = f"{gateway_server.endpoint}/v2/tags/{arn}"
+    with urllib.request.urlopen(signed_request(url, service="apigateway")) as answer:
+        assert json.loads(answer.read()) == {"tags": {}}
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(signed_request(url, service="lambda"))
+    assert raised.value.code == 403
+    assert "scoped to correct service: 'apigateway'" in raised.value.read().decode()
