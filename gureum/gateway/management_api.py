@@ -446,7 +446,19 @@ class ManagementAPI:
         return await self._list(request, "integration", "GetIntegrations")
 
     async def delete_integration(self, request: Request) -> Response:
-        return await self._delete(request, "integration", "integration_id")
+        """As API Gateway: refused while a route targets the integration (under the lock
+        routes are written under on this node)."""
+        api = await self._api(request.path_params["api_id"])
+        target = f"integrations/{request.path_params['integration_id']}"
+        async with self._route_lock(api.api_id):
+            routes = await self.gateway.list_parts(api.api_id, "route")
+            using = [route.part_id for route in routes if route.config.get("Target") == target]
+            if using:
+                raise ConflictException(
+                    "Cannot delete Integration because it is referenced by the following "
+                    f"Routes with Ids: [{', '.join(using)}]"
+                )
+            return await self._delete(request, "integration", "integration_id")
 
     # routes
 

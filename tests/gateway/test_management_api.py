@@ -294,6 +294,12 @@ def test_routes(gw: Any, api_id: str) -> None:
     page = gw.get_routes(ApiId=api_id, MaxResults="2")
     rest = gw.get_routes(ApiId=api_id, MaxResults="2", NextToken=page["NextToken"])
     assert len(page["Items"]) == 2 and len(rest["Items"]) == 1 and "NextToken" not in rest
+    with pytest.raises(gw.exceptions.ConflictException) as raised:
+        gw.delete_integration(ApiId=api_id, IntegrationId=integration_id)
+    assert raised.value.response["Error"]["Message"] == (
+        "Cannot delete Integration because it is referenced by the following Routes with Ids: "
+        f"[{route_id}, {proxy['RouteId']}]"
+    )
     gw.delete_route(ApiId=api_id, RouteId=route_id)
     with pytest.raises(gw.exceptions.NotFoundException, match="Invalid Route identifier"):
         gw.get_route(ApiId=api_id, RouteId=route_id)
