@@ -26,7 +26,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gureum.errors import BadRequestException, ConflictException, NotFoundException
+from gureum.errors import (
+    BadRequestException,
+    ConflictException,
+    InvalidRequestContentException,
+    NotFoundException,
+)
 from gureum.frontend import operations
 from gureum.frontend.responses import aws_json, json_body
 from gureum.gateway import config as rules
@@ -138,6 +143,14 @@ def to_wire(shape: Shape, value: Any) -> Any:
     if shape.type_name == "timestamp":
         return iso8601(int(value))
     return value
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or API Gateway's error for a body that is not one."""
+    try:
+        return await json_body(request)
+    except InvalidRequestContentException as error:
+        raise BadRequestException(f"Invalid request body: {error.message}") from None
 
 
 def _page_token(item: Api | Part) -> str:
@@ -262,7 +275,7 @@ class ManagementAPI:
     # APIs
 
     async def create_api(self, request: Request) -> Response:
-        given = self._input("CreateApi", await json_body(request), "api")
+        given = self._input("CreateApi", await _body(request), "api")
         name = given.get("Name")
         if not isinstance(name, str) or not name:
             raise BadRequestException("Name is a required parameter for API")
@@ -347,7 +360,7 @@ class ManagementAPI:
 
     async def update_api(self, request: Request) -> Response:
         api_id = request.path_params["api_id"]
-        given = self._input("UpdateApi", await json_body(request), "api")
+        given = self._input("UpdateApi", await _body(request), "api")
         for member in given:
             if member not in UPDATABLE_API:
                 raise BadRequestException(f"gureum does not support {member} on UpdateApi yet")
@@ -421,14 +434,14 @@ class ManagementAPI:
 
     async def create_integration(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
-        given = self._input("CreateIntegration", await json_body(request), "integration")
+        given = self._input("CreateIntegration", await _body(request), "integration")
         config = rules.check_integration(given, api.config["ProtocolType"])
         part = await self._put(api.api_id, "integration", new_id(), lambda _: config, create=True)
         return self._answer("CreateIntegration", self._part_shape(part), 201)
 
     async def update_integration(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
-        given = self._input("UpdateIntegration", await json_body(request), "integration")
+        given = self._input("UpdateIntegration", await _body(request), "integration")
 
         def change(current: Part | None) -> dict[str, Any]:
             assert current is not None
@@ -484,7 +497,7 @@ class ManagementAPI:
 
     async def create_route(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
-        given = self._input("CreateRoute", await json_body(request), "route")
+        given = self._input("CreateRoute", await _body(request), "route")
         config = rules.check_route(given, api.config["ProtocolType"])
         async with self._route_lock(api.api_id):
             await self._check_route(api, config, None)
@@ -494,7 +507,7 @@ class ManagementAPI:
     async def update_route(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
         route_id = request.path_params["route_id"]
-        given = self._input("UpdateRoute", await json_body(request), "route")
+        given = self._input("UpdateRoute", await _body(request), "route")
         current = await self.gateway.get_part(api.api_id, "route", route_id)
         config = rules.check_route({**current.config, **given}, api.config["ProtocolType"])
         async with self._route_lock(api.api_id):
@@ -550,7 +563,7 @@ class ManagementAPI:
 
     async def create_stage(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
-        given = self._input("CreateStage", await json_body(request), "stage")
+        given = self._input("CreateStage", await _body(request), "stage")
         if "StageName" not in given:
             raise BadRequestException("StageName is a required parameter for stage")
         name = rules.check_stage_name(given["StageName"])
@@ -567,7 +580,7 @@ class ManagementAPI:
     async def update_stage(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
         name = request.path_params["stage_name"]
-        given = self._input("UpdateStage", await json_body(request), "stage")
+        given = self._input("UpdateStage", await _body(request), "stage")
         current = await self.gateway.get_part(api.api_id, "stage", name)
         merged = {**current.config, **given}
         if given.get("AutoDeploy") and "DeploymentId" not in given:
@@ -590,7 +603,7 @@ class ManagementAPI:
 
     async def create_deployment(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
-        given = self._input("CreateDeployment", await json_body(request), "deployment")
+        given = self._input("CreateDeployment", await _body(request), "deployment")
         stage_name = given.get("StageName")
         if stage_name is not None:
             stage = await self.gateway.get_part(api.api_id, "stage", stage_name)
@@ -653,7 +666,7 @@ class ManagementAPI:
             raise self._not_found(api_id) from None
 
     async def tag_resource(self, request: Request) -> Response:
-        body = await json_body(request)
+        body = await _body(request)
         shape = self._operation("TagResource").input_shape
         assert shape is not None
         tags = from_wire(shape, body, "body").get("Tags", {})

@@ -452,6 +452,17 @@ def test_a_body_of_the_wrong_type_is_a_bad_request(gateway_server: RunningServer
     assert raised.value.headers["x-amzn-ErrorType"] == "BadRequestException"
     body = json.loads(raised.value.read())
     assert body["message"] == "Invalid request body: Name must be a string"
+    request = signed_request(
+        f"{gateway_server.endpoint}/v2/apis",
+        method="POST",
+        data=b"[1, 2]",
+        headers={"Content-Type": "application/json"},
+        service="apigateway",
+    )
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request)
+    assert raised.value.code == 400
+    assert raised.value.headers["x-amzn-ErrorType"] == "BadRequestException"
 
 
 def test_lambda_and_the_gateway_share_the_edge(gateway_server: RunningServer, gw: Any) -> None:
