@@ -38,6 +38,7 @@ from gureum.functions.layers import LayerRegistry
 from gureum.functions.registry import Change, FunctionChange, FunctionRegistry
 from gureum.gateway.gateway_store import GatewayStore
 from gureum.gateway.http_api import HttpApis
+from gureum.gateway.management_api import ManagementAPI
 from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
 from gureum.queues.queues import Queues
@@ -155,6 +156,7 @@ class Platform:
             account_id=account,
         )
         self.layers_api = LayersAPI(self.layers)
+        self.gateway_api = ManagementAPI(self.gateway, region=region, account_id=account)
         self.xray_api = XRayAPI(self.traces, self.sampling_rules, account_id=account)
         self.json_rpc = JsonRpcEndpoint(
             [
@@ -176,6 +178,7 @@ class Platform:
         return [
             *self.lambda_api.routes(),
             *self.layers_api.routes(),
+            *self.gateway_api.routes(),
             *self.xray_api.routes(),
             *self.json_rpc.routes(),
         ]

@@ -132,8 +132,10 @@ class Edge:
         if target is not None:
             service = self.json_rpc.service(target)
             return operations.signing_name(service.model) if service is not None else None
-        path: str = scope["path"]
-        return operations.rest_signing_name(scope["method"], path)
+        # The raw path: an ARN in a path (apigatewayv2's /v2/tags/{resource-arn}) keeps
+        # its slashes encoded there, as the operation's one path segment.
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        return operations.rest_signing_name(scope["method"], raw.decode("latin-1"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.activity.requests += 1

@@ -19,7 +19,7 @@ from botocore.loaders import create_loader
 from gureum.errors import NotImplementedException
 
 #: The rest-protocol services the edge serves: botocore's name and the name users know.
-REST_SERVICES = {"lambda": "Lambda", "xray": "X-Ray"}
+REST_SERVICES = {"lambda": "Lambda", "xray": "X-Ray", "apigatewayv2": "API Gateway"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,11 @@ def rest_operation(method: str, path: str, query: str) -> RestOperation | None:
     if not matches:
         return None
     return max(matches, key=lambda op: (len(op.query_keys), op.literal))
+
+
+def service_model(service: str) -> dict[str, object]:
+    """botocore's model of ``service`` (``apigatewayv2``), loaded once."""
+    return _model(service)
 
 
 def signing_name(model: str) -> str:

@@ -23,6 +23,11 @@ def test_rest_operations_are_matched_by_method_path_and_query() -> None:
     assert listing is not None and listing.name == "ListLayers"
     group = rest_operation("POST", "/CreateGroup", "")
     assert group is not None and (group.service, group.name) == ("X-Ray", "CreateGroup")
+    cors = rest_operation("DELETE", "/v2/apis/abc/cors", "")
+    assert cors is not None and (cors.service, cors.name) == (
+        "API Gateway",
+        "DeleteCorsConfiguration",
+    )
     assert rest_operation("POST", "/2018-10-31/nothing", "") is None
     assert rest_operation("PATCH", "/2018-10-31/layers/x/versions", "") is None
 
@@ -51,6 +56,10 @@ def test_one_unimplemented_operation_per_service(gureum_server: RunningServer) -
     _not_implemented(xray.create_group, "CreateGroup", GroupName="g")
     dynamodb = client("dynamodb", endpoint)
     _not_implemented(dynamodb.create_backup, "CreateBackup", TableName="tbl", BackupName="bkp")
+    gateway = client("apigatewayv2", endpoint)
+    api_id = gateway.create_api(Name="not-implemented", ProtocolType="HTTP")["ApiId"]
+    _not_implemented(gateway.delete_cors_configuration, "DeleteCorsConfiguration", ApiId=api_id)
+    _not_implemented(gateway.get_authorizers, "GetAuthorizers", ApiId=api_id)
 
 
 def test_what_no_service_has_stays_unknown(edge: InProcessEdge) -> None:
