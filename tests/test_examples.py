@@ -282,3 +282,53 @@ def _subsegments(document: dict[str, Any]) -> list[dict[str, Any]]:
     for child in document.get("subsegments") or []:
         found += [child, *_subsegments(child)]
     return found
+
+
+def test_api_gateway_demo_node(start_server: Any) -> None:
+    """The seed's first function, unchanged, behind an HTTP API made by quick create: a
+    plain GET on the API's endpoint answers the table's records."""
+    import shutil
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.conftest import client
+
+    if shutil.which("npm") is None:
+        pytest.skip("needs npm (scripts/services installs it)")
+    runtime = node_runtime()
+    server = start_server()
+    subprocess.run(
+        [sys.executable, "-m", "gureum", "runtimes", "install", "nodejs", "aws-sdk@2"]
+        + ["--data-dir", str(server.settings.data_dir)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    dynamodb = client("dynamodb", server.endpoint)
+    dynamodb.create_table(
+        TableName="x-ray-demo",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName="x-ray-demo", Item={"id": {"S": "1"}, "name": {"S": "cloud"}})
+    lam = client("lambda", server.endpoint)
+    function = lam.create_function(
+        FunctionName="x-ray-demo",
+        Runtime=runtime,
+        Role=ROLE,
+        Handler="index.handler",
+        Timeout=30,
+        Code={
+            "ZipFile": zip_files(
+                {"index.js": (EXAMPLES / "api-gateway-demo-node" / "index.js").read_text()}
+            )
+        },
+    )
+    api = client("apigatewayv2", server.endpoint).create_api(
+        Name="demo", ProtocolType="HTTP", Target=function["FunctionArn"]
+    )
+    with urllib.request.urlopen(api["ApiEndpoint"] + "/", timeout=60) as answer:
+        assert answer.status == 200
+        assert json.loads(answer.read()) == [{"id": {"S": "1"}, "name": {"S": "cloud"}}]

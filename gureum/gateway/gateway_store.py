@@ -176,12 +176,17 @@ class GatewayStore:
         change: Callable[[Part | None], dict[str, Any]],
         *,
         create: bool,
+        check: Callable[[list[Part], dict[str, Any]], None] | None = None,
     ) -> Part:
         """Create (``create``) or update a part: its configuration is ``change(current)``
-        (None when it is new), decided in the transaction that writes it. Creating one
-        that exists is a ConflictException; updating one that does not, NotFound."""
+        (None when it is new), and ``check(the API's other parts, configuration)`` may
+        refuse it, both decided in the transaction that writes it, which holds the API
+        (so that nodes checking one API's parts against each other take turns). Creating
+        one that exists is a ConflictException; updating one that does not, NotFound."""
         try:
-            return await self.store.run(self._put_part, api_id, kind, part_id, change, create)
+            return await self.store.run(
+                self._put_part, api_id, kind, part_id, change, create, check
+            )
         finally:
             self._forget(api_id)
 
@@ -192,14 +197,12 @@ class GatewayStore:
         part_id: str,
         change: Callable[[Part | None], dict[str, Any]],
         create: bool,
+        check: Callable[[list[Part], dict[str, Any]], None] | None,
     ) -> Part:
         c = gateway_parts.c
         now = _now_ms()
         with self.store.engine.begin() as connection:
-            if self.store.dialect == "sqlite":
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            if self._read_api(connection, api_id) is None:
-                raise NotFoundException(f"Invalid API identifier specified {api_id}")
+            self._hold_api(connection, api_id)
             query = sa.select(gateway_parts).where(
                 c.api_id == api_id, c.kind == kind, c.part_id == part_id
             )
@@ -216,6 +219,9 @@ class GatewayStore:
                     f"Invalid {kind.capitalize()} identifier specified {part_id}"
                 )
             config = change(current)
+            if check is not None:
+                others = [p for p in self._parts(connection, api_id) if p.part_id != part_id]
+                check(others, config)
             if current is None:
                 connection.execute(
                     gateway_parts.insert().values(
@@ -251,17 +257,28 @@ class GatewayStore:
             rows = connection.execute(query.order_by(c.created_ms, c.part_id)).all()
         return [Part(r.api_id, r.kind, r.part_id, r.config, r.created_ms) for r in rows]
 
-    async def delete_part(self, api_id: str, kind: str, part_id: str) -> None:
+    async def delete_part(
+        self,
+        api_id: str,
+        kind: str,
+        part_id: str,
+        check: Callable[[list[Part]], None] | None = None,
+    ) -> None:
+        """Delete a part; ``check(the API's parts)`` may refuse it, in the transaction
+        that deletes it (which holds the API, as :meth:`put_part`'s does)."""
         try:
-            await self.store.run(self._delete_part, api_id, kind, part_id)
+            await self.store.run(self._delete_part, api_id, kind, part_id, check)
         finally:
             self._forget(api_id)
 
-    def _delete_part(self, api_id: str, kind: str, part_id: str) -> None:
+    def _delete_part(
+        self, api_id: str, kind: str, part_id: str, check: Callable[[list[Part]], None] | None
+    ) -> None:
         c = gateway_parts.c
         with self.store.engine.begin() as connection:
-            if self._read_api(connection, api_id) is None:
-                raise NotFoundException(f"Invalid API identifier specified {api_id}")
+            self._hold_api(connection, api_id)
+            if check is not None:
+                check(self._parts(connection, api_id))
             deleted = connection.execute(
                 gateway_parts.delete().where(
                     c.api_id == api_id, c.kind == kind, c.part_id == part_id
@@ -269,6 +286,25 @@ class GatewayStore:
             ).rowcount
         if not deleted:
             raise NotFoundException(f"Invalid {kind.capitalize()} identifier specified {part_id}")
+
+    def _hold_api(self, connection: sa.Connection, api_id: str) -> None:
+        """Take the API for this transaction (NotFound if there is none): SQLite's write
+        lock at once, or the API's row on PostgreSQL."""
+        if self.store.dialect == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        query = sa.select(gateway_apis.c.api_id).where(gateway_apis.c.api_id == api_id)
+        if self.store.dialect == "postgresql":
+            query = query.with_for_update()
+        if connection.execute(query).first() is None:
+            raise NotFoundException(f"Invalid API identifier specified {api_id}")
+
+    @staticmethod
+    def _parts(connection: sa.Connection, api_id: str) -> list[Part]:
+        c = gateway_parts.c
+        rows = connection.execute(
+            sa.select(gateway_parts).where(c.api_id == api_id).order_by(c.created_ms, c.part_id)
+        ).all()
+        return [Part(r.api_id, r.kind, r.part_id, r.config, r.created_ms) for r in rows]
 
     # serving
 

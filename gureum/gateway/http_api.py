@@ -32,12 +32,12 @@ from typing import Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from gureum.errors import ServiceError, TooManyRequestsException
+from gureum.errors import BadRequestException, ServiceError, TooManyRequestsException
 from gureum.front_end_invoke import Caller, FrontEndInvoke
 from gureum.gateway import http_events
 from gureum.gateway.gateway_store import GatewayStore, Routing
 from gureum.gateway.http_events import HttpRequest, HttpResponse, RequestContext, error_response
-from gureum.gateway.routing import RouteKey, RouteKeyError, match, parse_route_key
+from gureum.gateway.routing import RouteKey, match, route_key
 from gureum.ids import new_uuid
 
 logger = logging.getLogger(__name__)
@@ -55,8 +55,8 @@ _LAMBDA_PATH = ":lambda:path/2015-03-31/functions/"
 @functools.lru_cache(maxsize=4096)
 def _route_key(text: str) -> RouteKey | None:
     try:
-        return parse_route_key(text)
-    except RouteKeyError:
+        return route_key(text)
+    except BadRequestException:
         return None
 
 

@@ -12,7 +12,6 @@ other integration types). See docs/gateway.md.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import datetime
@@ -197,8 +196,6 @@ class ManagementAPI:
         self.gateway = gateway
         self.region = region
         self.account_id = account_id
-        #: api id -> the lock under which this node checks a route key is unique.
-        self._route_locks: dict[str, asyncio.Lock] = {}
 
     # shapes
 
@@ -391,7 +388,6 @@ class ManagementAPI:
             await self.gateway.delete_api(api_id)
         except NotFoundException:
             raise self._not_found(api_id) from None
-        self._route_locks.pop(api_id, None)
         return aws_json(None, 204)
 
     # parts: the shared paths
@@ -422,9 +418,12 @@ class ManagementAPI:
         change: Callable[[Part | None], dict[str, Any]],
         *,
         create: bool,
+        check: Callable[[list[Part], dict[str, Any]], None] | None = None,
     ) -> Part:
         try:
-            return await self.gateway.put_part(api_id, kind, part_id, change, create=create)
+            return await self.gateway.put_part(
+                api_id, kind, part_id, change, create=create, check=check
+            )
         except NotFoundException as error:
             if error.message.startswith("Invalid API identifier"):
                 raise self._not_found(api_id) from None
@@ -459,49 +458,51 @@ class ManagementAPI:
         return await self._list(request, "integration", "GetIntegrations")
 
     async def delete_integration(self, request: Request) -> Response:
-        """As API Gateway: refused while a route targets the integration (under the lock
-        routes are written under on this node)."""
+        """As API Gateway: refused while a route targets the integration (decided in the
+        transaction that deletes it)."""
         api = await self._api(request.path_params["api_id"])
-        target = f"integrations/{request.path_params['integration_id']}"
-        async with self._route_lock(api.api_id):
-            routes = await self.gateway.list_parts(api.api_id, "route")
-            using = [route.part_id for route in routes if route.config.get("Target") == target]
+        integration_id = request.path_params["integration_id"]
+        target = f"integrations/{integration_id}"
+
+        def unused(parts: list[Part]) -> None:
+            using = [
+                p.part_id for p in parts if p.kind == "route" and p.config.get("Target") == target
+            ]
             if using:
                 raise ConflictException(
                     "Cannot delete Integration because it is referenced by the following "
                     f"Routes with Ids: [{', '.join(using)}]"
                 )
-            return await self._delete(request, "integration", "integration_id")
+
+        await self.gateway.delete_part(api.api_id, "integration", integration_id, unused)
+        return aws_json(None, 204)
 
     # routes
 
-    async def _check_route(self, api: Api, config: dict[str, Any], route_id: str | None) -> None:
-        """A route's target is an integration of the API; its key is the API's only one."""
+    @staticmethod
+    def _check_route(parts: list[Part], config: dict[str, Any]) -> None:
+        """A route's target is an integration of the API; its key is the API's only one
+        (checked against the API's other parts in the transaction that writes it)."""
         if "Target" in config:
             integration_id = rules.integration_of_target(config["Target"])
-            try:
-                await self.gateway.get_part(api.api_id, "integration", integration_id)
-            except NotFoundException:
+            if not any(p.kind == "integration" and p.part_id == integration_id for p in parts):
                 raise BadRequestException(
                     f"Invalid integration identifier specified {integration_id}"
-                ) from None
-        for route in await self.gateway.list_parts(api.api_id, "route"):
-            if route.part_id != route_id and route.config.get("RouteKey") == config["RouteKey"]:
+                )
+        for route in parts:
+            if route.kind == "route" and route.config.get("RouteKey") == config["RouteKey"]:
                 raise ConflictException(
                     f"Unable to create route {config['RouteKey']}: the API already has a "
                     f"route with that key ({route.part_id})"
                 )
 
-    def _route_lock(self, api_id: str) -> asyncio.Lock:
-        return self._route_locks.setdefault(api_id, asyncio.Lock())
-
     async def create_route(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
         given = self._input("CreateRoute", await _body(request), "route")
         config = rules.check_route(given, api.config["ProtocolType"])
-        async with self._route_lock(api.api_id):
-            await self._check_route(api, config, None)
-            part = await self._put(api.api_id, "route", new_id(), lambda _: config, create=True)
+        part = await self._put(
+            api.api_id, "route", new_id(), lambda _: config, create=True, check=self._check_route
+        )
         return self._answer("CreateRoute", self._part_shape(part), 201)
 
     async def update_route(self, request: Request) -> Response:
@@ -510,15 +511,14 @@ class ManagementAPI:
         given = self._input("UpdateRoute", await _body(request), "route")
         current = await self.gateway.get_part(api.api_id, "route", route_id)
         config = rules.check_route({**current.config, **given}, api.config["ProtocolType"])
-        async with self._route_lock(api.api_id):
-            await self._check_route(api, config, route_id)
-            part = await self._put(
-                api.api_id,
-                "route",
-                route_id,
-                lambda now: {**now.config, **given} if now is not None else config,
-                create=False,
-            )
+        part = await self._put(
+            api.api_id,
+            "route",
+            route_id,
+            lambda now: {**now.config, **given} if now is not None else config,
+            create=False,
+            check=self._check_route,
+        )
         return self._answer("UpdateRoute", self._part_shape(part))
 
     async def get_route(self, request: Request) -> Response:

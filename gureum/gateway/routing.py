@@ -16,16 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+from gureum.gateway.config import DEFAULT_ROUTE, parse_route_key
+
 _VARIABLE = re.compile(r"\{([A-Za-z0-9._-]+)(\+?)\}")
-
-
-class RouteKeyError(ValueError):
-    """A route key API Gateway would refuse; ``message`` is its reason."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,30 +38,13 @@ class RouteKey:
         return sum(1 for segment in self.segments if segment.startswith("{"))
 
 
-def parse_route_key(text: str) -> RouteKey:
-    """``$default`` or ``METHOD /path``, checked as CreateRoute checks it."""
-    if text == "$default":
+def route_key(text: str) -> RouteKey:
+    """A route key for matching, checked as CreateRoute checks it
+    (:func:`gureum.gateway.config.parse_route_key`: BadRequestException if it is not one)."""
+    method, path = parse_route_key(text)
+    if method == DEFAULT_ROUTE:
         return RouteKey(text, None, ())
-    method, _, path = text.partition(" ")
-    if method not in METHODS or not path.startswith("/"):
-        raise RouteKeyError(
-            f"Invalid route key: {text}. A route key must be $default or an HTTP method "
-            "(ANY, GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS) and a path starting with /"
-        )
     segments = tuple(path.strip("/").split("/")) if path.strip("/") else ()
-    for position, segment in enumerate(segments):
-        if not segment:
-            raise RouteKeyError(f"Invalid route key: {text}. Empty path segment")
-        if "{" in segment or "}" in segment:
-            found = _VARIABLE.fullmatch(segment)
-            if found is None:
-                raise RouteKeyError(
-                    f"Invalid route key: {text}. A path variable must be a whole segment"
-                )
-            if found.group(2) and position != len(segments) - 1:
-                raise RouteKeyError(
-                    f"Invalid route key: {text}. A greedy path variable must be the last segment"
-                )
     return RouteKey(text, method, segments)
 
 

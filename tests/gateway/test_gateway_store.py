@@ -61,3 +61,38 @@ def test_apis_and_their_parts(store: Store) -> None:
             await gateway.delete_api(api.api_id)
 
     run(store, body)
+
+
+def test_a_check_decides_inside_the_write_for_every_node(store: Store) -> None:
+    """Two nodes creating a route of the same key at once: the check against the API's
+    other parts runs in each write's transaction, which holds the API, so one wins."""
+
+    def unique_key(parts: list[Part], config: dict[str, Any]) -> None:
+        if any(p.config.get("RouteKey") == config["RouteKey"] for p in parts):
+            raise ConflictException("taken")
+
+    async def body(gateway: GatewayStore) -> list[Any]:
+        api = await gateway.create_api({"Name": "race", "ProtocolType": "HTTP"})
+        other_store = Store(store.url)
+        other = GatewayStore(other_store)
+        try:
+            return await asyncio.gather(
+                *(
+                    (gateway if n % 2 else other).put_part(
+                        api.api_id,
+                        "route",
+                        f"r{n}",
+                        lambda _: {"RouteKey": "GET /same"},
+                        create=True,
+                        check=unique_key,
+                    )
+                    for n in range(6)
+                ),
+                return_exceptions=True,
+            )
+        finally:
+            other_store.close()
+
+    outcomes = run(store, body)
+    assert sum(isinstance(o, Part) for o in outcomes) == 1
+    assert sum(isinstance(o, ConflictException) for o in outcomes) == 5

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gureum.gateway.routing import RouteKeyError, match, parse_route_key
+from gureum.errors import BadRequestException
+from gureum.gateway.routing import match, route_key
 
 
 @pytest.mark.parametrize(
@@ -12,21 +13,21 @@ from gureum.gateway.routing import RouteKeyError, match, parse_route_key
     ["GET", "FETCH /x", "GET x", "GET /a//b", "GET /{proxy+}/more", "GET /a{b}", "get /x"],
 )
 def test_route_keys_refused(text: str) -> None:
-    with pytest.raises(RouteKeyError):
-        parse_route_key(text)
+    with pytest.raises(BadRequestException):
+        route_key(text)
 
 
 def test_route_keys() -> None:
-    key = parse_route_key("ANY /users/{id}/{rest+}")
+    key = route_key("ANY /users/{id}/{rest+}")
     assert key.method == "ANY" and key.segments == ("users", "{id}", "{rest+}")
     assert key.greedy and key.variables == 2
-    assert parse_route_key("$default").method is None
-    assert parse_route_key("GET /").segments == ()
+    assert route_key("$default").method is None
+    assert route_key("GET /").segments == ()
 
 
 def test_choice() -> None:
     routes = [
-        (str(n), parse_route_key(key))
+        (str(n), route_key(key))
         for n, key in enumerate(
             ["GET /", "GET /a/{x}", "GET /a/b", "ANY /a/{x}", "POST /{p+}", "GET /a/{x}/{y+}"]
         )
