@@ -34,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 
 from gureum.errors import BadRequestException, ServiceError, TooManyRequestsException
 from gureum.front_end_invoke import Caller, FrontEndInvoke
-from gureum.gateway import http_events
+from gureum.gateway import cors, http_events
 from gureum.gateway.gateway_store import GatewayStore, Routing
 from gureum.gateway.http_events import HttpRequest, HttpResponse, RequestContext, error_response
 from gureum.gateway.routing import RouteKey, match, route_key
@@ -135,10 +135,29 @@ class HttpApis:
         routing = await self.gateway.routing(api_id)
         if routing is None or routing.api.config.get("ProtocolType", "HTTP") != "HTTP":
             return error_response(404, "Not Found")
+        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
+        method = scope["method"]
+        cors_config = routing.api.config.get("CorsConfiguration")
+        answered = cors.preflight(cors_config, method, headers)
+        if answered is not None:
+            return answered
+        response = await self._route(scope, routing, raw_path, domain, headers, body)
+        return cors.decorate(cors_config, headers, response)
+
+    async def _route(
+        self,
+        scope: Scope,
+        routing: Routing,
+        raw_path: str,
+        domain: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> HttpResponse:
+        api_id = routing.api.api_id
+        method = scope["method"]
         stage, route_path = _stage(routing, raw_path)
         if stage is None:
             return error_response(404, "Not Found")
-        method = scope["method"]
         routes = [
             (route_id, key)
             for route_id, part in routing.routes.items()
@@ -158,7 +177,7 @@ class HttpApis:
             raw_path=raw_path,
             route_path=route_path,
             raw_query=scope.get("query_string", b"").decode("latin-1"),
-            headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]],
+            headers=headers,
             body=body,
             source_ip=str(client[0]),
             protocol=f"HTTP/{scope.get('http_version', '1.1')}",

@@ -222,3 +222,46 @@ def test_host_style_address(gureum_server: RunningServer, echo: str) -> None:
         event = json.loads(answer.read())
     assert event["requestContext"]["domainName"] == f"{api}.execute-api.localhost"
     assert event["rawPath"] == "/hello"
+
+
+def test_cors_as_api_gateway_answers_it(gureum_server: RunningServer, echo: str) -> None:
+    from tests.conftest import client
+
+    gateway = client("apigatewayv2", gureum_server.endpoint)
+    api = gateway.create_api(
+        Name="cors",
+        ProtocolType="HTTP",
+        Target=f"arn:aws:lambda:us-east-1:000000000000:function:{echo}",
+        CorsConfiguration={
+            "AllowOrigins": ["https://app.example"],
+            "AllowMethods": ["GET", "POST"],
+            "AllowHeaders": ["content-type", "x-token"],
+            "ExposeHeaders": ["x-version"],
+            "MaxAge": 300,
+        },
+    )["ApiId"]
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    status, headers, body, _ = request(
+        gureum_server, api, "/x", method="OPTIONS", headers=preflight
+    )
+    assert (status, body) == (204, b"")  # answered by the gateway: the function never ran
+    assert headers["access-control-allow-origin"] == "https://app.example"
+    assert headers["access-control-allow-methods"] == "GET,POST"
+    assert headers["access-control-allow-headers"] == "content-type,x-token"
+    assert headers["access-control-max-age"] == "300"
+    status, headers, _, _ = request(
+        gureum_server,
+        api,
+        "/x",
+        method="OPTIONS",
+        headers={**preflight, "Origin": "https://evil.example"},
+    )
+    assert status == 204 and "access-control-allow-origin" not in headers
+    status, headers, body, _ = request(
+        gureum_server, api, "/x", headers={"Origin": "https://app.example"}
+    )
+    assert status == 200 and json.loads(body)["requestContext"]["http"]["method"] == "GET"
+    assert headers["access-control-allow-origin"] == "https://app.example"
+    assert headers["access-control-expose-headers"] == "x-version"
+    status, headers, _, _ = request(gureum_server, api, "/x")  # no Origin: no CORS headers
+    assert status == 200 and "access-control-allow-origin" not in headers
