@@ -3,9 +3,9 @@
 ``gureum server`` runs a node (its flags come from the settings table); ``gureum
 runtimes`` lists and installs what the host runs functions with. The other commands
 are clients of a running server, through the same AWS APIs a user's code uses
-(boto3's ``lambda``, ``logs``, ``sqs``, ``dynamodb`` and ``xray`` clients): ``deploy``,
-``invoke``, ``functions``, ``layers``, ``logs``, ``queues``, ``tables``, ``traces``,
-``trace``, ``service-map``.
+(boto3's ``lambda``, ``logs``, ``sqs``, ``dynamodb``, ``apigatewayv2`` and ``xray``
+clients): ``deploy``, ``invoke``, ``functions``, ``layers``, ``logs``, ``queues``,
+``tables``, ``apis``, ``traces``, ``trace``, ``service-map``.
 
 A module per command group, each with a ``register(commands)`` that adds its
 subcommands; what the client commands share is in ``gureum.cli.client``. The group
@@ -19,7 +19,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gureum.cli import functions, layers, logs, queues, runtimes, server, tables, traces
+from gureum.cli import (
+    apis,
+    functions,
+    layers,
+    logs,
+    queues,
+    runtimes,
+    server,
+    tables,
+    traces,
+)
 from gureum.cli.client import CLIError
 
 __all__ = ["CLIError", "build_parser", "main"]
@@ -29,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gureum", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order of ``gureum --help``'s list of commands.
-    for group in (server, runtimes, functions, layers, logs, queues, tables, traces):
+    for group in (server, runtimes, functions, layers, logs, queues, tables, apis, traces):
         group.register(commands)
     return parser
 

@@ -25,6 +25,7 @@ def _command_paths(
 def test_every_command_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
     paths = _command_paths(build_parser())
     assert ("server",) in paths and ("queues", "send") in paths and ("tables", "put") in paths
+    assert ("apis", "create") in paths and ("apis", "url") in paths
     for path in paths:
         code, out, err = run(capsys, *path, "--help")
         assert code == 0, (path, err)
