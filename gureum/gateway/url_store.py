@@ -61,20 +61,29 @@ class UrlStore:
 
     def _create(self, function: str, qualifier: str, config: dict[str, Any]) -> bool:
         now = int(time.time() * 1000)
-        with self.store.engine.begin() as connection:
-            if self._read(connection, function, qualifier) is not None:
-                return False
-            connection.execute(
-                function_urls.insert().values(
-                    function_name=function,
-                    qualifier=qualifier,
-                    url_id=new_url_id(),
-                    config=config,
-                    created_ms=now,
-                    modified_ms=now,
-                )
-            )
+        try:
+            with self.store.engine.begin() as connection:
+                if self._read(connection, function, qualifier) is not None:
+                    return False
+                self._insert(connection, function, qualifier, config, now)
+        except sa.exc.IntegrityError:  # another node's create of the same key came first
+            return False
         return True
+
+    @staticmethod
+    def _insert(
+        connection: sa.Connection, function: str, qualifier: str, config: dict[str, Any], now: int
+    ) -> None:
+        connection.execute(
+            function_urls.insert().values(
+                function_name=function,
+                qualifier=qualifier,
+                url_id=new_url_id(),
+                config=config,
+                created_ms=now,
+                modified_ms=now,
+            )
+        )
 
     async def get(self, function: str, qualifier: str) -> FunctionUrl | None:
         return await self.store.run(self._get, function, qualifier)

@@ -248,3 +248,10 @@ def test_cors_rules_are_pure() -> None:
     assert not any(n.startswith("access-control-") for n, _ in refused.headers)
     plain = HttpResponse(200, [("content-type", "text/plain")], b"")
     assert with_cors(plain, {"AllowOrigins": ["https://b.example"]}, "https://a.example") == plain
+
+
+def test_a_throttled_function_is_429(lam: Any, echo: str) -> None:
+    url = lam.create_function_url_config(FunctionName=echo, AuthType="NONE")["FunctionUrl"]
+    lam.put_function_concurrency(FunctionName=echo, ReservedConcurrentExecutions=0)
+    status, _, body = fetch(urllib.request.Request(url))
+    assert status == 429 and json.loads(body) == {"Message": "Too Many Requests"}
