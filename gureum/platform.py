@@ -36,9 +36,12 @@ from gureum.frontend.xray_api import XRayAPI
 from gureum.functions.code import CodeStore
 from gureum.functions.layers import LayerRegistry
 from gureum.functions.registry import Change, FunctionChange, FunctionRegistry
+from gureum.gateway.function_urls import FunctionUrls
 from gureum.gateway.gateway_store import GatewayStore
 from gureum.gateway.http_api import HttpApis
 from gureum.gateway.management_api import ManagementAPI
+from gureum.gateway.url_api import FunctionUrlAPI
+from gureum.gateway.url_store import UrlStore
 from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
 from gureum.queues.queues import Queues
@@ -148,6 +151,18 @@ class Platform:
             release_on_start=self.store.dialect == "sqlite",
         )
         self.http_apis = HttpApis(self.gateway, self.invoke, region=region, account_id=account)
+        self.urls = UrlStore(self.store)
+        keys = {settings.access_key_id: settings.secret_access_key}
+        self.function_urls = FunctionUrls(
+            self.urls,
+            self.invoke,
+            region=region,
+            account_id=account,
+            secrets=keys if settings.auth == "sigv4" else None,
+        )
+        self.function_url_api = FunctionUrlAPI(
+            self.urls, self.functions, region=region, account_id=account
+        )
         self.lambda_api = LambdaAPI(
             functions=self.functions,
             invoke=self.invoke,
@@ -177,6 +192,7 @@ class Platform:
         """Every API's routes, as the edge serves them."""
         return [
             *self.lambda_api.routes(),
+            *self.function_url_api.routes(),
             *self.layers_api.routes(),
             *self.gateway_api.routes(),
             *self.xray_api.routes(),

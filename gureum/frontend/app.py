@@ -17,6 +17,7 @@ from gureum.frontend import lambda_api, operations, sigv4
 from gureum.frontend.json_rpc import JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.responses import EXCEPTION_HANDLERS, aws_error, unexpected_error
+from gureum.gateway.function_urls import FunctionUrls
 from gureum.gateway.http_api import HttpApis
 from gureum.platform import Platform
 from gureum.settings import Settings
@@ -107,6 +108,7 @@ class Edge:
         lambda_api: LambdaAPI,
         json_rpc: JsonRpcEndpoint,
         http_apis: HttpApis | None = None,
+        function_urls: FunctionUrls | None = None,
         activity: FrontEndActivity,
         secrets: dict[str, str] | None,
         region: str,
@@ -116,6 +118,7 @@ class Edge:
         self.lambda_api = lambda_api
         self.json_rpc = json_rpc
         self.http_apis = http_apis
+        self.function_urls = function_urls
         self.activity = activity
         self.secrets = secrets  # None: requests are not authenticated
         self.region = region  # the one region credentials must be scoped to
@@ -146,6 +149,11 @@ class Edge:
             address = self.http_apis.addressed(scope)
             if address is not None:  # an API's invoke URL: not signed
                 await self.http_apis.serve(scope, receive, send, address, None)
+                return
+        if self.function_urls is not None:
+            address = self.function_urls.addressed(scope)
+            if address is not None:  # a function URL: AWS_IAM ones check their signature
+                await self.function_urls.serve(scope, receive, send, address, None)
                 return
         body = None
         path: str = scope["path"]
@@ -253,6 +261,7 @@ def create_app(settings: Settings) -> Edge:
         lambda_api=platform.lambda_api,
         json_rpc=platform.json_rpc,
         http_apis=platform.http_apis,
+        function_urls=platform.function_urls,
         activity=platform.front_end_activity,
         secrets=secrets if settings.auth == "sigv4" else None,
         region=settings.region,

@@ -3,11 +3,12 @@ configure it with the same members (``AllowOrigins``, ``AllowMethods``,
 ``AllowHeaders``, ``ExposeHeaders``, ``MaxAge``, ``AllowCredentials``). Pure (no I/O).
 
 A preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) is
-answered by the gateway itself, without a route or the function: 204 with the allowed
-origin, methods, headers and max age when the origin is allowed, and without them when
-it is not. Any other response to an allowed origin carries ``Access-Control-Allow-Origin``
-(and the exposed headers and credentials flag), replacing whatever CORS headers the
-function set, as API Gateway does.
+answered by the gateway itself, without a route or the function: 204 (a function URL:
+200) with the allowed origin, methods, headers and max age when the origin and the
+method asked for are allowed, and without them otherwise. Any other response to an
+allowed origin carries ``Access-Control-Allow-Origin`` (and the exposed headers and
+credentials flag), replacing whatever CORS headers the function set, as API Gateway
+does.
 """
 
 from __future__ import annotations
@@ -49,10 +50,15 @@ def _header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
 
 
 def preflight(
-    config: Mapping[str, Any] | None, method: str, headers: Sequence[tuple[str, str]]
+    config: Mapping[str, Any] | None,
+    method: str,
+    headers: Sequence[tuple[str, str]],
+    *,
+    status: int = 204,
 ) -> HttpResponse | None:
     """The answer to a CORS preflight, or None when the request is not one (or no CORS
-    is configured: the request then goes to its route like any other)."""
+    is configured: the request then goes to its route like any other). ``status``: API
+    Gateway answers 204, a function URL 200."""
     if not config or method != "OPTIONS":
         return None
     origin = _header(headers, "origin")
@@ -60,12 +66,11 @@ def preflight(
     if origin is None or wanted is None:
         return None
     allowed = _allowed_origin(config, origin)
-    answer: list[tuple[str, str]] = []
-    if allowed is not None:
+    methods = [m.upper() for m in _listed(config, "AllowMethods")]
+    answer: list[tuple[str, str]] = [("vary", "Origin")]
+    if allowed is not None and ("*" in methods or wanted.upper() in methods):
         answer.append(("access-control-allow-origin", allowed))
-        methods = _listed(config, "AllowMethods")
-        if methods:
-            answer.append(("access-control-allow-methods", ",".join(methods)))
+        answer.append(("access-control-allow-methods", ",".join(methods)))
         allow_headers = _listed(config, "AllowHeaders")
         if allow_headers:
             answer.append(("access-control-allow-headers", ",".join(allow_headers)))
@@ -73,7 +78,7 @@ def preflight(
             answer.append(("access-control-max-age", str(config["MaxAge"])))
         if config.get("AllowCredentials"):
             answer.append(("access-control-allow-credentials", "true"))
-    return HttpResponse(204, answer, b"")
+    return HttpResponse(status, answer, b"")
 
 
 def decorate(

@@ -69,7 +69,8 @@ def function_of(uri: str) -> str:
     return uri
 
 
-def _header(scope: Scope, wanted: bytes) -> str | None:
+def header(scope: Scope, wanted: bytes) -> str | None:
+    """A request header's value (``wanted``: its name in lower case), or None."""
     value: bytes
     for name, value in scope["headers"]:
         if name == wanted:
@@ -98,7 +99,7 @@ class HttpApis:
             if api_id:
                 return api_id, "/" + rest, api_id + HOST_SUFFIX
             return None
-        host = _header(scope, b"host")
+        host = header(scope, b"host")
         if host is not None:
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             if name.endswith(HOST_SUFFIX) and len(name) > len(HOST_SUFFIX):
@@ -115,18 +116,14 @@ class HttpApis:
     ) -> None:
         try:
             if body is None:
-                body = await _read(receive)
+                body = await read_body(receive, MAX_BODY)
             response = await self.respond(scope, address, body)
-        except _TooLarge:
+        except BodyTooLarge:
             response = error_response(413, "Request Entity Too Large")
         except Exception:
             logger.exception("the gateway failed a request")
             response = error_response(500, "Internal Server Error")
-        headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
-        headers.append((b"content-length", str(len(response.body)).encode()))
-        headers.append((b"apigw-requestid", new_uuid().encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+        await send_response(send, response, [(b"apigw-requestid", new_uuid().encode())])
 
     async def respond(
         self, scope: Scope, address: tuple[str, str, str], body: bytes
@@ -171,17 +168,7 @@ class HttpApis:
         if integration is None:
             return error_response(500, "Internal Server Error")
         config = integration.config
-        client = scope.get("client") or ("127.0.0.1", 0)
-        request = HttpRequest(
-            method=method,
-            raw_path=raw_path,
-            route_path=route_path,
-            raw_query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            body=body,
-            source_ip=str(client[0]),
-            protocol=f"HTTP/{scope.get('http_version', '1.1')}",
-        )
+        request = http_request(scope, raw_path, route_path, body)
         request_id = new_uuid()
         stage_config = routing.stages[stage].config
         context = RequestContext(
@@ -202,7 +189,7 @@ class HttpApis:
         else:
             event = http_events.event_v2(request, context)
         timeout = int(config.get("TimeoutInMillis") or DEFAULT_TIMEOUT_MS) / 1000
-        caller = Caller(request_id, trace_header=_header(scope, b"x-amzn-trace-id"))
+        caller = Caller(request_id, trace_header=header(scope, b"x-amzn-trace-id"))
         try:
             invoked = await asyncio.wait_for(
                 self.invoke.invoke(
@@ -239,11 +226,38 @@ def _stage(routing: Routing, raw_path: str) -> tuple[str | None, str]:
     return None, raw_path
 
 
-class _TooLarge(Exception):
-    pass
+def http_request(scope: Scope, raw_path: str, route_path: str, body: bytes) -> HttpRequest:
+    """What the events need of an ASGI request."""
+    client = scope.get("client") or ("127.0.0.1", 0)
+    return HttpRequest(
+        method=scope["method"],
+        raw_path=raw_path,
+        route_path=route_path,
+        raw_query=scope.get("query_string", b"").decode("latin-1"),
+        headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]],
+        body=body,
+        source_ip=str(client[0]),
+        protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+    )
 
 
-async def _read(receive: Receive) -> bytes:
+async def send_response(
+    send: Send, response: HttpResponse, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Write ``response`` (with its length and ``extra`` headers) to the client."""
+    headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    headers += extra or []
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class BodyTooLarge(Exception):
+    """The request's body passed the limit it was read with."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The request's body, refused (:class:`BodyTooLarge`) once it passes ``limit``."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -252,8 +266,8 @@ async def _read(receive: Receive) -> bytes:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
-            raise _TooLarge
+        if size > limit:
+            raise BodyTooLarge
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

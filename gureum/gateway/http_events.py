@@ -251,12 +251,14 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def response_v2(payload: bytes) -> HttpResponse:
-    """A 2.0 answer read as API Gateway reads it."""
+def response_v2(payload: bytes, malformed: HttpResponse | None = None) -> HttpResponse:
+    """A 2.0 answer read as API Gateway reads it (``malformed``: the answer to one that
+    cannot be read; API Gateway's 500 unless given)."""
+    unusable = malformed or error_response(500, "Internal Server Error")
     try:
         answer = json.loads(payload) if payload.strip() else None
     except ValueError:
-        return error_response(500, "Internal Server Error")
+        return unusable
     if isinstance(answer, dict) and "statusCode" in answer:
         status = answer["statusCode"]
         body = _response_body(answer)
@@ -270,7 +272,7 @@ def response_v2(payload: bytes) -> HttpResponse:
             or headers is None
             or not isinstance(cookies, list)
         ):
-            return error_response(500, "Internal Server Error")
+            return unusable
         headers += [("set-cookie", str(cookie)) for cookie in cookies]
         if not any(name.lower() == "content-type" for name, _ in headers):
             headers.append(("content-type", "application/json"))

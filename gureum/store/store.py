@@ -25,7 +25,7 @@ from gureum.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from gureum.store.tables import aliases, functions
+from gureum.store.tables import aliases, function_urls, functions
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -271,7 +271,14 @@ class Store:
         )
 
     def delete_alias(self, function: str, name: str) -> bool:
+        """Delete an alias, and its function URL with it (as Lambda does)."""
         with self.engine.begin() as connection:
+            connection.execute(
+                function_urls.delete().where(
+                    (function_urls.c.function_name == function)
+                    & (function_urls.c.qualifier == name)
+                )
+            )
             deleted = connection.execute(
                 aliases.delete().where(
                     (aliases.c.function_name == function) & (aliases.c.name == name)
@@ -289,6 +296,8 @@ class Store:
     def delete_function(self, name: str) -> bool:
         with self.engine.begin() as connection:
             connection.execute(aliases.delete().where(aliases.c.function_name == name))
+            # (its function URLs go with it, as on Lambda)
+            connection.execute(function_urls.delete().where(function_urls.c.function_name == name))
             deleted = connection.execute(functions.delete().where(functions.c.name == name))
         return bool(deleted.rowcount)
 

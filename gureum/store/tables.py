@@ -248,3 +248,16 @@ gateway_parts = sa.Table(
     sa.Column("config", sa.JSON, nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
 )
+
+#: Lambda function URLs (``gureum.gateway.url_store``): one row per function and
+#: qualifier (``$LATEST`` or an alias), its AuthType, Cors and InvokeMode in ``config``.
+function_urls = sa.Table(
+    "function_urls",
+    metadata,
+    sa.Column("function_name", sa.String(170), primary_key=True),
+    sa.Column("qualifier", sa.String(128), primary_key=True),
+    sa.Column("url_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("modified_ms", sa.BigInteger, nullable=False),
+)

@@ -46,7 +46,9 @@ def test_one_unimplemented_operation_per_service(gureum_server: RunningServer) -
     lam = client("lambda", endpoint)
     _not_implemented(lam.get_policy, "GetPolicy", FunctionName="f")
     _not_implemented(lam.list_event_source_mappings, "ListEventSourceMappings")
-    _not_implemented(lam.get_function_url_config, "GetFunctionUrlConfig", FunctionName="f")
+    _not_implemented(
+        lam.get_function_code_signing_config, "GetFunctionCodeSigningConfig", FunctionName="f"
+    )
     sqs = client("sqs", endpoint)
     url = sqs.create_queue(QueueName="not-implemented")["QueueUrl"]
     _not_implemented(sqs.remove_permission, "RemovePermission", QueueUrl=url, Label="l")
