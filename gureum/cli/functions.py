@@ -104,14 +104,25 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         )
         action = "created"
     config.pop("ResponseMetadata", None)
+    url = _function_url(lam, args) if args.url else None
     if args.json:
-        print_json({"action": action, **config})
+        print_json({"action": action, **config, **({"FunctionUrl": url} if url else {})})
     else:
         print(
             f"{action} {config['FunctionName']} ({config.get('Runtime', '-')}, "
             f"{config['Handler']}) CodeSha256={config['CodeSha256']}"
         )
+        if url:
+            print(url)
     return 0
+
+
+def _function_url(lam: Any, args: argparse.Namespace) -> str:
+    """``--url``: the function's URL (AuthType NONE), made if it has none yet."""
+    found = call(lam.get_function_url_config, args, missing_ok=True, FunctionName=args.name)
+    if found is None:
+        found = call(lam.create_function_url_config, args, FunctionName=args.name, AuthType="NONE")
+    return str(found["FunctionUrl"])
 
 
 # invoke
@@ -227,6 +238,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="ARN",
         help="a layer version's ARN (repeatable, in order; an update without --layer keeps "
         "the function's layers)",
+    )
+    deploy.add_argument(
+        "--url",
+        action="store_true",
+        help="give the function a URL (AuthType NONE, kept if it has one) and print it",
     )
     deploy.set_defaults(func=cmd_deploy)
 

@@ -181,3 +181,44 @@ def test_zip_directory_skips_caches_and_follows_file_links(code_dir: Path) -> No
     empty.mkdir()
     with pytest.raises(CLIError, match="has no files to deploy"):
         zip_directory(empty)
+
+
+def test_deploy_with_a_url(
+    gureum_server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import urllib.request
+
+    (tmp_path / "app.py").write_text(
+        'def handler(event, context):\n    return {"statusCode": 200, "body": "hi"}\n'
+    )
+    name = unique_name("cli-url")
+    endpoint = ["--endpoint", gureum_server.endpoint]
+    code, out, _ = run(
+        capsys,
+        "deploy",
+        str(tmp_path),
+        "--name",
+        name,
+        "--handler",
+        "app.handler",
+        "--url",
+        *endpoint,
+    )
+    assert code == 0
+    url = out.splitlines()[-1]
+    assert "/_aws/lambda-url/" in url
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        assert answer.read() == b"hi"
+    # deployed again, the function keeps its URL
+    code, out, _ = run(
+        capsys,
+        "deploy",
+        str(tmp_path),
+        "--name",
+        name,
+        "--handler",
+        "app.handler",
+        "--url",
+        *endpoint,
+    )
+    assert code == 0 and out.splitlines()[-1] == url
