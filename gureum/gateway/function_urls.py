@@ -33,7 +33,15 @@ from gureum.front_end_invoke import Caller, FrontEndInvoke
 from gureum.frontend import sigv4
 from gureum.functions.config import LATEST
 from gureum.gateway import cors, http_events
-from gureum.gateway.http_api import BodyTooLarge, header, http_request, read_body, send_response
+from gureum.gateway.http_api import (
+    BodyTooLarge,
+    address_of,
+    header,
+    http_request,
+    read_body,
+    request_headers,
+    send_response,
+)
 from gureum.gateway.http_events import HttpResponse, RequestContext
 from gureum.gateway.url_api import PATH_PREFIX
 from gureum.gateway.url_store import FunctionUrl, UrlStore
@@ -76,19 +84,7 @@ class FunctionUrls:
     def addressed(self, scope: Scope) -> tuple[str, str, str] | None:
         """(url id, raw path after the URL's address, domain name) when ``scope`` is a
         request to a function URL; None otherwise."""
-        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        raw = raw.partition("?")[0]
-        if raw.startswith(PATH_PREFIX):
-            url_id, _, rest = raw[len(PATH_PREFIX) :].partition("/")
-            if url_id:
-                return url_id, "/" + rest, url_id + HOST_SUFFIX
-            return None
-        host = header(scope, b"host")
-        if host is not None:
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if name.endswith(HOST_SUFFIX) and len(name) > len(HOST_SUFFIX):
-                return name[: -len(HOST_SUFFIX)], raw or "/", name
-        return None
+        return address_of(scope, PATH_PREFIX, HOST_SUFFIX)
 
     async def serve(
         self,
@@ -118,7 +114,7 @@ class FunctionUrls:
         if url is None:
             return url_error(404, "Not Found")
         config = url.config.get("Cors")
-        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
+        headers = request_headers(scope)
         # (a browser's preflight carries no credentials: it is answered before the auth)
         answered = cors.preflight(config, scope["method"], headers, status=200)
         if answered is not None:
@@ -128,7 +124,7 @@ class FunctionUrls:
             iam = self._signed(scope, body)
             if iam is None:
                 return url_error(403, "Forbidden")
-        response = await self._invoke(scope, url, address, body, request_id, iam)
+        response = await self._invoke(scope, headers, url, address, body, request_id, iam)
         return cors.decorate(config, headers, response)
 
     def _signed(self, scope: Scope, body: bytes) -> dict[str, Any] | None:
@@ -162,6 +158,7 @@ class FunctionUrls:
     async def _invoke(
         self,
         scope: Scope,
+        headers: list[tuple[str, str]],
         url: FunctionUrl,
         address: tuple[str, str, str],
         body: bytes,
@@ -169,7 +166,7 @@ class FunctionUrls:
         iam: dict[str, Any] | None,
     ) -> HttpResponse:
         url_id, raw_path, domain = address
-        request = http_request(scope, raw_path, raw_path, body)
+        request = http_request(scope, headers, raw_path, raw_path, body)
         context = RequestContext(
             api_id=url_id,
             account_id=self.account_id,

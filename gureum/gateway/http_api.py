@@ -69,6 +69,30 @@ def function_of(uri: str) -> str:
     return uri
 
 
+def address_of(scope: Scope, path_prefix: str, host_suffix: str) -> tuple[str, str, str] | None:
+    """(id, raw path after the address, domain name) of a request to an address of the
+    gateway's kind: path-style (``path_prefix`` then the id) or host-style (a ``Host`` of
+    the id then ``host_suffix``); None when ``scope`` is neither."""
+    raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    raw = raw.partition("?")[0]
+    if raw.startswith(path_prefix):
+        found, _, rest = raw[len(path_prefix) :].partition("/")
+        if found:
+            return found, "/" + rest, found + host_suffix
+        return None
+    host = header(scope, b"host")
+    if host is not None:
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name.endswith(host_suffix) and len(name) > len(host_suffix):
+            return name[: -len(host_suffix)], raw or "/", name
+    return None
+
+
+def request_headers(scope: Scope) -> list[tuple[str, str]]:
+    """The request's headers in order, as text."""
+    return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
+
+
 def header(scope: Scope, wanted: bytes) -> str | None:
     """A request header's value (``wanted``: its name in lower case), or None."""
     value: bytes
@@ -92,19 +116,7 @@ class HttpApis:
     def addressed(self, scope: Scope) -> tuple[str, str, str] | None:
         """(API id, raw path after the API's address, domain name) when ``scope`` is a
         request to an API's invoke URL; None otherwise."""
-        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        raw = raw.partition("?")[0]
-        if raw.startswith(PATH_PREFIX):
-            api_id, _, rest = raw[len(PATH_PREFIX) :].partition("/")
-            if api_id:
-                return api_id, "/" + rest, api_id + HOST_SUFFIX
-            return None
-        host = header(scope, b"host")
-        if host is not None:
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if name.endswith(HOST_SUFFIX) and len(name) > len(HOST_SUFFIX):
-                return name[: -len(HOST_SUFFIX)], raw or "/", name
-        return None
+        return address_of(scope, PATH_PREFIX, HOST_SUFFIX)
 
     async def serve(
         self,
@@ -132,7 +144,7 @@ class HttpApis:
         routing = await self.gateway.routing(api_id)
         if routing is None or routing.api.config.get("ProtocolType", "HTTP") != "HTTP":
             return error_response(404, "Not Found")
-        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
+        headers = request_headers(scope)
         method = scope["method"]
         cors_config = routing.api.config.get("CorsConfiguration")
         answered = cors.preflight(cors_config, method, headers)
@@ -168,7 +180,7 @@ class HttpApis:
         if integration is None:
             return error_response(500, "Internal Server Error")
         config = integration.config
-        request = http_request(scope, raw_path, route_path, body)
+        request = http_request(scope, headers, raw_path, route_path, body)
         request_id = new_uuid()
         stage_config = routing.stages[stage].config
         context = RequestContext(
@@ -226,15 +238,17 @@ def _stage(routing: Routing, raw_path: str) -> tuple[str | None, str]:
     return None, raw_path
 
 
-def http_request(scope: Scope, raw_path: str, route_path: str, body: bytes) -> HttpRequest:
-    """What the events need of an ASGI request."""
+def http_request(
+    scope: Scope, headers: list[tuple[str, str]], raw_path: str, route_path: str, body: bytes
+) -> HttpRequest:
+    """What the events need of an ASGI request (``headers``: its :func:`request_headers`)."""
     client = scope.get("client") or ("127.0.0.1", 0)
     return HttpRequest(
         method=scope["method"],
         raw_path=raw_path,
         route_path=route_path,
         raw_query=scope.get("query_string", b"").decode("latin-1"),
-        headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]],
+        headers=headers,
         body=body,
         source_ip=str(client[0]),
         protocol=f"HTTP/{scope.get('http_version', '1.1')}",
