@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from gureum.errors import ConflictException, NotFoundException
 from gureum.store import Store
+from gureum.store.recent import Recent
 from gureum.store.tables import gateway_apis, gateway_parts
 
 #: API Gateway's ids: ten lower-case letters and digits.
@@ -72,10 +73,10 @@ class GatewayStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         #: api id -> (its routing, when it was read)
-        self._routing: dict[str, tuple[Routing, float]] = {}
+        self._routing: Recent[str, Routing | None] = Recent(ROUTING_SECONDS)
 
     def _forget(self, api_id: str) -> None:
-        self._routing.pop(api_id, None)
+        self._routing.forget(api_id)
 
     # APIs
 
@@ -310,18 +311,11 @@ class GatewayStore:
 
     async def routing(self, api_id: str) -> Routing | None:
         """What serving a request of ``api_id`` needs (None: there is no such API)."""
-        cached = self._routing.get(api_id)
-        now = time.monotonic()
-        if cached is not None and now - cached[1] < ROUTING_SECONDS:
-            return cached[0]
-        routing = await self.store.run(self._read_routing, api_id)
-        if routing is None:
-            self._forget(api_id)
-            return None
-        if len(self._routing) > 1000:
-            self._routing.clear()
-        self._routing[api_id] = (routing, now)
-        return routing
+        return await self._routing.read(
+            api_id,
+            lambda: self.store.run(self._read_routing, api_id),
+            keep=lambda routing: routing is not None,
+        )
 
     def _read_routing(self, api_id: str) -> Routing | None:
         c = gateway_parts.c

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gureum.store import Store
+from gureum.store.recent import Recent
 from gureum.store.tables import function_urls
 
 #: Lambda's url ids: 32 lower-case letters and digits.
@@ -53,7 +54,7 @@ class UrlStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         #: url id -> (its URL or None, when it was read)
-        self._by_id: dict[str, tuple[FunctionUrl | None, float]] = {}
+        self._by_id: Recent[str, FunctionUrl | None] = Recent(LOOKUP_SECONDS)
 
     async def create(self, function: str, qualifier: str, config: dict[str, Any]) -> bool:
         """A new URL (a fresh id); False when the function and qualifier have one."""
@@ -150,10 +151,6 @@ class UrlStore:
 
     async def by_id(self, url_id: str) -> FunctionUrl | None:
         """The URL a request names by its id (None: there is none)."""
-        cached = self._by_id.get(url_id)
-        now = time.monotonic()
-        if cached is not None and now - cached[1] < LOOKUP_SECONDS:
-            return cached[0]
 
         def read() -> FunctionUrl | None:
             with self.store.engine.connect() as connection:
@@ -162,8 +159,4 @@ class UrlStore:
                 ).first()
             return _url(row) if row is not None else None
 
-        found = await self.store.run(read)
-        if len(self._by_id) > 1000:
-            self._by_id.clear()
-        self._by_id[url_id] = (found, now)
-        return found
+        return await self._by_id.read(url_id, lambda: self.store.run(read))

@@ -51,6 +51,7 @@ from gureum.errors import (
 )
 from gureum.ids import new_uuid
 from gureum.store import Store
+from gureum.store.recent import Recent
 from gureum.store.store import call_in
 from gureum.store.tables import (
     ddb_items,
@@ -182,7 +183,7 @@ class Tables:
         self._parsed: dict[tuple[str, str, str], TableSchema] = {}
         #: name -> (schema, when it was read): what the API checks requests against, for up
         #: to SCHEMA_SECONDS (writes read the table's row again in their transaction)
-        self._schemas: dict[str, tuple[TableSchema, float]] = {}
+        self._schemas: Recent[str, TableSchema] = Recent(SCHEMA_SECONDS)
         #: The connection writes use, on the store's thread (opened when first needed),
         #: and each reading thread's.
         self._writer: sa.Connection | None = None
@@ -271,15 +272,7 @@ class Tables:
         """The table's schema (ResourceNotFoundException when there is no such table), as
         read at most SCHEMA_SECONDS ago: another node's change to a table reaches this one
         within that time, as DynamoDB's control plane is eventually consistent too."""
-        cached = self._schemas.get(name)
-        now = time.monotonic()
-        if cached is not None and now - cached[1] < SCHEMA_SECONDS:
-            return cached[0]
-        schema = await self._read(self._schema, name)
-        if len(self._schemas) > 1000:
-            self._schemas.clear()
-        self._schemas[name] = (schema, now)
-        return schema
+        return await self._schemas.read(name, lambda: self._read(self._schema, name))
 
     def _schema(self, name: str) -> TableSchema:
         with self._reading() as connection:
@@ -317,7 +310,7 @@ class Tables:
 
     async def create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         """Create a table from a checked spec; its description (status CREATING)."""
-        self._schemas.pop(name, None)
+        self._schemas.forget(name)
         return await self.store.run(self._create, name, spec)
 
     def _create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -395,7 +388,7 @@ class Tables:
         try:
             return await self.store.run(self._delete, name)
         finally:
-            self._schemas.pop(name, None)
+            self._schemas.forget(name)
 
     def _delete(self, name: str) -> dict[str, Any]:
         with self._writing() as connection:
@@ -420,7 +413,7 @@ class Tables:
         try:
             return await self.store.run(self._update, name, change)
         finally:
-            self._schemas.pop(name, None)
+            self._schemas.forget(name)
 
     def _update(self, name: str, change: Callable[[TableSchema], dict[str, Any]]) -> dict[str, Any]:
         now = _now_ms()
