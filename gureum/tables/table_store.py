@@ -394,7 +394,7 @@ class Tables:
         with self._writing() as connection:
             schema = self._require(connection, name, lock=True)
             if schema.spec.get("DeletionProtectionEnabled"):
-                raise sa_validation(
+                raise ValidationException(
                     "Resource cannot be deleted as it is currently protected against deletion. "
                     "Disable deletion protection first."
                 )
@@ -662,7 +662,7 @@ class Tables:
             return shard_of(partition), partition, sort, b""
         entry = index.entry_key(key)
         if entry is None:
-            raise sa_validation("The provided starting key is invalid")
+            raise ValidationException("The provided starting key is invalid")
         return shard_of(entry[0]), entry[0], entry[1], entry_pk(partition, sort)
 
     @staticmethod
@@ -673,7 +673,7 @@ class Tables:
             return sort, b""
         entry = index.entry_key(key)
         if entry is None:
-            raise sa_validation("The provided starting key is invalid")
+            raise ValidationException("The provided starting key is invalid")
         return entry[1], entry_pk(partition, sort)
 
     # writes
@@ -995,7 +995,3 @@ def _cancelled(reasons: list[ServiceError | None]) -> TableError:
         f"[{', '.join(codes)}]",
         CancellationReasons=listed,
     )
-
-
-def sa_validation(message: str) -> ServiceError:
-    return ValidationException(message)
