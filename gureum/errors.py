@@ -296,3 +296,24 @@ class ConflictException(ServiceError):
 
     status = 409
     error_type = "ConflictException"
+
+
+class GoneException(ServiceError):
+    """``@connections``: the connection is not there (closed, or never was)."""
+
+    status = 410
+    error_type = "GoneException"
+
+
+class ForbiddenException(ServiceError):
+    """``@connections``: the request may not reach that connection."""
+
+    status = 403
+    error_type = "ForbiddenException"
+
+
+class PayloadTooLargeException(ServiceError):
+    """``@connections``: a message over API Gateway's 128 KB."""
+
+    status = 413
+    error_type = "PayloadTooLargeException"

@@ -36,12 +36,16 @@ from gureum.frontend.xray_api import XRayAPI
 from gureum.functions.code import CodeStore
 from gureum.functions.layers import LayerRegistry
 from gureum.functions.registry import Change, FunctionChange, FunctionRegistry
+from gureum.gateway.connection_store import ConnectionStore
+from gureum.gateway.connections_api import ConnectionsAPI
 from gureum.gateway.function_urls import FunctionUrls
 from gureum.gateway.gateway_store import GatewayStore
 from gureum.gateway.http_api import HttpApis
 from gureum.gateway.management_api import ManagementAPI
 from gureum.gateway.url_api import FunctionUrlAPI
 from gureum.gateway.url_store import UrlStore
+from gureum.gateway.websocket_api import WebSocketApis
+from gureum.ids import new_uuid
 from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
 from gureum.queues.queues import Queues
@@ -153,6 +157,22 @@ class Platform:
         self.http_apis = HttpApis(self.gateway, self.invoke, region=region, account_id=account)
         self.urls = UrlStore(self.store)
         keys = {settings.access_key_id: settings.secret_access_key}
+        #: this process among the nodes holding WebSocket connections
+        self.node_id = new_uuid()
+        self.websocket_apis = WebSocketApis(
+            self.gateway,
+            ConnectionStore(self.store, self.node_id, settings.endpoint_url),
+            self.invoke,
+            account_id=account,
+            domain_of=self.api_domain,
+            idle_seconds=settings.websocket_idle_timeout,
+            lifetime_seconds=settings.websocket_max_lifetime,
+        )
+        self.connections_api = ConnectionsAPI(
+            self.websocket_apis,
+            secrets=keys if settings.auth == "sigv4" else None,
+            region=region,
+        )
         self.function_urls = FunctionUrls(
             self.urls,
             self.invoke,
@@ -187,6 +207,11 @@ class Platform:
         self._daemon_tcp: uvicorn.Server | None = None
         self._code_collector: asyncio.Task[None] | None = None
         self._warming: set[asyncio.Task[None]] = set()
+
+    def api_domain(self, api_id: str) -> str:
+        """An API's domain name in its events (``requestContext.domainName``): its host-style
+        name on this edge, so that ``https://{domainName}/{stage}`` reaches the edge."""
+        return f"{api_id}.execute-api.localhost:{self.settings.port}"
 
     def routes(self) -> list[BaseRoute]:
         """Every API's routes, as the edge serves them."""
@@ -257,6 +282,7 @@ class Platform:
             self._collect_code_forever(), name="gureum-code-collector"
         )
         await self.async_invoker.start()
+        await self.websocket_apis.start()
         self.table_expiry.start()
         for target, _, requested in self.functions.provisioned_concurrency():
             self.workers.provision(target, requested)
@@ -293,6 +319,8 @@ class Platform:
         """Drain in-flight invokes, stop every sandbox, flush logs, close the store."""
         if self._code_collector is not None:
             self._code_collector.cancel()
+        # (uvicorn has closed the sockets and let their $disconnect run; any left now)
+        await self.websocket_apis.stop(self.settings.shutdown_timeout)
         await self.async_invoker.stop(self.settings.shutdown_timeout)
         await self.workers.shutdown(self.settings.shutdown_timeout)
         if self.zygotes is not None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import socket
+from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
 
 from gureum.frontend.app import Edge, create_app
+from gureum.gateway.websocket_api import MESSAGE_LIMIT
+from gureum.gateway.websocket_protocol import GatewayWebSocketProtocol
 from gureum.settings import Settings
 
 logger = logging.getLogger("gureum")
@@ -42,22 +45,34 @@ class EdgeServer(uvicorn.Server):
         logger.info("data directory: %s; store: %s", settings.data_dir.resolve(), store)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # WebSocket clients are closed while the edge still listens: their $disconnect
+        # functions call back into it (to delete the connection from a table, say).
+        edge = self.config.app
+        if isinstance(edge, Edge) and edge.websocket_apis is not None:
+            grace = edge.state.platform.settings.shutdown_timeout
+            await edge.websocket_apis.stop(grace)
         await super().shutdown(sockets)
         logger.info("stopped")
 
 
-def uvicorn_config(settings: Settings) -> uvicorn.Config:
-    return uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout) or None,
-    )
+def uvicorn_config(settings: Settings, app: Edge | None = None, **overrides: Any) -> uvicorn.Config:
+    """How uvicorn serves the edge (``app``, or a new one of ``settings``)."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "ws": GatewayWebSocketProtocol,
+        # (a WebSocket API's message limit: a longer one closes the connection with 1009)
+        "ws_max_size": MESSAGE_LIMIT,
+        "ws_per_message_deflate": False,
+        "access_log": False,
+        "log_level": settings.log_level,
+        "timeout_graceful_shutdown": int(settings.shutdown_timeout) or None,
+        **overrides,
+    }
+    return uvicorn.Config(app if app is not None else create_app(settings), **options)
 
 
 def serve(settings: Settings) -> None:

@@ -153,6 +153,17 @@ class Settings(BaseSettings):
         "live; each a REMOVE stream record by DynamoDB's service) and stream records older "
         "than 24 hours.",
     )
+    websocket_idle_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds a WebSocket API's connection may pass without a message either "
+        "way before it is closed (1001; API Gateway: 10 minutes).",
+    )
+    websocket_max_lifetime: float = Field(
+        7200.0,
+        gt=0,
+        description="Seconds a WebSocket API's connection may last (API Gateway: 2 hours).",
+    )
     log_level: str = Field("info", description="Level of the server's own log.")
 
     @property

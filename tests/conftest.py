@@ -21,7 +21,6 @@ from typing import Any
 import boto3
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -29,6 +28,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError
 
 from gureum.frontend.app import create_app
+from gureum.server import EdgeServer, uvicorn_config
 from gureum.settings import Settings
 from gureum.store import Store, open_store
 
@@ -47,17 +47,9 @@ class RunningServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        config = uvicorn.Config(
-            self.app,
-            host=settings.host,
-            port=settings.port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            log_level="warning",
-            access_log=False,
-        )
-        self.server = uvicorn.Server(config)
+        # (served as `gureum server` serves it: its WebSocket protocol and limits)
+        config = uvicorn_config(settings, self.app, log_level="warning")
+        self.server = EdgeServer(config)
         # Older uvicorn installs signal handlers, which only the main thread may do.
         vars(self.server)["install_signal_handlers"] = lambda: None
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -17,8 +17,10 @@ from gureum.frontend import lambda_api, operations, sigv4
 from gureum.frontend.json_rpc import JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.responses import EXCEPTION_HANDLERS, aws_error, unexpected_error
+from gureum.gateway.connections_api import ConnectionsAPI, connection_path
 from gureum.gateway.function_urls import FunctionUrls
 from gureum.gateway.http_api import HttpApis
+from gureum.gateway.websocket_api import WebSocketApis
 from gureum.platform import Platform
 from gureum.settings import Settings
 
@@ -109,6 +111,8 @@ class Edge:
         json_rpc: JsonRpcEndpoint,
         http_apis: HttpApis | None = None,
         function_urls: FunctionUrls | None = None,
+        websocket_apis: WebSocketApis | None = None,
+        connections_api: ConnectionsAPI | None = None,
         activity: FrontEndActivity,
         secrets: dict[str, str] | None,
         region: str,
@@ -119,6 +123,8 @@ class Edge:
         self.json_rpc = json_rpc
         self.http_apis = http_apis
         self.function_urls = function_urls
+        self.websocket_apis = websocket_apis
+        self.connections_api = connections_api
         self.activity = activity
         self.secrets = secrets  # None: requests are not authenticated
         self.region = region  # the one region credentials must be scoped to
@@ -143,11 +149,22 @@ class Edge:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.activity.requests += 1
         if scope["type"] != "http":
+            if scope["type"] == "websocket" and self.websocket_apis is not None:
+                address = self.websocket_apis.addressed(scope)
+                if address is not None:  # a client of a WebSocket API
+                    await self.websocket_apis.serve(scope, receive, send, address)
+                    return
             await self.app(scope, receive, send)
             return
         if self.http_apis is not None:
             address = self.http_apis.addressed(scope)
-            if address is not None:  # an API's invoke URL: not signed
+            if address is not None:
+                connection = connection_path(address[1])
+                if connection is not None and self.connections_api is not None:
+                    # a WebSocket API's @connections: signed for execute-api
+                    await self.connections_api.serve(scope, receive, send, address[0], *connection)
+                    return
+                # an API's invoke URL: not signed
                 await self.http_apis.serve(scope, receive, send, address, None)
                 return
         if self.function_urls is not None:
@@ -262,6 +279,8 @@ def create_app(settings: Settings) -> Edge:
         json_rpc=platform.json_rpc,
         http_apis=platform.http_apis,
         function_urls=platform.function_urls,
+        websocket_apis=platform.websocket_apis,
+        connections_api=platform.connections_api,
         activity=platform.front_end_activity,
         secrets=secrets if settings.auth == "sigv4" else None,
         region=settings.region,

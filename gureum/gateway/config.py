@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from gureum.errors import BadRequestException
+from gureum.gateway.websocket_events import selection_path
 
 DEFAULT_ROUTE = "$default"
 METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -22,6 +23,10 @@ HTTP_ROUTE_SELECTION = "$request.method $request.path"
 PAYLOAD_FORMATS = ("1.0", "2.0")
 TIMEOUT_MS = (50, 30000)
 DEFAULT_TIMEOUT_MS = 30000
+#: A WebSocket API's integrations wait at most 29 s.
+WEBSOCKET_TIMEOUT_MS = 29000
+#: The routes every WebSocket API may have besides its own keys.
+WEBSOCKET_ROUTES = ("$connect", "$disconnect", "$default")
 
 _SEGMENT_PARAM = re.compile(r"\{([A-Za-z0-9_.\-]+)(\+?)\}")
 _LITERAL_SEGMENT = re.compile(r"[A-Za-z0-9._~\-:@!$&'()*,;=%]+")
@@ -126,8 +131,9 @@ def check_integration(config: dict[str, Any], protocol: str) -> dict[str, Any]:
             f"Invalid PayloadFormatVersion: {version}. It must be 1.0 or 2.0 for a Lambda "
             "proxy integration."
         )
-    timeout = config.setdefault("TimeoutInMillis", DEFAULT_TIMEOUT_MS)
-    low, high = TIMEOUT_MS
+    high = WEBSOCKET_TIMEOUT_MS if protocol == "WEBSOCKET" else TIMEOUT_MS[1]
+    timeout = config.setdefault("TimeoutInMillis", high)
+    low = TIMEOUT_MS[0]
     if not low <= timeout <= high:
         raise BadRequestException(f"Timeout should be between {low} ms and {high} ms")
     method = config.setdefault("IntegrationMethod", "POST")
@@ -154,12 +160,50 @@ def check_route(config: dict[str, Any], protocol: str) -> dict[str, Any]:
         raise BadRequestException("RouteKey is a required parameter for route")
     if protocol == "HTTP":
         parse_route_key(config["RouteKey"])
+    else:
+        check_websocket_route_key(config["RouteKey"])
     if config.setdefault("AuthorizationType", "NONE") != "NONE":
         raise BadRequestException("gureum supports only AuthorizationType NONE yet")
     if config.setdefault("ApiKeyRequired", False):
         raise BadRequestException("gureum does not support API keys (ApiKeyRequired) yet")
     if "Target" in config:
         integration_of_target(config["Target"])
+    return config
+
+
+def check_websocket_route_key(key: Any) -> str:
+    """A WebSocket API's route key: ``$connect``, ``$disconnect``, ``$default``, or the
+    value a message's selection expression gives (no other ``$`` key)."""
+    if not isinstance(key, str) or not 1 <= len(key) <= 128:
+        raise BadRequestException(f"Invalid route key: {key}. It must be 1 to 128 characters.")
+    if key.startswith("$") and key not in WEBSOCKET_ROUTES:
+        raise BadRequestException(
+            f"Invalid route key: {key}. Route keys starting with $ are reserved: "
+            f"{', '.join(WEBSOCKET_ROUTES)}."
+        )
+    return key
+
+
+def check_route_selection(expression: Any) -> str:
+    """A WebSocket API's RouteSelectionExpression: a path in the message's JSON body
+    (``$request.body.action`` or ``${request.body.action}``)."""
+    if not isinstance(expression, str) or selection_path(expression) is None:
+        raise BadRequestException(
+            f"Invalid RouteSelectionExpression: {expression}. gureum selects a WebSocket "
+            "API's routes by a path in the message's JSON body, such as $request.body.action."
+        )
+    return expression
+
+
+def check_route_response(config: dict[str, Any]) -> dict[str, Any]:
+    """A route response: its key is ``$default`` (WebSocket APIs' only one)."""
+    key = config.get("RouteResponseKey")
+    if key is None:
+        raise BadRequestException("RouteResponseKey is a required parameter for RouteResponse")
+    if key != DEFAULT_ROUTE:
+        raise BadRequestException(
+            f"Invalid RouteResponseKey: {key}. A WebSocket API's route response key is $default."
+        )
     return config
 
 

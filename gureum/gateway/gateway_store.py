@@ -17,7 +17,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,7 +30,7 @@ from gureum.store.tables import gateway_apis, gateway_parts
 #: API Gateway's ids: ten lower-case letters and digits.
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 ROUTING_SECONDS = 1.0
-KINDS = ("route", "integration", "stage", "deployment")
+KINDS = ("route", "integration", "stage", "deployment", "route_response")
 
 
 def new_id(length: int = 10) -> str:
@@ -65,6 +65,8 @@ class Routing:
     routes: dict[str, Part]
     integrations: dict[str, Part]
     stages: dict[str, Part]
+    #: a WebSocket API's route responses (each names its route's ``RouteId``)
+    route_responses: dict[str, Part] = field(default_factory=dict)
 
 
 class GatewayStore:
@@ -327,4 +329,10 @@ class GatewayStore:
         by_kind: dict[str, dict[str, Part]] = {kind: {} for kind in KINDS}
         for r in rows:
             by_kind[r.kind][r.part_id] = Part(r.api_id, r.kind, r.part_id, r.config, r.created_ms)
-        return Routing(api, by_kind["route"], by_kind["integration"], by_kind["stage"])
+        return Routing(
+            api,
+            by_kind["route"],
+            by_kind["integration"],
+            by_kind["stage"],
+            by_kind["route_response"],
+        )

@@ -71,6 +71,7 @@ SUPPORTED = {
     },
     "stage": {"StageName", "AutoDeploy", "StageVariables", "Description", "DeploymentId", "Tags"},
     "deployment": {"Description", "StageName"},
+    "route_response": {"RouteResponseKey", "ModelSelectionExpression"},
 }
 #: What UpdateApi may change (quick create's Target and RouteKey are create-only here).
 UPDATABLE_API = SUPPORTED["api"] - {"ProtocolType", "Tags", "Target", "RouteKey"}
@@ -251,6 +252,7 @@ class ManagementAPI:
             "integration": "IntegrationId",
             "deployment": "DeploymentId",
             "stage": "StageName",
+            "route_response": "RouteResponseId",
         }[part.kind]
         shape = {**part.config, id_member: part.part_id}
         if part.kind in ("stage", "deployment"):
@@ -293,6 +295,7 @@ class ManagementAPI:
                 "RouteSelectionExpression is a required parameter for a WEBSOCKET API"
             )
         else:
+            rules.check_route_selection(given["RouteSelectionExpression"])
             given.setdefault("ApiKeySelectionExpression", "$request.header.x-api-key")
         given.setdefault("DisableExecuteApiEndpoint", False)
         rules.check_tags(given.setdefault("Tags", {}))
@@ -528,7 +531,90 @@ class ManagementAPI:
         return await self._list(request, "route", "GetRoutes")
 
     async def delete_route(self, request: Request) -> Response:
-        return await self._delete(request, "route", "route_id")
+        """A route's route responses go with it (in the transaction that deletes it)."""
+        api = await self._api(request.path_params["api_id"])
+        route_id = request.path_params["route_id"]
+        await self.gateway.delete_part(api.api_id, "route", route_id)
+        for part in await self.gateway.list_parts(api.api_id, "route_response"):
+            if part.config.get("RouteId") == route_id:
+                await self.gateway.delete_part(api.api_id, "route_response", part.part_id)
+        return aws_json(None, 204)
+
+    # route responses (WebSocket APIs: a route with one sends its function's answer back)
+
+    async def _route_of(self, request: Request) -> tuple[Api, str]:
+        api = await self._api(request.path_params["api_id"])
+        route_id = request.path_params["route_id"]
+        await self.gateway.get_part(api.api_id, "route", route_id)
+        if api.config.get("ProtocolType") != "WEBSOCKET":
+            raise BadRequestException("Route responses are supported only for WebSocket APIs")
+        return api, route_id
+
+    async def create_route_response(self, request: Request) -> Response:
+        api, route_id = await self._route_of(request)
+        given = self._input("CreateRouteResponse", await _body(request), "route_response")
+        config = rules.check_route_response(given)
+
+        def check(parts: list[Part], config: dict[str, Any]) -> None:
+            if not any(p.kind == "route" and p.part_id == route_id for p in parts):
+                raise NotFoundException(f"Invalid Route identifier specified {route_id}")
+            for part in parts:
+                if (
+                    part.kind == "route_response"
+                    and part.config.get("RouteId") == route_id
+                    and part.config.get("RouteResponseKey") == config["RouteResponseKey"]
+                ):
+                    raise ConflictException(
+                        f"Unable to create RouteResponse {config['RouteResponseKey']}: the "
+                        f"route already has one with that key ({part.part_id})"
+                    )
+
+        part = await self._put(
+            api.api_id,
+            "route_response",
+            new_id(),
+            lambda _: {**config, "RouteId": route_id},
+            create=True,
+            check=check,
+        )
+        return self._answer("CreateRouteResponse", self._part_shape(part), 201)
+
+    async def _route_response(self, request: Request) -> tuple[Api, Part]:
+        api, route_id = await self._route_of(request)
+        response_id = request.path_params["route_response_id"]
+        part = await self.gateway.get_part(api.api_id, "route_response", response_id)
+        if part.config.get("RouteId") != route_id:
+            raise NotFoundException(f"Invalid RouteResponse identifier specified {response_id}")
+        return api, part
+
+    async def get_route_response(self, request: Request) -> Response:
+        _, part = await self._route_response(request)
+        return self._answer("GetRouteResponse", self._part_shape(part))
+
+    async def get_route_responses(self, request: Request) -> Response:
+        api, route_id = await self._route_of(request)
+        parts = [
+            p
+            for p in await self.gateway.list_parts(api.api_id, "route_response")
+            if p.config.get("RouteId") == route_id
+        ]
+        page, token = _page(parts, request)
+        shapes = [self._part_shape(p) for p in page]
+        return self._list_answer("GetRouteResponses", shapes, token)
+
+    async def update_route_response(self, request: Request) -> Response:
+        api, current = await self._route_response(request)
+        given = self._input("UpdateRouteResponse", await _body(request), "route_response")
+        config = rules.check_route_response({**current.config, **given})
+        part = await self._put(
+            api.api_id, "route_response", current.part_id, lambda _: config, create=False
+        )
+        return self._answer("UpdateRouteResponse", self._part_shape(part))
+
+    async def delete_route_response(self, request: Request) -> Response:
+        api, part = await self._route_response(request)
+        await self.gateway.delete_part(api.api_id, "route_response", part.part_id)
+        return aws_json(None, 204)
 
     # deployments and stages
 
@@ -737,6 +823,15 @@ class ManagementAPI:
                 (one, "PATCH", update),
                 (one, "DELETE", delete),
             ]
+        responses = f"{api}/routes/{{route_id}}/routeresponses"
+        response = responses + "/{route_response_id}"
+        paths += [
+            (responses, "POST", self.create_route_response),
+            (responses, "GET", self.get_route_responses),
+            (response, "GET", self.get_route_response),
+            (response, "PATCH", self.update_route_response),
+            (response, "DELETE", self.delete_route_response),
+        ]
         deployments = f"{api}/deployments"
         paths += [
             (deployments, "POST", self.create_deployment),

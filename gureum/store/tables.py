@@ -261,3 +261,28 @@ function_urls = sa.Table(
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("modified_ms", sa.BigInteger, nullable=False),
 )
+
+#: WebSocket APIs' open connections (``gureum.gateway.connection_store``): which node
+#: holds each client's socket, and what ``GET @connections`` and ``$disconnect`` say of it.
+websocket_connections = sa.Table(
+    "websocket_connections",
+    metadata,
+    sa.Column("connection_id", sa.String(32), primary_key=True),
+    sa.Column("api_id", sa.String(16), nullable=False),
+    sa.Column("stage", sa.String(128), nullable=False),
+    sa.Column("node_id", sa.String(36), nullable=False, index=True),
+    sa.Column("connected_ms", sa.BigInteger, nullable=False),
+    sa.Column("source_ip", sa.String(64), nullable=False),
+    sa.Column("user_agent", sa.String(1024), nullable=True),
+)
+
+#: The gureum processes holding WebSocket connections: where each answers (its edge's
+#: address, for requests about a connection that reach another node) and when it last
+#: said it was alive (a node silent past a while is gone, and so are its connections).
+edge_nodes = sa.Table(
+    "edge_nodes",
+    metadata,
+    sa.Column("node_id", sa.String(36), primary_key=True),
+    sa.Column("address", sa.String(256), nullable=False),
+    sa.Column("heartbeat_ms", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,191 @@
+"""The ``@connections`` API of WebSocket APIs (``apigatewaymanagementapi``): a backend
+sends to a client, asks after it, or closes it.
+
+Requests come to the API's own address with the stage and the connection:
+``POST|GET|DELETE /{stage}/@connections/{connectionId}`` (``@`` also as ``%40``, the id
+percent-encoded), signed with SigV4 for the service ``execute-api`` when the server
+checks signatures. The node that holds the connection's socket answers; any other node
+forwards the request to it unchanged (its signature still holds), as the store says
+where each connection is. Errors are API Gateway's: ``GoneException`` (410) for a
+connection that is not there, ``PayloadTooLargeException`` (413) past 128 KB,
+``ForbiddenException`` (403) for a bad signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from gureum.errors import (
+    ForbiddenException,
+    GoneException,
+    PayloadTooLargeException,
+    ServiceError,
+)
+from gureum.frontend import sigv4
+from gureum.gateway.http_api import BodyTooLarge, read_body
+from gureum.gateway.websocket_api import MESSAGE_LIMIT, Live, WebSocketApis
+from gureum.ids import new_uuid
+
+logger = logging.getLogger(__name__)
+
+_PATH = re.compile(r"/([^/]+)/(?:@|%40)connections/([^/]+)/?")
+#: Marks a request one node forwarded to another (which answers it, or says Gone).
+FORWARDED = b"x-gureum-forwarded"
+
+
+def connection_path(raw_path: str) -> tuple[str, str] | None:
+    """(stage, connection id) of an ``@connections`` path within an API's address."""
+    match = _PATH.fullmatch(raw_path)
+    if match is None:
+        return None
+    return unquote(match.group(1)), unquote(match.group(2))
+
+
+def _iso(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class ConnectionsAPI:
+    def __init__(
+        self, websockets: WebSocketApis, *, secrets: dict[str, str] | None, region: str
+    ) -> None:
+        self.websockets = websockets
+        self.secrets = secrets
+        self.region = region
+
+    async def serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        api_id: str,
+        stage: str,
+        connection_id: str,
+    ) -> None:
+        request_id = new_uuid()
+        try:
+            try:
+                body = await read_body(receive, MESSAGE_LIMIT)
+            except BodyTooLarge:
+                raise PayloadTooLargeException(
+                    f"Message size exceeds the limit of {MESSAGE_LIMIT} bytes"
+                ) from None
+            self._check_signature(scope, body)
+            status, content = await self._answer(scope, api_id, stage, connection_id, body)
+            headers = [(b"content-type", b"application/json")] if content else []
+        except ServiceError as error:
+            status = error.status
+            content = orjson.dumps({"message": error.message})
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"x-amzn-errortype", error.error_type.encode()),
+            ]
+        headers += [
+            (b"content-length", str(len(content)).encode()),
+            (b"x-amzn-requestid", request_id.encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    def _check_signature(self, scope: Scope, body: bytes) -> None:
+        if self.secrets is None:
+            return
+        try:
+            sigv4.verify(
+                method=scope["method"],
+                raw_path=scope.get("raw_path") or scope["path"].encode(),
+                query=scope.get("query_string", b""),
+                headers=scope["headers"],
+                body=body,
+                secrets=self.secrets,
+                region=self.region,
+                service="execute-api",
+            )
+        except ServiceError as error:
+            raise ForbiddenException(error.message) from None
+
+    async def _answer(
+        self, scope: Scope, api_id: str, stage: str, connection_id: str, body: bytes
+    ) -> tuple[int, bytes]:
+        method = scope["method"]
+        if method not in ("POST", "GET", "DELETE"):
+            raise ForbiddenException(f"Method {method} is not allowed on @connections")
+        live = self.websockets.live.get(connection_id)
+        if live is None or not live.open:
+            return await self._elsewhere(scope, api_id, stage, connection_id, body)
+        if live.info.api_id != api_id or live.info.stage != stage:
+            raise GoneException("")
+        if method == "POST":
+            if not await live.post(body):
+                raise GoneException("")
+            return 200, b""
+        if method == "GET":
+            return 200, orjson.dumps(_description(live))
+        await live.close(1000, "")
+        return 204, b""
+
+    async def _elsewhere(
+        self, scope: Scope, api_id: str, stage: str, connection_id: str, body: bytes
+    ) -> tuple[int, bytes]:
+        """A connection this node does not hold: forwarded to the node that does."""
+        if any(name == FORWARDED for name, _ in scope["headers"]):
+            raise GoneException("")
+        found = await self.websockets.connections.find(connection_id)
+        if found is None:
+            raise GoneException("")
+        connection, address = found
+        if connection.api_id != api_id or connection.stage != stage:
+            raise GoneException("")
+        if connection.node_id == self.websockets.connections.node_id:
+            raise GoneException("")  # (closing here right now)
+        return await asyncio.to_thread(_forward, scope, address, body)
+
+
+def _description(live: Live) -> dict[str, object]:
+    return {
+        "connectedAt": _iso(live.info.connected_ms),
+        "identity": {"sourceIp": live.info.source_ip, "userAgent": live.info.user_agent},
+        "lastActiveAt": _iso(live.last_active_ms),
+    }
+
+
+def _forward(scope: Scope, address: str, body: bytes) -> tuple[int, bytes]:
+    """The request sent on to ``address`` as it came (Host and signature kept)."""
+    raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    url = address.rstrip("/") + raw + (f"?{query}" if query else "")
+    headers = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in scope["headers"]
+        if name not in (b"content-length", b"connection", b"transfer-encoding")
+    }
+    headers[FORWARDED.decode()] = "1"
+    request = urllib.request.Request(
+        url, data=body if scope["method"] == "POST" else None, method=scope["method"]
+    )
+    for name, value in headers.items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        content = error.read()
+        kind = error.headers.get("x-amzn-errortype")
+        if kind == "GoneException":
+            raise GoneException("") from None
+        raise ForbiddenException(
+            orjson.loads(content).get("message", "") if content else ""
+        ) from None
+    except OSError as error:
+        logger.warning("could not reach the node at %s: %s", address, error)
+        raise GoneException("") from None
