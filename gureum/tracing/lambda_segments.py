@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gureum import untrusted_json
-from gureum.tracing.segments import TraceHeader, new_segment_id
+from gureum.tracing.segments import TraceHeader, new_segment_id, status_flags
 
 
 @dataclass
@@ -120,13 +120,7 @@ class InvocationTrace:
             "aws": {"request_id": request_id, "region": region, "account_id": account_id},
             "http": {"response": {"status": status}},
         }
-        if status == 429:
-            service["throttle"] = True
-            service["error"] = True
-        elif 400 <= status < 500:
-            service["error"] = True
-        elif status >= 500:
-            service["fault"] = True
+        service.update(status_flags(status))
         if self.caller:
             service["parent_id"] = self.caller
         return [service, function]

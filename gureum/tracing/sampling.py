@@ -88,6 +88,11 @@ class Sampler:
         return DEFAULT_RULE
 
     def sample(self, service_name: str, service_type: str, **request: Any) -> bool:
+        return self.sampled_by(service_name, service_type, **request) is not None
+
+    def sampled_by(self, service_name: str, service_type: str, **request: Any) -> str | None:
+        """The name of the rule that picked the request, or None when it is not sampled
+        (API Gateway records the rule in its segment's ``aws.xray.sampling_rule_name``)."""
         rule = self.rule_for(service_name, service_type, **request)
         reservoir = self._reservoirs.setdefault(rule["RuleName"], _Reservoir())
         now = int(time.time())
@@ -95,8 +100,8 @@ class Sampler:
             reservoir.second, reservoir.used = now, 0
         if reservoir.used < int(rule["ReservoirSize"]):
             reservoir.used += 1
-            return True
-        return random.random() < float(rule["FixedRate"])
+            return str(rule["RuleName"])
+        return str(rule["RuleName"]) if random.random() < float(rule["FixedRate"]) else None
 
 
 #: X-Ray allows 25 sampling rules besides Default.

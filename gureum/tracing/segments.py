@@ -44,6 +44,18 @@ def new_segment_id() -> str:
     return secrets.token_hex(8)
 
 
+def status_flags(status: int) -> dict[str, bool]:
+    """X-Ray's flags for an HTTP status: ``error`` for 4xx (and ``throttle`` too for
+    429), ``fault`` for 5xx; nothing for the rest."""
+    if status == 429:
+        return {"error": True, "throttle": True}
+    if 400 <= status < 500:
+        return {"error": True}
+    if status >= 500:
+        return {"fault": True}
+    return {}
+
+
 @dataclass(frozen=True, slots=True)
 class TraceHeader:
     """``X-Amzn-Trace-Id: Root=...;Parent=...;Sampled=1`` (``Lineage`` and others kept

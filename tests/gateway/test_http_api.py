@@ -8,15 +8,17 @@ has tests of its own)."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from gureum.gateway.gateway_store import Part
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, client
 
 ECHO = """
 import json
@@ -265,3 +267,37 @@ def test_cors_as_api_gateway_answers_it(gureum_server: RunningServer, echo: str)
     assert headers["access-control-expose-headers"] == "x-version"
     status, headers, _, _ = request(gureum_server, api, "/x")  # no Origin: no CORS headers
     assert status == 200 and "access-control-allow-origin" not in headers
+
+
+def test_an_http_api_hands_the_trace_on_and_records_no_segment(
+    gureum_server: RunningServer, echo: str
+) -> None:
+    # HTTP APIs have no tracing setting and no X-Ray segment on AWS (REST APIs' stages
+    # have them: gureum/gateway/gateway_segments.py); the caller's trace goes on to the
+    # function as it came.
+    api = make_api(gureum_server, echo, ["POST /traced"])
+    root = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+    header = f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1"
+    status, _, body, _ = request(
+        gureum_server,
+        api,
+        "/traced",
+        method="POST",
+        body=b"{}",
+        headers={"X-Amzn-Trace-Id": header},
+    )
+    assert status == 200
+    assert json.loads(body)["headers"]["x-amzn-trace-id"] == header
+    xray = client("xray", gureum_server.endpoint)
+    deadline = time.monotonic() + 10
+    while True:
+        traces = xray.batch_get_traces(TraceIds=[root])["Traces"]
+        if traces and len(traces[0]["Segments"]) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    origins = {
+        document["origin"]: document
+        for document in (json.loads(s["Document"]) for s in traces[0]["Segments"])
+    }
+    assert set(origins) == {"AWS::Lambda", "AWS::Lambda::Function"}
+    assert origins["AWS::Lambda"]["parent_id"] == "53995c3f42cd8ad8"
