@@ -407,6 +407,9 @@ class WebSocketApis:
             )
         except (TimeoutError, ServiceError):
             return None
+        except Exception:
+            logger.exception("the gateway failed to invoke a WebSocket API's function")
+            return None
         outcome = invoked.outcome
         if outcome is None or outcome.function_error:
             return None

@@ -6,6 +6,7 @@ selection expression, route responses, API Gateway's own messages and limits, th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -17,7 +18,14 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import RunningServer, client, make_settings, unique_name, zip_files
+from tests.conftest import (
+    RunningServer,
+    client,
+    make_settings,
+    store_settings,
+    unique_name,
+    zip_files,
+)
 
 HANDLERS = """
 import json
@@ -360,3 +368,74 @@ def test_a_stopping_server_closes_every_connection_and_disconnects_each(
             assert api.disconnected(connection_id, timeout=5)["eventType"] == {"S": "DISCONNECT"}
     finally:
         again.stop()
+
+
+def test_two_nodes_on_one_postgres_reach_each_others_connections(tmp_path: Path) -> None:
+    """A connection held by one node is sent to, asked after and closed through the
+    other (which forwards the requests to it)."""
+    with store_settings("postgres") as overrides:
+        first = RunningServer(make_settings(tmp_path / "a", **overrides))
+        first.start()
+        # (the functions first: a node reads the functions of others when it starts)
+        api = make_websocket_api(first)
+        second = RunningServer(make_settings(tmp_path / "b", **overrides))
+        second.start()
+        try:
+            elsewhere = client(
+                "apigatewaymanagementapi",
+                f"{second.endpoint}/_aws/execute-api/{api.api_id}/production",
+            )
+            with api.connect() as ws:
+                connection_id = connection_id_of(ws)
+                elsewhere.post_to_connection(ConnectionId=connection_id, Data=b"via b")
+                assert ws.recv(timeout=30) == "via b"
+                info = elsewhere.get_connection(ConnectionId=connection_id)
+                assert info["Identity"]["SourceIp"] == "127.0.0.1"
+                elsewhere.delete_connection(ConnectionId=connection_id)
+                with pytest.raises(ConnectionClosed):
+                    ws.recv(timeout=30)
+            assert api.disconnected(connection_id)["code"] == {"N": "1000"}
+            with pytest.raises(elsewhere.exceptions.GoneException):
+                elsewhere.post_to_connection(ConnectionId=connection_id, Data=b"gone")
+        finally:
+            second.stop()
+            first.stop()
+
+
+def test_a_crashed_nodes_connections_are_swept_and_disconnected(store: Any) -> None:
+    """Rows of a node that stopped beating are taken out by another node, once."""
+    from gureum.gateway.connection_store import Connection, ConnectionStore
+
+    crashed = ConnectionStore(store, "node-crashed", "http://127.0.0.1:1")
+    alive = ConnectionStore(store, "node-alive", "http://127.0.0.1:2")
+    third = ConnectionStore(store, "node-third", "http://127.0.0.1:3")
+
+    async def scenario() -> tuple[Any, Any, Any, Any]:
+        await crashed.heartbeat()
+        await alive.heartbeat()
+        await crashed.add(Connection("c1", "api", "prod", "node-crashed", 1, "127.0.0.1", None))
+        await alive.add(Connection("c2", "api", "prod", "node-alive", 1, "127.0.0.1", None))
+        found = await alive.find("c1")
+        none_yet = await alive.sweep()
+        # the crashed node's heartbeat is long past
+        await store.run(_age_node, store, "node-crashed")
+        return found, none_yet, await alive.sweep(), await third.sweep()
+
+    found, none_yet, swept, again = asyncio.run(scenario())
+    assert found is not None and found[1] == "http://127.0.0.1:1"
+    assert none_yet == []
+    assert [c.connection_id for c in swept] == ["c1"]
+    assert again == []
+    assert asyncio.run(alive.find("c1")) is None
+    assert asyncio.run(third.find("c2")) is not None
+
+
+def _age_node(store: Any, node_id: str) -> None:
+    import sqlalchemy as sa
+
+    from gureum.store.tables import edge_nodes
+
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.update(edge_nodes).where(edge_nodes.c.node_id == node_id).values(heartbeat_ms=0)
+        )
