@@ -332,3 +332,102 @@ def test_api_gateway_demo_node(start_server: Any) -> None:
     with urllib.request.urlopen(api["ApiEndpoint"] + "/", timeout=60) as answer:
         assert answer.status == 200
         assert json.loads(answer.read()) == [{"id": {"S": "1"}, "name": {"S": "cloud"}}]
+
+
+def test_websocket_chat_node(start_server: Any) -> None:
+    """The seed's WebSocket chat app, its four handlers unchanged: connections kept in a
+    table, messages fanned out with ``postToConnection`` through the callback URL each
+    function builds from its event (``domainName + '/' + stage``, HTTPS by the SDK's
+    default), the default route's reply with the connection's info."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from tests.conftest import client
+
+    if shutil.which("npm") is None:
+        pytest.skip("needs npm (scripts/services installs it)")
+    runtime = node_runtime()
+    server = start_server()
+    subprocess.run(
+        [sys.executable, "-m", "gureum", "runtimes", "install", "nodejs", "aws-sdk@2"]
+        + ["--data-dir", str(server.settings.data_dir)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    dynamodb = client("dynamodb", server.endpoint)
+    dynamodb.create_table(
+        TableName="simplechat_connections",
+        AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    lam = client("lambda", server.endpoint)
+    gw = client("apigatewayv2", server.endpoint)
+    api = gw.create_api(
+        Name="simplechat", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )
+    folder = EXAMPLES / "websocket-chat-node"
+    for handler, route_key in (
+        ("onconnect", "$connect"),
+        ("ondisconnect", "$disconnect"),
+        ("default", "$default"),
+        ("sendmessage", "sendmessage"),
+    ):
+        function = lam.create_function(
+            FunctionName=f"chat-{handler}",
+            Runtime=runtime,
+            Role=ROLE,
+            Handler=f"{handler}.handler",
+            Timeout=30,
+            Environment={"Variables": {"table": "simplechat_connections"}},
+            Code={"ZipFile": zip_files({f"{handler}.js": (folder / f"{handler}.js").read_text()})},
+        )
+        integration = gw.create_integration(
+            ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=function["FunctionArn"]
+        )
+        gw.create_route(
+            ApiId=api["ApiId"],
+            RouteKey=route_key,
+            Target=f"integrations/{integration['IntegrationId']}",
+        )
+    gw.create_stage(ApiId=api["ApiId"], StageName="production")
+    url = f"{api['ApiEndpoint']}/production"
+
+    def connections() -> set[str]:
+        items = dynamodb.scan(TableName="simplechat_connections")["Items"]
+        return {item["connectionId"]["S"] for item in items}
+
+    def eventually(check: Any) -> None:
+        deadline = time.monotonic() + 60
+        while not check():
+            assert time.monotonic() < deadline, "not in time"
+            time.sleep(0.1)
+
+    with connect(url, open_timeout=120) as alice, connect(url, open_timeout=120) as bob:
+        with connect(url, open_timeout=120) as carol:
+            assert len(connections()) == 3  # each $connect ran before its upgrade ended
+            alice.send(json.dumps({"action": "sendmessage", "message": "hello, everyone"}))
+            assert bob.recv(timeout=60) == "hello, everyone"
+            assert carol.recv(timeout=60) == "hello, everyone"
+            alice.send("what can I do?")
+            reply = str(alice.recv(timeout=60))
+            prefix = "Use the sendmessage route to send a message. Your info:"
+            assert reply.startswith(prefix)
+            info = json.loads(reply[len(prefix) :])
+            assert info["identity"]["sourceIp"] == "127.0.0.1"
+            assert info["connectionID"] in connections()
+            assert info["connectedAt"] and info["lastActiveAt"]
+        eventually(lambda: len(connections()) == 2)  # carol's $disconnect deleted her
+        bob.send(json.dumps({"action": "sendmessage", "message": "just us"}))
+        assert alice.recv(timeout=60) == "just us"
+        with pytest.raises(TimeoutError):
+            bob.recv(timeout=1)  # (the sender is skipped)
+    eventually(lambda: not connections())
+    with pytest.raises(ConnectionClosed):
+        alice.recv(timeout=1)
