@@ -123,6 +123,67 @@ def make_api(port: int) -> str:
     return str(api)
 
 
+def receivers(port: int, api: str, n: int) -> None:
+    """``--receivers`` mode (a process of its own, so that counting costs the clients'
+    side no GIL shared with anything): ``n`` raw WebSocket clients, their ids printed as
+    a JSON line; then, between ``go`` and ``stop`` on stdin, the messages they received
+    (each ``m``: a three-byte frame) printed."""
+    import base64
+    import selectors
+    import socket
+
+    sockets = []
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /_aws/execute-api/{api}/bench HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    whoami = b'{"action": "whoami"}'
+    mask = os.urandom(4)
+    frame = bytes([0x81, 0x80 | len(whoami)]) + mask
+    frame += bytes(b ^ mask[i % 4] for i, b in enumerate(whoami))
+    ids = []
+    for _ in range(n):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(request)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"upgrade refused: {head[:100]!r}")
+        sock.sendall(frame)
+        reply = head.split(b"\r\n\r\n", 1)[1]
+        while len(reply) < 2 or len(reply) < 2 + reply[1]:
+            reply += sock.recv(4096)
+        ids.append(reply[2 : 2 + reply[1]].decode())
+        sock.setblocking(False)
+        sockets.append(sock)
+    print(json.dumps(ids), flush=True)
+    selector = selectors.DefaultSelector()
+    for sock in sockets:
+        selector.register(sock, selectors.EVENT_READ)
+    selector.register(sys.stdin, selectors.EVENT_READ)
+    counted, counting = 0, False
+    while True:
+        for found, _ in selector.select():
+            if found.fileobj is sys.stdin:
+                line = sys.stdin.readline().strip()
+                if line == "go":
+                    counted, counting = 0, True
+                elif line == "stop":
+                    print(counted // 3, flush=True)
+                    counting = False
+                else:
+                    return
+                continue
+            sock = found.fileobj
+            assert isinstance(sock, socket.socket)
+            data = sock.recv(65536)
+            if counting:
+                counted += len(data)
+
+
 def server_pid(port: int) -> int:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -160,43 +221,35 @@ def signed_lines(port: int, api: str, ids: list[str]) -> tuple[str, str]:
     return "\n".join(lines) + "\n", sha
 
 
-async def hold(port: int, api: str, n: int) -> list[ClientConnection]:
-    url = f"ws://127.0.0.1:{port}/_aws/execute-api/{api}/bench"
-    sockets: list[ClientConnection] = []
-    for start in range(0, n, 50):  # 50 upgrades at a time (API Gateway: 500/s)
-        sockets += await asyncio.gather(
-            *(connect(url, open_timeout=120) for _ in range(min(50, n - start)))
-        )
-    return sockets
-
-
-async def ids_of(sockets: list[ClientConnection]) -> list[str]:
-    ids = []
-    for ws in sockets:
-        await ws.send('{"action": "whoami"}')
-        ids.append(str(await ws.recv()))
-    return ids
-
-
 async def run(args: argparse.Namespace, echo_port: int, port: int) -> None:
     api = make_api(port)
     pid = server_pid(port)
     before = pss_mb(pid)
     started = time.perf_counter()
-    sockets = await hold(port, api, args.connections)
+    clients = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--receivers",
+        f"{port}:{api}:{args.connections}",
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert clients.stdin is not None and clients.stdout is not None
+    ids = json.loads(await clients.stdout.readline())
     took = time.perf_counter() - started
     await asyncio.sleep(2)
     after = pss_mb(pid)
-    print(f"held: {len(sockets)} connections opened in {took:.1f} s")
+    print(f"held: {len(ids)} connections opened (and asked their id) in {took:.1f} s")
     print(
         f"  server PSS {before:.1f} MB -> {after:.1f} MB: "
-        f"{(after - before) * 1024 / len(sockets):.1f} KB per idle connection"
+        f"{(after - before) * 1024 / len(ids):.1f} KB per idle connection"
     )
-    ids = await ids_of(sockets)
-    await fan_out(args, echo_port, port, api, sockets, ids)
-    await round_trips(args, echo_port, port, sockets[0])
-    for ws in sockets:
-        await ws.close()
+    await fan_out(args, echo_port, port, api, clients, ids)
+    clients.stdin.write(b"end\n")
+    await clients.stdin.drain()
+    await clients.wait()
+    async with connect(f"ws://127.0.0.1:{port}/_aws/execute-api/{api}/bench") as ws:
+        await round_trips(args, echo_port, port, ws)
 
 
 def write_script(folder: Path, lines: str, sha: str) -> Path:
@@ -212,25 +265,20 @@ async def fan_out(
     echo_port: int,
     port: int,
     api: str,
-    sockets: list[ClientConnection],
+    clients: asyncio.subprocess.Process,
     ids: list[str],
 ) -> None:
     if shutil.which("wrk") is None:
         print("fan-out: skipped (needs wrk: apt-get install wrk)")
         return
+    assert clients.stdin is not None and clients.stdout is not None
     lines, sha = signed_lines(port, api, ids)
-    received = 0
-
-    async def drain(ws: ClientConnection) -> None:
-        nonlocal received
-        async for _ in ws:
-            received += 1
-
-    drains = [asyncio.create_task(drain(ws)) for ws in sockets]
     with tempfile.TemporaryDirectory() as tmp:
         script = write_script(Path(tmp), lines, sha)
         floor = await asyncio.to_thread(wrk, echo_port, "/", {}, 64, args.seconds)
-        start_count, start = received, time.perf_counter()
+        clients.stdin.write(b"go\n")
+        await clients.stdin.drain()
+        start = time.perf_counter()
         process = await asyncio.create_subprocess_exec(
             "wrk",
             "-t2",
@@ -243,18 +291,17 @@ async def fan_out(
         )
         out, _ = await process.communicate()
         await asyncio.sleep(0.5)  # the last messages on their way
-        delivered = (received - start_count) / (time.perf_counter() - start - 0.5)
-    for task in drains:
-        task.cancel()
-    await asyncio.gather(*drains, return_exceptions=True)
+        clients.stdin.write(b"stop\n")
+        await clients.stdin.drain()
+        received = int(await clients.stdout.readline())
+        delivered = received / (time.perf_counter() - start - 0.5)
     text = out.decode()
     rate = re.search(r"Requests/sec:\s+([\d.]+)", text)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     print(f"fan-out: postToConnection over {len(ids)} connections, 64 keep-alive clients")
     print(f"  floor: bare ASGI echo under the same wrk  {floor:9.0f} requests/s")
-    print(
-        f"  @connections POSTs answered              {float(rate.group(1)) if rate else 0:9.0f} /s"
-    )
+    answered = float(rate.group(1)) if rate else 0.0
+    print(f"  @connections POSTs answered              {answered:9.0f} /s")
     print(f"  messages the clients received            {delivered:9.0f} /s   (budget >= 10,000)")
     if errors:
         print(f"  (wrk saw {errors.group(1)} non-2xx answers)")
@@ -295,7 +342,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--round-trips", type=int, default=500)
+    parser.add_argument("--receivers", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.receivers:
+        port, api, n = args.receivers.split(":")
+        receivers(int(port), api, int(n))
+        return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     print(f"machine: {os.cpu_count()} cores")
