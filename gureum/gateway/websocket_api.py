@@ -317,7 +317,7 @@ class WebSocketApis:
                     )
                 return live.closed_by_us
             live.last_active_ms = _now_ms()
-            task = asyncio.create_task(self._message(live, text))
+            task = asyncio.create_task(self._handled(live, text))
             live.tasks.add(task)
             task.add_done_callback(live.tasks.discard)
 
@@ -331,6 +331,13 @@ class WebSocketApis:
                 await live.close(1001, "Going away")
                 return
             await asyncio.sleep(max(0.05, min(ends, idle_ends) - now))
+
+    async def _handled(self, live: Live, text: str) -> None:
+        try:
+            await self._message(live, text)
+        except Exception:
+            logger.exception("the gateway failed a WebSocket message")
+            await self._tell(live, "Internal server error", new_uuid())
 
     async def _message(self, live: Live, text: str) -> None:
         info = live.info
@@ -371,7 +378,7 @@ class WebSocketApis:
         headers = events.disconnect_headers(host)
         event = events.disconnect_event(info, headers, code, reason, request_id, _now_ms())
         if await self._integrate(routing, route, event, request_id, None) is None:
-            logger.info(
+            logger.warning(
                 "$disconnect of WebSocket connection %s (API %s) failed",
                 info.connection_id,
                 info.api_id,
