@@ -261,3 +261,15 @@ function_urls = sa.Table(
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("modified_ms", sa.BigInteger, nullable=False),
 )
+
+#: Certificate authorities (``gureum.tls.authority_store``): one row, gureum's local CA,
+#: created by whichever node starts first, so that every node serves certificates that
+#: one trusted CA file verifies.
+certificate_authorities = sa.Table(
+    "certificate_authorities",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("certificate", sa.Text, nullable=False),
+    sa.Column("private_key", sa.Text, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
