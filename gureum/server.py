@@ -35,6 +35,14 @@ class EdgeServer(uvicorn.Server):
             else f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}"
         )
         logger.info("ready: edge http://%s:%s", host, port)
+        if platform.tls_address is not None:
+            assert platform.tls_files is not None
+            logger.info(
+                "edge over HTTPS: https://%s (https://%s, ...; trust %s)",
+                platform.tls_address,
+                platform.tls_host("API.execute-api"),
+                platform.tls_files.ca,
+            )
         logger.info(
             "X-Ray daemon: %s (UDP segments, TCP sampling)",
             platform.xray_address or "not running",
