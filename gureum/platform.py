@@ -52,6 +52,7 @@ from gureum.store import Store
 from gureum.tables.expiry import TableExpiry
 from gureum.tables.streams import Streams
 from gureum.tables.table_store import Tables
+from gureum.tls.authority_store import local_authority
 from gureum.tls.edge import TlsEdge, TrustFiles
 from gureum.tracing.daemon import XRayDaemon, parse_address, serve_tcp
 from gureum.tracing.sampling import Sampler, SamplingRules
@@ -215,8 +216,9 @@ class Platform:
         data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self.store.migrate)
         if settings.resolved_tls_port is not None:
+            authority = await self.store.run(local_authority, self.store)
             self.tls_files = await asyncio.to_thread(
-                self.tls_edge.prepare, self.store, settings.host
+                self.tls_edge.prepare, authority, settings.host
             )
         await self.functions.load()
         self.counting.load(self.functions.reservations())

@@ -25,9 +25,7 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
-from gureum.store import Store
-from gureum.tls.authority import CA_NAME, issue_server_certificate, server_names
-from gureum.tls.authority_store import local_authority
+from gureum.tls.authority import CA_NAME, Authority, issue_server_certificate, server_names
 
 #: Where a host keeps its CA bundle (Debian's and Alpine's, then Fedora's), if OpenSSL's
 #: own default names no file; certifi's when the host has none.
@@ -84,10 +82,9 @@ class TlsEdge:
         self.key = directory / "server.key"
         self._server: uvicorn.Server | None = None
 
-    def prepare(self, store: Store, host: str) -> TrustFiles:
-        """The store's authority (made if it has none), a new server certificate for
-        ``host`` and the loopback names, and the files that say so (blocking I/O)."""
-        authority = local_authority(store)
+    def prepare(self, authority: Authority, host: str) -> TrustFiles:
+        """A new server certificate from ``authority`` for ``host`` and the loopback
+        names, and the files that say so (blocking I/O)."""
         issued = issue_server_certificate(
             authority, server_names(host), datetime.datetime.now(datetime.UTC)
         )
@@ -113,9 +110,16 @@ class TlsEdge:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
-        except OSError:
+            server = await self._start(app, host, port, sock, shutdown_timeout)
+        except BaseException:
             sock.close()
             raise
+        self._server = server
+        return int(sock.getsockname()[1])
+
+    async def _start(
+        self, app: ASGIApp, host: str, port: int, sock: socket.socket, shutdown_timeout: float
+    ) -> uvicorn.Server:
         config = uvicorn.Config(
             app,
             host=host,
@@ -133,8 +137,7 @@ class TlsEdge:
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)
         await server.startup(sockets=[sock])
-        self._server = server
-        return int(sock.getsockname()[1])
+        return server
 
     async def close(self) -> None:
         """Stop listening and let the requests in flight finish."""
