@@ -94,18 +94,20 @@ def invoke(server: RunningServer, name: str, event: Any) -> Any:
     return body
 
 
-@pytest.fixture(params=["namespaces", "rlimits"])
+@pytest.fixture(params=["zygote", "exec", "rlimits"])
 def server(
     request: pytest.FixtureRequest,
     gureum_server: RunningServer,
     start_server: Callable[..., RunningServer],
 ) -> RunningServer:
-    """The session's server (isolated where the host allows), and one without isolation."""
-    if request.param == "namespaces":
-        if not gureum_server.platform.isolation.isolated:
-            pytest.skip("sandboxes are not isolated on this host")
-        return gureum_server
-    return start_server(isolation="rlimits")
+    """The session's server (isolated where the host allows: sandboxes forked from
+    zygotes), one whose isolated sandboxes are each a new jail process, and one without
+    isolation."""
+    if request.param == "rlimits":
+        return start_server(isolation="rlimits")
+    if not gureum_server.platform.isolation.isolated:
+        pytest.skip("sandboxes are not isolated on this host")
+    return gureum_server if request.param == "zygote" else start_server(cold_start="exec")
 
 
 def ssl_loads_without_isolation() -> bool:
