@@ -18,6 +18,7 @@ import sys
 
 import uvicorn
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from gureum import runtimes
 from gureum.counting import CountingService
@@ -55,6 +56,8 @@ from gureum.store import Store
 from gureum.tables.expiry import TableExpiry
 from gureum.tables.streams import Streams
 from gureum.tables.table_store import Tables
+from gureum.tls.authority_store import local_authority
+from gureum.tls.edge import TlsEdge, TrustFiles
 from gureum.tracing.daemon import XRayDaemon, parse_address, serve_tcp
 from gureum.tracing.sampling import Sampler, SamplingRules
 from gureum.tracing.trace_store import TraceStore
@@ -203,6 +206,11 @@ class Platform:
         )
         self.xray_daemon = XRayDaemon(self.traces)
         self.xray_address: str | None = None
+        self.tls_edge = TlsEdge(data_dir / "tls")
+        #: What clients and sandboxes trust the HTTPS edge by (None: no HTTPS).
+        self.tls_files: TrustFiles | None = None
+        #: HOST:PORT the HTTPS edge listens on, once it does.
+        self.tls_address: str | None = None
         self.zygotes: Zygotes | None = None
         self._daemon_tcp: uvicorn.Server | None = None
         self._code_collector: asyncio.Task[None] | None = None
@@ -210,8 +218,10 @@ class Platform:
 
     def api_domain(self, api_id: str) -> str:
         """An API's domain name in its events (``requestContext.domainName``): its host-style
-        name on this edge, so that ``https://{domainName}/{stage}`` reaches the edge."""
-        return f"{api_id}.execute-api.localhost:{self.settings.port}"
+        name on the HTTPS edge, so that ``https://{domainName}/{stage}`` (the SDKs' default
+        scheme) reaches it from a sandbox; on the HTTP edge when HTTPS is off."""
+        name = f"{api_id}.execute-api"
+        return self.tls_host(name) or f"{name}.localhost:{self.settings.port}"
 
     def routes(self) -> list[BaseRoute]:
         """Every API's routes, as the edge serves them."""
@@ -232,6 +242,11 @@ class Platform:
         data_dir = settings.data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self.store.migrate)
+        if settings.resolved_tls_port is not None:
+            authority = await self.store.run(local_authority, self.store)
+            self.tls_files = await asyncio.to_thread(
+                self.tls_edge.prepare, authority, settings.host
+            )
         await self.functions.load()
         self.counting.load(self.functions.reservations())
         detected = await asyncio.to_thread(
@@ -272,6 +287,7 @@ class Platform:
                 zygotes=self.zygotes,
                 xray_address=self.xray_address,
                 started_runtimes=settings.node_started,
+                trust=self.tls_files,
             )
         )
         # Nothing runs yet: code that no version names is garbage, however new.
@@ -293,6 +309,39 @@ class Platform:
                 for c in self.functions.list_page(None, EVERY_FUNCTION)[0]
             }:
                 self._warm(runtime, memory_mb)
+
+    async def serve_tls(self, app: ASGIApp) -> None:
+        """Serve ``app`` (the edge) over HTTPS too, unless that is off; an address that
+        is taken is said, and the node runs without it."""
+        port = self.settings.resolved_tls_port
+        if port is None or self.tls_files is None:
+            return
+        host = self.settings.host
+        try:
+            bound = await self.tls_edge.serve(
+                app, host, port, shutdown_timeout=self.settings.shutdown_timeout
+            )
+        except OSError as exc:
+            logger.warning(
+                "no HTTPS edge: cannot listen on %s:%s (%s); set --tls-port", host, port, exc
+            )
+            return
+        self.tls_address = f"{host}:{bound}"
+
+    @property
+    def tls_port(self) -> int | None:
+        """The port of the HTTPS edge; None while it does not listen."""
+        return None if self.tls_address is None else int(self.tls_address.rpartition(":")[2])
+
+    def tls_host(self, subdomain: str = "") -> str | None:
+        """``HOST:PORT`` of the HTTPS edge under a loopback name its certificate covers:
+        ``localhost:PORT``, or ``{subdomain}.localhost:PORT`` (``tls_host("abc.execute-api")``
+        is API Gateway's ``domainName`` for API ``abc``); None without HTTPS. Sandboxes
+        resolve every ``*.localhost`` name to 127.0.0.1 (``docs/tls.md``)."""
+        port = self.tls_port
+        if port is None:
+            return None
+        return f"{subdomain}.localhost:{port}" if subdomain else f"localhost:{port}"
 
     async def _start_xray_daemon(self) -> None:
         """The daemon on UDP, and the SDKs' sampling calls on TCP of the same port."""
@@ -317,6 +366,7 @@ class Platform:
 
     async def stop(self) -> None:
         """Drain in-flight invokes, stop every sandbox, flush logs, close the store."""
+        await self.tls_edge.close()
         if self._code_collector is not None:
             self._code_collector.cancel()
         # (uvicorn has closed the sockets and let their $disconnect run; any left now)

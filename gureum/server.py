@@ -10,8 +10,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from gureum.frontend.app import Edge, create_app
-from gureum.gateway.websocket_api import MESSAGE_LIMIT
-from gureum.gateway.websocket_protocol import GatewayWebSocketProtocol
+from gureum.gateway import websocket_protocol
 from gureum.settings import Settings
 
 logger = logging.getLogger("gureum")
@@ -38,6 +37,14 @@ class EdgeServer(uvicorn.Server):
             else f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}"
         )
         logger.info("ready: edge http://%s:%s", host, port)
+        if platform.tls_address is not None:
+            assert platform.tls_files is not None
+            logger.info(
+                "edge over HTTPS: https://%s (https://%s, ...; trust %s)",
+                platform.tls_address,
+                platform.tls_host("API.execute-api"),
+                platform.tls_files.ca,
+            )
         logger.info(
             "X-Ray daemon: %s (UDP segments, TCP sampling)",
             platform.xray_address or "not running",
@@ -63,10 +70,7 @@ def uvicorn_config(settings: Settings, app: Edge | None = None, **overrides: Any
         "loop": "uvloop",
         "http": "httptools",
         "lifespan": "on",
-        "ws": GatewayWebSocketProtocol,
-        # (a WebSocket API's message limit: a longer one closes the connection with 1009)
-        "ws_max_size": MESSAGE_LIMIT,
-        "ws_per_message_deflate": False,
+        **websocket_protocol.UVICORN_OPTIONS,
         "access_log": False,
         "log_level": settings.log_level,
         "timeout_graceful_shutdown": int(settings.shutdown_timeout) or None,

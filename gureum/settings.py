@@ -21,6 +21,14 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the edge HTTP server listens on.")
     port: int = Field(9070, ge=0, le=65535, description="Port of the edge (every AWS API).")
+    tls_port: int | None = Field(
+        None,
+        ge=-1,
+        le=65535,
+        description="Port of the edge over HTTPS (the same APIs, with a certificate of "
+        "gureum's local CA); default: --port + 1, or a free port with --port 0; 0: a free "
+        "port; -1: no HTTPS.",
+    )
     data_dir: Path = Field(
         Path(".gureum"), description="Directory for the SQLite store, code and sandboxes."
     )
@@ -171,6 +179,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'gureum.db').resolve()}"
+
+    @property
+    def resolved_tls_port(self) -> int | None:
+        """The port the HTTPS edge is to listen on (0: a free one); None: no HTTPS."""
+        if self.tls_port is None:
+            return self.port + 1 if 0 < self.port < 65535 else 0
+        return None if self.tls_port < 0 else self.tls_port
 
     @property
     def retry_delay_seconds(self) -> list[float]:

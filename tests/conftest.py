@@ -105,7 +105,7 @@ def store_settings(engine: str) -> Iterator[dict[str, Any]]:
 
 def server_process(port: int, data_dir: Path, *flags: str) -> subprocess.Popen[bytes]:
     """``gureum server`` as a user runs it, in a process of its own (on ``port``, its
-    daemon on a free port); returns once it answers."""
+    daemon and its HTTPS edge on free ports); returns once it answers."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -118,6 +118,8 @@ def server_process(port: int, data_dir: Path, *flags: str) -> subprocess.Popen[b
             str(data_dir),
             "--xray-address",
             "127.0.0.1:0",
+            "--tls-port",
+            "0",
             "--log-level",
             "warning",
             *flags,
@@ -153,6 +155,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     port = free_port()
     # Many servers run at once in the tests: each gets its own daemon port.
     overrides.setdefault("xray_address", "127.0.0.1:0")
+    overrides.setdefault("tls_port", 0)
     overrides.setdefault("data_dir", tmp_path / "data")
     return Settings(host="127.0.0.1", port=port, **overrides)
 

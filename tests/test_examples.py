@@ -420,9 +420,9 @@ def test_websocket_chat_node(start_server: Any) -> None:
             prefix = "Use the sendmessage route to send a message. Your info:"
             assert reply.startswith(prefix)
             info = json.loads(reply[len(prefix) :])
-            assert info["identity"]["sourceIp"] == "127.0.0.1"
+            assert info["Identity"]["SourceIp"] == "127.0.0.1"
             assert info["connectionID"] in connections()
-            assert info["connectedAt"] and info["lastActiveAt"]
+            assert info["ConnectedAt"] <= info["LastActiveAt"]  # (ISO 8601 in UTC)
         eventually(lambda: len(connections()) == 2)  # carol's $disconnect deleted her
         bob.send(json.dumps({"action": "sendmessage", "message": "just us"}))
         assert alice.recv(timeout=60) == "just us"

@@ -185,6 +185,8 @@ def test_the_server_says_where_it_listens_and_that_it_stopped(tmp_path: Path) ->
             str(tmp_path / "data"),
             "--xray-address",
             "127.0.0.1:0",
+            "--tls-port",
+            str(tls_port := free_port()),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -199,6 +201,8 @@ def test_the_server_says_where_it_listens_and_that_it_stopped(tmp_path: Path) ->
                 break
         said = "".join(lines)
         assert f"ready: edge http://127.0.0.1:{port}" in said
+        assert f"edge over HTTPS: https://127.0.0.1:{tls_port} " in said
+        assert f"trust {tmp_path / 'data' / 'tls' / 'ca.pem'}" in said
         assert "X-Ray daemon: 127.0.0.1:" in said
         assert f"data directory: {tmp_path / 'data'}; store: SQLite at " in said
         assert "alembic" not in said  # no migration names on a first start

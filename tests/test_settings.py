@@ -14,7 +14,10 @@ DOC = (Path(__file__).parent.parent / "docs" / "settings.md").read_text()
 
 
 #: Settings whose default the table says in words (it is computed at start-up).
-DESCRIBED_DEFAULTS = {"sandbox_memory_budget": "80% of the host's memory"}
+DESCRIBED_DEFAULTS = {
+    "sandbox_memory_budget": "80% of the host's memory",
+    "tls_port": "`--port` + 1",
+}
 
 
 @pytest.mark.parametrize("name", list(Settings.model_fields))
@@ -44,3 +47,17 @@ def test_bad_setting_is_refused() -> None:
     args = build_parser().parse_args(["server", "--port", "70000"])
     with pytest.raises(ValueError):
         settings_from_args(args)
+
+
+@pytest.mark.parametrize(
+    ("port", "tls_port", "resolved"),
+    [(9070, None, 9071), (0, None, 0), (65535, None, 0), (9070, 0, 0), (9070, 8443, 8443)],
+)
+def test_tls_port(port: int, tls_port: int | None, resolved: int) -> None:
+    settings = Settings.model_validate({"port": port, "tls_port": tls_port})
+    assert settings.resolved_tls_port == resolved
+
+
+def test_tls_port_minus_one_turns_https_off() -> None:
+    args = build_parser().parse_args(["server", "--tls-port", "-1"])
+    assert settings_from_args(args).resolved_tls_port is None

@@ -1,7 +1,8 @@
 """``gureum``: the command line.
 
 ``gureum server`` runs a node (its flags come from the settings table); ``gureum
-runtimes`` lists and installs what the host runs functions with. The other commands
+runtimes`` lists and installs what the host runs functions with; ``gureum tls ca``
+prints the CA the HTTPS edge's certificates come from. The other commands
 are clients of a running server, through the same AWS APIs a user's code uses
 (boto3's ``lambda``, ``logs``, ``sqs``, ``dynamodb``, ``apigatewayv2`` and ``xray``
 clients): ``deploy``, ``invoke``, ``functions``, ``layers``, ``logs``, ``queues``,
@@ -28,6 +29,7 @@ from gureum.cli import (
     runtimes,
     server,
     tables,
+    tls,
     traces,
 )
 from gureum.cli.client import CLIError
@@ -39,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gureum", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order of ``gureum --help``'s list of commands.
-    for group in (server, runtimes, functions, layers, logs, queues, tables, apis, traces):
+    for group in (server, runtimes, tls, functions, layers, logs, queues, tables, apis, traces):
         group.register(commands)
     return parser
 

@@ -263,6 +263,7 @@ def create_app(settings: Settings) -> Edge:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await platform.start()
         try:
+            await platform.serve_tls(edge)  # the same edge, over HTTPS
             yield
         finally:
             await platform.stop()
@@ -273,7 +274,7 @@ def create_app(settings: Settings) -> Edge:
     # For whoever runs the app (the server, tests): the platform behind it.
     app.state.platform = platform
     secrets = {settings.access_key_id: settings.secret_access_key}
-    return Edge(
+    edge = Edge(
         app,
         lambda_api=platform.lambda_api,
         json_rpc=platform.json_rpc,
@@ -285,3 +286,4 @@ def create_app(settings: Settings) -> Edge:
         secrets=secrets if settings.auth == "sigv4" else None,
         region=settings.region,
     )
+    return edge

@@ -32,7 +32,8 @@ from gureum.errors import (
 )
 from gureum.frontend import sigv4
 from gureum.gateway.http_api import BodyTooLarge, read_body
-from gureum.gateway.websocket_api import MESSAGE_LIMIT, Live, WebSocketApis
+from gureum.gateway.websocket_api import Live, WebSocketApis
+from gureum.gateway.websocket_protocol import MESSAGE_LIMIT
 from gureum.ids import new_uuid
 
 logger = logging.getLogger(__name__)

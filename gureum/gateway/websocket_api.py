@@ -56,8 +56,7 @@ from gureum.ids import new_uuid
 
 logger = logging.getLogger(__name__)
 
-#: API Gateway's limits of a WebSocket API.
-MESSAGE_LIMIT = 128 * 1024
+#: API Gateway's limits of a WebSocket API (frames and messages: websocket_protocol.py).
 IDLE_SECONDS = 10 * 60
 LIFETIME_SECONDS = 2 * 60 * 60
 #: An integration's timeout when it names none (WebSocket APIs': 29 s).

@@ -9,11 +9,14 @@ disconnect (its ``$disconnect`` runs) as for any other close.
 
 from __future__ import annotations
 
+from typing import Any
+
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame
 
-#: API Gateway's largest WebSocket frame.
+#: API Gateway's largest WebSocket frame, and message.
 FRAME_LIMIT = 32 * 1024
+MESSAGE_LIMIT = 128 * 1024
 _REASON = "Frame size exceeds the limit of 32 KB"
 
 
@@ -41,3 +44,13 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
     def handle_bytes(self, event: Frame) -> None:
         if not self._too_large(event):
             super().handle_bytes(event)
+
+
+#: How every uvicorn server of the edge (HTTP and HTTPS) serves WebSockets: this protocol,
+#: API Gateway's message limit (a longer one closes the connection with 1009), and no
+#: per-message compression (so that a frame's size on the wire is the one checked).
+UVICORN_OPTIONS: dict[str, Any] = {
+    "ws": GatewayWebSocketProtocol,
+    "ws_max_size": MESSAGE_LIMIT,
+    "ws_per_message_deflate": False,
+}

@@ -286,3 +286,15 @@ edge_nodes = sa.Table(
     sa.Column("address", sa.String(256), nullable=False),
     sa.Column("heartbeat_ms", sa.BigInteger, nullable=False),
 )
+
+#: Certificate authorities (``gureum.tls.authority_store``): one row, gureum's local CA,
+#: created by whichever node starts first, so that every node serves certificates that
+#: one trusted CA file verifies.
+certificate_authorities = sa.Table(
+    "certificate_authorities",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("certificate", sa.Text, nullable=False),
+    sa.Column("private_key", sa.Text, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)

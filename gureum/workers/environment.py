@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gureum.tls.edge import TrustFiles
 from gureum.workers.isolation import Isolation
 from gureum.workers.zygote import Zygotes
 
@@ -31,3 +32,5 @@ class SandboxEnvironment:
     #: Runtimes of each Node.js version in use kept started ahead of need (a zygote
     #: cannot fork Node): 0 starts each one at its cold start.
     started_runtimes: int = 2
+    #: gureum's CA and the host's CAs with it, that sandboxes trust (None: no HTTPS edge).
+    trust: TrustFiles | None = None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gureum.tls.edge import TrustFiles
 from gureum.workers import cgroups
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,9 @@ JAIL = Path(__file__).parent / "jail.py"
 PIDS_MAX = 1024
 HOST_DIRS = ("/usr", "/etc")
 HOST_TOP = ("/bin", "/lib", "/lib32", "/lib64", "/sbin")
+#: Where an isolated sandbox sees gureum's CA, and the host's CAs with it.
+SANDBOX_CA = "/var/gureum/ca.pem"
+SANDBOX_CA_BUNDLE = "/var/gureum/ca-bundle.pem"
 
 
 @dataclass
@@ -199,4 +203,27 @@ def jail_spec(
         "python_bootstrap": "/var/runtime/bootstrap.py" if python else None,
         "api_socket": None,
         "api_port": None,
+    }
+
+
+def trust_binds(trust: TrustFiles | None) -> list[tuple[str, str]]:
+    """The trust files, bound read-only where an isolated sandbox sees them (the files
+    alone: the node's key beside them stays out of sight)."""
+    if trust is None:
+        return []
+    return [(str(trust.ca), SANDBOX_CA), (str(trust.bundle), SANDBOX_CA_BUNDLE)]
+
+
+def trust_environment(trust: TrustFiles | None, *, isolated: bool) -> dict[str, str]:
+    """The variables that make a sandbox's TLS clients trust the HTTPS edge: Node's
+    extra CA, and for botocore, requests and OpenSSL a bundle of the host's CAs and
+    gureum's (each replaces their CAs, so real sites must stay in it)."""
+    if trust is None:
+        return {}
+    ca, bundle = (SANDBOX_CA, SANDBOX_CA_BUNDLE) if isolated else (str(trust.ca), str(trust.bundle))
+    return {
+        "NODE_EXTRA_CA_CERTS": ca,
+        "AWS_CA_BUNDLE": bundle,
+        "REQUESTS_CA_BUNDLE": bundle,
+        "SSL_CERT_FILE": bundle,
     }

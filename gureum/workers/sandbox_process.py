@@ -35,7 +35,15 @@ from gureum.runtimes.paths import layer_environment, node_path, python_path
 from gureum.workers import cgroups
 from gureum.workers.cgroups import Cgroup
 from gureum.workers.environment import SandboxEnvironment
-from gureum.workers.isolation import HOST_DIRS, JAIL, PIDS_MAX, jail_spec, root_base
+from gureum.workers.isolation import (
+    HOST_DIRS,
+    JAIL,
+    PIDS_MAX,
+    jail_spec,
+    root_base,
+    trust_binds,
+    trust_environment,
+)
 from gureum.workers.snapshot import SOCKET_DIR, Snapshot
 from gureum.workers.zygote import Prepared, Prestart
 
@@ -166,6 +174,9 @@ class SandboxProcess:
             "AWS_ENDPOINT_URL": self.env.endpoint_url,
         }
         environ.setdefault("AWS_EXECUTION_ENV", f"AWS_Lambda_{fn.runtime}")
+        # The HTTPS edge's CA, unless the function names CAs of its own.
+        for name, value in trust_environment(self.env.trust, isolated=isolated).items():
+            environ.setdefault(name, value)
         if self.env.xray_address:
             environ["AWS_XRAY_DAEMON_ADDRESS"] = self.env.xray_address
             environ["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR"
@@ -231,10 +242,12 @@ class SandboxProcess:
         zygote = await self.env.zygotes.get(self._interpreter(command))
         fn = self.function
         started = None
+        prestarted: set[str] = set()
         if self.can_use_started():
             prestart = node_prestart(fn.runtime, fn.memory_size, self.env)
             zygote.keep_started(prestart, self.env.started_runtimes)
             started = zygote.take_started(prestart.key)
+            prestarted = {target for _, target in prestart.binds}
         if started is not None:
             # Its user and its output pipe are the sandbox's from now on.
             self.uid = started.uid
@@ -242,8 +255,8 @@ class SandboxProcess:
             self.cgroup = started.cgroup
             self.cgroup.limit_memory(fn.memory_size)
             spec = self._jail_spec(command, environ, zygote.base, api_port)
-            # (its runtime's files and node are in its root already)
-            spec["binds"] = [b for b in spec["binds"] if b[1] not in ("/var/runtime", "/var/lang")]
+            # (its runtime's files, node and the trust files are in its root already)
+            spec["binds"] = [b for b in spec["binds"] if b[1] not in prestarted]
             spawning()
             self.pid = await zygote.spawn_started(spec, started, self._exited)
             return
@@ -296,9 +309,15 @@ class SandboxProcess:
     def can_use_started(self) -> bool:
         """Whether a runtime started ahead of need can be this sandbox's: a Node.js one
         (Python forks from its zygote instead) on the host's network (a sandbox without
-        one gets its network namespace before its runtime starts)."""
+        one gets its network namespace before its runtime starts) that names no CAs of
+        its own for Node."""
         fn = self.function
-        return fn.runtime in NODEJS_RUNTIMES and fn.network != "none"
+        return (
+            fn.runtime in NODEJS_RUNTIMES
+            and fn.network != "none"
+            # Node reads it once, at its start: a function's own must start its own node.
+            and "NODE_EXTRA_CA_CERTS" not in fn.environment
+        )
 
     def _interpreter(self, command: RuntimeCommand) -> str:
         """The interpreter the jail runs under: the function's own for Python runtimes."""
@@ -359,7 +378,7 @@ class SandboxProcess:
             argv=argv,
             network=fn.network,
         )
-        spec["binds"] += binds
+        spec["binds"] += binds + trust_binds(self.env.trust)
         if self._api_dir is not None:
             spec["binds"].append((str(self._api_dir), "/run/gureum"))
             spec["api_socket"] = "/run/gureum/api.sock"
@@ -443,6 +462,7 @@ def node_prestart(runtime: str, memory_mb: int, env: SandboxEnvironment) -> Pres
     paths a sandbox sees."""
     command = runtime_command(runtime, Path("/var/task"), env.sdk_dir)
     binds, node = node_runtime_binds(command.argv[0], env.sdk_dir.parent / "nodejs")
+    trust = trust_environment(env.trust, isolated=True)
     return Prestart(
         key=f"{runtime}/{memory_mb}",
         argv=(node, *node_flags(memory_mb), "/var/runtime/runtime.cjs"),
@@ -453,6 +473,8 @@ def node_prestart(runtime: str, memory_mb: int, env: SandboxEnvironment) -> Pres
             "NODE_PATH": node_path(
                 runtime, task="/var/task", opt="/opt", runtime_dir="/var/runtime"
             ),
+            # Read once, as node starts (the file itself at its first TLS connection).
+            **{k: v for k, v in trust.items() if k == "NODE_EXTRA_CA_CERTS"},
         },
-        binds=tuple(binds),
+        binds=(*binds, *trust_binds(env.trust)),
     )

@@ -20,6 +20,7 @@
 'use strict';
 
 const { patchConsole, setRequestId, logError } = require('./log_patch.cjs');
+const { resolveLocalhostNames } = require('./localhost.cjs');
 const Errors = require('./errors.cjs');
 const { RapidClient } = require('./rapid_client.cjs');
 const UserFunction = require('./user_function.cjs');
@@ -130,6 +131,7 @@ function pointSdkV2AtTheEndpoint() {
 const taskRoot = env.LAMBDA_TASK_ROOT || process.cwd();
 setNodePath(taskRoot);
 pointSdkV2AtTheEndpoint();
+resolveLocalhostNames(); // the HTTPS edge's names, *.localhost (localhost.cjs)
 try {
   process.chdir(taskRoot);
 } catch {

@@ -311,8 +311,30 @@ def _run_hooks(client, getter, error_type):
             sys.exit(1)
 
 
+def resolve_localhost_names():
+    """Every name under ``localhost`` is the loopback address (RFC 6761), as browsers
+    have it; glibc resolves only ``localhost`` itself. gureum's HTTPS edge is reached at
+    such names (``API.execute-api.localhost:PORT``, API Gateway's ``domainName``), so
+    ``socket.getaddrinfo`` (what ``create_connection``, urllib, botocore and requests
+    call) answers them with 127.0.0.1 (``::1`` when IPv6 alone is asked for); every
+    other name goes to the system's resolver as before."""
+    system = socket.getaddrinfo
+    if getattr(system, "gureum_localhost", False):
+        return
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        name = host.decode("ascii", "replace") if isinstance(host, bytes) else host
+        if isinstance(name, str) and name.rstrip(".").lower().endswith(".localhost"):
+            host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        return system(host, port, family, type, proto, flags)
+
+    getaddrinfo.gureum_localhost = True
+    socket.getaddrinfo = getaddrinfo
+
+
 def main():
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+    resolve_localhost_names()
     # The runtime's own directory is sys.path[0]; handler modules come from the task.
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         sys.path.pop(0)
