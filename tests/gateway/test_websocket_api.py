@@ -439,3 +439,19 @@ def _age_node(store: Any, node_id: str) -> None:
         connection.execute(
             sa.update(edge_nodes).where(edge_nodes.c.node_id == node_id).values(heartbeat_ms=0)
         )
+
+
+def test_clients_connect_over_tls_too(chat: WebSocketApi) -> None:
+    """``wss://`` on the HTTPS edge, verified with gureum's CA (as a browser that trusts
+    it, or ``wscat --ca``)."""
+    import ssl
+
+    platform = chat.server.platform
+    context = ssl.create_default_context(
+        cafile=str(chat.server.settings.data_dir / "tls" / "ca.pem")
+    )
+    url = f"wss://127.0.0.1:{platform.tls_port}/_aws/execute-api/{chat.api_id}/production"
+    with connect(url, ssl=context, open_timeout=60) as ws:
+        ws.send(json.dumps({"action": "echo"}))
+        event = receive_json(ws)
+    assert event["requestContext"]["domainName"] == platform.api_domain(chat.api_id)
