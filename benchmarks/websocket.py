@@ -30,18 +30,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).parent))
+from async_invoke import client  # noqa: E402
 from concurrency import wrk  # noqa: E402
-from invoke_latency import echo_and_gureum, measure, percentile  # noqa: E402
+from invoke_latency import echo_and_gureum, measure, percentile, zip_code  # noqa: E402
 
 HANDLERS = """
 def connect(event, context):
@@ -76,29 +74,10 @@ end
 """
 
 
-def aws(service: str, port: int) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
-
-
 def make_api(port: int) -> str:
     """A WebSocket API: ``$connect`` and two-way routes ``echo`` (``pong``) and
     ``whoami`` (the connection's id) on Python functions."""
-    import io
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        info = zipfile.ZipInfo("app.py")
-        info.external_attr = 0o644 << 16
-        archive.writestr(info, HANDLERS)
-    lam, gw = aws("lambda", port), aws("apigatewayv2", port)
+    lam, gw = client("lambda", port), client("apigatewayv2", port)
     api = gw.create_api(
         Name="bench", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
     )["ApiId"]
@@ -109,7 +88,7 @@ def make_api(port: int) -> str:
             Role="arn:aws:iam::000000000000:role/bench",
             Handler=f"app.{handler}",
             MemorySize=1769,
-            Code={"ZipFile": buffer.getvalue()},
+            Code={"ZipFile": zip_code(HANDLERS)},
         )["FunctionArn"]
         integration = gw.create_integration(
             ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=arn

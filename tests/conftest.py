@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -183,6 +184,34 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+#: What npm says when the registry cannot be reached (the tests that need it skip).
+NPM_UNREACHABLE = (
+    "ENOTFOUND",
+    "EAI_AGAIN",
+    "ECONNREFUSED",
+    "ETIMEDOUT",
+    "ECONNRESET",
+    "ENETUNREACH",
+)
+
+
+def install_node_packages(data_dir: Path, *packages: str) -> None:
+    """``gureum runtimes install nodejs PACKAGES`` into a server's data directory (its
+    sandboxes' /var/runtime/node_modules); skipped without npm or its registry."""
+    if shutil.which("npm") is None:
+        pytest.skip("needs npm (scripts/services installs it)")
+    done = subprocess.run(
+        [sys.executable, "-m", "gureum", "runtimes", "install", "nodejs", *packages]
+        + ["--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0 and any(code in done.stderr for code in NPM_UNREACHABLE):
+        pytest.skip(f"the npm registry is unreachable: {done.stderr.strip()[-300:]}")
+    assert done.returncode == 0, done.stderr
 
 
 def signed_request(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gureum.runtimes import InvalidRuntimeException, node_executable
-from tests.conftest import ROLE, unique_name, zip_files
+from tests.conftest import ROLE, install_node_packages, unique_name, zip_files
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -168,25 +168,15 @@ def test_x_ray_demo_node(start_server: Any, tmp_path: Path) -> None:
     aws-xray-sdk`` in ``nodejs/``), ``captureAWS(require('aws-sdk'))`` and a DynamoDB
     Scan, which the trace shows as the function's ``dynamodb`` subsegment (the SDK v2
     names it by the service's identifier)."""
-    import shutil
     import subprocess
-    import sys
     import time
 
     from tests.conftest import client
 
-    if shutil.which("npm") is None:
-        pytest.skip("needs npm (scripts/services installs it)")
     runtime = node_runtime()
     server = start_server()
     # aws-sdk v2 at /var/runtime/node_modules, as Lambda's older Node.js runtimes had it
-    subprocess.run(
-        [sys.executable, "-m", "gureum", "runtimes", "install", "nodejs", "aws-sdk@2"]
-        + ["--data-dir", str(server.settings.data_dir)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    install_node_packages(server.settings.data_dir, "aws-sdk@2")
     layer_dir = tmp_path / "layer" / "nodejs"
     layer_dir.mkdir(parents=True)
     subprocess.run(
@@ -287,24 +277,13 @@ def _subsegments(document: dict[str, Any]) -> list[dict[str, Any]]:
 def test_api_gateway_demo_node(start_server: Any) -> None:
     """The seed's first function, unchanged, behind an HTTP API made by quick create: a
     plain GET on the API's endpoint answers the table's records."""
-    import shutil
-    import subprocess
-    import sys
     import urllib.request
 
     from tests.conftest import client
 
-    if shutil.which("npm") is None:
-        pytest.skip("needs npm (scripts/services installs it)")
     runtime = node_runtime()
     server = start_server()
-    subprocess.run(
-        [sys.executable, "-m", "gureum", "runtimes", "install", "nodejs", "aws-sdk@2"]
-        + ["--data-dir", str(server.settings.data_dir)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    install_node_packages(server.settings.data_dir, "aws-sdk@2")
     dynamodb = client("dynamodb", server.endpoint)
     dynamodb.create_table(
         TableName="x-ray-demo",
@@ -339,9 +318,6 @@ def test_websocket_chat_node(start_server: Any) -> None:
     table, messages fanned out with ``postToConnection`` through the callback URL each
     function builds from its event (``domainName + '/' + stage``, HTTPS by the SDK's
     default), the default route's reply with the connection's info."""
-    import shutil
-    import subprocess
-    import sys
     import time
 
     from websockets.exceptions import ConnectionClosed
@@ -349,17 +325,9 @@ def test_websocket_chat_node(start_server: Any) -> None:
 
     from tests.conftest import client
 
-    if shutil.which("npm") is None:
-        pytest.skip("needs npm (scripts/services installs it)")
     runtime = node_runtime()
     server = start_server()
-    subprocess.run(
-        [sys.executable, "-m", "gureum", "runtimes", "install", "nodejs", "aws-sdk@2"]
-        + ["--data-dir", str(server.settings.data_dir)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    install_node_packages(server.settings.data_dir, "aws-sdk@2")
     dynamodb = client("dynamodb", server.endpoint)
     dynamodb.create_table(
         TableName="simplechat_connections",

@@ -33,7 +33,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from gureum.errors import BadRequestException, ServiceError, TooManyRequestsException
-from gureum.front_end_invoke import Caller, FrontEndInvoke
+from gureum.front_end_invoke import Caller, FrontEndInvoke, Invoked
 from gureum.gateway import cors, http_events
 from gureum.gateway.gateway_store import GatewayStore, Routing
 from gureum.gateway.http_events import HttpRequest, HttpResponse, RequestContext, error_response
@@ -67,6 +67,23 @@ def function_of(uri: str) -> str:
     if _LAMBDA_PATH in uri:
         return uri.split(_LAMBDA_PATH, 1)[1].removesuffix("/invocations")
     return uri
+
+
+async def call_integration(
+    invoke: FrontEndInvoke,
+    config: dict[str, Any],
+    event: dict[str, Any],
+    caller: Caller,
+    default_timeout_ms: int,
+) -> Invoked:
+    """An AWS_PROXY integration's function invoked with ``event``, under the
+    integration's ``TimeoutInMillis`` (TimeoutError past it; the invoke's own errors as
+    they are)."""
+    timeout = int(config.get("TimeoutInMillis") or default_timeout_ms) / 1000
+    function = function_of(str(config.get("IntegrationUri", "")))
+    return await asyncio.wait_for(
+        invoke.invoke(function, None, orjson.dumps(event), "RequestResponse", caller), timeout
+    )
 
 
 def address_of(scope: Scope, path_prefix: str, host_suffix: str) -> tuple[str, str, str] | None:
@@ -200,19 +217,9 @@ class HttpApis:
             event = http_events.event_v1(request, context, resource)
         else:
             event = http_events.event_v2(request, context)
-        timeout = int(config.get("TimeoutInMillis") or DEFAULT_TIMEOUT_MS) / 1000
         caller = Caller(request_id, trace_header=header(scope, b"x-amzn-trace-id"))
         try:
-            invoked = await asyncio.wait_for(
-                self.invoke.invoke(
-                    function_of(str(config.get("IntegrationUri", ""))),
-                    None,
-                    orjson.dumps(event),
-                    "RequestResponse",
-                    caller,
-                ),
-                timeout,
-            )
+            invoked = await call_integration(self.invoke, config, event, caller, DEFAULT_TIMEOUT_MS)
         except TimeoutError:
             return error_response(503, "Service Unavailable")
         except TooManyRequestsException:

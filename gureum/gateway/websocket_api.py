@@ -47,7 +47,7 @@ from gureum.gateway.http_api import (
     HOST_SUFFIX,
     PATH_PREFIX,
     address_of,
-    function_of,
+    call_integration,
     header,
     request_headers,
 )
@@ -397,19 +397,11 @@ class WebSocketApis:
         integration = routing.integrations.get(target.removeprefix("integrations/"))
         if integration is None:
             return None
-        config = integration.config
-        timeout = int(config.get("TimeoutInMillis") or DEFAULT_TIMEOUT_MS) / 1000
         trace = header(scope, b"x-amzn-trace-id") if scope is not None else None
+        caller = Caller(request_id, trace_header=trace)
         try:
-            invoked = await asyncio.wait_for(
-                self.invoke.invoke(
-                    function_of(str(config.get("IntegrationUri", ""))),
-                    None,
-                    orjson.dumps(event),
-                    "RequestResponse",
-                    Caller(request_id, trace_header=trace),
-                ),
-                timeout,
+            invoked = await call_integration(
+                self.invoke, integration.config, event, caller, DEFAULT_TIMEOUT_MS
             )
         except (TimeoutError, ServiceError):
             return None

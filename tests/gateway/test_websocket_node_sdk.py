@@ -6,15 +6,20 @@ do: the client built from the event (``https://`` + ``domainName`` + ``/`` + ``s
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import ROLE, RunningServer, client, make_settings, unique_name, zip_files
+from tests.conftest import (
+    ROLE,
+    RunningServer,
+    client,
+    install_node_packages,
+    make_settings,
+    unique_name,
+    zip_files,
+)
 from tests.test_examples import node_runtime
 
 V3 = """
@@ -66,18 +71,11 @@ exports.handler = async (event) => {
 @pytest.fixture(scope="module")
 def node_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     runtime = node_runtime()
-    if shutil.which("npm") is None:
-        pytest.skip("needs npm (scripts/services installs it)")
     server = RunningServer(make_settings(tmp_path_factory.mktemp("ws-node")))
     server.start()
     try:
-        subprocess.run(
-            [sys.executable, "-m", "gureum", "runtimes", "install", "nodejs"]
-            + ["@aws-sdk/client-apigatewaymanagementapi", "aws-sdk@2"]
-            + ["--data-dir", str(server.settings.data_dir)],
-            check=True,
-            capture_output=True,
-            timeout=300,
+        install_node_packages(
+            server.settings.data_dir, "@aws-sdk/client-apigatewaymanagementapi", "aws-sdk@2"
         )
         yield server, runtime
     finally:

@@ -8,18 +8,19 @@ points v2 at the server."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, RunningServer, client, unique_name, zip_files
+from tests.conftest import (
+    ROLE,
+    RunningServer,
+    client,
+    install_node_packages,
+    unique_name,
+    zip_files,
+)
 from tests.test_examples import node_runtime
-
-#: What npm says when it cannot reach its registry (the only reason to skip).
-UNREACHABLE = ("ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ETIMEDOUT", "ECONNRESET", "ENETUNREACH")
 
 V3 = """
 const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
@@ -89,23 +90,6 @@ exports.handler = async (event) => {
 """
 
 
-def _install_sdks(server: RunningServer) -> None:
-    """v3's DynamoDB client and document client, and v2, at /var/runtime/node_modules."""
-    if shutil.which("npm") is None:
-        pytest.skip("needs npm (scripts/services installs it)")
-    packages = ["@aws-sdk/client-dynamodb", "@aws-sdk/lib-dynamodb", "aws-sdk@2"]
-    done = subprocess.run(
-        [sys.executable, "-m", "gureum", "runtimes", "install", "nodejs", *packages]
-        + ["--data-dir", str(server.settings.data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode != 0 and any(code in done.stderr for code in UNREACHABLE):
-        pytest.skip(f"the npm registry is unreachable: {done.stderr.strip()[-300:]}")
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.fixture(scope="module")
 def node_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from tests.conftest import make_settings
@@ -114,7 +98,12 @@ def node_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server = RunningServer(make_settings(tmp_path_factory.mktemp("node-sdk")))
     server.start()
     try:
-        _install_sdks(server)
+        install_node_packages(
+            server.settings.data_dir,
+            "@aws-sdk/client-dynamodb",
+            "@aws-sdk/lib-dynamodb",
+            "aws-sdk@2",
+        )
         yield server, runtime
     finally:
         server.stop()
