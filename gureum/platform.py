@@ -40,6 +40,7 @@ from gureum.gateway.function_urls import FunctionUrls
 from gureum.gateway.gateway_store import GatewayStore
 from gureum.gateway.http_api import HttpApis
 from gureum.gateway.management_api import ManagementAPI
+from gureum.gateway.rest_management import RestManagementAPI
 from gureum.gateway.url_api import FunctionUrlAPI
 from gureum.gateway.url_store import UrlStore
 from gureum.observe.log_store import LogStore
@@ -172,6 +173,9 @@ class Platform:
         )
         self.layers_api = LayersAPI(self.layers)
         self.gateway_api = ManagementAPI(self.gateway, region=region, account_id=account)
+        self.rest_api_management = RestManagementAPI(
+            self.gateway, region=region, account_id=account
+        )
         self.xray_api = XRayAPI(self.traces, self.sampling_rules, account_id=account)
         self.json_rpc = JsonRpcEndpoint(
             [
@@ -195,6 +199,7 @@ class Platform:
             *self.function_url_api.routes(),
             *self.layers_api.routes(),
             *self.gateway_api.routes(),
+            *self.rest_api_management.routes(),
             *self.xray_api.routes(),
             *self.json_rpc.routes(),
         ]

@@ -53,7 +53,8 @@ _LAMBDA_PATH = ":lambda:path/2015-03-31/functions/"
 
 
 @functools.lru_cache(maxsize=4096)
-def _route_key(text: str) -> RouteKey | None:
+def parsed_route_key(text: str) -> RouteKey | None:
+    """``text`` parsed as a route key (None: it is not one), parsed once per node."""
     try:
         return route_key(text)
     except BadRequestException:
@@ -170,7 +171,7 @@ class HttpApis:
         routes = [
             (route_id, key)
             for route_id, part in routing.routes.items()
-            if (key := _route_key(str(part.config.get("RouteKey", "")))) is not None
+            if (key := parsed_route_key(str(part.config.get("RouteKey", "")))) is not None
         ]
         chosen = match(routes, method, route_path)
         if chosen is None:
