@@ -40,6 +40,7 @@ from gureum.gateway.function_urls import FunctionUrls
 from gureum.gateway.gateway_store import GatewayStore
 from gureum.gateway.http_api import HttpApis
 from gureum.gateway.management_api import ManagementAPI
+from gureum.gateway.rest_api import RestApis
 from gureum.gateway.rest_management import RestManagementAPI
 from gureum.gateway.url_api import FunctionUrlAPI
 from gureum.gateway.url_store import UrlStore
@@ -151,9 +152,17 @@ class Platform:
             # One node on SQLite: events claimed before a crash have nobody running them.
             release_on_start=self.store.dialect == "sqlite",
         )
-        self.http_apis = HttpApis(self.gateway, self.invoke, region=region, account_id=account)
-        self.urls = UrlStore(self.store)
         keys = {settings.access_key_id: settings.secret_access_key}
+        self.rest_apis = RestApis(
+            self.invoke,
+            region=region,
+            account_id=account,
+            secrets=keys if settings.auth == "sigv4" else None,
+        )
+        self.http_apis = HttpApis(
+            self.gateway, self.invoke, region=region, account_id=account, rest=self.rest_apis
+        )
+        self.urls = UrlStore(self.store)
         self.function_urls = FunctionUrls(
             self.urls,
             self.invoke,

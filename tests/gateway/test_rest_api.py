@@ -1,9 +1,12 @@
 """REST APIs (apigateway's) on a real server, on both engines: configured through boto3's
-``apigateway`` client, every bad input answered with API Gateway's typed error."""
+``apigateway`` client, and served to plain HTTP requests (urllib) at their invoke URLs:
+resources chosen as API Gateway chooses them, the Lambda proxy event, stage variables,
+deployments as snapshots, and API Gateway's own answers."""
 
 from __future__ import annotations
 
 import datetime
+import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -18,6 +21,7 @@ from tests.conftest import (
     RunningServer,
     client,
     make_settings,
+    signed_request,
     store_settings,
     unique_name,
     zip_files,
@@ -523,3 +527,204 @@ def test_deployments_and_stages(apigw: Any, echo: str) -> None:
     assert error_of(apigw.delete_stage, restApiId=api_id, stageName="test")[0] == (
         "NotFoundException"
     )
+
+
+# serving
+
+
+def test_routing_priority(apigw: Any, rest_server: RunningServer, echo: str) -> None:
+    api, ids = make_api(
+        apigw,
+        echo,
+        {
+            "/": ["GET"],
+            "/items": ["GET"],
+            "/items/{id}": ["GET", "ANY"],
+            "/items/{id}/tags": ["ANY"],
+            "/{proxy+}": ["ANY"],
+        },
+    )
+
+    def resource(path: str, method: str = "GET") -> tuple[str, str]:
+        status, _, body = fetch(rest_server, api, path, method=method)
+        assert status == 200, (path, body)
+        event = json.loads(body)
+        return event["resource"], event["requestContext"]["resourceId"]
+
+    assert resource("/prod/items") == ("/items", ids["/items"])
+    assert resource("/prod/items/7") == ("/items/{id}", ids["/items/{id}"])
+    assert resource("/prod/items/7", "DELETE")[0] == "/items/{id}"  # its ANY
+    assert resource("/prod/items/7/tags")[0] == "/items/{id}/tags"
+    assert resource("/prod/items/7/tags/x")[0] == "/{proxy+}"
+    assert resource("/prod/other/a/b", "PUT")[0] == "/{proxy+}"
+    assert resource("/prod/")[0] == "/"
+    assert resource("/prod")[0] == "/"
+    # the resource that matches best is chosen first, then its method: /items has no POST
+    for path, method in [("/prod/items", "POST"), ("/prod/", "POST"), ("/nostage/items", "GET")]:
+        status, headers, body = fetch(rest_server, api, path, method=method)
+        assert (status, json.loads(body)) == (403, {"message": "Missing Authentication Token"})
+        assert headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+        assert headers["x-amzn-requestid"] and headers["x-amz-apigw-id"]
+
+
+def test_the_proxy_event(apigw: Any, rest_server: RunningServer, echo: str) -> None:
+    api, ids = make_api(apigw, echo, {"/items/{id}": ["ANY"], "/files/{proxy+}": ["PUT"]})
+    status, headers, body = fetch(
+        rest_server,
+        api,
+        "/prod/items/a%20b?x=1&x=2&y=",
+        method="POST",
+        body=b'{"n": 1}',
+        headers={"Content-Type": "application/json", "X-Twice": "one", "User-Agent": "agent"},
+    )
+    assert status == 200, body
+    assert headers["x-resource"] == "/items/{id}"
+    assert headers["x-two"] == "a, b"  # (multiValueHeaders: the header twice)
+    assert headers["x-amzn-requestid"] and headers["x-amz-apigw-id"]
+    event = json.loads(body)
+    assert "version" not in event
+    assert event["resource"] == "/items/{id}" and event["httpMethod"] == "POST"
+    assert event["path"] == "/items/a%20b"
+    assert event["pathParameters"] == {"id": "a b"}
+    assert event["stageVariables"] == {"color": "blue"}
+    assert event["queryStringParameters"] == {"x": "2", "y": ""}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": [""]}
+    # (names lower-cased: the edge's HTTP server gives them so, where API Gateway keeps them)
+    assert event["headers"]["x-twice"] == "one"
+    assert event["multiValueHeaders"]["x-twice"] == ["one"]
+    assert event["body"] == '{"n": 1}' and event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["apiId"] == api and context["stage"] == "prod"
+    assert context["resourceId"] == ids["/items/{id}"]
+    assert context["resourcePath"] == "/items/{id}" and context["httpMethod"] == "POST"
+    assert context["path"] == "/prod/items/a%20b"
+    assert context["requestId"] == headers["x-amzn-requestid"]
+    assert context["extendedRequestId"] == headers["x-amz-apigw-id"]
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert context["identity"]["userAgent"] == "agent"
+    assert context["identity"]["accessKey"] is None
+    assert context["domainName"] == f"{api}.execute-api.localhost"
+    assert isinstance(context["requestTimeEpoch"], int)
+    # no query, no parameters: null, as API Gateway sends them
+    status, _, body = fetch(rest_server, api, "/prod/files/a/b.png", method="PUT")
+    event = json.loads(body)
+    assert event["pathParameters"] == {"proxy": "a/b.png"}
+    assert event["queryStringParameters"] is None
+    assert event["multiValueQueryStringParameters"] is None and event["body"] is None
+
+
+def test_host_style_and_stage_variables(apigw: Any, rest_server: RunningServer, echo: str) -> None:
+    api, _ = make_api(apigw, echo, {"/hello": ["GET"]})
+    apigw.update_stage(
+        restApiId=api,
+        stageName="prod",
+        patchOperations=[{"op": "replace", "path": "/variables/size", "value": "big"}],
+    )
+    sent = urllib.request.Request(
+        f"{rest_server.endpoint}/prod/hello", headers={"Host": f"{api}.execute-api.localhost"}
+    )
+    status, _, body = send(sent)
+    assert status == 200, body
+    event = json.loads(body)
+    assert event["stageVariables"] == {"color": "blue", "size": "big"}
+    assert event["path"] == "/hello" and event["requestContext"]["path"] == "/prod/hello"
+
+
+def test_a_stage_serves_its_deployment(apigw: Any, rest_server: RunningServer, echo: str) -> None:
+    """Changes reach a stage when they are deployed to it, as on API Gateway."""
+    api, ids = make_api(apigw, echo, {"/old": ["GET"]})
+    new = apigw.create_resource(restApiId=api, parentId=ids["/"], pathPart="new")
+    add_method(apigw, api, new["id"], "GET", echo)
+    apigw.delete_method(restApiId=api, resourceId=ids["/old"], httpMethod="GET")
+    assert fetch(rest_server, api, "/prod/new")[0] == 403  # not deployed yet
+    assert fetch(rest_server, api, "/prod/old")[0] == 200  # still deployed
+    apigw.create_deployment(restApiId=api, stageName="prod")
+    assert fetch(rest_server, api, "/prod/new")[0] == 200
+    assert fetch(rest_server, api, "/prod/old")[0] == 403
+    # a second stage at the first deployment serves the old one
+    first = apigw.get_deployments(restApiId=api)["items"][0]["id"]
+    apigw.create_stage(restApiId=api, stageName="back", deploymentId=first)
+    assert fetch(rest_server, api, "/back/old")[0] == 200
+    apigw.delete_stage(restApiId=api, stageName="back")
+    assert fetch(rest_server, api, "/back/old")[0] == 403
+    # an HTTP API's id is not a REST API's: its invoke URL answers as HTTP APIs do
+    v2 = client("apigatewayv2", rest_server.endpoint)
+    http_id = v2.create_api(Name="h", ProtocolType="HTTP")["ApiId"]
+    assert fetch(rest_server, http_id, "/prod/new")[0] == 404
+    apigw.update_rest_api(
+        restApiId=api,
+        patchOperations=[{"op": "replace", "path": "/name", "value": "renamed"}],
+    )
+    apigw.delete_rest_api(restApiId=api)
+    assert fetch(rest_server, api, "/prod/new")[0] == 404
+
+
+def test_malformed_answers_and_function_errors(
+    apigw: Any, rest_server: RunningServer, echo: str, deploy: Callable[..., str]
+) -> None:
+    api, _ = make_api(apigw, echo, {"/answer": ["POST"]})
+
+    def answer(value: Any) -> tuple[int, Any]:
+        status, _, body = fetch(
+            rest_server,
+            api,
+            "/prod/answer",
+            method="POST",
+            body=json.dumps(value).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        return status, json.loads(body) if body else None
+
+    assert answer({"statusCode": 201, "body": '"made"'}) == (201, "made")
+    server_error = (502, {"message": "Internal server error"})
+    assert answer({"statusCode": 200, "body": "x", "cookies": ["a=1"]}) == server_error
+    assert answer({"statusCode": "200", "body": "x"}) == server_error
+    assert answer({"statusCode": 200, "body": {"not": "text"}}) == server_error
+    assert answer(["not", "an", "object"]) == server_error
+    failing = deploy("def handler(event, context):\n    raise ValueError('no')\n")
+    api, _ = make_api(apigw, failing, {"/x": ["GET"]})
+    status, _, body = fetch(rest_server, api, "/prod/x")
+    assert (status, json.loads(body)) == server_error
+
+
+def test_timeouts_throttles_and_missing_functions(
+    apigw: Any, rest_server: RunningServer, lam: Any, deploy: Callable[..., str]
+) -> None:
+    slow = deploy("import time\n\ndef handler(event, context):\n    time.sleep(3)\n", Timeout=10)
+    api, _ = make_api(apigw, slow, {"/x": ["GET"]}, timeoutInMillis=300)
+    status, _, body = fetch(rest_server, api, "/prod/x")
+    assert (status, json.loads(body)) == (504, {"message": "Endpoint request timed out"})
+    throttled = deploy("def handler(event, context):\n    return {'statusCode': 200}\n")
+    lam.put_function_concurrency(FunctionName=throttled, ReservedConcurrentExecutions=0)
+    api, _ = make_api(apigw, throttled, {"/x": ["GET"]})
+    status, _, body = fetch(rest_server, api, "/prod/x")
+    assert (status, json.loads(body)) == (429, {"message": "Too Many Requests"})
+    api, _ = make_api(apigw, "no-such-function", {"/x": ["GET"]})
+    status, _, body = fetch(rest_server, api, "/prod/x")
+    assert (status, json.loads(body)) == (500, {"message": "Internal server error"})
+
+
+def test_aws_iam_methods_take_signed_requests(
+    apigw: Any, rest_server: RunningServer, echo: str
+) -> None:
+    api, _ = make_api(apigw, echo, {"/private": ["GET"]}, authorization="AWS_IAM")
+    url = f"{rest_server.endpoint}/_aws/execute-api/{api}/prod/private"
+    status, _, body = send(urllib.request.Request(url))
+    assert (status, json.loads(body)) == (403, {"message": "Missing Authentication Token"})
+    status, headers, _ = send(signed_request(url, service="execute-api", secret="wrong"))
+    assert status == 403 and headers["x-amzn-errortype"] == "InvalidSignatureException"
+    status, _, body = send(signed_request(url, service="execute-api"))
+    assert status == 200, body
+    identity = json.loads(body)["requestContext"]["identity"]
+    assert identity["accessKey"] == "test" and identity["accountId"] == "000000000000"
+    assert identity["userArn"] == "arn:aws:iam::000000000000:root"
+
+
+def test_a_disabled_execute_api_endpoint_is_forbidden(
+    apigw: Any, rest_server: RunningServer, echo: str
+) -> None:
+    api = apigw.create_rest_api(name="closed", disableExecuteApiEndpoint=True)
+    add_method(apigw, api["id"], api["rootResourceId"], "GET", echo)
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    status, _, body = fetch(rest_server, api["id"], "/prod/")
+    assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
