@@ -196,7 +196,7 @@ def patched(
     result = dict(config)
     for operation in operations:
         op, path = operation.get("op"), str(operation.get("path") or "")
-        member = paths.get(path)
+        member = None if path.endswith("/") else paths.get(path)
         key = None
         if member is None:
             prefix = next((p for p in paths if p.endswith("/") and path.startswith(p)), None)

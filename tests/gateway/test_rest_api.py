@@ -179,12 +179,19 @@ def _joined(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return joined
 
 
+#: The errors apigateway's model has (boto3 raises them as their own classes).
+MODELED = ("NotFoundException", "BadRequestException", "ConflictException")
+
+
 def error_of(call: Callable[..., Any], **params: Any) -> tuple[str, int, str]:
-    """(code, status, message) of the error ``call(**params)`` raises."""
+    """(code, status, message) of the error ``call(**params)`` (a client's method)
+    raises, checked to be the client's class of that error where the model has one."""
     with pytest.raises(ClientError) as raised:
         call(**params)
     response = raised.value.response
     error = response["Error"]
+    if error["Code"] in MODELED:
+        assert isinstance(raised.value, getattr(call.__self__.exceptions, error["Code"]))
     return error["Code"], response["ResponseMetadata"]["HTTPStatusCode"], error["Message"]
 
 
@@ -250,7 +257,7 @@ def test_rest_and_http_apis_are_apart(apigw: Any, rest_server: RunningServer) ->
     v2.get_api(ApiId=http_id)  # still there
 
 
-def test_bad_rest_api_requests(apigw: Any) -> None:
+def test_bad_rest_api_requests(apigw: Any, rest_server: RunningServer) -> None:
     assert error_of(apigw.create_rest_api, name="")[:2] == ("BadRequestException", 400)
     assert error_of(apigw.create_rest_api)[:2] == ("BadRequestException", 400)
     code, status, message = error_of(apigw.create_rest_api, name="x", binaryMediaTypes=["*/*"])
@@ -283,6 +290,18 @@ def test_bad_rest_api_requests(apigw: Any) -> None:
         404,
     )
     assert error_of(apigw.delete_rest_api, restApiId="nosuchapi0")[:2] == ("NotFoundException", 404)
+    assert error_of(apigw.create_rest_api, name=5)[0] == "BadRequestException"
+    for body in (b"[1]", b"{not json", b'{"name": "x", "tags": "no"}'):
+        sent = signed_request(
+            f"{rest_server.endpoint}/restapis",
+            method="POST",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            service="apigateway",
+        )
+        status, headers, answer = send(sent)
+        assert (status, headers["x-amzn-errortype"]) == (400, "BadRequestException")
+        assert json.loads(answer)["message"].startswith("Invalid request body")
     # an operation gureum lacks is named, not a bare 404
     code, status, message = error_of(apigw.get_authorizers, restApiId=api)
     assert (code, status) == ("NotImplementedException", 501) and "GetAuthorizers" in message
