@@ -183,7 +183,7 @@ def _joined(pairs: list[tuple[str, str]]) -> dict[str, str]:
 MODELED = ("NotFoundException", "BadRequestException", "ConflictException")
 
 
-def error_of(call: Callable[..., Any], **params: Any) -> tuple[str, int, str]:
+def error_of(call: Any, **params: Any) -> tuple[str, int, str]:
     """(code, status, message) of the error ``call(**params)`` (a client's method)
     raises, checked to be the client's class of that error where the model has one."""
     with pytest.raises(ClientError) as raised:
