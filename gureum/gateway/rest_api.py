@@ -10,8 +10,10 @@ resources, never the API's resources as they are now.
 
 The resource is the one whose path matches best (literal segments before ``{param}``
 before ``{proxy+}``, :func:`~gureum.gateway.routing.match`), then its method of the
-request's verb, else its ``ANY``. The function gets REST APIs' Lambda proxy event
-(:func:`~gureum.gateway.http_events.event_rest`) and its answer is read strictly.
+request's verb, else its ``ANY``. The integration's URI may name its function with the
+stage's variables (``function:${stageVariables.fn}``). The function gets REST APIs'
+Lambda proxy event (:func:`~gureum.gateway.http_events.event_rest`) and its answer is
+read strictly.
 
 API Gateway's own answers: no stage, resource or method, ``403 {"message":"Missing
 Authentication Token"}``; a function error or a malformed answer, ``502
@@ -54,7 +56,7 @@ from gureum.gateway.http_api import (
     send_response,
 )
 from gureum.gateway.http_events import HttpResponse, RequestContext, error_response
-from gureum.gateway.rest_config import DEFAULT_TIMEOUT_MS
+from gureum.gateway.rest_config import DEFAULT_TIMEOUT_MS, with_stage_variables
 from gureum.gateway.routing import match
 from gureum.ids import new_uuid
 
@@ -189,7 +191,10 @@ class RestApis:
         event["requestContext"]["extendedRequestId"] = extended_id
         if identity is not None:
             event["requestContext"]["identity"].update(identity)
-        return await self._invoke(scope, integration, event, request_id)
+        uri = with_stage_variables(str(integration.get("uri", "")), context.stage_variables)
+        if uri is None:  # (API Gateway: "Invalid stage variable value")
+            return _error(500, "Internal server error")
+        return await self._invoke(scope, uri, integration, event, request_id)
 
     def _signed(self, scope: Scope, body: bytes) -> dict[str, Any] | HttpResponse:
         """The caller's ``identity`` of a request signed for ``execute-api`` with the
@@ -221,14 +226,19 @@ class RestApis:
         }
 
     async def _invoke(
-        self, scope: Scope, integration: dict[str, Any], event: dict[str, Any], request_id: str
+        self,
+        scope: Scope,
+        uri: str,
+        integration: dict[str, Any],
+        event: dict[str, Any],
+        request_id: str,
     ) -> HttpResponse:
         timeout = int(integration.get("timeoutInMillis") or DEFAULT_TIMEOUT_MS) / 1000
         caller = Caller(request_id, trace_header=header(scope, b"x-amzn-trace-id"))
         try:
             invoked = await asyncio.wait_for(
                 self.invoke.invoke(
-                    function_of(str(integration.get("uri", ""))),
+                    function_of(uri),
                     None,
                     orjson.dumps(event),
                     "RequestResponse",

@@ -11,7 +11,7 @@ never accepted and ignored; a request that is wrong is API Gateway's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gureum.errors import BadRequestException, ConflictException, NotImplementedException
@@ -27,6 +27,8 @@ TIMEOUT_MS = (50, 29_000)
 
 _PATH_PART = re.compile(r"[A-Za-z0-9._\-]+|\{[A-Za-z0-9._\-]+\+?\}")
 _STAGE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+#: ``${stageVariables.name}`` in an integration's URI, filled in from the stage.
+STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 
 
 def _unsupported(what: str) -> NotImplementedException:
@@ -150,6 +152,8 @@ def check_integration(config: dict[str, Any]) -> dict[str, Any]:
     uri = config.get("uri")
     if not uri:
         raise BadRequestException("Invalid integration URI specified: uri is required")
+    if isinstance(uri, str):  # (checked as it would be with every stage variable "x")
+        uri = STAGE_VARIABLE.sub("x", uri)
     if not is_invoke_uri(uri):
         raise BadRequestException(
             "Integrations of type 'AWS_PROXY' currently only supports Lambda function "
@@ -174,6 +178,21 @@ def check_integration(config: dict[str, Any]) -> dict[str, Any]:
     config.setdefault("passthroughBehavior", "WHEN_NO_MATCH")
     config.setdefault("cacheKeyParameters", [])
     return config
+
+
+def with_stage_variables(uri: str, variables: Mapping[str, Any]) -> str | None:
+    """``uri`` with its ``${stageVariables.name}`` filled in (None: a stage lacks one)."""
+    missing = False
+
+    def value(found: re.Match[str]) -> str:
+        nonlocal missing
+        if found.group(1) not in variables:
+            missing = True
+            return ""
+        return str(variables[found.group(1)])
+
+    filled = STAGE_VARIABLE.sub(value, uri)
+    return None if missing else filled
 
 
 def check_stage_name(name: Any) -> str:

@@ -649,6 +649,23 @@ def test_host_style_and_stage_variables(apigw: Any, rest_server: RunningServer, 
     assert event["path"] == "/hello" and event["requestContext"]["path"] == "/prod/hello"
 
 
+def test_a_stage_variable_names_the_function(
+    apigw: Any, rest_server: RunningServer, echo: str, deploy: Callable[..., str]
+) -> None:
+    other = deploy(
+        "def handler(event, context):\n    return {'statusCode': 200, 'body': 'other'}\n"
+    )
+    api, ids = make_api(apigw, "${stageVariables.fn}", {"/x": ["GET"]}, stage=None)
+    apigw.create_deployment(restApiId=api, stageName="a", variables={"fn": echo})
+    apigw.create_deployment(restApiId=api, stageName="b", variables={"fn": other})
+    apigw.create_deployment(restApiId=api, stageName="none")
+    status, headers, _ = fetch(rest_server, api, "/a/x")
+    assert status == 200 and headers["x-resource"] == "/x"
+    assert fetch(rest_server, api, "/b/x")[::2] == (200, b"other")
+    status, _, body = fetch(rest_server, api, "/none/x")
+    assert (status, json.loads(body)) == (500, {"message": "Internal server error"})
+
+
 def test_a_stage_serves_its_deployment(apigw: Any, rest_server: RunningServer, echo: str) -> None:
     """Changes reach a stage when they are deployed to it, as on API Gateway."""
     api, ids = make_api(apigw, echo, {"/old": ["GET"]})

@@ -150,3 +150,14 @@ def test_the_rest_event_and_strict_answers() -> None:
     assert read({"statusCode": 200, "extra": 1}) == 502
     # an HTTP API's 1.0 answers are not held to the five members
     assert http_events.response_v1(json.dumps({"statusCode": 200, "x": 1}).encode()).status == 200
+
+
+def test_stage_variables_in_the_uri() -> None:
+    uri = URI.replace("function:f/", "function:${stageVariables.fn}/")
+    given = {"type": "AWS_PROXY", "httpMethod": "POST", "uri": uri}
+    assert rest_config.check_integration(dict(given))["uri"] == uri  # kept as given
+    assert rest_config.with_stage_variables(uri, {"fn": "g"}) == URI.replace(":f/", ":g/")
+    assert rest_config.with_stage_variables(uri, {}) is None
+    assert rest_config.with_stage_variables(URI, {}) == URI
+    with pytest.raises(BadRequestException):  # the rest of it is still checked
+        rest_config.check_integration({**given, "uri": uri.replace("lambda:path", "x")})
