@@ -307,6 +307,15 @@ def test_bad_rest_api_requests(apigw: Any, rest_server: RunningServer) -> None:
     assert (code, status) == ("NotImplementedException", 501) and "GetAuthorizers" in message
 
 
+def test_management_requests_are_signed_for_apigateway(rest_server: RunningServer) -> None:
+    url = f"{rest_server.endpoint}/restapis"
+    status, _, body = send(signed_request(url, service="apigateway"))
+    assert status == 200 and "item" in json.loads(body)
+    status, _, body = send(signed_request(url, service="lambda"))
+    assert status == 403 and b"scoped to correct service: 'apigateway'" in body
+    assert send(urllib.request.Request(url))[0] == 403  # unsigned
+
+
 def test_resources(apigw: Any) -> None:
     api = apigw.create_rest_api(name="tree")
     api_id, root = api["id"], api["rootResourceId"]
