@@ -10,6 +10,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -773,3 +774,48 @@ def test_a_disabled_execute_api_endpoint_is_forbidden(
     apigw.create_deployment(restApiId=api["id"], stageName="prod")
     status, _, body = fetch(rest_server, api["id"], "/prod/")
     assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
+
+
+def test_two_nodes_on_one_postgresql(tmp_path: Path) -> None:
+    """Nodes sharing a PostgreSQL: a REST API made on one is served by the other once
+    deployed (no state of a node's own), and two nodes adding the same path part at once
+    get one resource and ConflictExceptions, as the check runs in the write's
+    transaction, which holds the API."""
+    with store_settings("postgres") as overrides:
+        # (one data directory: a node keeps function code on its disk, not in the store)
+        nodes = [RunningServer(make_settings(tmp_path, **overrides)) for _ in range(2)]
+        nodes[0].start()
+        try:
+            function = unique_name("shared")
+            client("lambda", nodes[0].endpoint).create_function(
+                FunctionName=function,
+                Runtime="python3.11",
+                Role=ROLE,
+                Handler="app.handler",
+                Code={"ZipFile": zip_files({"app.py": ECHO})},
+            )
+            # (started after: a node learns of other nodes' functions when it starts)
+            nodes[1].start()
+            one, two = (client("apigateway", n.endpoint) for n in nodes)
+            api = one.create_rest_api(name="shared")
+            api_id, root = api["id"], api["rootResourceId"]
+
+            def create(apigw: Any) -> str:
+                try:
+                    made = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="x")
+                    return str(made["id"])
+                except apigw.exceptions.ConflictException:
+                    return "conflict"
+
+            with ThreadPoolExecutor(6) as pool:
+                outcomes = list(pool.map(create, [one, two] * 3))
+            assert outcomes.count("conflict") == 5, outcomes
+            made = next(o for o in outcomes if o != "conflict")
+            add_method(two, api_id, made, "GET", function)
+            two.create_deployment(restApiId=api_id, stageName="prod")
+            for node in nodes:
+                status, headers, body = fetch(node, api_id, "/prod/x")
+                assert status == 200 and headers["x-resource"] == "/x", body
+        finally:
+            for node in nodes:
+                node.stop()
