@@ -39,7 +39,10 @@ def refuse_unsupported(given: dict[str, Any], supported: Iterable[str], where: s
     """NotImplementedException for a member of ``given`` gureum does not act on."""
     allowed = set(supported)
     for member, value in given.items():
-        if member not in allowed and value not in (None, False, [], {}):
+        # (what asks for nothing is let through: False, empty; 0 is a value, as in
+        # minimumCompressionSize 0, which asks to compress everything)
+        asks = value is not None and value is not False and value != [] and value != {}
+        if member not in allowed and asks:
             raise _unsupported(f"{member} ({where})")
 
 

@@ -161,3 +161,14 @@ def test_stage_variables_in_the_uri() -> None:
     assert rest_config.with_stage_variables(URI, {}) == URI
     with pytest.raises(BadRequestException):  # the rest of it is still checked
         rest_config.check_integration({**given, "uri": uri.replace("lambda:path", "x")})
+
+
+def test_unsupported_members_are_refused_unless_they_ask_nothing() -> None:
+    rest_config.refuse_unsupported({"a": 1}, {"a"}, "Op")
+    nothing: list[Any] = [None, False, [], {}]
+    for value in nothing:
+        rest_config.refuse_unsupported({"b": value}, {"a"}, "Op")
+    something: list[Any] = [0, True, ["x"], {"k": "v"}, ""]
+    for value in something:
+        with pytest.raises(NotImplementedException, match="b"):
+            rest_config.refuse_unsupported({"b": value}, {"a"}, "Op")
