@@ -43,6 +43,8 @@ from gureum.gateway.function_urls import FunctionUrls
 from gureum.gateway.gateway_store import GatewayStore
 from gureum.gateway.http_api import HttpApis
 from gureum.gateway.management_api import ManagementAPI
+from gureum.gateway.rest_api import RestApis
+from gureum.gateway.rest_management import RestManagementAPI
 from gureum.gateway.url_api import FunctionUrlAPI
 from gureum.gateway.url_store import UrlStore
 from gureum.gateway.websocket_api import WebSocketApis
@@ -157,8 +159,6 @@ class Platform:
             # One node on SQLite: events claimed before a crash have nobody running them.
             release_on_start=self.store.dialect == "sqlite",
         )
-        self.http_apis = HttpApis(self.gateway, self.invoke, region=region, account_id=account)
-        self.urls = UrlStore(self.store)
         keys = {settings.access_key_id: settings.secret_access_key}
         #: this process among the nodes holding WebSocket connections
         self.node_id = new_uuid()
@@ -176,6 +176,16 @@ class Platform:
             secrets=keys if settings.auth == "sigv4" else None,
             region=region,
         )
+        self.rest_apis = RestApis(
+            self.invoke,
+            region=region,
+            account_id=account,
+            secrets=keys if settings.auth == "sigv4" else None,
+        )
+        self.http_apis = HttpApis(
+            self.gateway, self.invoke, region=region, account_id=account, rest=self.rest_apis
+        )
+        self.urls = UrlStore(self.store)
         self.function_urls = FunctionUrls(
             self.urls,
             self.invoke,
@@ -195,6 +205,9 @@ class Platform:
         )
         self.layers_api = LayersAPI(self.layers)
         self.gateway_api = ManagementAPI(self.gateway, region=region, account_id=account)
+        self.rest_api_management = RestManagementAPI(
+            self.gateway, region=region, account_id=account
+        )
         self.xray_api = XRayAPI(self.traces, self.sampling_rules, account_id=account)
         self.json_rpc = JsonRpcEndpoint(
             [
@@ -230,6 +243,7 @@ class Platform:
             *self.function_url_api.routes(),
             *self.layers_api.routes(),
             *self.gateway_api.routes(),
+            *self.rest_api_management.routes(),
             *self.xray_api.routes(),
             *self.json_rpc.routes(),
         ]

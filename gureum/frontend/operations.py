@@ -19,7 +19,12 @@ from botocore.loaders import create_loader
 from gureum.errors import NotImplementedException
 
 #: The rest-protocol services the edge serves: botocore's name and the name users know.
-REST_SERVICES = {"lambda": "Lambda", "xray": "X-Ray", "apigatewayv2": "API Gateway"}
+REST_SERVICES = {
+    "lambda": "Lambda",
+    "xray": "X-Ray",
+    "apigatewayv2": "API Gateway",
+    "apigateway": "API Gateway (REST APIs)",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,11 @@ def function_arn_of(uri: Any) -> str:
     return arn
 
 
+def is_invoke_uri(uri: Any) -> bool:
+    """Whether ``uri`` is API Gateway's Lambda invocation URI (a REST API's only form)."""
+    return isinstance(uri, str) and _INVOKE_URI.fullmatch(uri) is not None
+
+
 def check_integration(config: dict[str, Any], protocol: str) -> dict[str, Any]:
     """An integration's whole configuration, checked, with its defaults filled in."""
     kind = config.get("IntegrationType")

@@ -1,6 +1,11 @@
 """The gateway's configuration in the store: APIs and their parts (routes, integrations,
 stages, deployments), on SQLite or PostgreSQL.
 
+HTTP APIs (apigatewayv2's) and REST APIs (apigateway's: their parts are resources,
+stages and deployments) are rows of the same tables, told apart by ``service``: one id
+space, so an invoke URL's id names one API of either kind. Each method that finds an API
+by its id takes the ``service`` it must belong to (apigatewayv2 unless it says).
+
 Each API is a row; each part is a row under its API, its kind and its id (a stage's id
 is its name). Configurations are kept as apigatewayv2 names their members (``Name``,
 ``RouteKey``, ``IntegrationUri``, ``StageName``, ...), so that the management API reads
@@ -30,7 +35,10 @@ from gureum.store.tables import gateway_apis, gateway_parts
 #: API Gateway's ids: ten lower-case letters and digits.
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 ROUTING_SECONDS = 1.0
-KINDS = ("route", "integration", "stage", "deployment", "route_response")
+KINDS = ("route", "integration", "stage", "deployment", "resource", "route_response")
+#: The services whose APIs the gateway keeps.
+HTTP_SERVICE = "apigatewayv2"
+REST_SERVICE = "apigateway"
 
 
 def new_id(length: int = 10) -> str:
@@ -46,6 +54,7 @@ class Api:
     api_id: str
     config: dict[str, Any]
     created_ms: int
+    service: str = HTTP_SERVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +68,8 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class Routing:
-    """An API as serving reads it: its configuration and its parts by id."""
+    """An API as serving reads it: its configuration and its parts by id (a REST API's
+    stages and the deployments they serve, an HTTP API's routes, integrations, stages)."""
 
     api: Api
     routes: dict[str, Part]
@@ -67,6 +77,8 @@ class Routing:
     stages: dict[str, Part]
     #: a WebSocket API's route responses (each names its route's ``RouteId``)
     route_responses: dict[str, Part] = field(default_factory=dict)
+    #: a REST API's deployments its stages serve
+    deployments: dict[str, Part] = field(default_factory=dict)
 
 
 class GatewayStore:
@@ -82,16 +94,25 @@ class GatewayStore:
 
     # APIs
 
-    async def create_api(self, config: dict[str, Any], parts: list[Part] | None = None) -> Api:
-        """A new API (a fresh id), with ``parts`` (quick create's) in the same transaction."""
-        return await self.store.run(self._create_api, config, list(parts or ()))
+    async def create_api(
+        self,
+        config: dict[str, Any],
+        parts: list[Part] | None = None,
+        *,
+        service: str = HTTP_SERVICE,
+    ) -> Api:
+        """A new API (a fresh id), with ``parts`` (quick create's, a REST API's root
+        resource) in the same transaction."""
+        return await self.store.run(self._create_api, config, list(parts or ()), service)
 
-    def _create_api(self, config: dict[str, Any], parts: list[Part]) -> Api:
+    def _create_api(self, config: dict[str, Any], parts: list[Part], service: str) -> Api:
         now = _now_ms()
-        api = Api(new_id(), config, now)
+        api = Api(new_id(), config, now, service)
         with self.store.engine.begin() as connection:
             connection.execute(
-                gateway_apis.insert().values(api_id=api.api_id, config=config, created_ms=now)
+                gateway_apis.insert().values(
+                    api_id=api.api_id, config=config, created_ms=now, service=service
+                )
             )
             for part in parts:
                 connection.execute(
@@ -105,65 +126,77 @@ class GatewayStore:
                 )
         return api
 
-    async def get_api(self, api_id: str) -> Api:
-        return await self.store.run(self._get_api, api_id)
+    async def get_api(self, api_id: str, *, service: str = HTTP_SERVICE) -> Api:
+        return await self.store.run(self._get_api, api_id, service)
 
-    def _get_api(self, api_id: str) -> Api:
+    def _get_api(self, api_id: str, service: str) -> Api:
         with self.store.engine.connect() as connection:
             api = self._read_api(connection, api_id)
-        if api is None:
+        if api is None or api.service != service:
             raise NotFoundException(f"Invalid API identifier specified {api_id}")
         return api
 
     @staticmethod
     def _read_api(connection: sa.Connection, api_id: str) -> Api | None:
+        """The API of ``api_id``, of whichever service."""
         row = connection.execute(
             sa.select(gateway_apis).where(gateway_apis.c.api_id == api_id)
         ).first()
-        return Api(row.api_id, row.config, row.created_ms) if row is not None else None
+        return _api(row) if row is not None else None
 
-    async def list_apis(self) -> list[Api]:
-        return await self.store.run(self._list_apis)
+    async def list_apis(self, *, service: str = HTTP_SERVICE) -> list[Api]:
+        return await self.store.run(self._list_apis, service)
 
-    def _list_apis(self) -> list[Api]:
+    def _list_apis(self, service: str) -> list[Api]:
+        c = gateway_apis.c
         with self.store.engine.connect() as connection:
             rows = connection.execute(
-                sa.select(gateway_apis).order_by(gateway_apis.c.created_ms, gateway_apis.c.api_id)
+                sa.select(gateway_apis).where(c.service == service).order_by(c.created_ms, c.api_id)
             ).all()
-        return [Api(row.api_id, row.config, row.created_ms) for row in rows]
+        return [_api(row) for row in rows]
 
-    async def update_api(self, api_id: str, change: Callable[[Api], dict[str, Any]]) -> Api:
+    async def update_api(
+        self,
+        api_id: str,
+        change: Callable[[Api], dict[str, Any]],
+        *,
+        service: str = HTTP_SERVICE,
+    ) -> Api:
         """The API's configuration replaced by ``change(api)`` (which may raise)."""
         try:
-            return await self.store.run(self._update_api, api_id, change)
+            return await self.store.run(self._update_api, api_id, change, service)
         finally:
             self._forget(api_id)
 
-    def _update_api(self, api_id: str, change: Callable[[Api], dict[str, Any]]) -> Api:
+    def _update_api(
+        self, api_id: str, change: Callable[[Api], dict[str, Any]], service: str
+    ) -> Api:
+        c = gateway_apis.c
         with self.store.engine.begin() as connection:
-            query = sa.select(gateway_apis).where(gateway_apis.c.api_id == api_id)
+            query = sa.select(gateway_apis).where(c.api_id == api_id, c.service == service)
             if self.store.dialect == "postgresql":
                 query = query.with_for_update()
             row = connection.execute(query).first()
             if row is None:
                 raise NotFoundException(f"Invalid API identifier specified {api_id}")
-            api = Api(row.api_id, row.config, row.created_ms)
+            api = _api(row)
             config = change(api)
             connection.execute(
-                gateway_apis.update().where(gateway_apis.c.api_id == api_id).values(config=config)
+                gateway_apis.update().where(c.api_id == api_id).values(config=config)
             )
-        return Api(api_id, config, api.created_ms)
+        return Api(api_id, config, api.created_ms, service)
 
-    async def delete_api(self, api_id: str) -> None:
+    async def delete_api(self, api_id: str, *, service: str = HTTP_SERVICE) -> None:
         try:
-            await self.store.run(self._delete_api, api_id)
+            await self.store.run(self._delete_api, api_id, service)
         finally:
             self._forget(api_id)
 
-    def _delete_api(self, api_id: str) -> None:
+    def _delete_api(self, api_id: str, service: str) -> None:
+        c = gateway_apis.c
         with self.store.engine.begin() as connection:
             deleted = connection.execute(
-                gateway_apis.delete().where(gateway_apis.c.api_id == api_id)
+                gateway_apis.delete().where(c.api_id == api_id, c.service == service)
             ).rowcount
             if not deleted:
                 raise NotFoundException(f"Invalid API identifier specified {api_id}")
@@ -290,6 +323,31 @@ class GatewayStore:
         if not deleted:
             raise NotFoundException(f"Invalid {kind.capitalize()} identifier specified {part_id}")
 
+    async def delete_parts(
+        self, api_id: str, kind: str, choose: Callable[[list[Part]], list[str]]
+    ) -> list[str]:
+        """Delete the parts of ``kind`` whose ids ``choose(the API's parts)`` gives (it may
+        raise), in one transaction that holds the API; the ids chosen."""
+        try:
+            return await self.store.run(self._delete_parts, api_id, kind, choose)
+        finally:
+            self._forget(api_id)
+
+    def _delete_parts(
+        self, api_id: str, kind: str, choose: Callable[[list[Part]], list[str]]
+    ) -> list[str]:
+        c = gateway_parts.c
+        with self.store.engine.begin() as connection:
+            self._hold_api(connection, api_id)
+            chosen = choose(self._parts(connection, api_id))
+            if chosen:
+                connection.execute(
+                    gateway_parts.delete().where(
+                        c.api_id == api_id, c.kind == kind, c.part_id.in_(chosen)
+                    )
+                )
+        return chosen
+
     def _hold_api(self, connection: sa.Connection, api_id: str) -> None:
         """Take the API for this transaction (NotFound if there is none): SQLite's write
         lock at once, or the API's row on PostgreSQL."""
@@ -325,6 +383,8 @@ class GatewayStore:
             api = self._read_api(connection, api_id)
             if api is None:
                 return None
+            if api.service == REST_SERVICE:
+                return self._read_rest_routing(connection, api)
             rows = connection.execute(sa.select(gateway_parts).where(c.api_id == api_id)).all()
         by_kind: dict[str, dict[str, Part]] = {kind: {} for kind in KINDS}
         for r in rows:
@@ -334,5 +394,31 @@ class GatewayStore:
             by_kind["route"],
             by_kind["integration"],
             by_kind["stage"],
-            by_kind["route_response"],
+            route_responses=by_kind["route_response"],
         )
+
+    @staticmethod
+    def _read_rest_routing(connection: sa.Connection, api: Api) -> Routing:
+        """A REST API's stages and the deployments they serve (not its resources: a stage
+        serves what its deployment took of them, nor deployments no stage serves)."""
+        c = gateway_parts.c
+        rows = connection.execute(
+            sa.select(gateway_parts).where(c.api_id == api.api_id, c.kind == "stage")
+        ).all()
+        stages = {
+            r.part_id: Part(r.api_id, r.kind, r.part_id, r.config, r.created_ms) for r in rows
+        }
+        served = {str(s.config.get("deploymentId")) for s in stages.values()}
+        rows = connection.execute(
+            sa.select(gateway_parts).where(
+                c.api_id == api.api_id, c.kind == "deployment", c.part_id.in_(served)
+            )
+        ).all()
+        deployments = {
+            r.part_id: Part(r.api_id, r.kind, r.part_id, r.config, r.created_ms) for r in rows
+        }
+        return Routing(api, {}, {}, stages, deployments=deployments)
+
+
+def _api(row: Any) -> Api:
+    return Api(row.api_id, row.config, row.created_ms, row.service)

@@ -27,7 +27,7 @@ import asyncio
 import functools
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -35,10 +35,13 @@ from starlette.types import Receive, Scope, Send
 from gureum.errors import BadRequestException, ServiceError, TooManyRequestsException
 from gureum.front_end_invoke import Caller, FrontEndInvoke, Invoked
 from gureum.gateway import cors, http_events
-from gureum.gateway.gateway_store import GatewayStore, Routing
+from gureum.gateway.gateway_store import HTTP_SERVICE, REST_SERVICE, GatewayStore, Routing
 from gureum.gateway.http_events import HttpRequest, HttpResponse, RequestContext, error_response
 from gureum.gateway.routing import RouteKey, match, route_key
 from gureum.ids import new_uuid
+
+if TYPE_CHECKING:  # (rest_api builds on this module's helpers)
+    from gureum.gateway.rest_api import RestApis
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +56,8 @@ _LAMBDA_PATH = ":lambda:path/2015-03-31/functions/"
 
 
 @functools.lru_cache(maxsize=4096)
-def _route_key(text: str) -> RouteKey | None:
+def parsed_route_key(text: str) -> RouteKey | None:
+    """``text`` parsed as a route key (None: it is not one), parsed once per node."""
     try:
         return route_key(text)
     except BadRequestException:
@@ -120,15 +124,23 @@ def header(scope: Scope, wanted: bytes) -> str | None:
 
 
 class HttpApis:
-    """The edge's part for HTTP APIs' invoke URLs."""
+    """The edge's part for invoke URLs: HTTP APIs', and REST APIs' handed to ``rest``
+    (the two share one id space, so an id names one API of either kind)."""
 
     def __init__(
-        self, gateway: GatewayStore, invoke: FrontEndInvoke, *, region: str, account_id: str
+        self,
+        gateway: GatewayStore,
+        invoke: FrontEndInvoke,
+        *,
+        region: str,
+        account_id: str,
+        rest: RestApis | None = None,
     ) -> None:
         self.gateway = gateway
         self.invoke = invoke
         self.region = region
         self.account_id = account_id
+        self.rest = rest
 
     def addressed(self, scope: Scope) -> tuple[str, str, str] | None:
         """(API id, raw path after the API's address, domain name) when ``scope`` is a
@@ -144,9 +156,13 @@ class HttpApis:
         body: bytes | None,
     ) -> None:
         try:
+            routing = await self.gateway.routing(address[0])
+            if routing is not None and routing.api.service == REST_SERVICE and self.rest:
+                await self.rest.serve(scope, receive, send, routing, address, body)
+                return
             if body is None:
                 body = await read_body(receive, MAX_BODY)
-            response = await self.respond(scope, address, body)
+            response = await self.respond(scope, routing, address, body)
         except BodyTooLarge:
             response = error_response(413, "Request Entity Too Large")
         except Exception:
@@ -155,11 +171,15 @@ class HttpApis:
         await send_response(send, response, [(b"apigw-requestid", new_uuid().encode())])
 
     async def respond(
-        self, scope: Scope, address: tuple[str, str, str], body: bytes
+        self, scope: Scope, routing: Routing | None, address: tuple[str, str, str], body: bytes
     ) -> HttpResponse:
-        api_id, raw_path, domain = address
-        routing = await self.gateway.routing(api_id)
-        if routing is None or routing.api.config.get("ProtocolType", "HTTP") != "HTTP":
+        """The answer of ``routing``'s API (None: there is no API of the address's id)."""
+        _, raw_path, domain = address
+        if (
+            routing is None
+            or routing.api.service != HTTP_SERVICE
+            or routing.api.config.get("ProtocolType", "HTTP") != "HTTP"
+        ):
             return error_response(404, "Not Found")
         headers = request_headers(scope)
         method = scope["method"]
@@ -187,7 +207,7 @@ class HttpApis:
         routes = [
             (route_id, key)
             for route_id, part in routing.routes.items()
-            if (key := _route_key(str(part.config.get("RouteKey", "")))) is not None
+            if (key := parsed_route_key(str(part.config.get("RouteKey", "")))) is not None
         ]
         chosen = match(routes, method, route_path)
         if chosen is None:

@@ -11,7 +11,9 @@ the answer as its JSON body.
 
 1.0 (REST APIs' format): ``headers`` and ``multiValueHeaders``, the same for the query,
 ``null`` for what is absent; the answer must be a response object with an integer
-``statusCode``, or the client gets 502.
+``statusCode``, or the client gets 502. A REST API's event (:func:`event_rest`) is 1.0's
+without ``version``, and a REST API takes no answer with members beyond the response's
+five.
 """
 
 from __future__ import annotations
@@ -214,6 +216,24 @@ def event_v1(request: HttpRequest, context: RequestContext, resource: str) -> di
     }
 
 
+def event_rest(
+    request: HttpRequest, context: RequestContext, resource: str, resource_id: str
+) -> dict[str, Any]:
+    """A REST API's Lambda proxy event: 1.0's without ``version``, ``path`` the path
+    within the stage (``requestContext.path`` keeps the stage), and the resource's id."""
+    event = event_v1(request, context, resource)
+    del event["version"]
+    event["path"] = request.route_path
+    event["requestContext"]["resourceId"] = resource_id
+    return event
+
+
+#: What a REST API's Lambda proxy answer may hold (any other member: malformed).
+REST_ANSWER_MEMBERS = frozenset(
+    {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+)
+
+
 def _response_body(answer: Mapping[str, Any]) -> bytes | None:
     body = answer.get("body")
     if body is None:
@@ -282,14 +302,22 @@ def response_v2(payload: bytes, malformed: HttpResponse | None = None) -> HttpRe
     return HttpResponse(200, [("content-type", "application/json")], content)
 
 
-def response_v1(payload: bytes) -> HttpResponse:
-    """A 1.0 answer: a response object, or 502 (API Gateway's malformed proxy response)."""
+def response_v1(
+    payload: bytes,
+    malformed: HttpResponse | None = None,
+    *,
+    members: frozenset[str] | None = None,
+) -> HttpResponse:
+    """A 1.0 answer: a response object, or ``malformed`` (API Gateway's malformed proxy
+    response: an HTTP API's 502 unless given), as is one with a member not in
+    ``members`` (when given: a REST API's :data:`REST_ANSWER_MEMBERS`)."""
+    unusable = malformed or error_response(502, "Internal Server Error")
     try:
         answer = json.loads(payload)
     except ValueError:
-        return error_response(502, "Internal Server Error")
-    if not isinstance(answer, dict):
-        return error_response(502, "Internal Server Error")
+        return unusable
+    if not isinstance(answer, dict) or (members is not None and not answer.keys() <= members):
+        return unusable
     status = answer.get("statusCode")
     body = _response_body(answer)
     headers = _header_pairs(answer)
@@ -300,7 +328,7 @@ def response_v1(payload: bytes) -> HttpResponse:
         or body is None
         or headers is None
     ):
-        return error_response(502, "Internal Server Error")
+        return unusable
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("content-type", "application/json"))
     return HttpResponse(status, headers, body)

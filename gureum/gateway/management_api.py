@@ -141,11 +141,15 @@ def to_wire(shape: Shape, value: Any) -> Any:
     if isinstance(shape, MapShape):
         return {k: to_wire(shape.value, v) for k, v in value.items()}
     if shape.type_name == "timestamp":
-        return iso8601(int(value))
+        # apigatewayv2's are ISO 8601 (its model says so); apigateway's, rest-json's
+        # default, epoch seconds.
+        if shape.serialization.get("timestampFormat") == "iso8601":
+            return iso8601(int(value))
+        return int(value) / 1000
     return value
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def request_object(request: Request) -> dict[str, Any]:
     """The request's JSON object, or API Gateway's error for a body that is not one."""
     try:
         return await json_body(request)
@@ -161,22 +165,41 @@ def _page_token(item: Api | Part) -> str:
 def _page(items: Sequence[_Item], request: Request) -> tuple[list[_Item], str | None]:
     """A page of ``items`` (in the store's order) after ``nextToken``, of ``maxResults``."""
     query = request.query_params
-    raw_limit = query.get("maxResults")
-    limit = DEFAULT_PAGE
+    return page_of(
+        items,
+        query.get("maxResults"),
+        query.get("nextToken"),
+        names=("MaxResults", "NextToken"),
+        default=DEFAULT_PAGE,
+        maximum=MAX_PAGE,
+    )
+
+
+def page_of(
+    items: Sequence[_Item],
+    raw_limit: str | None,
+    token: str | None,
+    *,
+    names: tuple[str, str],
+    default: int,
+    maximum: int,
+) -> tuple[list[_Item], str | None]:
+    """A page of ``items`` (in the store's order) after ``token``, of ``raw_limit`` (the
+    query's; ``names``: what the service calls the two, for its errors)."""
+    limit = default
     if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= maximum:
             raise BadRequestException(
-                f"Invalid MaxResults: {raw_limit}. It must be between 1 and {MAX_PAGE}."
+                f"Invalid {names[0]}: {raw_limit}. It must be between 1 and {maximum}."
             )
         limit = int(raw_limit)
     start = 0
-    token = query.get("nextToken")
     if token:
         try:
             created, _, key = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
             after = (int(created), key)
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise BadRequestException(f"Invalid NextToken: {token}") from None
+            raise BadRequestException(f"Invalid {names[1]}: {token}") from None
         start = next(
             (
                 index
@@ -274,7 +297,7 @@ class ManagementAPI:
     # APIs
 
     async def create_api(self, request: Request) -> Response:
-        given = self._input("CreateApi", await _body(request), "api")
+        given = self._input("CreateApi", await request_object(request), "api")
         name = given.get("Name")
         if not isinstance(name, str) or not name:
             raise BadRequestException("Name is a required parameter for API")
@@ -360,7 +383,7 @@ class ManagementAPI:
 
     async def update_api(self, request: Request) -> Response:
         api_id = request.path_params["api_id"]
-        given = self._input("UpdateApi", await _body(request), "api")
+        given = self._input("UpdateApi", await request_object(request), "api")
         for member in given:
             if member not in UPDATABLE_API:
                 raise BadRequestException(f"gureum does not support {member} on UpdateApi yet")
@@ -436,14 +459,14 @@ class ManagementAPI:
 
     async def create_integration(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
-        given = self._input("CreateIntegration", await _body(request), "integration")
+        given = self._input("CreateIntegration", await request_object(request), "integration")
         config = rules.check_integration(given, api.config["ProtocolType"])
         part = await self._put(api.api_id, "integration", new_id(), lambda _: config, create=True)
         return self._answer("CreateIntegration", self._part_shape(part), 201)
 
     async def update_integration(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
-        given = self._input("UpdateIntegration", await _body(request), "integration")
+        given = self._input("UpdateIntegration", await request_object(request), "integration")
 
         def change(current: Part | None) -> dict[str, Any]:
             assert current is not None
@@ -501,7 +524,7 @@ class ManagementAPI:
 
     async def create_route(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
-        given = self._input("CreateRoute", await _body(request), "route")
+        given = self._input("CreateRoute", await request_object(request), "route")
         config = rules.check_route(given, api.config["ProtocolType"])
         part = await self._put(
             api.api_id, "route", new_id(), lambda _: config, create=True, check=self._check_route
@@ -511,7 +534,7 @@ class ManagementAPI:
     async def update_route(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
         route_id = request.path_params["route_id"]
-        given = self._input("UpdateRoute", await _body(request), "route")
+        given = self._input("UpdateRoute", await request_object(request), "route")
         current = await self.gateway.get_part(api.api_id, "route", route_id)
         config = rules.check_route({**current.config, **given}, api.config["ProtocolType"])
         part = await self._put(
@@ -552,7 +575,7 @@ class ManagementAPI:
 
     async def create_route_response(self, request: Request) -> Response:
         api, route_id = await self._route_of(request)
-        given = self._input("CreateRouteResponse", await _body(request), "route_response")
+        given = self._input("CreateRouteResponse", await request_object(request), "route_response")
         config = rules.check_route_response(given)
 
         def check(parts: list[Part], config: dict[str, Any]) -> None:
@@ -604,7 +627,7 @@ class ManagementAPI:
 
     async def update_route_response(self, request: Request) -> Response:
         api, current = await self._route_response(request)
-        given = self._input("UpdateRouteResponse", await _body(request), "route_response")
+        given = self._input("UpdateRouteResponse", await request_object(request), "route_response")
         config = rules.check_route_response({**current.config, **given})
         part = await self._put(
             api.api_id, "route_response", current.part_id, lambda _: config, create=False
@@ -649,7 +672,7 @@ class ManagementAPI:
 
     async def create_stage(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
-        given = self._input("CreateStage", await _body(request), "stage")
+        given = self._input("CreateStage", await request_object(request), "stage")
         if "StageName" not in given:
             raise BadRequestException("StageName is a required parameter for stage")
         name = rules.check_stage_name(given["StageName"])
@@ -666,7 +689,7 @@ class ManagementAPI:
     async def update_stage(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
         name = request.path_params["stage_name"]
-        given = self._input("UpdateStage", await _body(request), "stage")
+        given = self._input("UpdateStage", await request_object(request), "stage")
         current = await self.gateway.get_part(api.api_id, "stage", name)
         merged = {**current.config, **given}
         if given.get("AutoDeploy") and "DeploymentId" not in given:
@@ -689,7 +712,7 @@ class ManagementAPI:
 
     async def create_deployment(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
-        given = self._input("CreateDeployment", await _body(request), "deployment")
+        given = self._input("CreateDeployment", await request_object(request), "deployment")
         stage_name = given.get("StageName")
         if stage_name is not None:
             stage = await self.gateway.get_part(api.api_id, "stage", stage_name)
@@ -752,7 +775,7 @@ class ManagementAPI:
             raise self._not_found(api_id) from None
 
     async def tag_resource(self, request: Request) -> Response:
-        body = await _body(request)
+        body = await request_object(request)
         shape = self._operation("TagResource").input_shape
         assert shape is not None
         tags = from_wire(shape, body, "body").get("Tags", {})

@@ -228,17 +228,21 @@ ddb_transaction_tokens = sa.Table(
 )
 
 #: The API gateway's APIs (``gureum.gateway``): one row per API, its configuration as
-#: apigatewayv2 names its members (Name, ProtocolType, CorsConfiguration, Tags, ...).
+#: its service names the members (apigatewayv2's Name, ProtocolType, ...; apigateway's
+#: name, description, ...). HTTP and REST APIs share the table: one id space.
 gateway_apis = sa.Table(
     "gateway_apis",
     metadata,
     sa.Column("api_id", sa.String(16), primary_key=True),
     sa.Column("config", sa.JSON, nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
+    #: ``apigatewayv2`` (HTTP and WebSocket APIs) or ``apigateway`` (REST APIs).
+    sa.Column("service", sa.String(16), nullable=False, server_default="apigatewayv2"),
 )
 
-#: An API's parts: its routes, integrations, stages and deployments, each under its id
-#: (a stage under its name), its configuration as apigatewayv2 names its members.
+#: An API's parts: an HTTP API's routes, integrations, stages and deployments, a REST
+#: API's resources (their methods within), stages and deployments, each under its id
+#: (a stage under its name), its configuration as the API's service names its members.
 gateway_parts = sa.Table(
     "gateway_parts",
     metadata,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gureum.errors import ConflictException, NotFoundException
-from gureum.gateway.gateway_store import GatewayStore, Part
+from gureum.gateway.gateway_store import HTTP_SERVICE, REST_SERVICE, GatewayStore, Part
 from gureum.store import Store
 
 
@@ -96,3 +96,48 @@ def test_a_check_decides_inside_the_write_for_every_node(store: Store) -> None:
     outcomes = run(store, body)
     assert sum(isinstance(o, Part) for o in outcomes) == 1
     assert sum(isinstance(o, ConflictException) for o in outcomes) == 5
+
+
+def test_rest_apis_share_the_id_space_and_are_told_apart(store: Store) -> None:
+    """A REST API is a row of the same table as HTTP APIs (one id space), found only as
+    its own service's; its routing holds its stages and the deployments they serve."""
+
+    async def body(gateway: GatewayStore) -> None:
+        http = await gateway.create_api({"Name": "h", "ProtocolType": "HTTP"})
+        root = Part("", "resource", "root", {"path": "/"}, 0)
+        rest = await gateway.create_api({"name": "r"}, [root], service=REST_SERVICE)
+        assert rest.service == REST_SERVICE and http.service == HTTP_SERVICE
+        assert [a.api_id for a in await gateway.list_apis()] == [http.api_id]
+        assert [a.api_id for a in await gateway.list_apis(service=REST_SERVICE)] == [rest.api_id]
+        with pytest.raises(NotFoundException):
+            await gateway.get_api(rest.api_id)
+        with pytest.raises(NotFoundException):
+            await gateway.get_api(http.api_id, service=REST_SERVICE)
+        with pytest.raises(NotFoundException):
+            await gateway.delete_api(rest.api_id)  # (apigatewayv2's delete)
+        with pytest.raises(NotFoundException):
+            await gateway.update_api(rest.api_id, lambda a: a.config)
+        for deployment in ("d1", "d2"):
+            await gateway.put_part(
+                rest.api_id, "deployment", deployment, lambda _: {"snapshot": []}, create=True
+            )
+        await gateway.put_part(
+            rest.api_id, "stage", "prod", lambda _: {"deploymentId": "d2"}, create=True
+        )
+        routing = await gateway.routing(rest.api_id)
+        assert routing is not None and routing.api.service == REST_SERVICE
+        assert set(routing.stages) == {"prod"} and set(routing.deployments) == {"d2"}
+        assert routing.routes == {} and routing.integrations == {}
+
+        def two(parts: list[Part]) -> list[str]:
+            assert {p.part_id for p in parts} == {"root", "d1", "d2", "prod"}
+            return ["d1", "root"]  # (root is no deployment: only d1 goes)
+
+        assert await gateway.delete_parts(rest.api_id, "deployment", two) == ["d1", "root"]
+        assert [p.part_id for p in await gateway.list_parts(rest.api_id, "deployment")] == ["d2"]
+        assert [p.part_id for p in await gateway.list_parts(rest.api_id, "resource")] == ["root"]
+        await gateway.delete_api(rest.api_id, service=REST_SERVICE)
+        assert await gateway.routing(rest.api_id) is None
+        assert (await gateway.get_api(http.api_id)).api_id == http.api_id
+
+    run(store, body)
