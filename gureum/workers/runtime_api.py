@@ -546,7 +546,10 @@ class RuntimeAPIProtocol(asyncio.Protocol):
                     "errorType": error_type,
                 }
             ).encode()
-        body = error_body if error_type is not None else stream.body()
+        if error_type is not None:
+            body = error_body
+        else:  # (what a reader has not read yet is still its own)
+            body = b"" if stream.taken else stream.body()
         stream.finish(error_type, error_body)
         accepted = self.handler.invocation_response(request_id, RuntimeReply(body, error_type))
         if stream.overflowed:
