@@ -1,0 +1,182 @@
+"""InvokeWithResponseStream through boto3 on a real server: a Node.js function that
+streams is read while it writes, its failure comes in ``InvokeComplete``, and a function
+that does not stream (Python's) answers in one ``PayloadChunk``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.eventstream import EventStreamBuffer
+
+from gureum.frontend import event_stream
+from gureum.frontend.stream_invoke import complete_event
+from tests.conftest import ROLE, unique_name, zip_files
+
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
+
+TICKS = """
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.setContentType('text/plain');
+  for (let i = 0; i < event.count; i++) {
+    responseStream.write(`tick ${i} ${Date.now()}\\n`);
+    await new Promise((resolve) => setTimeout(resolve, event.delay));
+  }
+  if (event.fail) {
+    throw new Error('broke after the ticks');
+  }
+  console.log('all ticks written');
+  responseStream.end();
+});
+"""
+
+
+def test_events_decode_as_botocore_decodes_them() -> None:
+    buffer = EventStreamBuffer()
+    buffer.add_data(event_stream.event("PayloadChunk", b"\x00abc", "application/octet-stream"))
+    buffer.add_data(complete_event("Error", b'{"errorMessage":"boom"}', b"log"))
+    messages: list[Any] = list(buffer)  # (botocore's stubs type their fields wrongly)
+    chunk, complete = messages
+    assert chunk.headers == {
+        ":event-type": "PayloadChunk",
+        ":content-type": "application/octet-stream",
+        ":message-type": "event",
+    }
+    assert chunk.payload == b"\x00abc"
+    assert json.loads(complete.payload) == {
+        "ErrorCode": "Error",
+        "ErrorDetails": "boom",
+        "LogResult": base64.b64encode(b"log").decode(),
+    }
+
+
+@pytest.fixture
+def node_function(lambda_client: Any) -> Callable[[str], str]:
+    def create(code: str) -> str:
+        name = unique_name("stream")
+        lambda_client.create_function(
+            FunctionName=name,
+            Runtime="nodejs20.x",
+            Role=ROLE,
+            Handler="index.handler",
+            Code={"ZipFile": zip_files({"index.js": code})},
+            Timeout=10,
+        )
+        return name
+
+    return create
+
+
+@needs_node
+def test_chunks_arrive_while_the_function_still_writes(
+    lambda_client: Any, node_function: Callable[[str], str]
+) -> None:
+    name = node_function(TICKS)
+    response = lambda_client.invoke_with_response_stream(
+        FunctionName=name, Payload=json.dumps({"count": 4, "delay": 200}), LogType="Tail"
+    )
+    assert response["StatusCode"] == 200 and response["ExecutedVersion"] == "$LATEST"
+    assert response["ResponseStreamContentType"] == "application/vnd.amazon.eventstream"
+    events = iter(response["EventStream"])
+    first = next(events)
+    first_at = time.time() * 1000
+    assert first["PayloadChunk"]["Payload"].startswith(b"tick 0 ")
+    rest = list(events)
+    body = first["PayloadChunk"]["Payload"] + b"".join(
+        event["PayloadChunk"]["Payload"] for event in rest if "PayloadChunk" in event
+    )
+    ticks = body.decode().splitlines()
+    assert [tick.split()[1] for tick in ticks] == ["0", "1", "2", "3"]
+    # The first chunk was in hand before the last was written.
+    assert first_at < int(ticks[3].split()[2])
+    complete = rest[-1]["InvokeComplete"]
+    assert "ErrorCode" not in complete
+    assert "all ticks written" in base64.b64decode(complete["LogResult"]).decode()
+
+    # A plain Invoke of the same function gets the body whole.
+    plain = lambda_client.invoke(FunctionName=name, Payload=json.dumps({"count": 2, "delay": 1}))
+    assert "FunctionError" not in plain
+    assert plain["Payload"].read().decode().count("tick") == 2
+
+
+@needs_node
+def test_an_error_mid_stream_ends_in_invoke_complete(
+    lambda_client: Any, node_function: Callable[[str], str]
+) -> None:
+    name = node_function(TICKS)
+    response = lambda_client.invoke_with_response_stream(
+        FunctionName=name, Payload=json.dumps({"count": 2, "delay": 10, "fail": True})
+    )
+    events = list(response["EventStream"])
+    body = b"".join(event["PayloadChunk"]["Payload"] for event in events[:-1])
+    assert body.decode().count("tick") == 2
+    assert events[-1]["InvokeComplete"] == {
+        "ErrorCode": "Error",
+        "ErrorDetails": "broke after the ticks",
+    }
+
+
+@needs_node
+def test_a_timeout_mid_stream_ends_in_invoke_complete(lambda_client: Any) -> None:
+    name = unique_name("stream")
+    code = """
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write('started');
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+});
+"""
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="nodejs20.x",
+        Role=ROLE,
+        Handler="index.handler",
+        Code={"ZipFile": zip_files({"index.js": code})},
+        Timeout=1,
+    )
+    events = list(lambda_client.invoke_with_response_stream(FunctionName=name)["EventStream"])
+    assert events[0] == {"PayloadChunk": {"Payload": b"started"}}
+    complete = events[-1]["InvokeComplete"]
+    assert complete["ErrorCode"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in complete["ErrorDetails"]
+
+
+def test_a_function_that_does_not_stream_answers_in_one_chunk(
+    lambda_client: Any, deploy: Callable[..., str]
+) -> None:
+    name = deploy(
+        "def handler(event, context):\n"
+        "    if event.get('fail'):\n"
+        "        raise ValueError('no good')\n"
+        "    return {'got': event}\n"
+    )
+    events = list(
+        lambda_client.invoke_with_response_stream(
+            FunctionName=name, Payload=b'{"n": 1}', LogType="Tail"
+        )["EventStream"]
+    )
+    assert json.loads(events[0]["PayloadChunk"]["Payload"]) == {"got": {"n": 1}}
+    assert len(events) == 2 and "ErrorCode" not in events[1]["InvokeComplete"]
+    assert "START RequestId" in base64.b64decode(events[1]["InvokeComplete"]["LogResult"]).decode()
+
+    failed = list(
+        lambda_client.invoke_with_response_stream(FunctionName=name, Payload=b'{"fail": true}')[
+            "EventStream"
+        ]
+    )
+    assert failed == [{"InvokeComplete": {"ErrorCode": "ValueError", "ErrorDetails": "no good"}}]
+
+    dry = lambda_client.invoke_with_response_stream(FunctionName=name, InvocationType="DryRun")
+    assert dry["StatusCode"] == 204
+
+
+def test_errors_before_the_function_runs_are_the_calls_answer(lambda_client: Any) -> None:
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.invoke_with_response_stream(FunctionName=unique_name("missing"))
+    with pytest.raises(lambda_client.exceptions.InvalidRequestContentException):
+        lambda_client.invoke_with_response_stream(FunctionName="any", Payload=b"{not json")
