@@ -180,3 +180,70 @@ def test_errors_before_the_function_runs_are_the_calls_answer(lambda_client: Any
         lambda_client.invoke_with_response_stream(FunctionName=unique_name("missing"))
     with pytest.raises(lambda_client.exceptions.InvalidRequestContentException):
         lambda_client.invoke_with_response_stream(FunctionName="any", Payload=b"{not json")
+
+
+CUSTOM_RUNTIME = """
+import base64, http.client, json, os, time
+
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+api = http.client.HTTPConnection(host, int(port))
+base = "/2018-06-01/runtime/invocation"
+while True:
+    api.request("GET", base + "/next")
+    answer = api.getresponse()
+    event = json.loads(answer.read())
+    request_id = answer.getheader("Lambda-Runtime-Aws-Request-Id")
+    api.putrequest("POST", f"{base}/{request_id}/response")
+    api.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+    api.putheader("Transfer-Encoding", "chunked")
+    api.putheader("Content-Type", "text/plain")
+    api.endheaders()
+    for i in range(3):
+        data = f"part {i} {time.time() * 1000:.0f}\\n".encode()
+        api.send(b"%x\\r\\n%s\\r\\n" % (len(data), data))
+        time.sleep(0.2)
+    if event.get("fail"):
+        error = base64.b64encode(b'{"errorType":"Custom.Broken","errorMessage":"it broke"}')
+        api.send(b"0\\r\\nLambda-Runtime-Function-Error-Type: Custom.Broken\\r\\n"
+                 b"Lambda-Runtime-Function-Error-Body: " + error + b"\\r\\n\\r\\n")
+    else:
+        api.send(b"0\\r\\n\\r\\n")
+    api.getresponse().read()
+"""
+
+
+def test_a_custom_runtime_streams_through_the_runtime_api(lambda_client: Any) -> None:
+    """A ``provided`` runtime of its own (Python's http.client) streams with the Runtime
+    API's chunked response, as a custom runtime on Lambda may."""
+    name = unique_name("custom-stream")
+    bootstrap = '#!/bin/sh\nexec /usr/bin/python3 "$LAMBDA_TASK_ROOT/runtime.py"\n'
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="provided.al2023",
+        Role=ROLE,
+        Handler="unused",
+        Code={
+            "ZipFile": zip_files(
+                {"bootstrap": bootstrap, "runtime.py": CUSTOM_RUNTIME}, {"bootstrap": 0o755}
+            )
+        },
+        Timeout=10,
+    )
+    events = iter(lambda_client.invoke_with_response_stream(FunctionName=name)["EventStream"])
+    first = next(events)["PayloadChunk"]["Payload"]
+    first_at = time.time() * 1000
+    rest = list(events)
+    body = first + b"".join(e["PayloadChunk"]["Payload"] for e in rest if "PayloadChunk" in e)
+    parts = body.decode().splitlines()
+    assert [part.split()[1] for part in parts] == ["0", "1", "2"]
+    assert first_at < int(parts[2].split()[2])
+    assert rest[-1] == {"InvokeComplete": {}}
+
+    failed = list(
+        lambda_client.invoke_with_response_stream(FunctionName=name, Payload=b'{"fail": true}')[
+            "EventStream"
+        ]
+    )
+    assert failed[-1] == {
+        "InvokeComplete": {"ErrorCode": "Custom.Broken", "ErrorDetails": "it broke"}
+    }

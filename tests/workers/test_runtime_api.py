@@ -217,3 +217,35 @@ def test_an_untaken_stream_is_kept_whole_and_a_taken_one_is_limited() -> None:
     assert asyncio.run(taken.read()) == b"0123456789" and paused == ["pause", "resume"]
     taken.feed(b"0123456789x")
     assert taken.overflowed
+
+
+def test_a_stream_past_its_limit_fails_the_invocation_and_is_answered_413() -> None:
+    async def scenario() -> None:
+        class Untaken(Sandbox):
+            def invocation_stream(self, request_id: str, stream: ResponseStream) -> bool:
+                return request_id == self.current  # (nobody reads it: kept whole)
+
+        sandbox = Untaken()
+        server = RuntimeAPIServer(sandbox)
+        await server.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(request(b"GET", b"/invocation/next"))
+            await asyncio.sleep(0.05)
+            sandbox.give("a")
+            await read_answer(reader)
+            writer.write(stream_head(b"a"))
+            piece = chunk(b"x" * (1024 * 1024))
+            for _ in range(7):
+                writer.write(piece)
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            status, _, body = await asyncio.wait_for(read_answer(reader), 10)
+            assert status == 413 and b"RequestEntityTooLarge" in body
+            [(request_id, reply)] = sandbox.replies
+            assert reply.error_type == "Function.ResponseSizeTooLarge"
+        finally:
+            writer.close()
+            server.close()
+
+    asyncio.run(scenario())
