@@ -247,3 +247,33 @@ def test_a_custom_runtime_streams_through_the_runtime_api(lambda_client: Any) ->
     assert failed[-1] == {
         "InvokeComplete": {"ErrorCode": "Custom.Broken", "ErrorDetails": "it broke"}
     }
+
+
+@needs_node
+def test_a_stream_may_pass_the_6_mb_of_a_buffered_answer(
+    lambda_client: Any, node_function: Callable[[str], str]
+) -> None:
+    name = node_function("""
+const piece = Buffer.alloc(64 * 1024, 'x');
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  for (let i = 0; i < event.pieces; i++) {
+    if (!responseStream.write(piece)) {
+      await new Promise((resolve) => responseStream.once('drain', resolve));
+    }
+  }
+  responseStream.end();
+});
+""")
+    pieces = 8 * 16  # 8 MB
+    events = list(
+        lambda_client.invoke_with_response_stream(
+            FunctionName=name, Payload=json.dumps({"pieces": pieces})
+        )["EventStream"]
+    )
+    size = sum(len(e["PayloadChunk"]["Payload"]) for e in events if "PayloadChunk" in e)
+    assert size == pieces * 64 * 1024 and events[-1] == {"InvokeComplete": {}}
+
+    # Whole, the same answer is over a buffered answer's limit.
+    plain = lambda_client.invoke(FunctionName=name, Payload=json.dumps({"pieces": pieces}))
+    assert plain["FunctionError"] == "Unhandled"
+    assert json.loads(plain["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
