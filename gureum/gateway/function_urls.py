@@ -109,6 +109,11 @@ def streamed_head(stream_type: str, start: bytes) -> HttpResponse | None:
         return None
     pairs = [(str(name), str(value)) for name, value in headers.items()]
     pairs += [("set-cookie", str(cookie)) for cookie in cookies]
+    try:
+        for name, value in pairs:
+            name.encode("latin-1"), value.encode("latin-1")
+    except UnicodeEncodeError:  # (not sendable as a header)
+        return None
     if not any(name.lower() == "content-type" for name, _ in pairs):
         pairs.append(("content-type", "application/octet-stream"))
     return HttpResponse(status, pairs, start[end + len(PRELUDE_DELIMITER) :])

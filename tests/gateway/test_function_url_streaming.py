@@ -61,8 +61,9 @@ def test_the_prelude_gives_the_head_and_the_rest_is_the_body() -> None:
         [("content-type", "text/plain")],
     )
     assert streamed_head("application/vnd.awslambda.http-integration-response", b"{}") is None
-    broken = b'{"statusCode":"x"}' + b"\0" * 8
-    assert streamed_head("application/vnd.awslambda.http-integration-response", broken) is None
+    for broken in (b'{"statusCode":"x"}', '{"headers":{"x":"\u2603"}}'.encode()):
+        stream = broken + b"\0" * 8
+        assert streamed_head("application/vnd.awslambda.http-integration-response", stream) is None
 
 
 def streaming_url(lambda_client: Any, name: str) -> urllib.parse.SplitResult:
