@@ -9,10 +9,15 @@ else. One call resolves the function (name or ARN, qualifier, alias routing), th
   trace's segments, and answers the outcome;
 - ``Event``: writes the event to the durable queue (the async poller runs it later);
 - ``DryRun``: only the resolution, which says the function exists.
+
+A caller that reads a streamed response as it comes (InvokeWithResponseStream, a
+``RESPONSE_STREAM`` function URL) resolves first, then :meth:`FrontEndInvoke.run`s with
+a future the stream lands in once the runtime starts one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -26,7 +31,7 @@ from gureum.tracing.sampling import Sampler
 from gureum.tracing.segments import from_document
 from gureum.tracing.trace_store import TraceStore
 from gureum.workers.manager import WorkerManager
-from gureum.workers.runtime_api import Invocation
+from gureum.workers.runtime_api import Invocation, ResponseStream
 from gureum.workers.sandbox import InvokeOutcome
 
 InvocationType = Literal["RequestResponse", "Event", "DryRun"]
@@ -104,6 +109,23 @@ class FrontEndInvoke:
                 client_context=caller.client_context,
             )
             return Invoked(function, None)
+        return await self.run(function, qualifier, payload, caller)
+
+    async def run(
+        self,
+        function: FunctionVersion,
+        qualifier: str | None,
+        payload: bytes,
+        caller: Caller,
+        *,
+        streamed: asyncio.Future[ResponseStream] | None = None,
+    ) -> Invoked:
+        """Run a synchronous invocation of the resolved ``function`` to its end.
+
+        ``streamed``: where a response the runtime streams lands when it starts (read it
+        from there while this runs); without it, a streamed response comes whole.
+        Raises TooManyRequestsException (429) over a concurrency limit.
+        """
         trace = InvocationTrace.begin(
             caller.trace_header,
             function.tracing_active,
@@ -117,6 +139,7 @@ class FrontEndInvoke:
             trace_id=trace.header,
             client_context=caller.client_context,
             trace=trace,
+            streamed=streamed,
         )
         slot = self.counting.acquire(function.name)
         try:

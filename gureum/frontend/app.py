@@ -13,7 +13,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gureum.errors import RequestTooLargeException, ServiceError
 from gureum.events.pacing import FrontEndActivity
-from gureum.frontend import lambda_api, operations, sigv4
+from gureum.frontend import lambda_api, operations, sigv4, stream_invoke
 from gureum.frontend.json_rpc import JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.responses import EXCEPTION_HANDLERS, aws_error, unexpected_error
@@ -109,6 +109,7 @@ class Edge:
         *,
         lambda_api: LambdaAPI,
         json_rpc: JsonRpcEndpoint,
+        stream_invoke: stream_invoke.StreamInvoke | None = None,
         http_apis: HttpApis | None = None,
         function_urls: FunctionUrls | None = None,
         websocket_apis: WebSocketApis | None = None,
@@ -121,6 +122,7 @@ class Edge:
         self.state = app.state
         self.lambda_api = lambda_api
         self.json_rpc = json_rpc
+        self.stream_invoke = stream_invoke
         self.http_apis = http_apis
         self.function_urls = function_urls
         self.websocket_apis = websocket_apis
@@ -180,11 +182,19 @@ class Edge:
                 name = path[len(_INVOKE_PREFIX) : -len(_INVOKE_SUFFIX)]
                 if name and "/" not in name:
                     invoked = name
+        streamed = None
+        if invoked is None and self.stream_invoke is not None:
+            streamed = stream_invoke.function_named(scope["method"], path)
         declared = _declared_length(scope)
-        limit = _invoke_limit(scope) if invoked else MAX_REQUEST_BYTES
+        if streamed:
+            limit = lambda_api.MAX_SYNC_PAYLOAD
+        else:
+            limit = _invoke_limit(scope) if invoked else MAX_REQUEST_BYTES
         if declared is not None and declared > limit:
             # At once, before a byte of the body is read (or the signature checked).
             operation = " for the InvokeFunction operation" if invoked else ""
+            if streamed:
+                operation = " for the InvokeWithResponseStream operation"
             error = RequestTooLargeException(
                 f"Request must be smaller than {limit} bytes{operation}"
             )
@@ -201,13 +211,16 @@ class Edge:
                     body=body,
                     secrets=self.secrets,
                     region=self.region,
-                    service="lambda" if invoked else self._signing_service(scope),
+                    service="lambda" if invoked or streamed else self._signing_service(scope),
                 )
             except ServiceError as exc:
                 await self._error_response(scope, exc)(scope, receive, send)
                 return
         if invoked is not None:
             await self._invoke(scope, receive, send, invoked, body)
+            return
+        if streamed is not None:
+            await self._stream_invoke(scope, receive, send, streamed, body)
             return
         if scope["method"] == "POST" and path == "/":
             target = _target(scope)
@@ -254,6 +267,34 @@ class Edge:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
+    async def _stream_invoke(
+        self, scope: Scope, receive: Receive, send: Send, name: str, body: bytes | None
+    ) -> None:
+        assert self.stream_invoke is not None
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            if body is None:
+                body = await _read_body(receive)
+            await self.stream_invoke.serve(
+                tracked, name, scope.get("query_string", b""), dict(scope["headers"]), body
+            )
+        except ServiceError as exc:
+            if started:
+                raise
+            await aws_error(exc)(scope, receive, send)
+        except Exception as exc:
+            if started:
+                raise
+            scope["app"] = self.app
+            response = await unexpected_error(Request(scope, receive), exc)
+            await response(scope, receive, send)
+
 
 def create_app(settings: Settings) -> Edge:
     """The edge app of a platform built from ``settings`` (started by the app's lifespan)."""
@@ -278,6 +319,7 @@ def create_app(settings: Settings) -> Edge:
         app,
         lambda_api=platform.lambda_api,
         json_rpc=platform.json_rpc,
+        stream_invoke=stream_invoke.StreamInvoke(platform.invoke),
         http_apis=platform.http_apis,
         function_urls=platform.function_urls,
         websocket_apis=platform.websocket_apis,

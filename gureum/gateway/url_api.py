@@ -102,11 +102,6 @@ def validate(params: dict[str, Any], current: dict[str, Any] | None) -> dict[str
         raise _constraint(None, "authType", "Member must not be null")
     if params.get("InvokeMode") is not None:
         config["InvokeMode"] = params["InvokeMode"]
-    if config["InvokeMode"] == "RESPONSE_STREAM":
-        raise InvalidParameterValueException(
-            "gureum does not stream responses yet: InvokeMode RESPONSE_STREAM is not "
-            "supported; use BUFFERED."
-        )
     if "Cors" in params:
         cors = validate_cors(params["Cors"] or {})
         if cors:

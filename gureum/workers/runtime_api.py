@@ -4,15 +4,25 @@ Every warm invoke crosses this server twice (``/invocation/next`` answered, then
 ``/response`` received), so it is a small asyncio protocol on httptools' parser rather
 than a framework app: it costs tens of microseconds per request instead of hundreds.
 A sandbox only ever learns its own port, so it can only talk to its own Runtime API.
+
+A runtime may also stream a response (``Lambda-Runtime-Function-Response-Mode:
+streaming``, a chunked body, an error reported in the trailers
+``Lambda-Runtime-Function-Error-Type`` and ``-Body``): its chunks are handed to a
+:class:`ResponseStream` as they arrive, and whoever invoked reads them from there before
+the function has finished.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import collections
 import json
 import re
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -25,6 +35,11 @@ from gureum.tracing.lambda_segments import InvocationTrace
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 #: A generous bound on request heads and on the body of error reports.
 MAX_HEADER_BYTES = 64 * 1024
+#: Lambda's limit on a streamed response (200 MB; a soft 20 MB when streaming came out).
+MAX_STREAMED_RESPONSE_BYTES = 200 * 1024 * 1024
+#: How much of a streamed response may wait for its reader before the Runtime API stops
+#: reading from the runtime (which then waits in its writes, as a slow client makes it).
+STREAM_HIGH_WATER = 1024 * 1024
 
 _PATH = re.compile(
     rb"^/2018-06-01/runtime/(?:invocation/(?P<id>[^/]+)/(?P<kind>response|error)"
@@ -70,6 +85,12 @@ class Invocation:
     cognito_identity: str | None = None
     #: The invocation's trace context (segments are recorded when it is sampled).
     trace: InvocationTrace | None = None
+    #: Set by a caller that reads a streamed response as it comes (InvokeWithResponseStream,
+    #: a RESPONSE_STREAM function URL): the stream lands here when the runtime starts
+    #: one. Without it a streamed response is kept whole, as a buffered one.
+    streamed: asyncio.Future[ResponseStream] | None = None
+    #: The response the runtime is streaming, once it started one.
+    response_stream: ResponseStream | None = None
     result: asyncio.Future[RuntimeReply] = field(default_factory=lambda: _new_future())
 
 
@@ -89,6 +110,115 @@ class RuntimeReply:
         return self.error_type is not None
 
 
+class ResponseStream:
+    """A response the runtime streams, readable chunk by chunk while it comes.
+
+    The Runtime API feeds it and finishes it; a reader ``take``s it and ``read``s until
+    ``b""``. Untaken (the caller wanted the answer whole), it keeps the body for the
+    reply, up to the buffered limit. While more than ``high_water`` bytes wait for a
+    reader, the Runtime API's connection stops reading (``pause``/``resume``).
+    """
+
+    def __init__(
+        self,
+        content_type: str,
+        *,
+        pause: Callable[[], None] | None = None,
+        resume: Callable[[], None] | None = None,
+        buffered_limit: int = MAX_RESPONSE_BYTES,
+        streamed_limit: int = MAX_STREAMED_RESPONSE_BYTES,
+        high_water: int = STREAM_HIGH_WATER,
+    ) -> None:
+        self.content_type = content_type
+        #: bytes the runtime may send in all (the streamed limit once taken)
+        self.limit = buffered_limit
+        self.streamed_limit = streamed_limit
+        self.high_water = high_water
+        self._pause = pause
+        self._resume = resume
+        self._paused = False
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._waiting = 0  # bytes in _chunks
+        self._reader: asyncio.Future[None] | None = None
+        self.taken = False
+        self.abandoned = False
+        #: bytes the runtime sent in all
+        self.size = 0
+        self.overflowed = False
+        self.done = False
+        #: how it ended: None, or the error the runtime (or the sandbox) reported
+        self.error_type: str | None = None
+        self.error_body = b""
+
+    def take(self) -> ResponseStream:
+        """A reader will read the stream: it may grow to the streamed limit."""
+        self.taken = True
+        self.limit = self.streamed_limit
+        return self
+
+    def feed(self, chunk: bytes) -> None:
+        if self.done or self.overflowed:
+            return
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.overflowed = True
+            return
+        if self.abandoned or not chunk:
+            return
+        self._chunks.append(chunk)
+        self._waiting += len(chunk)
+        if self.taken and self._waiting > self.high_water and self._pause and not self._paused:
+            self._paused = True
+            self._pause()
+        self._wake()
+
+    def finish(self, error_type: str | None = None, error_body: bytes = b"") -> None:
+        """The end of the stream (an error, if the runtime or the sandbox reported one)."""
+        if self.done:
+            return
+        self.done = True
+        self.error_type = error_type
+        self.error_body = error_body
+        self._unpause()
+        self._wake()
+
+    def abandon(self) -> None:
+        """The reader is gone: what else comes is dropped (the function runs on)."""
+        self.abandoned = True
+        self._chunks.clear()
+        self._waiting = 0
+        self._unpause()
+
+    def body(self) -> bytes:
+        """What came and was not read (all of it, when nobody took the stream)."""
+        body = b"".join(self._chunks)
+        self._chunks.clear()
+        self._waiting = 0
+        return body
+
+    async def read(self) -> bytes:
+        """The next chunk (whatever has come since the last read), ``b""`` at the end."""
+        while not self._chunks:
+            if self.done:
+                return b""
+            self._reader = asyncio.get_running_loop().create_future()
+            await self._reader
+        chunk = self.body() if len(self._chunks) > 1 else self._chunks.popleft()
+        self._waiting = 0
+        self._unpause()
+        return chunk
+
+    def _wake(self) -> None:
+        if self._reader is not None and not self._reader.done():
+            self._reader.set_result(None)
+        self._reader = None
+
+    def _unpause(self) -> None:
+        if self._paused and self._resume is not None:
+            self._paused = False
+            self._resume()
+
+
 class RuntimeAPIHandler(Protocol):
     """What the Runtime API needs from the sandbox it serves."""
 
@@ -97,6 +227,10 @@ class RuntimeAPIHandler(Protocol):
 
     def invocation_response(self, request_id: str, reply: RuntimeReply) -> bool:
         """Record the outcome of an invocation; False when the id is not the current one."""
+
+    def invocation_stream(self, request_id: str, stream: ResponseStream) -> bool:
+        """The runtime starts streaming the response of an invocation (its end comes with
+        ``invocation_response``); False when the id is not the current one."""
 
     def init_error(self, reply: RuntimeReply) -> None:
         """The runtime failed its init and is about to exit."""
@@ -179,8 +313,17 @@ class RuntimeAPIProtocol(asyncio.Protocol):
         self._body = bytearray()
         self._too_large = False
         self._head_bytes = 0
-        self._queue: list[tuple[bytes, bytes, dict[bytes, bytes], bytes, bool]] = []
+        self._queue: list[
+            tuple[bytes, bytes, dict[bytes, bytes], bytes, bool, ResponseStream | None]
+        ] = []
         self._busy = False
+        #: the streamed response being parsed (its chunks go to it, not to ``_body``)
+        self._incoming: ResponseStream | None = None
+        #: the streamed response handed to the sandbox, answered when its body has come
+        self._open: tuple[str, ResponseStream, dict[bytes, bytes]] | None = None
+        #: streamed responses whose body has all come (or whose id was refused)
+        self._complete: set[ResponseStream] = set()
+        self._refused: set[ResponseStream] = set()
         self._next: asyncio.Future[Invocation] | None = None
         #: a 202 not yet written: it goes out with the next reply (see ``_accepted``)
         self._held = b""
@@ -239,7 +382,30 @@ class RuntimeAPIProtocol(asyncio.Protocol):
             return
         self._headers[name.lower()] = value
 
+    def on_headers_complete(self) -> None:
+        mode = self._headers.get(b"lambda-runtime-function-response-mode")
+        if mode is None or mode.lower() != b"streaming" or not self._url.endswith(b"/response"):
+            return
+        # Handed on at once (from the queue, in order): its chunks go to it as they come.
+        content_type = self._headers.get(b"content-type", b"application/octet-stream")
+        transport = self.transport
+        stream = ResponseStream(
+            content_type.decode("latin-1"),
+            pause=transport.pause_reading if transport is not None else None,
+            resume=self._resume_reading,
+        )
+        self._incoming = stream
+        method = self.parser.get_method()
+        self._queue.append((method, self._url, self._headers, b"", False, stream))
+
+    def _resume_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.resume_reading()
+
     def on_body(self, body: bytes) -> None:
+        if self._incoming is not None:
+            self._incoming.feed(bytes(body))
+            return
         if self._too_large:
             return
         if len(self._body) + len(body) > MAX_RESPONSE_BYTES:
@@ -250,13 +416,24 @@ class RuntimeAPIProtocol(asyncio.Protocol):
         self._body += body
 
     def on_message_complete(self) -> None:
+        if self._incoming is not None:
+            # (its trailers are in ``_headers`` now, the dict its queue entry holds)
+            self._complete.add(self._incoming)
+            self._incoming = None
+            return
         method = self.parser.get_method()
-        self._queue.append((method, self._url, self._headers, bytes(self._body), self._too_large))
+        self._queue.append(
+            (method, self._url, self._headers, bytes(self._body), self._too_large, None)
+        )
 
     # request handling, one at a time per connection
     def _dispatch(self) -> None:
-        while self._queue and not self._busy:
-            method, url, headers, body, too_large = self._queue.pop(0)
+        if self._open is not None:
+            if self._open[1] not in self._complete:
+                return
+            self._end_stream()
+        while self._queue and not self._busy and self._open is None:
+            method, url, headers, body, too_large, stream = self._queue.pop(0)
             path = url.split(b"?", 1)[0]
             match = _PATH.match(path)
             if match is None:
@@ -283,6 +460,15 @@ class RuntimeAPIProtocol(asyncio.Protocol):
                 self._reply(202, b'{"status":"OK"}')
                 continue
             request_id = match.group("id").decode("latin-1")
+            if stream is not None:
+                # Answered once its body has come; the requests behind it wait.
+                self._open = (request_id, stream, headers)
+                if not self.handler.invocation_stream(request_id, stream):
+                    self._refused.add(stream)
+                    stream.abandon()
+                if stream in self._complete:
+                    self._end_stream()
+                continue
             if too_large:
                 reply = RuntimeReply(
                     json.dumps(
@@ -313,15 +499,73 @@ class RuntimeAPIProtocol(asyncio.Protocol):
             if self.handler.invocation_response(request_id, reply):
                 self._accepted()
             else:
-                self._reply(
-                    403,
-                    json.dumps(
-                        {
-                            "errorMessage": f"Invalid request ID: {request_id}",
-                            "errorType": "InvalidStateTransition",
-                        }
-                    ).encode(),
-                )
+                self._invalid_id(request_id)
+
+    def _invalid_id(self, request_id: str) -> None:
+        self._reply(
+            403,
+            json.dumps(
+                {
+                    "errorMessage": f"Invalid request ID: {request_id}",
+                    "errorType": "InvalidStateTransition",
+                }
+            ).encode(),
+        )
+
+    def _end_stream(self) -> None:
+        """The body of the open streamed response has all come: end the stream with the
+        error its trailers report, if any, and answer it."""
+        assert self._open is not None
+        request_id, stream, headers = self._open
+        self._open = None
+        self._complete.discard(stream)
+        if stream in self._refused:
+            self._refused.discard(stream)
+            self._invalid_id(request_id)
+            return
+        trailer = headers.get(b"lambda-runtime-function-error-type")
+        error_type = trailer.decode("latin-1") if trailer else None
+        error_body = b""
+        if error_type is not None:
+            raw = headers.get(b"lambda-runtime-function-error-body", b"")
+            try:
+                error_body = base64.b64decode(raw, validate=True)
+            except binascii.Error:
+                error_body = raw
+            if not error_body:
+                error_body = json.dumps(
+                    {"errorType": error_type, "errorMessage": "The function's stream failed."}
+                ).encode()
+        if stream.overflowed:
+            limit = stream.limit
+            error_type = "Function.ResponseSizeTooLarge"
+            error_body = json.dumps(
+                {
+                    "errorMessage": "Response payload size exceeded maximum allowed "
+                    f"payload size ({limit} bytes).",
+                    "errorType": error_type,
+                }
+            ).encode()
+        if error_type is not None:
+            body = error_body
+        else:  # (what a reader has not read yet is still its own)
+            body = b"" if stream.taken else stream.body()
+        stream.finish(error_type, error_body)
+        accepted = self.handler.invocation_response(request_id, RuntimeReply(body, error_type))
+        if stream.overflowed:
+            self._reply(
+                413,
+                json.dumps(
+                    {
+                        "errorMessage": f"Exceeded maximum allowed payload size ({limit} bytes).",
+                        "errorType": "RequestEntityTooLarge",
+                    }
+                ).encode(),
+            )
+        elif accepted:
+            self._accepted()
+        else:
+            self._invalid_id(request_id)
 
     def _accepted(self) -> None:
         """Answer a response or error with 202. When the runtime has already asked for

@@ -28,7 +28,12 @@ from gureum.functions.config import FunctionVersion
 from gureum.observe.logs import LogSink
 from gureum.workers.admission import SATURATED, cpu_stall_seconds
 from gureum.workers.environment import SandboxEnvironment
-from gureum.workers.runtime_api import Invocation, RuntimeAPIServer, RuntimeReply
+from gureum.workers.runtime_api import (
+    Invocation,
+    ResponseStream,
+    RuntimeAPIServer,
+    RuntimeReply,
+)
 from gureum.workers.sandbox_log import SandboxLog
 from gureum.workers.sandbox_process import SandboxProcess
 from gureum.workers.snapshot import Snapshot
@@ -395,6 +400,10 @@ class Sandbox:
             self._timer = None
         self._current = None
         self._undelivered = False
+        stream = invocation.response_stream
+        if stream is not None and not stream.done:
+            # Ended mid-stream (a timeout, the runtime's exit): its reader learns why.
+            stream.finish(reply.error_type or "Runtime.Unknown", reply.body)
         if not invocation.result.done():
             invocation.result.set_result(reply)
 
@@ -478,6 +487,15 @@ class Sandbox:
         self.log.drain()
         self.log.flush_partial()
         self._finish(current, reply)
+        return True
+
+    def invocation_stream(self, request_id: str, stream: ResponseStream) -> bool:
+        current = self._current
+        if current is None or current.request_id != request_id or current.result.done():
+            return False
+        current.response_stream = stream
+        if current.streamed is not None and not current.streamed.done():
+            current.streamed.set_result(stream.take())
         return True
 
     def init_error(self, reply: RuntimeReply) -> None:

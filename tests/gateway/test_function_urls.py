@@ -118,10 +118,10 @@ def test_operations_and_their_errors(lam: Any, echo: str, url_server: RunningSer
     assert code == "ValidationException"
     code, message = _error(lam.update_function_url_config, FunctionName=echo, AuthType="BASIC")
     assert code == "ValidationException" and "[NONE, AWS_IAM]" in message
-    code, message = _error(
-        lam.update_function_url_config, FunctionName=echo, InvokeMode="RESPONSE_STREAM"
-    )
-    assert code == "InvalidParameterValueException" and "does not stream" in message
+    streaming = lam.update_function_url_config(FunctionName=echo, InvokeMode="RESPONSE_STREAM")
+    assert streaming["InvokeMode"] == "RESPONSE_STREAM" and streaming["AuthType"] == "AWS_IAM"
+    code, message = _error(lam.update_function_url_config, FunctionName=echo, InvokeMode="X")
+    assert code == "ValidationException" and "[BUFFERED, RESPONSE_STREAM]" in message
     code, _ = _error(lam.get_function_url_config, FunctionName="no-such-function")
     assert code == "ResourceNotFoundException"
     lam.delete_function_url_config(FunctionName=echo)

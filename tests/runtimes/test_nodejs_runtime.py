@@ -26,7 +26,12 @@ from typing import Any, TypeVar
 import pytest
 
 import gureum.runtimes
-from gureum.workers.runtime_api import Invocation, RuntimeAPIServer, RuntimeReply
+from gureum.workers.runtime_api import (
+    Invocation,
+    ResponseStream,
+    RuntimeAPIServer,
+    RuntimeReply,
+)
 
 NODE = shutil.which("node")
 RUNTIME = Path(gureum.runtimes.__file__).parent / "nodejs" / "runtime.cjs"
@@ -85,6 +90,15 @@ class RecordingSandbox:
             return False
         self.current = None
         current.result.set_result(reply)
+        return True
+
+    def invocation_stream(self, request_id: str, stream: ResponseStream) -> bool:
+        current = self.current
+        if current is None or current.request_id != request_id or current.result.done():
+            return False
+        current.response_stream = stream
+        if current.streamed is not None and not current.streamed.done():
+            current.streamed.set_result(stream.take())
         return True
 
     def init_error(self, reply: RuntimeReply) -> None:
@@ -1242,5 +1256,5 @@ def test_the_runtime_needs_no_npm_packages() -> None:
     for source in RUNTIME.parent.glob("*.cjs"):
         required |= set(re.findall(r"require\('([^']+)'\)", source.read_text()))
     local = {f"./{p.name}" for p in RUNTIME.parent.glob("*.cjs")}
-    assert required - local <= {"dns", "fs", "module", "net", "path", "url", "util"}
+    assert required - local <= {"dns", "fs", "module", "net", "path", "stream", "url", "util"}
     assert os.access(RUNTIME, os.R_OK)

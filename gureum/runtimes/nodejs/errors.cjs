@@ -18,6 +18,8 @@ class MalformedHandlerName extends Error {}
 class UserCodeSyntaxError extends Error {}
 class CallbackHandlerDeprecated extends Error {}
 class JSONStringifyError extends Error {}
+class InvalidStreamingOperation extends Error {}
+class MalformedStreamingHandler extends Error {}
 class NodeJsExit extends Error {
   constructor() {
     super(
@@ -42,6 +44,8 @@ const RUNTIME_ERRORS = {
   UserCodeSyntaxError,
   CallbackHandlerDeprecated,
   JSONStringifyError,
+  InvalidStreamingOperation,
+  MalformedStreamingHandler,
   NodeJsExit,
   UnhandledPromiseRejection,
 };

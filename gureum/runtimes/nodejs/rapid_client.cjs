@@ -20,6 +20,8 @@ const net = require('net');
 
 const BASE = '/2018-06-01/runtime';
 const HEAD_END = Buffer.from('\r\n\r\n');
+const ERROR_TYPE = 'Lambda-Runtime-Function-Error-Type';
+const ERROR_BODY = 'Lambda-Runtime-Function-Error-Body';
 // A header value must be visible ASCII (a custom error name may be anything).
 const HEADER_SAFE = /^[\x21-\x7e][\x20-\x7e]*$/;
 
@@ -74,6 +76,46 @@ class RapidClient {
     this._send(this._post(path, JSON.stringify(response), response.errorType), [done]);
   }
 
+  /**
+   * The head of a streamed response to invocation ``id``: chunked, its error (if any)
+   * to come in the trailers. It goes out with the stream's first bytes (``streamWrite``).
+   */
+  streamHead(id, contentType) {
+    return (
+      `POST ${BASE}/invocation/${encodeURIComponent(id)}/response HTTP/1.1\r\n${this.hostLine}` +
+      'Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n' +
+      `Content-Type: ${HEADER_SAFE.test(contentType) ? contentType : 'application/octet-stream'}` +
+      `\r\nTrailer: ${ERROR_TYPE}, ${ERROR_BODY}\r\n\r\n`
+    );
+  }
+
+  /** Bytes of a streamed response; ``done`` once the socket has taken them. */
+  streamWrite(data, done) {
+    this._connect().write(data, done);
+  }
+
+  /**
+   * The end of a streamed response (``error``: its failure, as trailers), sent after
+   * ``prefix`` (the head, when nothing was written), then the request for the next event;
+   * without ``onEvent``, nothing more (the process is ending) and ``onStatus`` is called
+   * once the Runtime API has answered.
+   */
+  streamEnd(prefix, error, onStatus, onEvent) {
+    let end = '0\r\n';
+    if (error !== null) {
+      const type = HEADER_SAFE.test(error.errorType) ? error.errorType : 'Runtime.Unknown';
+      const body = Buffer.from(JSON.stringify(error)).toString('base64');
+      end += `${ERROR_TYPE}: ${type}\r\n${ERROR_BODY}: ${body}\r\n`;
+    }
+    end += '\r\n';
+    if (onEvent === undefined) {
+      this._send(Buffer.concat([prefix, Buffer.from(end)]), [onStatus]);
+    } else {
+      const next = Buffer.from(end + this.nextRequest);
+      this._send(Buffer.concat([prefix, next]), [onStatus, this._event(onEvent)]);
+    }
+  }
+
   initError(response, done) {
     const post = this._post(`${BASE}/init/error`, JSON.stringify(response), response.errorType);
     this._send(post, [done]);
@@ -100,7 +142,7 @@ class RapidClient {
     };
   }
 
-  _send(data, callbacks) {
+  _connect() {
     if (this.socket === null) {
       this.socket = net.connect(this.port, this.host);
       this.socket.setNoDelay(true);
@@ -108,11 +150,16 @@ class RapidClient {
       this.socket.on('error', (error) => fatal(`the Runtime API failed: ${error.message}`));
       this.socket.on('end', () => fatal('the Runtime API closed the connection'));
     }
+    return this.socket;
+  }
+
+  _send(data, callbacks) {
+    const socket = this._connect();
     for (const callback of callbacks) {
       this.waiting.push(callback);
     }
-    this.socket.ref();
-    this.socket.write(data);
+    socket.ref();
+    socket.write(data);
   }
 
   _receive(chunk) {

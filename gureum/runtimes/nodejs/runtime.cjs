@@ -13,6 +13,9 @@
  * ``nodejs24.x``, as Lambda there, only handlers that return a value or a promise,
  * and a handler with a third (callback) parameter fails init.
  *
+ * A handler wrapped in ``awslambda.streamifyResponse`` (the global ``awslambda``, as on
+ * Lambda) streams its response in either model (``response_stream.cjs``).
+ *
  * Run: ``node runtime.cjs`` with the sandbox's environment (``AWS_LAMBDA_RUNTIME_API``,
  * ``_HANDLER``, ``LAMBDA_TASK_ROOT``, ...).
  */
@@ -23,6 +26,7 @@ const { patchConsole, setRequestId, logError } = require('./log_patch.cjs');
 const { resolveLocalhostNames } = require('./localhost.cjs');
 const Errors = require('./errors.cjs');
 const { RapidClient } = require('./rapid_client.cjs');
+const Streaming = require('./response_stream.cjs');
 const UserFunction = require('./user_function.cjs');
 
 /**
@@ -171,13 +175,17 @@ function exit(code) {
 
 let handler;
 let handlerIsAsync = false;
+let handlerStreams = false;
+let streamOptions = {};
+// The response stream of the current invocation, while it is open.
+let openStream = null;
 
 function nextInvocation() {
   client.next(onEvent);
 }
 
-// What runs each event: the programming model of the runtime identifier.
-const onEvent = PROMISES_ONLY ? invokePromise : invokeWithCallbacks;
+// What runs each event: the programming model of the runtime identifier (or streaming).
+let onEvent = PROMISES_ONLY ? invokePromise : invokeWithCallbacks;
 
 function parseJson(raw, name) {
   if (raw === undefined) {
@@ -233,6 +241,10 @@ function beginInvoke(headers) {
 function crashed(id, error, code) {
   if (client.awaitingEvent) {
     process.exit(code);
+  } else if (openStream !== null && openStream.open) {
+    // (its request is on the connection: the error goes in its trailers)
+    const end = (prefix, response) => client.streamEnd(prefix, response, exit(code));
+    openStream.fail(Errors.toRapidResponse(error), end);
   } else if (id === null) {
     client.initError(Errors.toRapidResponse(error), exit(code));
   } else {
@@ -405,15 +417,79 @@ function invokePromise(headers, body) {
   }
 }
 
+/**
+ * One invoke of a streaming handler: ``handler(event, responseStream, context)``. The
+ * invocation ends when the stream does (the handler's promise only reports a failure);
+ * a stream that the function leaves open once its work is done fails as an unsettled
+ * promise does.
+ */
+function invokeStreaming(headers, body) {
+  const id = beginInvoke(headers);
+  const stream = new Streaming.ResponseStream(
+    client,
+    id,
+    (prefix, error) => {
+      openStream = null;
+      beforeExit = noop;
+      client.streamEnd(prefix, error, responseRefused, onEvent);
+    },
+    streamOptions,
+  );
+  openStream = stream;
+  const fail = (error) => {
+    if (stream.open) {
+      logError('Invoke Error', error);
+      stream.fail(Errors.toRapidResponse(error));
+    }
+  };
+  stream.on('error', fail);
+  beforeExit = () => fail(new Errors.NodeJsExit());
+  let result;
+  try {
+    result = handler(JSON.parse(body), stream, attachContext({}, headers, id));
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  if (isPromise(result)) {
+    result.then((value) => {
+      if (value !== undefined) {
+        console.warn('Streaming handlers ignore return values.');
+      }
+    }, fail);
+  }
+}
+
 function initFailed(error) {
   logError(PROMISES_ONLY ? 'Init Error' : 'Uncaught Exception', error);
   client.initError(Errors.toRapidResponse(error), exit(129));
+}
+
+// As on Lambda, unless the function opts out (AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA).
+if (!['1', 'true'].includes(env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA)) {
+  globalThis.awslambda = {
+    streamifyResponse: Streaming.streamifyResponse,
+    HttpResponseStream: Streaming.HttpResponseStream,
+  };
 }
 
 UserFunction.load(taskRoot, env._HANDLER || '', { defaultExport: PROMISES_ONLY }).then(
   (loaded) => {
     handler = loaded;
     handlerIsAsync = loaded.constructor !== undefined && loaded.constructor.name === 'AsyncFunction';
+    try {
+      handlerStreams = Streaming.isStreaming(loaded);
+    } catch (error) {
+      initFailed(error);
+      return;
+    }
+    if (handlerStreams) {
+      // (its third parameter is the context, not a callback)
+      streamOptions = { highWaterMark: Streaming.highWaterMark(loaded) };
+      onEvent = invokeStreaming;
+      nextInvocation();
+      return;
+    }
     if (PROMISES_ONLY && loaded.length >= 3) {
       initFailed(new Errors.CallbackHandlerDeprecated(CALLBACKS_REMOVED));
       return;
