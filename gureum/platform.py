@@ -40,6 +40,7 @@ from gureum.functions.registry import Change, FunctionChange, FunctionRegistry
 from gureum.gateway.connection_store import ConnectionStore
 from gureum.gateway.connections_api import ConnectionsAPI
 from gureum.gateway.function_urls import FunctionUrls
+from gureum.gateway.gateway_segments import StageTracer
 from gureum.gateway.gateway_store import GatewayStore
 from gureum.gateway.http_api import HttpApis
 from gureum.gateway.management_api import ManagementAPI
@@ -181,6 +182,7 @@ class Platform:
             region=region,
             account_id=account,
             secrets=keys if settings.auth == "sigv4" else None,
+            tracer=StageTracer(self.sampler, self.traces, region=region, account_id=account),
         )
         self.http_apis = HttpApis(
             self.gateway, self.invoke, region=region, account_id=account, rest=self.rest_apis

@@ -25,14 +25,12 @@ less), ``504 {"message":"Endpoint request timed out"}``; a throttled function, `
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import secrets
 import time
 from typing import Any
 
-import orjson
 from starlette.types import Receive, Scope, Send
 
 from gureum.errors import (
@@ -43,10 +41,12 @@ from gureum.errors import (
 from gureum.front_end_invoke import Caller, FrontEndInvoke
 from gureum.frontend import sigv4
 from gureum.gateway import http_events
+from gureum.gateway.gateway_segments import LambdaCall, Stage, StageRequest, StageTrace, StageTracer
 from gureum.gateway.gateway_store import Routing
 from gureum.gateway.http_api import (
     MAX_BODY,
     BodyTooLarge,
+    call_integration,
     function_of,
     header,
     http_request,
@@ -96,8 +96,11 @@ class RestApis:
         region: str,
         account_id: str,
         secrets: dict[str, str] | None,
+        tracer: StageTracer | None = None,
     ) -> None:
         self.invoke = invoke
+        #: Records traced stages' segments (None: none are recorded).
+        self.tracer = tracer
         self.region = region
         self.account_id = account_id
         #: The server's keys (None: the server checks no signatures, AWS_IAM's neither).
@@ -139,17 +142,103 @@ class RestApis:
         extended_id: str,
     ) -> HttpResponse:
         api = routing.api
-        _, raw_path, domain = address
         if api.config.get("disableExecuteApiEndpoint"):
             return _error(403, "Forbidden", "ForbiddenException")
-        stage_name, _, rest = raw_path.lstrip("/").partition("/")
+        stage_name = address[1].lstrip("/").partition("/")[0]
         stage = routing.stages.get(stage_name)
         if stage is None:
             return _missing_token()
         deployment = routing.deployments.get(str(stage.config.get("deploymentId")))
         if deployment is None:
             return _missing_token()
-        resources = {str(r["id"]): r for r in deployment.config.get("snapshot", [])}
+        traced = self._begin_trace(
+            scope, routing, stage_name, stage.config, request_id, extended_id
+        )
+        caller = Caller(
+            request_id,
+            trace_header=traced[0].invoke_header
+            if traced is not None
+            else header(scope, b"x-amzn-trace-id"),
+        )
+        response, call = await self._in_stage(
+            scope,
+            routing,
+            deployment.config,
+            stage.config,
+            address,
+            body,
+            request_id,
+            extended_id,
+            caller,
+        )
+        if traced is not None and self.tracer is not None:
+            trace, traced_stage, traced_request = traced
+            self.tracer.record(
+                trace,
+                traced_stage,
+                traced_request,
+                status=response.status,
+                content_length=len(response.body),
+                call=call,
+            )
+            response.headers.append(("X-Amzn-Trace-Id", trace.response_header))
+        return response
+
+    def _begin_trace(
+        self,
+        scope: Scope,
+        routing: Routing,
+        stage_name: str,
+        stage: dict[str, Any],
+        request_id: str,
+        extended_id: str,
+    ) -> tuple[StageTrace, Stage, StageRequest] | None:
+        """The request's trace through the stage (as API Gateway traces REST APIs: a
+        caller's sampled header, or the sampling rules on a ``tracingEnabled`` stage)."""
+        if self.tracer is None:
+            return None
+        api = routing.api
+        traced_stage = Stage(
+            api.api_id,
+            str(api.config.get("name", "")),
+            stage_name,
+            bool(stage.get("tracingEnabled")),
+        )
+        host = header(scope, b"host")
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        client = scope.get("client") or ("127.0.0.1", 0)
+        traced_request = StageRequest(
+            request_id=request_id,
+            method=scope["method"],
+            url=f"{scope.get('scheme', 'http')}://{host or ''}{raw}"
+            + (f"?{query}" if query else ""),
+            path=raw,
+            client_ip=str(client[0]),
+            host=host,
+            user_agent=header(scope, b"user-agent"),
+            extended_request_id=extended_id,
+        )
+        trace = self.tracer.begin(traced_stage, traced_request, header(scope, b"x-amzn-trace-id"))
+        return trace, traced_stage, traced_request
+
+    async def _in_stage(
+        self,
+        scope: Scope,
+        routing: Routing,
+        deployment: dict[str, Any],
+        stage: dict[str, Any],
+        address: tuple[str, str, str],
+        body: bytes,
+        request_id: str,
+        extended_id: str,
+        caller: Caller,
+    ) -> tuple[HttpResponse, LambdaCall | None]:
+        """The answer of a request in a stage, and the function call made for it."""
+        api = routing.api
+        _, raw_path, domain = address
+        stage_name, _, rest = raw_path.lstrip("/").partition("/")
+        resources = {str(r["id"]): r for r in deployment.get("snapshot", [])}
         routes = [
             (resource_id, key)
             for resource_id, resource in resources.items()
@@ -159,21 +248,21 @@ class RestApis:
         method = scope["method"]
         chosen = match(routes, method, route_path)
         if chosen is None:
-            return _missing_token()
+            return _missing_token(), None
         resource = resources[chosen.route_id]
         methods = resource.get("resourceMethods") or {}
         found = methods.get(method) or methods.get("ANY")
         if found is None:
-            return _missing_token()
+            return _missing_token(), None
         identity: dict[str, Any] | None = None
         if found.get("authorizationType") == "AWS_IAM":
             signed = self._signed(scope, body)
             if isinstance(signed, HttpResponse):
-                return signed
+                return signed, None
             identity = signed
         integration = found.get("methodIntegration")
         if integration is None:  # (a deployment takes no method without one)
-            return _error(500, "Internal server error")
+            return _error(500, "Internal server error"), None
         headers = request_headers(scope)
         request = http_request(scope, headers, raw_path, route_path, body)
         context = RequestContext(
@@ -185,7 +274,7 @@ class RestApis:
             request_id=request_id,
             time_ms=int(time.time() * 1000),
             path_parameters=chosen.path_parameters,
-            stage_variables=stage.config.get("variables") or {},
+            stage_variables=stage.get("variables") or {},
         )
         event = http_events.event_rest(request, context, str(resource["path"]), resource["id"])
         event["requestContext"]["extendedRequestId"] = extended_id
@@ -193,8 +282,8 @@ class RestApis:
             event["requestContext"]["identity"].update(identity)
         uri = with_stage_variables(str(integration.get("uri", "")), context.stage_variables)
         if uri is None:  # (API Gateway: "Invalid stage variable value")
-            return _error(500, "Internal server error")
-        return await self._invoke(scope, uri, integration, event, request_id)
+            return _error(500, "Internal server error"), None
+        return await self._invoke(uri, integration, event, caller)
 
     def _signed(self, scope: Scope, body: bytes) -> dict[str, Any] | HttpResponse:
         """The caller's ``identity`` of a request signed for ``execute-api`` with the
@@ -226,35 +315,35 @@ class RestApis:
         }
 
     async def _invoke(
-        self,
-        scope: Scope,
-        uri: str,
-        integration: dict[str, Any],
-        event: dict[str, Any],
-        request_id: str,
-    ) -> HttpResponse:
-        timeout = int(integration.get("timeoutInMillis") or DEFAULT_TIMEOUT_MS) / 1000
-        caller = Caller(request_id, trace_header=header(scope, b"x-amzn-trace-id"))
+        self, uri: str, integration: dict[str, Any], event: dict[str, Any], caller: Caller
+    ) -> tuple[HttpResponse, LambdaCall | None]:
+        """The function's answer, and the call as the stage's ``Lambda`` subsegment
+        records it."""
+        config = {"IntegrationUri": uri, "TimeoutInMillis": integration.get("timeoutInMillis")}
+        started = time.time()
+        function = function_of(uri)
+        invoked = None
+        status = 200
         try:
-            invoked = await asyncio.wait_for(
-                self.invoke.invoke(
-                    function_of(uri),
-                    None,
-                    orjson.dumps(event),
-                    "RequestResponse",
-                    caller,
-                ),
-                timeout,
-            )
+            invoked = await call_integration(self.invoke, config, event, caller, DEFAULT_TIMEOUT_MS)
         except TimeoutError:
-            return _error(504, "Endpoint request timed out")
+            status = 504
+            response = _error(504, "Endpoint request timed out")
         except TooManyRequestsException:
-            return _error(429, "Too Many Requests")
+            status = 429
+            response = _error(429, "Too Many Requests")
         except ServiceError:  # the function is not there (any more), ...
-            return _error(500, "Internal server error")
-        outcome = invoked.outcome
-        if outcome is None or outcome.function_error:
-            return _failed()
-        return http_events.response_v1(
-            outcome.body, _failed(), members=http_events.REST_ANSWER_MEMBERS
-        )
+            status = 500
+            response = _error(500, "Internal server error")
+        else:
+            outcome = invoked.outcome
+            if outcome is None or outcome.function_error:
+                response = _failed()
+            else:
+                response = http_events.response_v1(
+                    outcome.body, _failed(), members=http_events.REST_ANSWER_MEMBERS
+                )
+        arn = invoked.function.arn if invoked is not None else function
+        name = invoked.function.name if invoked is not None else function.rsplit(":", 1)[-1]
+        call = LambdaCall(name, arn, started, time.time(), status)
+        return response, call

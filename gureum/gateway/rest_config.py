@@ -209,6 +209,15 @@ def check_variables(variables: Any) -> dict[str, Any]:
     return check_stage_variables(dict(variables or {}))
 
 
+def patched_boolean(value: Any, path: str) -> bool:
+    """A boolean member after a patch (whose values are strings: ``"true"``/``"false"``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise BadRequestException(f"Invalid value for {path}: {value!r}; it must be true or false")
+
+
 def patched(
     config: dict[str, Any], operations: list[dict[str, Any]], paths: dict[str, str]
 ) -> dict[str, Any]:

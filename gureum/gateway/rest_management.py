@@ -537,7 +537,7 @@ class RestManagementAPI:
         given = await self._input(
             request,
             "CreateStage",
-            {"stageName", "deploymentId", "description", "variables", "tags"},
+            {"stageName", "deploymentId", "description", "variables", "tags", "tracingEnabled"},
         )
         name = rules.check_stage_name(given.get("stageName"))
         if not given.get("deploymentId"):
@@ -586,9 +586,13 @@ class RestManagementAPI:
                     "/deploymentId": "deploymentId",
                     "/description": "description",
                     "/variables/": "variables",
+                    "/tracingEnabled": "tracingEnabled",
                 },
             )
             config["variables"] = rules.check_variables(config.get("variables"))
+            config["tracingEnabled"] = rules.patched_boolean(
+                config.get("tracingEnabled", False), "/tracingEnabled"
+            )
             return {**config, "lastUpdatedDate": _now_ms()}
 
         stage = await self._put(

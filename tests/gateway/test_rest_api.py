@@ -530,8 +530,14 @@ def test_deployments_and_stages(apigw: Any, echo: str) -> None:
         apigw.update_stage,
         restApiId=api_id,
         stageName="test",
-        patchOperations=[{"op": "replace", "path": "/tracingEnabled", "value": "true"}],
+        patchOperations=[{"op": "replace", "path": "/cacheClusterEnabled", "value": "true"}],
     )[0] == ("NotImplementedException")
+    assert error_of(
+        apigw.update_stage,
+        restApiId=api_id,
+        stageName="test",
+        patchOperations=[{"op": "replace", "path": "/tracingEnabled", "value": "maybe"}],
+    )[0] == ("BadRequestException")
     assert error_of(
         apigw.update_stage,
         restApiId=api_id,
@@ -819,3 +825,57 @@ def test_two_nodes_on_one_postgresql(tmp_path: Path) -> None:
         finally:
             for node in nodes:
                 node.stop()
+
+
+def test_a_traced_stage_puts_the_api_in_the_trace(
+    apigw: Any, rest_server: RunningServer, echo: str
+) -> None:
+    """A stage with tracingEnabled records its AWS::ApiGateway::Stage segment, the
+    function's segments hang under its Lambda subsegment, the answer names the trace,
+    and the service map reads client -> API stage -> function; an untraced stage
+    records nothing of its own (its answer still names a trace, unsampled, as AWS's)."""
+    import time
+
+    api, _ = make_api(apigw, echo, {"/items": ["GET"]}, stage="live")
+    apigw.create_stage(
+        restApiId=api,
+        stageName="quiet",
+        deploymentId=apigw.get_stage(restApiId=api, stageName="live")["deploymentId"],
+    )
+    apigw.update_stage(
+        restApiId=api,
+        stageName="live",
+        patchOperations=[{"op": "replace", "path": "/tracingEnabled", "value": "true"}],
+    )
+    assert apigw.get_stage(restApiId=api, stageName="live")["tracingEnabled"] is True
+    name = apigw.get_rest_api(restApiId=api)["name"]
+    status, headers, _ = fetch(rest_server, api, "/live/items")
+    assert status == 200
+    trace_id = headers["x-amzn-trace-id"].split(";")[0].removeprefix("Root=")
+    quiet_status, quiet_headers, _ = fetch(rest_server, api, "/quiet/items")
+    assert quiet_status == 200 and quiet_headers["x-amzn-trace-id"].endswith("Sampled=0")
+    xray = client("xray", rest_server.endpoint)
+    deadline = time.monotonic() + 30
+    while True:
+        traces = xray.batch_get_traces(TraceIds=[trace_id])["Traces"]
+        documents = [json.loads(s["Document"]) for t in traces for s in t["Segments"]]
+        origins = {d.get("origin") for d in documents}
+        if {"AWS::ApiGateway::Stage", "AWS::Lambda"} <= origins or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    stage = next(d for d in documents if d.get("origin") == "AWS::ApiGateway::Stage")
+    assert stage["name"] == f"{name}/live"
+    assert stage["http"]["response"]["status"] == 200
+    lambda_call = next(s for s in stage["subsegments"] if s["name"] == "Lambda")
+    service = next(d for d in documents if d.get("origin") == "AWS::Lambda")
+    assert service["parent_id"] == lambda_call["id"]
+    now = datetime.datetime.now(datetime.UTC)
+    graph = xray.get_service_graph(
+        StartTime=now - datetime.timedelta(minutes=5), EndTime=now + datetime.timedelta(minutes=1)
+    )
+    by_id = {s["ReferenceId"]: s for s in graph["Services"]}
+    stage_service = next(s for s in graph["Services"] if s["Name"] == f"{name}/live")
+    assert stage_service["Type"] == "AWS::ApiGateway::Stage"
+    callees = {by_id[e["ReferenceId"]]["Name"] for e in stage_service["Edges"]}
+    assert echo in callees
+    assert not any(s["Name"] == f"{name}/quiet" for s in graph["Services"])
