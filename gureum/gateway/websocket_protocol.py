@@ -48,8 +48,11 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
 
 #: How every uvicorn server of the edge (HTTP and HTTPS) serves WebSockets: this protocol,
 #: API Gateway's message limit (a longer one closes the connection with 1009), and no
-#: per-message compression (so that a frame's size on the wire is the one checked).
+#: per-message compression (so that a frame's size on the wire is the one checked). And
+#: no proxy headers: the edge is the first hop, so a client's address is its
+#: connection's (``identity.sourceIp``), never an ``X-Forwarded-For`` a local client sent.
 UVICORN_OPTIONS: dict[str, Any] = {
+    "proxy_headers": False,
     "ws": GatewayWebSocketProtocol,
     "ws_max_size": MESSAGE_LIMIT,
     "ws_per_message_deflate": False,

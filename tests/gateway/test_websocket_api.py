@@ -455,3 +455,12 @@ def test_clients_connect_over_tls_too(chat: WebSocketApi) -> None:
         ws.send(json.dumps({"action": "echo"}))
         event = receive_json(ws)
     assert event["requestContext"]["domainName"] == platform.api_domain(chat.api_id)
+
+
+def test_a_clients_address_is_its_connections(chat: WebSocketApi) -> None:
+    """A local client's X-Forwarded-For does not become its sourceIp (the edge is the
+    first hop), though $connect still sees the header as sent."""
+    with chat.connect(additional_headers={"X-Forwarded-For": "203.0.113.9"}) as ws:
+        ws.send(json.dumps({"action": "echo"}))
+        event = receive_json(ws)
+    assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
