@@ -24,7 +24,10 @@ from gureum import runtimes
 from gureum.counting import CountingService
 from gureum.events.async_events import AsyncEventQueue
 from gureum.events.async_invoke import AsyncInvoker
+from gureum.events.leasing import LeasingService
+from gureum.events.mappings import EventSourceMappings
 from gureum.events.pacing import FrontEndActivity
+from gureum.events.queue_pollers import QueuePollers
 from gureum.front_end_invoke import FrontEndInvoke
 from gureum.frontend.dynamodb_api import DynamoDBAPI
 from gureum.frontend.dynamodb_streams_api import DynamoDBStreamsAPI
@@ -32,6 +35,7 @@ from gureum.frontend.json_rpc import JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.layers_api import LayersAPI
 from gureum.frontend.logs_api import LogsAPI
+from gureum.frontend.mappings_api import EventSourceMappingsAPI
 from gureum.frontend.sqs_api import SqsAPI
 from gureum.frontend.xray_api import XRayAPI
 from gureum.functions.code import CodeStore
@@ -206,6 +210,20 @@ class Platform:
             account_id=account,
         )
         self.layers_api = LayersAPI(self.layers)
+        self.mappings = EventSourceMappings(self.store)
+        self.mappings_api = EventSourceMappingsAPI(
+            self.mappings, self.functions, self.queues, region=region, account_id=account
+        )
+        #: the seed's Leasing Service, with this node as the owner of its pollers' leases
+        self.leasing = LeasingService(self.store, self.node_id)
+        self.queue_pollers = QueuePollers(
+            self.mappings,
+            self.leasing,
+            self.queues,
+            self.invoke,
+            region=region,
+            account_id=account,
+        )
         self.gateway_api = ManagementAPI(self.gateway, region=region, account_id=account)
         self.rest_api_management = RestManagementAPI(
             self.gateway, region=region, account_id=account
@@ -242,6 +260,7 @@ class Platform:
         """Every API's routes, as the edge serves them."""
         return [
             *self.lambda_api.routes(),
+            *self.mappings_api.routes(),
             *self.function_url_api.routes(),
             *self.layers_api.routes(),
             *self.gateway_api.routes(),
@@ -315,6 +334,7 @@ class Platform:
         )
         await self.async_invoker.start()
         await self.websocket_apis.start()
+        self.queue_pollers.start()
         self.table_expiry.start()
         for target, _, requested in self.functions.provisioned_concurrency():
             self.workers.provision(target, requested)
@@ -387,6 +407,7 @@ class Platform:
             self._code_collector.cancel()
         # (uvicorn has closed the sockets and let their $disconnect run; any left now)
         await self.websocket_apis.stop(self.settings.shutdown_timeout)
+        await self.queue_pollers.stop()
         await self.async_invoker.stop(self.settings.shutdown_timeout)
         await self.workers.shutdown(self.settings.shutdown_timeout)
         if self.zygotes is not None:

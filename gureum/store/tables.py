@@ -302,3 +302,32 @@ certificate_authorities = sa.Table(
     sa.Column("private_key", sa.Text, nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
 )
+
+#: Event source mappings (``gureum.events.mappings``): a queue or stream read for a
+#: function, its configuration as the Lambda API names its members, and its State.
+event_source_mappings = sa.Table(
+    "event_source_mappings",
+    metadata,
+    sa.Column("uuid", sa.String(36), primary_key=True),
+    sa.Column("function_arn", sa.String(256), nullable=False),
+    sa.Column("event_source_arn", sa.String(512), nullable=False, index=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state_reason", sa.String(256), nullable=False),
+    sa.Column("last_result", sa.String(256), nullable=False),
+    sa.Column("modified_ms", sa.BigInteger, nullable=False),
+)
+
+#: The Leasing Service's leases (``gureum.events.leasing``): which poller (node) reads
+#: which source (a mapping) and shard, until when, and from where (its checkpoint).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("lease_key", sa.String(300), primary_key=True),
+    sa.Column("source", sa.String(64), nullable=False, index=True),
+    sa.Column("shard", sa.String(128), nullable=True),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+    sa.Column("checkpoint", sa.Text, nullable=True),
+    sa.Column("taken_ms", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,333 @@
+"""Queue pollers: the seed's "a poller takes events off the queue", for SQS mappings.
+
+Each node runs :class:`QueuePollers`. Once a second it settles mappings in a passing
+State (:meth:`EventSourceMappings.settle`), and for every Enabled mapping it asks the
+Leasing Service for the mapping's lease: the node that holds it runs the mapping's
+poller, renewing the lease with heartbeats; a node that stops beating loses it, and
+another node's next tick takes it over. A poller runs its batches as Lambda does:
+
+- it gathers up to ``BatchSize`` messages, waiting up to
+  ``MaximumBatchingWindowInSeconds`` for more (and never past 6 MB of payload);
+- it invokes the function synchronously with Lambda's SQS event (``Records``);
+- on success it deletes the batch, or with ``ReportBatchItemFailures`` all but the
+  messages the answer names (an answer that names a message not in the batch, or none
+  at all, fails the whole batch, as Lambda's rules say);
+- on failure (a function error, a throttle, a timeout) it deletes nothing: the messages
+  show again after the queue's visibility timeout, and the queue's RedrivePolicy moves
+  them to its dead-letter queue after ``maxReceiveCount`` receives.
+
+A poller gathers batches one after another and runs up to five at once (Lambda's first
+five pollers), fewer under ``ScalingConfig.MaximumConcurrency``. Scaling with the
+queue's depth (the seed's State Manager) is not there yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from gureum.errors import (
+    QueueDoesNotExist,
+    ResourceNotFoundException,
+    ServiceError,
+    TooManyRequestsException,
+)
+from gureum.events.leasing import HEARTBEAT_SECONDS, LeasingService
+from gureum.events.mappings import EventSourceMappings, Mapping
+from gureum.front_end_invoke import Caller, FrontEndInvoke
+from gureum.ids import new_uuid
+from gureum.queues.queues import Message, Queues, md5_of_attributes
+
+logger = logging.getLogger(__name__)
+
+#: Lambda's limit of a batch's payload.
+BATCH_BYTES = 6 * 1024 * 1024
+#: Batches of one mapping at once (Lambda starts five pollers for a queue).
+FIRST_POLLERS = 5
+#: How long a receive waits for a message before the poller looks at its mapping again.
+RECEIVE_WAIT = 2.0
+#: A throttled or failing batch's pause before the poller receives again.
+BACKOFF_SECONDS = 1.0
+
+
+def sqs_record(message: Message, source_arn: str, region: str, account_id: str) -> dict[str, Any]:
+    """A message as Lambda's SQS event hands it to a function."""
+    record: dict[str, Any] = {
+        "messageId": message.message_id,
+        "receiptHandle": message.receipt_handle,
+        "body": message.body,
+        "attributes": {
+            "ApproximateReceiveCount": str(message.receive_count),
+            "SentTimestamp": str(message.sent_ms),
+            "SenderId": account_id,
+            "ApproximateFirstReceiveTimestamp": str(message.first_receive_ms),
+        },
+        "messageAttributes": {
+            name: {
+                **(
+                    {"stringValue": value["StringValue"]}
+                    if "StringValue" in value
+                    else {"binaryValue": value.get("BinaryValue")}
+                ),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value.get("DataType"),
+            }
+            for name, value in (message.message_attributes or {}).items()
+        },
+        "md5OfBody": message.md5_of_body,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": source_arn,
+        "awsRegion": region,
+    }
+    if message.message_attributes:
+        record["md5OfMessageAttributes"] = md5_of_attributes(message.message_attributes)
+    return record
+
+
+def failed_items(answer: bytes, batch: list[Message]) -> set[str] | None:
+    """The message ids a ``ReportBatchItemFailures`` answer says failed; None when the
+    answer is invalid (the whole batch failed, as Lambda reads it)."""
+    try:
+        result = orjson.loads(answer) if answer else None
+    except orjson.JSONDecodeError:
+        return set()  # (not an object with batchItemFailures: the batch succeeded)
+    if not isinstance(result, dict) or result.get("batchItemFailures") is None:
+        return set()
+    failures = result["batchItemFailures"]
+    if not isinstance(failures, list):
+        return None
+    ids = {message.message_id for message in batch}
+    failed = set()
+    for failure in failures:
+        item = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(item, str) or item not in ids:
+            return None
+        failed.add(item)
+    return failed
+
+
+class QueuePoller:
+    """The batches of one mapping, while this node holds its lease."""
+
+    def __init__(self, pollers: QueuePollers, mapping: Mapping) -> None:
+        self.pollers = pollers
+        self.mapping = mapping
+        self._task: asyncio.Task[None] | None = None
+        self._batches: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"gureum-poller-{self.mapping.uuid}")
+
+    async def stop(self) -> None:
+        """Stop gathering; a batch in flight is left to its function (its messages show
+        again after the visibility timeout if it is cut short)."""
+        tasks = [t for t in (self._task, *self._batches) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def concurrency(self) -> int:
+        limit = self.mapping.maximum_concurrency
+        return min(FIRST_POLLERS, limit) if limit is not None else FIRST_POLLERS
+
+    async def _run(self) -> None:
+        """Gather batches one after another (so that a batching window fills them) and
+        run up to ``concurrency`` of them at once."""
+        room = asyncio.Semaphore(self.concurrency)
+        while True:
+            mapping = self.mapping
+            await room.acquire()
+            try:
+                batch = await self._gather(mapping)
+            except asyncio.CancelledError:
+                raise
+            except QueueDoesNotExist:
+                await self.pollers.gone(mapping, "the queue does not exist any more")
+                return
+            except Exception:
+                room.release()
+                logger.exception("the poller of mapping %s failed to receive", mapping.uuid)
+                await asyncio.sleep(BACKOFF_SECONDS)
+                continue
+            if not batch:
+                room.release()
+                continue
+            task = asyncio.create_task(self._batch(mapping, batch, room))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    async def _batch(self, mapping: Mapping, batch: list[Message], room: asyncio.Semaphore) -> None:
+        try:
+            if not await self._process(mapping, batch):
+                await asyncio.sleep(BACKOFF_SECONDS)
+        except Exception:
+            logger.exception("the poller of mapping %s failed a batch", mapping.uuid)
+        finally:
+            room.release()
+
+    async def _gather(self, mapping: Mapping) -> list[Message]:
+        """Up to BatchSize messages: what one receive gives, or with a batching window
+        what arrives before it closes (or before 6 MB)."""
+        queues = self.pollers.queues
+        batch: list[Message] = []
+        size = 0
+        window_ends: float | None = None
+        while len(batch) < mapping.batch_size:
+            if window_ends is None:
+                wait = RECEIVE_WAIT
+            else:
+                wait = window_ends - time.monotonic()
+                if wait <= 0:
+                    break
+            received = await queues.receive(
+                mapping.queue_name,
+                max_messages=min(10, mapping.batch_size - len(batch)),
+                wait_seconds=wait,
+            )
+            for message in received:
+                size += len(message.body.encode())
+                if size > BATCH_BYTES and batch:  # (it waits for the next batch)
+                    await queues.change_visibility(mapping.queue_name, message.receipt_handle, 0)
+                    return batch
+                batch.append(message)
+            if not batch:
+                return batch
+            if window_ends is None:
+                if mapping.batching_window <= 0:
+                    break
+                window_ends = time.monotonic() + mapping.batching_window
+        return batch
+
+    async def _process(self, mapping: Mapping, batch: list[Message]) -> bool:
+        """Invoke the function with the batch; delete what succeeded. False: it failed."""
+        pollers = self.pollers
+        event = {
+            "Records": [
+                sqs_record(m, mapping.event_source_arn, pollers.region, pollers.account_id)
+                for m in batch
+            ]
+        }
+        try:
+            invoked = await pollers.invoke.invoke(
+                mapping.function_arn,
+                None,
+                orjson.dumps(event),
+                "RequestResponse",
+                Caller(new_uuid()),
+            )
+        except TooManyRequestsException:
+            return False
+        except ResourceNotFoundException:
+            await pollers.gone(mapping, "the function does not exist any more")
+            return False
+        except ServiceError as error:
+            logger.warning("mapping %s: the function was not invoked: %s", mapping.uuid, error)
+            return False
+        outcome = invoked.outcome
+        if outcome is None or outcome.function_error:
+            return False
+        done = batch
+        if mapping.reports_item_failures:
+            failed = failed_items(outcome.body, batch)
+            if failed is None:
+                return False
+            done = [m for m in batch if m.message_id not in failed]
+        if done:
+            await pollers.queues.delete_messages(
+                mapping.queue_name, [m.receipt_handle for m in done]
+            )
+        return len(done) == len(batch)
+
+
+class QueuePollers:
+    """This node's pollers of SQS mappings, each under its mapping's lease."""
+
+    def __init__(
+        self,
+        mappings: EventSourceMappings,
+        leasing: LeasingService,
+        queues: Queues,
+        invoke: FrontEndInvoke,
+        *,
+        region: str,
+        account_id: str,
+        interval: float = 1.0,
+    ) -> None:
+        self.mappings = mappings
+        self.leasing = leasing
+        self.queues = queues
+        self.invoke = invoke
+        self.region = region
+        self.account_id = account_id
+        self.interval = interval
+        #: this node's pollers by mapping UUID (each holding the mapping's lease)
+        self.pollers: dict[str, QueuePoller] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._renewed = 0.0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="gureum-queue-pollers")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        held = list(self.pollers)
+        for poller in list(self.pollers.values()):
+            await poller.stop()
+        self.pollers.clear()
+        await self.leasing.release(held)  # (another node takes them at once)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("the queue pollers' tick failed")
+            await asyncio.sleep(self.interval)
+
+    async def tick(self) -> None:
+        """Settle States, renew this node's leases, take free ones, start and stop
+        pollers to match."""
+        for uuid in await self.mappings.settle():
+            await self._stop(uuid)
+            await self.leasing.forget(uuid)
+        enabled = {m.uuid: m for m in await self.mappings.find() if m.state == "Enabled"}
+        if self.pollers and time.monotonic() - self._renewed >= HEARTBEAT_SECONDS:
+            held = await self.leasing.renew(self.pollers)
+            self._renewed = time.monotonic()
+            for uuid in [u for u in self.pollers if u not in held]:
+                logger.warning("lost the lease of mapping %s: its poller stops", uuid)
+                await self._stop(uuid)
+        for uuid in [u for u in self.pollers if u not in enabled]:
+            await self._stop(uuid)
+            await self.leasing.release([uuid])
+        for uuid, mapping in enabled.items():
+            poller = self.pollers.get(uuid)
+            if poller is not None:
+                poller.mapping = mapping  # (a changed configuration: its next batch)
+                continue
+            if await self.leasing.take(uuid) is not None:
+                poller = QueuePoller(self, mapping)
+                self.pollers[uuid] = poller
+                poller.start()
+
+    async def _stop(self, uuid: str) -> None:
+        poller = self.pollers.pop(uuid, None)
+        if poller is not None:
+            await poller.stop()
+
+    async def gone(self, mapping: Mapping, why: str) -> None:
+        """The mapping's function or queue is gone: Disabled, as Lambda turns it."""
+        logger.warning("mapping %s is disabled: %s", mapping.uuid, why)
+        await self.mappings.disable(mapping.uuid, f"PROBLEM: {why}")
