@@ -120,6 +120,11 @@ class QueuePoller:
         self.mapping = mapping
         self._task: asyncio.Task[None] | None = None
         self._batches: set[asyncio.Task[None]] = set()
+        #: messages received ahead of their batch
+        self._ahead: list[Message] = []
+        #: batches that may start now, and the signal that one ended
+        self._room = 0
+        self._freed = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"gureum-poller-{self.mapping.uuid}")
@@ -133,6 +138,12 @@ class QueuePoller:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        ahead, self._ahead = self._ahead, []
+        for message in ahead:  # (visible again at once, for whoever polls next)
+            with contextlib.suppress(Exception):
+                await self.pollers.queues.change_visibility(
+                    self.mapping.queue_name, message.receipt_handle, 0
+                )
 
     @property
     def concurrency(self) -> int:
@@ -140,54 +151,83 @@ class QueuePoller:
         return min(FIRST_POLLERS, limit) if limit is not None else FIRST_POLLERS
 
     async def _run(self) -> None:
-        """Gather batches one after another (so that a batching window fills them) and
-        run up to ``concurrency`` of them at once."""
-        room = asyncio.Semaphore(self.concurrency)
+        """Gather batches (one after another, so that a batching window fills each) and
+        run up to ``concurrency`` of them at once. Without a window, one receive takes
+        as many batches as there is room for."""
+        self._room = self.concurrency
+        self._freed = asyncio.Event()
         while True:
             mapping = self.mapping
-            await room.acquire()
+            while self._room <= 0:
+                self._freed.clear()
+                await self._freed.wait()
             try:
-                batch = await self._gather(mapping)
+                batches = await self._gather(mapping, self._room)
             except asyncio.CancelledError:
                 raise
             except QueueDoesNotExist:
                 await self.pollers.gone(mapping, "the queue does not exist any more")
                 return
             except Exception:
-                room.release()
                 logger.exception("the poller of mapping %s failed to receive", mapping.uuid)
                 await asyncio.sleep(BACKOFF_SECONDS)
                 continue
-            if not batch:
-                room.release()
-                continue
-            task = asyncio.create_task(self._batch(mapping, batch, room))
-            self._batches.add(task)
-            task.add_done_callback(self._batches.discard)
+            for batch in batches:
+                self._room -= 1
+                task = asyncio.create_task(self._batch(mapping, batch))
+                self._batches.add(task)
+                task.add_done_callback(self._batches.discard)
 
-    async def _batch(self, mapping: Mapping, batch: list[Message], room: asyncio.Semaphore) -> None:
+    async def _batch(self, mapping: Mapping, batch: list[Message]) -> None:
         try:
             if not await self._process(mapping, batch):
                 await asyncio.sleep(BACKOFF_SECONDS)
         except Exception:
             logger.exception("the poller of mapping %s failed a batch", mapping.uuid)
         finally:
-            room.release()
+            self._room += 1
+            self._freed.set()
 
-    async def _gather(self, mapping: Mapping) -> list[Message]:
-        """Up to BatchSize messages: what one receive gives, or with a batching window
-        what arrives before it closes (or before 6 MB)."""
+    async def _gather(self, mapping: Mapping, room: int) -> list[list[Message]]:
+        """Batches of up to BatchSize messages (and 6 MB), at most ``room`` of them: with
+        a batching window, one batch of what arrives before it closes; without, taken
+        from what the poller received ahead (a receive claims enough for every batch
+        that may run at once, so the store sees one claim for several batches)."""
+        queues = self.pollers.queues
+        if mapping.batching_window > 0:
+            return [batch] if (batch := await self._fill(mapping)) else []
+        if len(self._ahead) < mapping.batch_size * room:
+            wanted = mapping.batch_size * self.concurrency - len(self._ahead)
+            self._ahead += await queues.receive(
+                mapping.queue_name,
+                max_messages=min(wanted, 1000),
+                wait_seconds=0 if self._ahead else RECEIVE_WAIT,
+            )
+        batches: list[list[Message]] = []
+        size = 0
+        while self._ahead and (batches or room > 0):
+            message = self._ahead[0]
+            length = len(message.body.encode())
+            if not batches or len(batches[-1]) >= mapping.batch_size or size + length > BATCH_BYTES:
+                if len(batches) == room:
+                    break
+                batches.append([])
+                size = 0
+            batches[-1].append(self._ahead.pop(0))
+            size += length
+        return batches
+
+    async def _fill(self, mapping: Mapping) -> list[Message]:
+        """A batch of up to BatchSize messages gathered until the batching window
+        closes (or 6 MB): it opens with the first message."""
         queues = self.pollers.queues
         batch: list[Message] = []
         size = 0
         window_ends: float | None = None
         while len(batch) < mapping.batch_size:
-            if window_ends is None:
-                wait = RECEIVE_WAIT
-            else:
-                wait = window_ends - time.monotonic()
-                if wait <= 0:
-                    break
+            wait = RECEIVE_WAIT if window_ends is None else window_ends - time.monotonic()
+            if wait <= 0:
+                break
             received = await queues.receive(
                 mapping.queue_name,
                 max_messages=min(10, mapping.batch_size - len(batch)),
@@ -202,8 +242,6 @@ class QueuePoller:
             if not batch:
                 return batch
             if window_ends is None:
-                if mapping.batching_window <= 0:
-                    break
                 window_ends = time.monotonic() + mapping.batching_window
         return batch
 

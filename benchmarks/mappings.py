@@ -1,0 +1,154 @@
+"""Event source mappings of queues: a queue drained through a function, and a message's
+time from send to handler, beside floors measured in the same run.
+
+Run: ``python benchmarks/mappings.py [--messages 20000] [--latency 200]`` (the echo
+floor needs ``wrk``: ``apt-get install wrk``).
+
+- Drain: ``--messages`` messages sent first (SendMessageBatch), then a mapping with
+  batches of 10 to a no-op Python function; messages per second until the queue is
+  empty. Budget: >= 5,000 messages/s on SQLite. Floors: the same queue drained by a
+  plain client (ReceiveMessage 10 + DeleteMessageBatch, 8 threads: the queue's own
+  rate), and the echo server's requests/s under wrk.
+- Latency when idle: one message at a time; the handler computes the time from the
+  client's send (in the body) to its own start. Budget: p50 <= 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from async_invoke import client  # noqa: E402
+from concurrency import wrk  # noqa: E402
+from invoke_latency import create_function, echo_and_gureum, percentile  # noqa: E402
+
+NOOP = "def handler(event, context):\n    return None\n"
+LAG = (
+    "import json, time\n"
+    "def handler(event, context):\n"
+    "    for record in event['Records']:\n"
+    "        sent = json.loads(record['body'])['sent']\n"
+    "        print('LAG %.3f' % ((time.time() - sent) * 1000))\n"
+)
+
+
+def fill(sqs: Any, url: str, count: int, threads: int = 8) -> None:
+    def send(share: int) -> None:
+        for start in range(0, share, 10):
+            entries = [
+                {"Id": str(n), "MessageBody": f"message {start + n}"}
+                for n in range(min(10, share - start))
+            ]
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+
+    workers = [threading.Thread(target=send, args=(count // threads,)) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def depth(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def client_drain(sqs: Any, url: str, threads: int = 8) -> float:
+    """Messages/s a plain client drains the queue at (receive 10, delete the batch)."""
+    total = depth(sqs, url)
+    started = time.perf_counter()
+
+    def work() -> None:
+        while True:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(got)
+                ],
+            )
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return total / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--latency", type=int, default=200)
+    args = parser.parse_args()
+    with echo_and_gureum() as (echo_port, port):
+        lam, sqs, logs = client("lambda", port), client("sqs", port), client("logs", port)
+        if shutil.which("wrk") is not None:
+            floor = wrk(echo_port, "/", {}, 64, 5)
+            print(f"floor: bare ASGI echo under wrk (64 clients)   {floor:9.0f} requests/s")
+        url = sqs.create_queue(QueueName="floor")["QueueUrl"]
+        fill(sqs, url, args.messages)
+        drained = client_drain(sqs, url)
+        print(f"floor: a plain client drains the queue        {drained:9.0f} messages/s")
+
+        create_function(port, "noop", NOOP, memory=1769)
+        url = sqs.create_queue(QueueName="drain")["QueueUrl"]
+        fill(sqs, url, args.messages)
+        arn = "arn:aws:sqs:us-east-1:000000000000:drain"
+        started = time.perf_counter()
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="noop", BatchSize=10)
+        while depth(sqs, url):
+            time.sleep(0.05)
+        took = time.perf_counter() - started
+        print(
+            f"drain: {args.messages} messages, batches of 10      "
+            f"{args.messages / took:9.0f} messages/s   (budget >= 5,000)"
+        )
+
+        create_function(port, "lag", LAG)
+        url = sqs.create_queue(QueueName="lag")["QueueUrl"]
+        lam.create_event_source_mapping(
+            EventSourceArn="arn:aws:sqs:us-east-1:000000000000:lag", FunctionName="lag"
+        )
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"sent": time.time()}))  # warm
+        time.sleep(3)
+        for _ in range(args.latency):
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"sent": time.time()}))
+            time.sleep(0.05)
+        lags: list[float] = []
+        deadline = time.monotonic() + 60
+        while len(lags) < args.latency + 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            lags = []
+            kwargs: dict[str, Any] = {"logGroupName": "/aws/lambda/lag", "filterPattern": "LAG"}
+            while True:
+                page = logs.filter_log_events(**kwargs)
+                lags += [
+                    float(re.findall(r"LAG ([\d.]+)", e["message"])[0]) for e in page["events"]
+                ]
+                if not page.get("nextToken"):
+                    break
+                kwargs["nextToken"] = page["nextToken"]
+        lags = lags[1:]  # (the warm-up's, first in the log)
+        print(
+            f"latency when idle, send -> handler: p50 {statistics.median(lags):.1f} ms, "
+            f"p99 {percentile(lags, 0.99):.1f} ms (n={len(lags)})   (budget: p50 <= 20 ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()
