@@ -211,11 +211,16 @@ class Platform:
         )
         self.layers_api = LayersAPI(self.layers)
         self.mappings = EventSourceMappings(self.store)
-        self.mappings_api = EventSourceMappingsAPI(
-            self.mappings, self.functions, self.queues, region=region, account_id=account
-        )
         #: the seed's Leasing Service, with this node as the owner of its pollers' leases
         self.leasing = LeasingService(self.store, self.node_id)
+        self.mappings_api = EventSourceMappingsAPI(
+            self.mappings,
+            self.functions,
+            self.queues,
+            self.leasing,
+            region=region,
+            account_id=account,
+        )
         self.queue_pollers = QueuePollers(
             self.mappings,
             self.leasing,

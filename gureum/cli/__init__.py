@@ -6,7 +6,7 @@ prints the CA the HTTPS edge's certificates come from. The other commands
 are clients of a running server, through the same AWS APIs a user's code uses
 (boto3's ``lambda``, ``logs``, ``sqs``, ``dynamodb``, ``apigatewayv2`` and ``xray``
 clients): ``deploy``, ``invoke``, ``functions``, ``layers``, ``logs``, ``queues``,
-``tables``, ``apis``, ``traces``, ``trace``, ``service-map``.
+``mappings``, ``tables``, ``apis``, ``traces``, ``trace``, ``service-map``.
 
 A module per command group, each with a ``register(commands)`` that adds its
 subcommands; what the client commands share is in ``gureum.cli.client``. The group
@@ -25,6 +25,7 @@ from gureum.cli import (
     functions,
     layers,
     logs,
+    mappings,
     queues,
     runtimes,
     server,
@@ -41,7 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gureum", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order of ``gureum --help``'s list of commands.
-    for group in (server, runtimes, tls, functions, layers, logs, queues, tables, apis, traces):
+    for group in (
+        server,
+        runtimes,
+        tls,
+        functions,
+        layers,
+        logs,
+        queues,
+        mappings,
+        tables,
+        apis,
+        traces,
+    ):
         group.register(commands)
     return parser
 

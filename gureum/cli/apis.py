@@ -12,7 +12,14 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from gureum.cli.client import CLIError, add_client_options, call, make_client, print_json
+from gureum.cli.client import (
+    CLIError,
+    add_client_options,
+    call,
+    make_client,
+    print_json,
+    print_table,
+)
 
 #: GetApis, GetRoutes, GetIntegrations and GetStages' MaxResults (at most 500); a
 #: variable so that tests can make pages small.
@@ -20,13 +27,6 @@ PAGE_SIZE = 500
 DEFAULT_STAGE = "$default"
 _INVOCATIONS_PREFIX = "/functions/"
 _INVOCATIONS_SUFFIX = "/invocations"
-
-
-def _table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        print("  ".join(cells).rstrip())
 
 
 def _all_items(fn: Callable[..., Any], args: argparse.Namespace, **params: Any) -> list[Any]:
@@ -87,7 +87,7 @@ def cmd_apis_list(args: argparse.Namespace) -> int:
                 api.get("ApiEndpoint", "-"),
             )
         )
-    _table(rows)
+    print_table(rows)
     return 0
 
 
@@ -108,7 +108,7 @@ def cmd_apis_routes(args: argparse.Namespace) -> int:
         integration = integrations.get(target.removeprefix("integrations/"))
         function = _function_of(integration.get("IntegrationUri", "")) if integration else "-"
         rows.append((route["RouteKey"], target or "-", function))
-    _table(rows)
+    print_table(rows)
     return 0
 
 

@@ -111,6 +111,14 @@ def call(
         raise CLIError(str(exc)) from None
 
 
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Rows of cells in columns (the first row a heading), as the commands print them."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+
+
 def print_json(value: Any) -> None:
     """``--json`` output: indented, with datetimes (boto3's) as text."""
     print(json.dumps(value, indent=2, default=str))

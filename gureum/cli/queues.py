@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gureum.cli.client import CLIError, add_client_options, call, make_client, print_json
+from gureum.cli.client import (
+    CLIError,
+    add_client_options,
+    call,
+    make_client,
+    print_json,
+    print_table,
+)
 
 
 def _queue_url(args: argparse.Namespace, sqs: Any) -> str:
@@ -17,13 +24,6 @@ def _queue_url(args: argparse.Namespace, sqs: Any) -> str:
     if "://" in args.queue:
         return str(args.queue)
     return str(call(sqs.get_queue_url, args, QueueName=args.queue)["QueueUrl"])
-
-
-def _table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        print("  ".join(cells).rstrip())
 
 
 def cmd_queues_list(args: argparse.Namespace) -> int:
@@ -58,7 +58,7 @@ def cmd_queues_list(args: argparse.Namespace) -> int:
                 redrive.get("deadLetterTargetArn", "").rsplit(":", 1)[-1] or "-",
             )
         )
-    _table(rows)
+    print_table(rows)
     return 0
 
 

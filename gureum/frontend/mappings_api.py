@@ -9,6 +9,7 @@ its passing State; the pollers settle it within a second.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.routing import Route
 
 from gureum.errors import InvalidParameterValueException, QueueDoesNotExist
 from gureum.events import mappings as rules
+from gureum.events.leasing import LeasingService
 from gureum.events.mappings import EventSourceMappings
 from gureum.frontend.responses import aws_json, json_body
 from gureum.functions import config as cfg
@@ -34,11 +36,13 @@ class EventSourceMappingsAPI:
         mappings: EventSourceMappings,
         functions: FunctionRegistry,
         queues: Queues,
+        leasing: LeasingService,
         *,
         region: str,
         account_id: str,
     ) -> None:
         self.mappings = mappings
+        self.leasing = leasing
         self.functions = functions
         self.queues = queues
         self.region = region
@@ -150,9 +154,34 @@ class EventSourceMappingsAPI:
             body["NextMarker"] = rules.page_marker(page[-1].uuid)
         return aws_json(body)
 
+    async def leases(self, request: Request) -> Response:
+        """The Leasing Service's leases of a mapping (gureum's own view, for ``gureum
+        mappings``): owner, expiry, checkpoint; unsigned and read-only, as the code
+        downloads are."""
+        uuid = request.path_params["uuid"]
+        await self.mappings.get(uuid)
+        now = time.time() * 1000
+        found = await self.leasing.leases(uuid)
+        return aws_json(
+            {
+                "Leases": [
+                    {
+                        "LeaseKey": lease.key,
+                        "Shard": lease.shard,
+                        "Owner": lease.owner if lease.held(int(now)) else None,
+                        "ExpiresInSeconds": max(0.0, (lease.expires_ms - now) / 1000),
+                        "Checkpoint": lease.checkpoint,
+                        "TakenAt": lease.taken_ms / 1000,
+                    }
+                    for lease in found
+                ]
+            }
+        )
+
     def routes(self) -> list[Route]:
         one = PREFIX + "/{uuid}"
         return [
+            Route("/_gureum/event-source-mappings/{uuid}/leases", self.leases, methods=["GET"]),
             Route(PREFIX, self.create, methods=["POST"]),
             Route(PREFIX + "/", self.create, methods=["POST"]),
             Route(PREFIX, self.list_mappings, methods=["GET"]),
