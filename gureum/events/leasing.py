@@ -21,10 +21,11 @@ import sqlalchemy as sa
 from gureum.store import Store
 from gureum.store.tables import leases
 
-#: How long a lease lasts without a heartbeat, and how often owners renew (three
-#: heartbeats a lease: one missed heartbeat loses nothing, two lose the lease).
-LEASE_SECONDS = 9.0
-HEARTBEAT_SECONDS = 3.0
+#: How often owners renew their leases, and how long a lease lasts without a renewal:
+#: two heartbeat intervals, so that a silent owner's leases move within them. Owners
+#: renew at twice that rate (a heartbeat of one slow tick loses nothing).
+HEARTBEAT_SECONDS = 2.0
+LEASE_SECONDS = 2 * HEARTBEAT_SECONDS
 
 
 def _now_ms() -> int:

@@ -341,7 +341,7 @@ class QueuePollers:
             await self._stop(uuid)
             await self.leasing.forget(uuid)
         enabled = {m.uuid: m for m in await self.mappings.find() if m.state == "Enabled"}
-        if self.pollers and time.monotonic() - self._renewed >= HEARTBEAT_SECONDS:
+        if self.pollers and time.monotonic() - self._renewed >= HEARTBEAT_SECONDS / 2:
             held = await self.leasing.renew(self.pollers)
             self._renewed = time.monotonic()
             for uuid in [u for u in self.pollers if u not in held]:

@@ -40,7 +40,7 @@ def test_mappings_list_and_describe(
         time.sleep(0.2)
     assert code == 0 and described["State"] == "Enabled"
     assert [lease["Owner"] for lease in leases] == [node]
-    assert 0 < leases[0]["ExpiresInSeconds"] <= 9
+    assert 0 < leases[0]["ExpiresInSeconds"] <= 4
     code, out, _ = run(capsys, "mappings", "list", "--function", name, *endpoint)
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == [
