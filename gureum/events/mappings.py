@@ -10,8 +10,9 @@ Lambda's do: a mapping is ``Creating`` when made, ``Updating`` (``Enabling``,
 remove it) within a second, in the store, so every node sees the same State.
 
 The rules here are Lambda's for SQS sources, with its words where they are known.
-Stream sources (Kinesis, DynamoDB Streams) and ``FilterCriteria`` are refused for now
-with a message saying so, rather than accepted and never polled.
+Stream sources (Kinesis, DynamoDB Streams) are refused for now with a message saying
+so, rather than accepted and never polled. ``FilterCriteria`` is checked here and
+applied by the pollers (:mod:`gureum.events.filters`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gureum.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
+from gureum.events.filters import FilterSet
 from gureum.ids import new_uuid
 from gureum.store import Store
 from gureum.store.tables import event_source_mappings
@@ -49,6 +51,7 @@ SQS_MEMBERS = {
     "MaximumBatchingWindowInSeconds",
     "FunctionResponseTypes",
     "ScalingConfig",
+    "FilterCriteria",
     "Tags",
 }
 STREAM_MEMBERS = {
@@ -102,6 +105,10 @@ class Mapping:
         scaling = self.config.get("ScalingConfig") or {}
         value = scaling.get("MaximumConcurrency")
         return int(value) if value is not None else None
+
+    @property
+    def filters(self) -> FilterSet:
+        return FilterSet.parse(self.config.get("FilterCriteria"))
 
     @property
     def reports_item_failures(self) -> bool:
@@ -167,14 +174,12 @@ def check(params: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             raise InvalidParameterValueException(
                 f"Unsupported {key} for an SQS event source: it is a stream source's setting"
             )
-        if key == "FilterCriteria":
-            raise NotImplementedException(
-                "gureum does not apply FilterCriteria (event filtering) yet"
-            )
         if key not in SQS_MEMBERS and key != "UUID":
             raise InvalidParameterValueException(
                 f"Unsupported parameter for an SQS event source: {key}"
             )
+    if "FilterCriteria" in given:
+        FilterSet.parse(given["FilterCriteria"])
     if "Enabled" in given and not isinstance(given["Enabled"], bool):
         raise ValidationException("Enabled must be a boolean")
     _int(given, "BatchSize", *SQS_BATCH)
@@ -237,6 +242,8 @@ def shape(mapping: Mapping, region: str, account_id: str) -> dict[str, Any]:
     }
     if config.get("ScalingConfig"):
         out["ScalingConfig"] = config["ScalingConfig"]
+    if (config.get("FilterCriteria") or {}).get("Filters"):
+        out["FilterCriteria"] = config["FilterCriteria"]
     return out
 
 

@@ -37,6 +37,7 @@ from gureum.errors import (
     ServiceError,
     TooManyRequestsException,
 )
+from gureum.events.filters import FilterSet
 from gureum.events.leasing import HEARTBEAT_SECONDS, LeasingService
 from gureum.events.mappings import EventSourceMappings, Mapping
 from gureum.front_end_invoke import Caller, FrontEndInvoke
@@ -122,6 +123,8 @@ class QueuePoller:
         self._batches: set[asyncio.Task[None]] = set()
         #: messages received ahead of their batch
         self._ahead: list[Message] = []
+        #: the mapping's compiled FilterCriteria, with the configuration it came from
+        self._filters: dict[str, tuple[dict[str, Any], FilterSet]] = {}
         #: batches that may start now, and the signal that one ended
         self._room = 0
         self._freed = asyncio.Event()
@@ -198,11 +201,12 @@ class QueuePoller:
             return [batch] if (batch := await self._fill(mapping)) else []
         if len(self._ahead) < mapping.batch_size * room:
             wanted = mapping.batch_size * self.concurrency - len(self._ahead)
-            self._ahead += await queues.receive(
+            received = await queues.receive(
                 mapping.queue_name,
                 max_messages=min(wanted, 1000),
                 wait_seconds=0 if self._ahead else RECEIVE_WAIT,
             )
+            self._ahead += await self._passing(mapping, received)
         batches: list[list[Message]] = []
         size = 0
         while self._ahead and (batches or room > 0):
@@ -233,7 +237,7 @@ class QueuePoller:
                 max_messages=min(10, mapping.batch_size - len(batch)),
                 wait_seconds=wait,
             )
-            for message in received:
+            for message in await self._passing(mapping, received):
                 size += len(message.body.encode())
                 if size > BATCH_BYTES and batch:  # (it waits for the next batch)
                     await queues.change_visibility(mapping.queue_name, message.receipt_handle, 0)
@@ -244,6 +248,29 @@ class QueuePoller:
             if window_ends is None:
                 window_ends = time.monotonic() + mapping.batching_window
         return batch
+
+    async def _passing(self, mapping: Mapping, received: list[Message]) -> list[Message]:
+        """The messages the mapping's FilterCriteria let through; the others deleted,
+        as Lambda deletes the messages its filters drop."""
+        if not received or not mapping.config.get("FilterCriteria"):
+            return received
+        filters = self._filters.get(mapping.uuid)
+        if filters is None or filters[0] is not mapping.config:
+            filters = (mapping.config, mapping.filters)
+            self._filters[mapping.uuid] = filters
+        pollers = self.pollers
+        kept: list[Message] = []
+        dropped: list[Message] = []
+        for message in received:
+            record = sqs_record(
+                message, mapping.event_source_arn, pollers.region, pollers.account_id
+            )
+            (kept if filters[1].passes_message(message.body, record) else dropped).append(message)
+        if dropped:
+            await pollers.queues.delete_messages(
+                mapping.queue_name, [m.receipt_handle for m in dropped]
+            )
+        return kept
 
     async def _process(self, mapping: Mapping, batch: list[Message]) -> bool:
         """Invoke the function with the batch; delete what succeeded. False: it failed."""

@@ -244,12 +244,20 @@ def test_bad_requests_answer_lambdas_errors(lam: Any, sqs: Any) -> None:
         FunctionResponseTypes=["SomethingElse"],
     )
     assert code == "ValidationException"
-    for unbuilt in (
-        {"EventSourceArn": "arn:aws:kinesis:us-east-1:000000000000:stream/s"},
-        {"EventSourceArn": arn, "FilterCriteria": {"Filters": [{"Pattern": "{}"}]}},
-    ):
-        code, status, _ = error(lam.create_event_source_mapping, FunctionName=name, **unbuilt)
-        assert (code, status) == ("NotImplementedException", 501)
+    code, status, _ = error(
+        lam.create_event_source_mapping,
+        FunctionName=name,
+        EventSourceArn="arn:aws:kinesis:us-east-1:000000000000:stream/s",
+    )
+    assert (code, status) == ("NotImplementedException", 501)
+    code, status, message = error(
+        lam.create_event_source_mapping,
+        FunctionName=name,
+        EventSourceArn=arn,
+        FilterCriteria={"Filters": [{"Pattern": '{"body": "not a list"}'}]},
+    )
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert message.startswith("Invalid filter pattern definition.")
     slow = unique_name("slow")
     lam.create_function(
         FunctionName=slow,
@@ -400,3 +408,32 @@ def test_two_owners_racing_for_a_new_lease_get_one(store: Store) -> None:
 
     results = asyncio.run(race())
     assert sum(result is not None for result in results) == 1
+
+
+def test_filter_criteria_let_through_what_matches_and_delete_the_rest(lam: Any, sqs: Any) -> None:
+    out, _ = queue(sqs)
+    url, arn = queue(sqs)
+    name = relay(lam, out)
+    pattern = {"body": {"kind": ["order"], "total": [{"numeric": [">=", 10]}]}}
+    made = lam.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName=name,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps(pattern)}]},
+    )
+    assert json.loads(made["FilterCriteria"]["Filters"][0]["Pattern"]) == pattern
+    bodies = [
+        {"kind": "order", "total": 12},
+        {"kind": "order", "total": 3},
+        {"kind": "refund", "total": 50},
+        {"kind": "order", "total": 10},
+    ]
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+    sqs.send_message(QueueUrl=url, MessageBody="not json at all")
+    got = drain(sqs, out, 2)
+    assert sorted(json.loads(g["body"])["total"] for g in got) == [10, 12]
+    deadline = time.monotonic() + 30
+    while depth(sqs, url) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert depth(sqs, url) == 0  # (the filtered-out ones deleted, as Lambda does)
+    assert not sqs.receive_message(QueueUrl=out, WaitTimeSeconds=1).get("Messages")
