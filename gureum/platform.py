@@ -226,6 +226,7 @@ class Platform:
             self.leasing,
             self.queues,
             self.invoke,
+            self.functions,
             region=region,
             account_id=account,
         )

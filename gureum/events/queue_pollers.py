@@ -16,9 +16,10 @@ another node's next tick takes it over. A poller runs its batches as Lambda does
   show again after the queue's visibility timeout, and the queue's RedrivePolicy moves
   them to its dead-letter queue after ``maxReceiveCount`` receives.
 
-A poller gathers batches one after another and runs up to five at once (Lambda's first
-five pollers), fewer under ``ScalingConfig.MaximumConcurrency``. Scaling with the
-queue's depth (the seed's State Manager) is not there yet.
+A poller gathers batches one after another and runs several at once: five at first, as
+Lambda starts, then as many as the State Manager (:mod:`gureum.events.state_manager`)
+says each second from the queue's depth, under ``ScalingConfig.MaximumConcurrency``
+and the function's reserved concurrency.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from gureum.errors import (
     ServiceError,
     TooManyRequestsException,
 )
+from gureum.events import state_manager
 from gureum.events.filters import FilterSet
 from gureum.events.leasing import HEARTBEAT_SECONDS, LeasingService
 from gureum.events.mappings import EventSourceMappings, Mapping
 from gureum.front_end_invoke import Caller, FrontEndInvoke
+from gureum.functions.registry import FunctionRegistry
 from gureum.ids import new_uuid
 from gureum.queues.queues import Message, Queues, md5_of_attributes
 
@@ -48,8 +51,6 @@ logger = logging.getLogger(__name__)
 
 #: Lambda's limit of a batch's payload.
 BATCH_BYTES = 6 * 1024 * 1024
-#: Batches of one mapping at once (Lambda starts five pollers for a queue).
-FIRST_POLLERS = 5
 #: How long a receive waits for a message before the poller looks at its mapping again.
 RECEIVE_WAIT = 2.0
 #: A throttled or failing batch's pause before the poller receives again.
@@ -125,8 +126,10 @@ class QueuePoller:
         self._ahead: list[Message] = []
         #: the mapping's compiled FilterCriteria, with the configuration it came from
         self._filters: dict[str, tuple[dict[str, Any], FilterSet]] = {}
-        #: batches that may start now, and the signal that one ended
-        self._room = 0
+        #: batches running, how many may (the State Manager's figure), and the signal
+        #: that one ended or the figure rose
+        self._running = 0
+        self.concurrency = min(state_manager.FIRST, self.limit)
         self._freed = asyncio.Event()
 
     def start(self) -> None:
@@ -149,23 +152,32 @@ class QueuePoller:
                 )
 
     @property
-    def concurrency(self) -> int:
-        limit = self.mapping.maximum_concurrency
-        return min(FIRST_POLLERS, limit) if limit is not None else FIRST_POLLERS
+    def limit(self) -> int:
+        reserved = self.pollers.reserved_concurrency(self.mapping.function_arn)
+        return state_manager.limit_of(self.mapping.maximum_concurrency, reserved)
+
+    async def scale(self) -> None:
+        """The State Manager's step: this second's concurrency from the queue's depth."""
+        counts = await self.pollers.queues.counts(self.mapping.queue_name)
+        waiting = counts.get("ApproximateNumberOfMessages", 0) + len(self._ahead)
+        wanted = state_manager.next_concurrency(
+            self.concurrency, waiting, self.mapping.batch_size, self.limit
+        )
+        if wanted != self.concurrency:
+            self.concurrency = wanted
+            self._freed.set()
 
     async def _run(self) -> None:
         """Gather batches (one after another, so that a batching window fills each) and
         run up to ``concurrency`` of them at once. Without a window, one receive takes
         as many batches as there is room for."""
-        self._room = self.concurrency
-        self._freed = asyncio.Event()
         while True:
             mapping = self.mapping
-            while self._room <= 0:
+            while self._running >= self.concurrency:
                 self._freed.clear()
                 await self._freed.wait()
             try:
-                batches = await self._gather(mapping, self._room)
+                batches = await self._gather(mapping, self.concurrency - self._running)
             except asyncio.CancelledError:
                 raise
             except QueueDoesNotExist:
@@ -176,7 +188,7 @@ class QueuePoller:
                 await asyncio.sleep(BACKOFF_SECONDS)
                 continue
             for batch in batches:
-                self._room -= 1
+                self._running += 1
                 task = asyncio.create_task(self._batch(mapping, batch))
                 self._batches.add(task)
                 task.add_done_callback(self._batches.discard)
@@ -188,7 +200,7 @@ class QueuePoller:
         except Exception:
             logger.exception("the poller of mapping %s failed a batch", mapping.uuid)
         finally:
-            self._room += 1
+            self._running -= 1
             self._freed.set()
 
     async def _gather(self, mapping: Mapping, room: int) -> list[list[Message]]:
@@ -200,7 +212,7 @@ class QueuePoller:
         if mapping.batching_window > 0:
             return [batch] if (batch := await self._fill(mapping)) else []
         if len(self._ahead) < mapping.batch_size * room:
-            wanted = mapping.batch_size * self.concurrency - len(self._ahead)
+            wanted = mapping.batch_size * max(room, self.concurrency) - len(self._ahead)
             received = await queues.receive(
                 mapping.queue_name,
                 max_messages=min(wanted, 1000),
@@ -322,11 +334,13 @@ class QueuePollers:
         leasing: LeasingService,
         queues: Queues,
         invoke: FrontEndInvoke,
+        functions: FunctionRegistry,
         *,
         region: str,
         account_id: str,
         interval: float = 1.0,
     ) -> None:
+        self.functions = functions
         self.mappings = mappings
         self.leasing = leasing
         self.queues = queues
@@ -381,11 +395,19 @@ class QueuePollers:
             poller = self.pollers.get(uuid)
             if poller is not None:
                 poller.mapping = mapping  # (a changed configuration: its next batch)
+                await poller.scale()
                 continue
             if await self.leasing.take(uuid) is not None:
                 poller = QueuePoller(self, mapping)
                 self.pollers[uuid] = poller
                 poller.start()
+
+    def reserved_concurrency(self, function_arn: str) -> int | None:
+        try:
+            ref = self.functions.ref(function_arn)
+            return self.functions.reserved_concurrency(ref.name)
+        except ServiceError:
+            return None
 
     async def _stop(self, uuid: str) -> None:
         poller = self.pollers.pop(uuid, None)

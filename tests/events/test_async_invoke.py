@@ -32,21 +32,12 @@ SLOW = "import time\ndef handler(event, context):\n    time.sleep(0.5)\n    retu
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server whose retries wait 0.2 s and 0.4 s instead of 1 and 2 minutes."""
+    """A server whose retries wait 0.2 s and 0.4 s instead of 1 and 2 minutes (its
+    clients, ``lam`` and ``sqs``, are the conftest's)."""
     running = RunningServer(make_settings(tmp_path_factory.mktemp("async"), retry_delays="0.2,0.4"))
     running.start()
     yield running
     running.stop()
-
-
-@pytest.fixture
-def lam(server: RunningServer) -> Any:
-    return client("lambda", server.endpoint)
-
-
-@pytest.fixture
-def sqs(server: RunningServer) -> Any:
-    return client("sqs", server.endpoint)
 
 
 def deploy(lam: Any, code: str, **config: Any) -> str:

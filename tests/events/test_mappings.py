@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +16,8 @@ from botocore.exceptions import ClientError
 
 from gureum.events.leasing import LeasingService
 from gureum.store import Store
-from tests.conftest import ROLE, RunningServer, client, make_settings, unique_name, zip_files
+from tests.conftest import ROLE, unique_name, zip_files
+from tests.events.conftest import depth, drain, queue
 
 RELAY = """
 import json
@@ -54,34 +54,6 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = RunningServer(make_settings(Path(tmp_path_factory.mktemp("esm"))))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def lam(server: RunningServer) -> Any:
-    return client("lambda", server.endpoint, parameter_validation=False)
-
-
-@pytest.fixture
-def sqs(server: RunningServer) -> Any:
-    return client("sqs", server.endpoint)
-
-
-def queue(sqs: Any, **attributes: str) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=unique_name("q"), Attributes=attributes)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    return url, arn
-
-
 def relay(lam: Any, out_url: str, **env: str) -> str:
     name = unique_name("relay")
     lam.create_function(
@@ -103,29 +75,6 @@ def state_of(lam: Any, uuid: str, wanted: str, timeout: float = 30) -> dict[str,
             assert found["State"] == wanted, found
             return dict(found)
         time.sleep(0.1)
-
-
-def drain(sqs: Any, url: str, count: int, timeout: float = 60) -> list[dict[str, Any]]:
-    """``count`` messages of ``url`` (deleted), as JSON; fails if they don't all come."""
-    got: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < count and time.monotonic() < deadline:
-        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in answer.get("Messages", []):
-            got.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    assert len(got) == count, got
-    return got
-
-
-def depth(sqs: Any, url: str) -> int:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
 
 
 def error(call: Callable[..., Any], **params: Any) -> tuple[str, int, str]:
