@@ -27,7 +27,7 @@ import asyncio
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -40,8 +40,21 @@ from gureum.gateway.http_events import HttpRequest, HttpResponse, RequestContext
 from gureum.gateway.routing import RouteKey, match, route_key
 from gureum.ids import new_uuid
 
-if TYPE_CHECKING:  # (rest_api builds on this module's helpers)
-    from gureum.gateway.rest_api import RestApis
+
+class RestServing(Protocol):
+    """What serves REST APIs' requests (``rest_api.RestApis``, which builds on this
+    module's helpers: named here by its shape, not imported)."""
+
+    async def serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        routing: Routing,
+        address: tuple[str, str, str],
+        body: bytes | None,
+    ) -> None: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +147,7 @@ class HttpApis:
         *,
         region: str,
         account_id: str,
-        rest: RestApis | None = None,
+        rest: RestServing | None = None,
     ) -> None:
         self.gateway = gateway
         self.invoke = invoke

@@ -32,12 +32,12 @@ def test_capability_urls_need_no_signature(edge: InProcessEdge) -> None:
 
 
 def test_unknown_and_unimplemented_operations(edge: InProcessEdge) -> None:
-    mapping = edge.request("POST", "/2015-03-31/event-source-mappings/", b"{}")
-    assert (mapping.status_code, mapping.headers["x-amzn-ErrorType"]) == (
+    signing = edge.request("POST", "/2020-04-22/code-signing-configs/", b"{}")
+    assert (signing.status_code, signing.headers["x-amzn-ErrorType"]) == (
         501,
         "NotImplementedException",
     )
-    assert "CreateEventSourceMapping" in mapping.json()["message"]
+    assert "CreateCodeSigningConfig" in signing.json()["message"]
     nothing = edge.request("GET", "/nothing/here")
     assert (nothing.status_code, nothing.headers["x-amzn-ErrorType"]) == (
         404,

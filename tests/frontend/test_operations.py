@@ -45,7 +45,7 @@ def test_one_unimplemented_operation_per_service(gureum_server: RunningServer) -
     endpoint = gureum_server.endpoint
     lam = client("lambda", endpoint)
     _not_implemented(lam.get_policy, "GetPolicy", FunctionName="f")
-    _not_implemented(lam.list_event_source_mappings, "ListEventSourceMappings")
+    _not_implemented(lam.list_code_signing_configs, "ListCodeSigningConfigs")
     _not_implemented(
         lam.get_function_code_signing_config, "GetFunctionCodeSigningConfig", FunctionName="f"
     )
