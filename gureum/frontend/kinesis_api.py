@@ -207,11 +207,11 @@ def _hash_key(params: Mapping[str, Any], member: str) -> int | None:
 
 def _shard_answer(stream: Stream, shard: Shard) -> dict[str, Any]:
     numbers = {
-        "StartingSequenceNumber": sequence_numbers.sequence_number(stream.epoch_s, shard.index, 0)
+        "StartingSequenceNumber": sequence_numbers.sequence_number(stream.key, shard.index, 0)
     }
     if not shard.open:
         numbers["EndingSequenceNumber"] = sequence_numbers.sequence_number(
-            stream.epoch_s, shard.index, shard.last_position
+            stream.key, shard.index, shard.last_position
         )
     answer: dict[str, Any] = {"ShardId": shard.shard_id}
     if shard.parent is not None:
@@ -417,7 +417,7 @@ class KinesisAPI:
         stream, shards = await self.streams.shards(name)
         created = params.get("StreamCreationTimestamp")
         if created is not None and _timestamp(created, "StreamCreationTimestamp") // 1000 != (
-            stream.epoch_s
+            stream.created_ms // 1000
         ):
             raise ResourceNotFoundException(
                 f"Stream {name} under account {self.streams.account_id} not found."
@@ -635,7 +635,7 @@ class KinesisAPI:
             number = sequence_numbers.parse(text)
             if (
                 number is None
-                or number.stream_epoch_s != stream.epoch_s
+                or number.stream_key != stream.key
                 or number.shard_index != shard.index
                 or number.position > shard.last_position
             ):

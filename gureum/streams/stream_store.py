@@ -75,9 +75,9 @@ class Stream:
     tags: dict[str, str]
 
     @property
-    def epoch_s(self) -> int:
-        """The stream's creation second, which its sequence numbers carry."""
-        return self.created_ms // 1000
+    def key(self) -> int:
+        """What its sequence numbers carry to tell them from other streams'."""
+        return sequence_numbers.stream_key(self.name, self.created_ms)
 
     def horizon_ms(self, now_ms: int) -> int:
         """Records that arrived before this are past the retention period."""
@@ -508,7 +508,7 @@ class StreamStore:
                 records.append(
                     Record(
                         found.position,
-                        sequence_numbers.sequence_number(stream.epoch_s, index, found.position),
+                        sequence_numbers.sequence_number(stream.key, index, found.position),
                         found.partition_key,
                         found.data,
                         found.size,
@@ -588,8 +588,8 @@ class StreamStore:
         s = kinesis_shards.c
         now = self.clock()
         names = {write.stream for write in batch}
-        epochs = {
-            row.name: row.created_ms // 1000
+        keys = {
+            row.name: sequence_numbers.stream_key(row.name, row.created_ms)
             for row in connection.execute(
                 sa.select(kinesis_streams.c.name, kinesis_streams.c.created_ms).where(
                     kinesis_streams.c.name.in_(names)
@@ -599,7 +599,7 @@ class StreamStore:
         layouts: dict[str, tuple[list[int], list[int]]] = {}
         for row in connection.execute(
             sa.select(s.stream_name, s.shard_index, s.hash_start)
-            .where(s.stream_name.in_(list(epochs)), s.closed_ms.is_(None))
+            .where(s.stream_name.in_(list(keys)), s.closed_ms.is_(None))
             .order_by(s.stream_name, s.hash_start)
         ):
             starts, indexes = layouts.setdefault(row.stream_name, ([], []))
@@ -608,7 +608,7 @@ class StreamStore:
         # (stream, shard) -> the entries going there, as (write, entry number)
         targets: dict[tuple[str, int], list[tuple[_Write, int]]] = {}
         for write in batch:
-            if write.stream not in epochs:
+            if write.stream not in keys:
                 write.result = self.not_found(write.stream)
                 continue
             starts, indexes = layouts[write.stream]
@@ -650,7 +650,7 @@ class StreamStore:
                 )
                 placed[(id(write), number)] = Written(
                     sequence_numbers.shard_id(index),
-                    sequence_numbers.sequence_number(epochs[stream], index, position),
+                    sequence_numbers.sequence_number(keys[stream], index, position),
                 )
         if rows:
             connection.execute(kinesis_records.insert(), rows)
