@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from pathlib import Path
+from typing import Any
 
 from gureum.streams import sequence_numbers
 from tests.conftest import RunningServer, client, make_settings, store_settings
@@ -75,6 +76,69 @@ def test_two_nodes_write_one_shard_without_sharing_or_reordering_numbers(
             for writer, numbers in results.items():
                 mine = [str(r["SequenceNumber"]) for r in read if r["PartitionKey"] == writer]
                 assert mine == numbers
+        finally:
+            for node in nodes:
+                node.stop()
+
+
+def _read_tree(kinesis: Any, name: str) -> list[dict[str, Any]]:
+    """Every record, each shard read after its parents (as a consumer reads them)."""
+    shards = {s["ShardId"]: s for s in kinesis.list_shards(StreamName=name)["Shards"]}
+    done: set[str] = set()
+    records: list[dict[str, Any]] = []
+    while len(done) < len(shards):
+        for shard_id, shard in shards.items():
+            parents = {shard.get("ParentShardId"), shard.get("AdjacentParentShardId")} - {None}
+            if shard_id in done or not parents <= done:
+                continue
+            text = kinesis.get_shard_iterator(
+                StreamName=name, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while text:
+                got = kinesis.get_records(ShardIterator=text)
+                records += got["Records"]
+                if not got["Records"] and "ChildShards" not in got:
+                    break
+                text = got.get("NextShardIterator")
+            done.add(shard_id)
+    return records
+
+
+def test_writes_racing_a_resharding_on_another_node_keep_each_keys_order(
+    tmp_path: Path,
+) -> None:
+    with store_settings("postgres") as overrides:
+        nodes = [RunningServer(make_settings(tmp_path / str(n), **overrides)) for n in range(2)]
+        for node in nodes:
+            node.start()
+        try:
+            resharder = client("kinesis", nodes[1].endpoint)
+            resharder.create_stream(StreamName="racing", ShardCount=2)
+            keys = [f"k{i}" for i in range(16)]
+
+            def write(writer: int) -> None:
+                kinesis = client("kinesis", nodes[0].endpoint)
+                for i in range(30):
+                    kinesis.put_records(
+                        StreamName="racing",
+                        Records=[
+                            {"Data": f"{i}".encode(), "PartitionKey": key}
+                            for key in keys[writer::4]
+                        ],
+                    )
+
+            with concurrent.futures.ThreadPoolExecutor(4) as pool:
+                writes = [pool.submit(write, w) for w in range(4)]
+                for target in (4, 3, 6, 3):
+                    resharder.update_shard_count(
+                        StreamName="racing", TargetShardCount=target, ScalingType="UNIFORM_SCALING"
+                    )
+                for done in writes:
+                    done.result()
+            seen: dict[str, list[int]] = {}
+            for record in _read_tree(resharder, "racing"):
+                seen.setdefault(record["PartitionKey"], []).append(int(record["Data"]))
+            assert seen == {key: list(range(30)) for key in keys}
         finally:
             for node in nodes:
                 node.stop()
