@@ -32,11 +32,11 @@ from gureum.streams import hash_keys, sequence_numbers
 from gureum.streams.stream_store import (
     MAX_RETENTION_HOURS,
     ON_DEMAND_SHARDS,
-    Entry,
     Shard,
     Stream,
     StreamStore,
 )
+from gureum.streams.writes import Entry
 from gureum.tables import shard_iterators
 from gureum.tables.shard_iterators import ShardIterator
 
