@@ -44,6 +44,8 @@ from gureum.tables.shard_iterators import ShardIterator
 ITERATOR_MS = 5 * 60 * 1000
 NEXT_TOKEN_MS = 5 * 60 * 1000
 MIN_RETENTION_HOURS = 24
+#: Kinesis's default quota of ON_DEMAND streams, which DescribeLimits reports.
+ON_DEMAND_STREAM_LIMIT = 50
 #: A record's data and partition key together, and a PutRecords request's records.
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_PUT_RECORDS_BYTES = 5 * 1024 * 1024
@@ -51,6 +53,7 @@ MAX_PUT_RECORDS = 500
 MAX_GET_RECORDS = 10_000
 STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
 STREAM_ARN = re.compile(r"arn:aws.*:kinesis:.*:\d{12}:stream/\S+")
+RESOURCE_ARN = re.compile(r"arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+")
 SHARD_ID = re.compile(r"[a-zA-Z0-9_.-]+")
 HASH_KEY = re.compile(r"0|([1-9]\d{0,38})")
 SEQUENCE = re.compile(r"0|([1-9]\d{0,128})")
@@ -177,6 +180,18 @@ def _tags(value: object, member: str = "tags") -> dict[str, str]:
             )
         tags[key] = text
     return tags
+
+
+def _tag_keys(keys: object) -> list[str]:
+    if keys is None:
+        raise _invalid(None, "tagKeys", "Member must not be null")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ValidationException("Invalid value for TagKeys: it must be a list of strings")
+    if not keys:
+        raise _invalid("[]", "tagKeys", "Member must have length greater than or equal to 1")
+    if len(keys) > 50:
+        raise _invalid("[...]", "tagKeys", "Member must have length less than or equal to 50")
+    return keys
 
 
 def _data(value: object, member: str) -> tuple[str, int]:
@@ -484,16 +499,7 @@ class KinesisAPI:
 
     async def remove_tags_from_stream(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
-        keys = params.get("TagKeys")
-        if keys is None:
-            raise _invalid(None, "tagKeys", "Member must not be null")
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise ValidationException("Invalid value for TagKeys: it must be a list of strings")
-        if not keys:
-            raise _invalid("[]", "tagKeys", "Member must have length greater than or equal to 1")
-        if len(keys) > 50:
-            raise _invalid("[...]", "tagKeys", "Member must have length less than or equal to 50")
-        await self.streams.set_tags(name, {}, keys)
+        await self.streams.set_tags(name, {}, _tag_keys(params.get("TagKeys")))
         return {}
 
     async def list_tags_for_stream(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -505,6 +511,43 @@ class KinesisAPI:
         return {
             "Tags": [{"Key": k, "Value": stream.tags[k]} for k in keys[:limit]],
             "HasMoreTags": len(keys) > limit,
+        }
+
+    def _resource(self, params: Mapping[str, Any]) -> str:
+        """The stream a ResourceARN names (consumers' ARNs name nothing here)."""
+        arn = _string(
+            params, "ResourceARN", 1, 2048, RESOURCE_ARN, required=True, member="resourceARN"
+        )
+        assert arn is not None
+        name = arn.partition(":stream/")[2]
+        if arn != self.streams.arn(name):
+            raise ResourceNotFoundException(f"Resource {arn} not found.")
+        return name
+
+    async def tag_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = self._resource(params)
+        if params.get("Tags") is None:
+            raise _invalid(None, "tags", "Member must not be null")
+        await self.streams.set_tags(name, _tags(params["Tags"]))
+        return {}
+
+    async def untag_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = self._resource(params)
+        await self.streams.set_tags(name, {}, _tag_keys(params.get("TagKeys")))
+        return {}
+
+    async def list_tags_for_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        stream = await self.streams.get(self._resource(params))
+        return {"Tags": [{"Key": k, "Value": stream.tags[k]} for k in sorted(stream.tags)]}
+
+    async def describe_limits(self, params: dict[str, Any]) -> dict[str, Any]:
+        open_shards, on_demand = await self.streams.limits()
+        return {
+            "ShardLimit": self.streams.shard_limit,
+            "OpenShardCount": open_shards,
+            "OnDemandStreamCount": on_demand,
+            # (reported as Kinesis's default quota; gureum does not enforce it)
+            "OnDemandStreamCountLimit": ON_DEMAND_STREAM_LIMIT,
         }
 
     async def _retention(self, params: dict[str, Any], *, increase: bool) -> dict[str, Any]:
@@ -745,6 +788,10 @@ class KinesisAPI:
                 "IncreaseStreamRetentionPeriod": self.increase_stream_retention_period,
                 "DecreaseStreamRetentionPeriod": self.decrease_stream_retention_period,
                 "UpdateStreamMode": self.update_stream_mode,
+                "TagResource": self.tag_resource,
+                "UntagResource": self.untag_resource,
+                "ListTagsForResource": self.list_tags_for_resource,
+                "DescribeLimits": self.describe_limits,
                 "PutRecord": self.put_record,
                 "PutRecords": self.put_records,
                 "GetShardIterator": self.get_shard_iterator,

@@ -382,6 +382,17 @@ class StreamStore:
                 kinesis_streams.update().where(kinesis_streams.c.name == name).values(tags=merged)
             )
 
+    async def limits(self) -> tuple[int, int]:
+        """(open shards, ON_DEMAND streams) of the account, as DescribeLimits counts them."""
+        return await asyncio.to_thread(self._limits)
+
+    def _limits(self) -> tuple[int, int]:
+        with self.store.engine.connect() as connection:
+            on_demand = connection.execute(
+                sa.select(sa.func.count()).where(kinesis_streams.c.mode == "ON_DEMAND")
+            ).scalar()
+            return self._open_count(connection), int(on_demand or 0)
+
     # shards
     async def shards(self, name: str) -> tuple[Stream, list[Shard]]:
         """The stream and its shards within the retention period, by index (parents

@@ -151,6 +151,19 @@ def test_tags(kinesis: Any, new_stream: Callable[..., str]) -> None:
         kinesis.add_tags_to_stream(StreamName=name, Tags={"one": "more"})
 
 
+def test_resource_tags_and_limits(kinesis: Any, new_stream: Callable[..., str]) -> None:
+    name = new_stream(2)
+    kinesis.tag_resource(ResourceARN=arn_of(name), Tags={"a": "1", "b": "2"})
+    kinesis.untag_resource(ResourceARN=arn_of(name), TagKeys=["b"])
+    assert kinesis.list_tags_for_resource(ResourceARN=arn_of(name))["Tags"] == [
+        {"Key": "a", "Value": "1"}
+    ]
+    with pytest.raises(kinesis.exceptions.ResourceNotFoundException):
+        kinesis.list_tags_for_resource(ResourceARN=arn_of("absent"))
+    limits = kinesis.describe_limits()
+    assert limits["ShardLimit"] == 500 and limits["OpenShardCount"] >= 2
+
+
 def test_retention(kinesis: Any, new_stream: Callable[..., str]) -> None:
     name = new_stream()
     kinesis.increase_stream_retention_period(StreamName=name, RetentionPeriodHours=48)
