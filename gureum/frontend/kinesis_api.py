@@ -688,7 +688,9 @@ class KinesisAPI:
                     "is invalid because it did not come from this stream."
                 )
             position = number.position + (kind == "AFTER_SEQUENCE_NUMBER")
-        iterator = ShardIterator(stream.arn, shard.shard_id, max(1, position), self._now_ms())
+        iterator = ShardIterator(
+            stream.arn, shard.shard_id, max(1, position), self._now_ms(), stream.key
+        )
         return {"ShardIterator": shard_iterators.encode(iterator)}
 
     async def get_records(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -701,7 +703,11 @@ class KinesisAPI:
         name = iterator.stream_arn.partition(":stream/")[2]
         if iterator.stream_arn != self.streams.arn(name):
             raise InvalidArgumentException(f"Invalid ShardIterator: {text}")
-        self._name(params, required=False)  # (a StreamARN beside it must be well formed)
+        named = self._name(params, required=False)
+        if named is not None and named != name:
+            raise InvalidArgumentException(
+                f"The ShardIterator reads stream {name}, not the StreamARN's {named}."
+            )
         now = self._now_ms()
         if iterator.expired(now, ITERATOR_MS):
             raise ExpiredIteratorException(
@@ -713,6 +719,9 @@ class KinesisAPI:
         if index is None:
             raise InvalidArgumentException(f"Invalid ShardIterator: {text}")
         page = await self.streams.read(name, index, iterator.position, limit)
+        if iterator.stream_key is not None and iterator.stream_key != page.stream_key:
+            # (its stream was deleted, and another made under its name since)
+            raise self.streams.not_found(name)
         answer: dict[str, Any] = {
             "Records": [
                 {
@@ -737,7 +746,7 @@ class KinesisAPI:
             ]
         else:
             following = ShardIterator(
-                iterator.stream_arn, iterator.shard_id, page.next_position, now
+                iterator.stream_arn, iterator.shard_id, page.next_position, now, page.stream_key
             )
             answer["NextShardIterator"] = shard_iterators.encode(following)
         return answer

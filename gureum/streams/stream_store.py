@@ -132,6 +132,8 @@ class Page:
     ended: bool
     children: list[Shard]
     millis_behind: int
+    #: The stream read (:attr:`Stream.key`: which of the streams ever called so).
+    stream_key: int
 
 
 def _shard(row: Any) -> Shard:
@@ -505,7 +507,7 @@ class StreamStore:
                     )
                 ]
         behind = 0 if caught_up else max(0, now - records[-1].arrival_ms)
-        return Page(records, next_position, ended, children, behind)
+        return Page(records, next_position, ended, children, behind, stream.key)
 
     # writes
     async def put(self, name: str, entries: Sequence[Entry]) -> list[Written]:

@@ -33,13 +33,19 @@ class ShardIterator:
     #: The sequence number read next (records at or after it).
     position: int
     issued_ms: int
+    #: Which stream of that ARN it reads (Kinesis: a stream deleted and made again under
+    #: its name is another stream); None for the tables' streams, whose ARNs differ.
+    stream_key: int | None = None
 
     def expired(self, now_ms: int, lifetime_ms: int = ITERATOR_MS) -> bool:
         return now_ms - self.issued_ms > lifetime_ms
 
 
 def encode(iterator: ShardIterator) -> str:
-    body = orjson.dumps([iterator.shard_id, iterator.position, iterator.issued_ms])
+    parts: list[object] = [iterator.shard_id, iterator.position, iterator.issued_ms]
+    if iterator.stream_key is not None:
+        parts.append(iterator.stream_key)
+    body = orjson.dumps(parts)
     return f"{iterator.stream_arn}|1|{base64.urlsafe_b64encode(body).decode()}"
 
 
@@ -50,7 +56,8 @@ def decode(text: str, service: str = "dynamodb") -> ShardIterator:
     if not arn.startswith(f"arn:aws:{service}:") or "stream/" not in arn:
         raise InvalidIterator(text)
     try:
-        shard_id, position, issued_ms = orjson.loads(base64.urlsafe_b64decode(rest))
+        parts = orjson.loads(base64.urlsafe_b64decode(rest))
+        shard_id, position, issued_ms, *key = parts
     except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError):
         raise InvalidIterator(text) from None
     if not (
@@ -58,6 +65,7 @@ def decode(text: str, service: str = "dynamodb") -> ShardIterator:
         and type(position) is int
         and position >= 1
         and type(issued_ms) is int
+        and (key == [] or (len(key) == 1 and type(key[0]) is int))
     ):
         raise InvalidIterator(text)
-    return ShardIterator(arn, shard_id, position, issued_ms)
+    return ShardIterator(arn, shard_id, position, issued_ms, key[0] if key else None)

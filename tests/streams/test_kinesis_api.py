@@ -419,6 +419,22 @@ def test_an_iterator_expires_after_five_minutes(
     assert kinesis.get_records(ShardIterator=shard_iterators.encode(fresh))["Records"] == []
 
 
+def test_an_iterator_of_a_deleted_stream_does_not_read_its_successor(
+    kinesis: Any, new_stream: Callable[..., str]
+) -> None:
+    name = new_stream()
+    kinesis.put_record(StreamName=name, Data=b"old", PartitionKey="k")
+    stale = iterator(kinesis, name, "shardId-000000000000")
+    kinesis.delete_stream(StreamName=name)
+    time.sleep(0.002)  # (a later creation time)
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.put_record(StreamName=name, Data=b"new", PartitionKey="k")
+    with pytest.raises(kinesis.exceptions.ResourceNotFoundException):
+        kinesis.get_records(ShardIterator=stale)
+    fresh = iterator(kinesis, name, "shardId-000000000000")
+    assert [r["Data"] for r in kinesis.get_records(ShardIterator=fresh)["Records"]] == [b"new"]
+
+
 def test_records_past_retention_are_trimmed(
     kinesis: Any, new_stream: Callable[..., str], streams_server: RunningServer
 ) -> None:
