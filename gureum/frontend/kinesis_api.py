@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,7 +27,8 @@ from gureum.errors import (
     ValidationException,
 )
 from gureum.frontend import json_rpc
-from gureum.streams import hash_keys, sequence_numbers
+from gureum.frontend import kinesis_rules as rules
+from gureum.streams import sequence_numbers
 from gureum.streams.stream_store import (
     MAX_RETENTION_HOURS,
     ON_DEMAND_SHARDS,
@@ -36,188 +36,8 @@ from gureum.streams.stream_store import (
     Stream,
     StreamStore,
 )
-from gureum.streams.writes import Entry
 from gureum.tables import shard_iterators
 from gureum.tables.shard_iterators import ShardIterator
-
-#: Kinesis's iterators and ListShards' tokens are good for five minutes.
-ITERATOR_MS = 5 * 60 * 1000
-NEXT_TOKEN_MS = 5 * 60 * 1000
-MIN_RETENTION_HOURS = 24
-#: Kinesis's default quota of ON_DEMAND streams, which DescribeLimits reports.
-ON_DEMAND_STREAM_LIMIT = 50
-#: A record's data and partition key together, and a PutRecords request's records.
-MAX_RECORD_BYTES = 1024 * 1024
-MAX_PUT_RECORDS_BYTES = 5 * 1024 * 1024
-MAX_PUT_RECORDS = 500
-MAX_GET_RECORDS = 10_000
-STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
-STREAM_ARN = re.compile(r"arn:aws.*:kinesis:.*:\d{12}:stream/\S+")
-RESOURCE_ARN = re.compile(r"arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+")
-SHARD_ID = re.compile(r"[a-zA-Z0-9_.-]+")
-HASH_KEY = re.compile(r"0|([1-9]\d{0,38})")
-SEQUENCE = re.compile(r"0|([1-9]\d{0,128})")
-ITERATOR_TYPES = (
-    "AT_SEQUENCE_NUMBER",
-    "AFTER_SEQUENCE_NUMBER",
-    "TRIM_HORIZON",
-    "LATEST",
-    "AT_TIMESTAMP",
-)
-FILTER_TYPES = (
-    "AFTER_SHARD_ID",
-    "AT_TRIM_HORIZON",
-    "FROM_TRIM_HORIZON",
-    "AT_LATEST",
-    "AT_TIMESTAMP",
-    "FROM_TIMESTAMP",
-)
-MODES = ("PROVISIONED", "ON_DEMAND")
-
-
-def _invalid(value: object, member: str, rule: str) -> ValidationException:
-    shown = "null" if value is None else f"'{value}'"
-    return ValidationException(
-        f"1 validation error detected: Value {shown} at '{member}' failed to satisfy "
-        f"constraint: {rule}"
-    )
-
-
-def _member(name: str) -> str:
-    return name[0].lower() + name[1:]
-
-
-def _string(
-    params: Mapping[str, Any],
-    name: str,
-    low: int,
-    high: int,
-    pattern: re.Pattern[str] | None = None,
-    *,
-    required: bool = False,
-    member: str | None = None,
-) -> str | None:
-    member = member or _member(name)
-    value = params.get(name)
-    if value is None:
-        if required:
-            raise _invalid(None, member, "Member must not be null")
-        return None
-    if not isinstance(value, str):
-        raise ValidationException(f"Invalid value for {name}: it must be a string")
-    if len(value) < low:
-        raise _invalid(value, member, f"Member must have length greater than or equal to {low}")
-    if len(value) > high:
-        raise _invalid(value, member, f"Member must have length less than or equal to {high}")
-    if pattern is not None and not pattern.fullmatch(value):
-        raise _invalid(
-            value, member, f"Member must satisfy regular expression pattern: {pattern.pattern}"
-        )
-    return value
-
-
-def _required(params: Mapping[str, Any], name: str, low: int, high: int) -> str:
-    value = _string(params, name, low, high, required=True)
-    assert value is not None
-    return value
-
-
-def _integer(
-    params: Mapping[str, Any],
-    name: str,
-    low: int | None = None,
-    high: int | None = None,
-    *,
-    required: bool = False,
-) -> int | None:
-    member = _member(name)
-    value = params.get(name)
-    if value is None:
-        if required:
-            raise _invalid(None, member, "Member must not be null")
-        return None
-    if type(value) is not int:
-        raise ValidationException(f"Invalid value for {name}: it must be an integer")
-    if low is not None and value < low:
-        raise _invalid(value, member, f"Member must have value greater than or equal to {low}")
-    if high is not None and value > high:
-        raise _invalid(value, member, f"Member must have value less than or equal to {high}")
-    return value
-
-
-def _timestamp(value: object, name: str) -> int:
-    """A JSON timestamp (epoch seconds, as botocore sends them) in milliseconds."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationException(f"Invalid value for {name}: it must be a timestamp")
-    return int(value * 1000)
-
-
-def _enum(value: object, member: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise _invalid(value, member, f"Member must satisfy enum value set: [{', '.join(allowed)}]")
-    assert isinstance(value, str)
-    return value
-
-
-def _tags(value: object, member: str = "tags") -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise ValidationException("Invalid value for Tags: it must be a map")
-    if not value:
-        raise _invalid("{}", member, "Member must have length greater than or equal to 1")
-    if len(value) > 200:
-        raise _invalid("{...}", member, "Member must have length less than or equal to 200")
-    tags: dict[str, str] = {}
-    for key, text in value.items():
-        if not isinstance(text, str):
-            raise ValidationException("Invalid value for Tags: values must be strings")
-        if not 1 <= len(key) <= 128:
-            raise _invalid(
-                key, f"{member}.key", "Member must have length less than or equal to 128"
-            )
-        if len(text) > 256:
-            raise _invalid(
-                text, f"{member}.{key}.member", "Member must have length less than or equal to 256"
-            )
-        tags[key] = text
-    return tags
-
-
-def _tag_keys(keys: object) -> list[str]:
-    if keys is None:
-        raise _invalid(None, "tagKeys", "Member must not be null")
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-        raise ValidationException("Invalid value for TagKeys: it must be a list of strings")
-    if not keys:
-        raise _invalid("[]", "tagKeys", "Member must have length greater than or equal to 1")
-    if len(keys) > 50:
-        raise _invalid("[...]", "tagKeys", "Member must have length less than or equal to 50")
-    return keys
-
-
-def _data(value: object, member: str) -> tuple[str, int]:
-    """Base64 data as botocore sends it: (the text, kept as it came; its size in bytes)."""
-    if value is None:
-        raise _invalid(None, member, "Member must not be null")
-    if not isinstance(value, str):
-        raise ValidationException(f"Invalid value for {member}: it must be base64 text")
-    try:
-        size = len(base64.b64decode(value, validate=True))
-    except (binascii.Error, ValueError):
-        raise ValidationException(f"Invalid value for {member}: it is not base64") from None
-    return value, size
-
-
-def _hash_key(params: Mapping[str, Any], member: str) -> int | None:
-    text = _string(params, "ExplicitHashKey", 0, 64, HASH_KEY, member=member)
-    if text is None:
-        return None
-    key = int(text)
-    if key > hash_keys.MAX_HASH_KEY:
-        raise InvalidArgumentException(
-            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
-            f"Specified value was {text}"
-        )
-    return key
 
 
 def _shard_answer(stream: Stream, shard: Shard) -> dict[str, Any]:
@@ -274,8 +94,8 @@ class KinesisAPI:
 
     def _name(self, params: Mapping[str, Any], *, required: bool = True) -> str | None:
         """The stream that StreamName or StreamARN names."""
-        name = _string(params, "StreamName", 1, 128, STREAM_NAME)
-        arn = _string(params, "StreamARN", 1, 2048, STREAM_ARN, member="streamARN")
+        name = rules.string(params, "StreamName", 1, 128, rules.STREAM_NAME)
+        arn = rules.string(params, "StreamARN", 1, 2048, rules.STREAM_ARN, member="streamARN")
         if arn is not None:
             named = arn.partition(":stream/")[2]
             if arn != self.streams.arn(named):
@@ -296,15 +116,17 @@ class KinesisAPI:
 
     # streams
     async def create_stream(self, params: dict[str, Any]) -> dict[str, Any]:
-        name = _string(params, "StreamName", 1, 128, STREAM_NAME, required=True)
+        name = rules.string(params, "StreamName", 1, 128, rules.STREAM_NAME, required=True)
         assert name is not None
-        count = _integer(params, "ShardCount", 1)
+        count = rules.integer(params, "ShardCount", 1)
         mode = "PROVISIONED"
         details = params.get("StreamModeDetails")
         if details is not None:
             if not isinstance(details, Mapping):
                 raise ValidationException("Invalid value for StreamModeDetails")
-            mode = _enum(details.get("StreamMode"), "streamModeDetails.streamMode", MODES)
+            mode = rules.enum(
+                details.get("StreamMode"), "streamModeDetails.streamMode", rules.MODES
+            )
         if mode == "ON_DEMAND":
             if count is not None:
                 raise ValidationException(
@@ -315,7 +137,7 @@ class KinesisAPI:
             raise ValidationException(
                 "ShardCount is required for streams in the PROVISIONED capacity mode."
             )
-        tags = _tags(params["Tags"]) if params.get("Tags") is not None else {}
+        tags = rules.tags(params["Tags"]) if params.get("Tags") is not None else {}
         if len(tags) > 50:
             raise InvalidArgumentException(
                 f"Failed to create stream {name}: a stream cannot have more than 50 tags."
@@ -343,8 +165,8 @@ class KinesisAPI:
 
     async def describe_stream(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
-        limit = _integer(params, "Limit", 1, 10000) or 100
-        after = _string(params, "ExclusiveStartShardId", 1, 128, SHARD_ID)
+        limit = rules.integer(params, "Limit", 1, 10000) or 100
+        after = rules.string(params, "ExclusiveStartShardId", 1, 128, rules.SHARD_ID)
         stream, shards = await self.streams.shards(name)
         if after is not None:
             shards = [s for s in shards if s.shard_id > after]
@@ -374,9 +196,9 @@ class KinesisAPI:
         }
 
     async def list_streams(self, params: dict[str, Any]) -> dict[str, Any]:
-        limit = _integer(params, "Limit", 1, 10000) or 100
-        after = _string(params, "ExclusiveStartStreamName", 1, 128, STREAM_NAME)
-        token = _string(params, "NextToken", 1, 1048576)
+        limit = rules.integer(params, "Limit", 1, 10000) or 100
+        after = rules.string(params, "ExclusiveStartStreamName", 1, 128, rules.STREAM_NAME)
+        token = rules.string(params, "NextToken", 1, 1048576)
         if token is not None:
             if after is not None:
                 raise InvalidArgumentException(
@@ -407,14 +229,14 @@ class KinesisAPI:
             raise InvalidArgumentException(f"Invalid NextToken: {text}")
         if type(parts[-1]) is not int:
             raise InvalidArgumentException(f"Invalid NextToken: {text}")
-        if self._now_ms() - parts[-1] > NEXT_TOKEN_MS:
+        if self._now_ms() - parts[-1] > rules.NEXT_TOKEN_MS:
             raise ExpiredNextTokenException(f"The NextToken has expired: {text}")
         return parts
 
     async def list_shards(self, params: dict[str, Any]) -> dict[str, Any]:
-        token = _string(params, "NextToken", 1, 1048576)
-        limit = _integer(params, "MaxResults", 1, 10000) or 1000
-        after = _string(params, "ExclusiveStartShardId", 1, 128, SHARD_ID)
+        token = rules.string(params, "NextToken", 1, 1048576)
+        limit = rules.integer(params, "MaxResults", 1, 10000) or 1000
+        after = rules.string(params, "ExclusiveStartShardId", 1, 128, rules.SHARD_ID)
         shard_filter = params.get("ShardFilter")
         if token is not None:
             if params.get("StreamName") is not None or params.get("StreamARN") is not None:
@@ -431,7 +253,7 @@ class KinesisAPI:
             name = self._stream_name(params)
         stream, shards = await self.streams.shards(name)
         created = params.get("StreamCreationTimestamp")
-        if created is not None and _timestamp(created, "StreamCreationTimestamp") // 1000 != (
+        if created is not None and rules.timestamp(created, "StreamCreationTimestamp") // 1000 != (
             stream.created_ms // 1000
         ):
             raise ResourceNotFoundException(
@@ -450,8 +272,10 @@ class KinesisAPI:
     def _filtered(self, stream: Stream, shards: list[Shard], shard_filter: object) -> list[Shard]:
         if not isinstance(shard_filter, Mapping):
             raise ValidationException("Invalid value for ShardFilter: it must be a structure")
-        kind = _enum(shard_filter.get("Type"), "shardFilter.type", FILTER_TYPES)
-        shard_id = _string(shard_filter, "ShardId", 1, 128, SHARD_ID, member="shardFilter.shardId")
+        kind = rules.enum(shard_filter.get("Type"), "shardFilter.type", rules.FILTER_TYPES)
+        shard_id = rules.string(
+            shard_filter, "ShardId", 1, 128, rules.SHARD_ID, member="shardFilter.shardId"
+        )
         timestamp = shard_filter.get("Timestamp")
         if kind == "AFTER_SHARD_ID":
             if shard_id is None:
@@ -468,7 +292,7 @@ class KinesisAPI:
                 raise InvalidArgumentException(
                     f"Timestamp must be provided for the ShardFilter type {kind}."
                 )
-            at = _timestamp(timestamp, "ShardFilter.Timestamp")
+            at = rules.timestamp(timestamp, "ShardFilter.Timestamp")
             if at <= stream.created_ms:
                 return _roots(shards) if kind == "AT_TIMESTAMP" else shards
             if kind == "AT_TIMESTAMP":
@@ -488,8 +312,8 @@ class KinesisAPI:
     async def add_tags_to_stream(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
         if params.get("Tags") is None:
-            raise _invalid(None, "tags", "Member must not be null")
-        tags = _tags(params["Tags"])
+            raise rules.invalid(None, "tags", "Member must not be null")
+        tags = rules.tags(params["Tags"])
         if len(tags) > 10:
             raise InvalidArgumentException(
                 "Failed to add tags to stream: at most 10 tags can be added in one request."
@@ -499,13 +323,13 @@ class KinesisAPI:
 
     async def remove_tags_from_stream(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
-        await self.streams.set_tags(name, {}, _tag_keys(params.get("TagKeys")))
+        await self.streams.set_tags(name, {}, rules.tag_keys(params.get("TagKeys")))
         return {}
 
     async def list_tags_for_stream(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
-        after = _string(params, "ExclusiveStartTagKey", 1, 128)
-        limit = _integer(params, "Limit", 1, 50) or 50
+        after = rules.string(params, "ExclusiveStartTagKey", 1, 128)
+        limit = rules.integer(params, "Limit", 1, 50) or 50
         stream = await self.streams.get(name)
         keys = sorted(k for k in stream.tags if after is None or k > after)
         return {
@@ -515,8 +339,8 @@ class KinesisAPI:
 
     def _resource(self, params: Mapping[str, Any]) -> str:
         """The stream a ResourceARN names (consumers' ARNs name nothing here)."""
-        arn = _string(
-            params, "ResourceARN", 1, 2048, RESOURCE_ARN, required=True, member="resourceARN"
+        arn = rules.string(
+            params, "ResourceARN", 1, 2048, rules.RESOURCE_ARN, required=True, member="resourceARN"
         )
         assert arn is not None
         name = arn.partition(":stream/")[2]
@@ -527,13 +351,13 @@ class KinesisAPI:
     async def tag_resource(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._resource(params)
         if params.get("Tags") is None:
-            raise _invalid(None, "tags", "Member must not be null")
-        await self.streams.set_tags(name, _tags(params["Tags"]))
+            raise rules.invalid(None, "tags", "Member must not be null")
+        await self.streams.set_tags(name, rules.tags(params["Tags"]))
         return {}
 
     async def untag_resource(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._resource(params)
-        await self.streams.set_tags(name, {}, _tag_keys(params.get("TagKeys")))
+        await self.streams.set_tags(name, {}, rules.tag_keys(params.get("TagKeys")))
         return {}
 
     async def list_tags_for_resource(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -547,16 +371,16 @@ class KinesisAPI:
             "OpenShardCount": open_shards,
             "OnDemandStreamCount": on_demand,
             # (reported as Kinesis's default quota; gureum does not enforce it)
-            "OnDemandStreamCountLimit": ON_DEMAND_STREAM_LIMIT,
+            "OnDemandStreamCountLimit": rules.ON_DEMAND_STREAM_LIMIT,
         }
 
     async def _retention(self, params: dict[str, Any], *, increase: bool) -> dict[str, Any]:
         name = self._stream_name(params)
-        hours = _integer(params, "RetentionPeriodHours", required=True)
+        hours = rules.integer(params, "RetentionPeriodHours", required=True)
         assert hours is not None
-        if hours < MIN_RETENTION_HOURS:
+        if hours < rules.MIN_RETENTION_HOURS:
             raise InvalidArgumentException(
-                f"Minimum allowed retention period is {MIN_RETENTION_HOURS} hours. Requested "
+                f"Minimum allowed retention period is {rules.MIN_RETENTION_HOURS} hours. Requested "
                 f"retention period ({hours} hours) is too short."
             )
         if hours > MAX_RETENTION_HOURS:
@@ -574,21 +398,23 @@ class KinesisAPI:
         return await self._retention(params, increase=False)
 
     async def update_stream_mode(self, params: dict[str, Any]) -> dict[str, Any]:
-        arn = _string(params, "StreamARN", 1, 2048, STREAM_ARN, required=True, member="streamARN")
+        arn = rules.string(
+            params, "StreamARN", 1, 2048, rules.STREAM_ARN, required=True, member="streamARN"
+        )
         assert arn is not None
         name = self._stream_name({"StreamARN": arn})
         details = params.get("StreamModeDetails")
         if not isinstance(details, Mapping):
-            raise _invalid(None, "streamModeDetails", "Member must not be null")
-        mode = _enum(details.get("StreamMode"), "streamModeDetails.streamMode", MODES)
+            raise rules.invalid(None, "streamModeDetails", "Member must not be null")
+        mode = rules.enum(details.get("StreamMode"), "streamModeDetails.streamMode", rules.MODES)
         await self.streams.set_mode(name, mode)
         return {}
 
     # records
     async def put_record(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
-        entry = self._entry(params, "")
-        _string(params, "SequenceNumberForOrdering", 0, 128, SEQUENCE)
+        entry = rules.entry(params, "")
+        rules.string(params, "SequenceNumberForOrdering", 0, 128, rules.SEQUENCE)
         # (a shard's numbers only grow, and its children's are above its own: the order
         # SequenceNumberForOrdering asks for holds without looking at it)
         [written] = await self.streams.put(name, [entry])
@@ -598,42 +424,29 @@ class KinesisAPI:
             "EncryptionType": "NONE",
         }
 
-    def _entry(self, params: Mapping[str, Any], prefix: str) -> Entry:
-        key = _string(params, "PartitionKey", 1, 256, required=True, member=f"{prefix}partitionKey")
-        assert key is not None
-        data, size = _data(params.get("Data"), f"{prefix}data")
-        if size + len(key.encode()) > MAX_RECORD_BYTES:
-            raise ValidationException(
-                f"1 validation error detected: Value at '{prefix}data' failed to satisfy "
-                f"constraint: Member must have length less than or equal to {MAX_RECORD_BYTES}"
-            )
-        explicit = _hash_key(params, f"{prefix}explicitHashKey")
-        hash_key = hash_keys.hash_key(key) if explicit is None else explicit
-        return Entry(key, data, size, hash_key)
-
     async def put_records(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
         records = params.get("Records")
         if records is None:
-            raise _invalid(None, "records", "Member must not be null")
+            raise rules.invalid(None, "records", "Member must not be null")
         if not isinstance(records, list):
             raise ValidationException("Invalid value for Records: it must be a list")
-        if not 1 <= len(records) <= MAX_PUT_RECORDS:
+        if not 1 <= len(records) <= rules.MAX_PUT_RECORDS:
             rule = (
-                f"Member must have length less than or equal to {MAX_PUT_RECORDS}"
+                f"Member must have length less than or equal to {rules.MAX_PUT_RECORDS}"
                 if records
                 else "Member must have length greater than or equal to 1"
             )
-            raise _invalid("[...]" if records else "[]", "records", rule)
+            raise rules.invalid("[...]" if records else "[]", "records", rule)
         entries = []
         for number, record in enumerate(records, 1):
             if not isinstance(record, Mapping):
                 raise ValidationException("Invalid value for Records: entries must be structures")
-            entries.append(self._entry(record, f"records.{number}.member."))
+            entries.append(rules.entry(record, f"records.{number}.member."))
         total = sum(e.size + len(e.partition_key.encode()) for e in entries)
-        if total > MAX_PUT_RECORDS_BYTES:
+        if total > rules.MAX_PUT_RECORDS_BYTES:
             raise InvalidArgumentException(
-                f"Records size exceeds {MAX_PUT_RECORDS_BYTES // (1024 * 1024)} MB limit"
+                f"Records size exceeds {rules.MAX_PUT_RECORDS_BYTES // (1024 * 1024)} MB limit"
             )
         written = await self.streams.put(name, entries)
         return {
@@ -646,11 +459,18 @@ class KinesisAPI:
 
     async def get_shard_iterator(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
-        shard_id = _string(params, "ShardId", 1, 128, SHARD_ID, required=True)
+        shard_id = rules.string(params, "ShardId", 1, 128, rules.SHARD_ID, required=True)
         assert shard_id is not None
-        kind = _enum(params.get("ShardIteratorType"), "shardIteratorType", ITERATOR_TYPES)
-        text = _string(
-            params, "StartingSequenceNumber", 0, 129, SEQUENCE, member="startingSequenceNumber"
+        kind = rules.enum(
+            params.get("ShardIteratorType"), "shardIteratorType", rules.ITERATOR_TYPES
+        )
+        text = rules.string(
+            params,
+            "StartingSequenceNumber",
+            0,
+            129,
+            rules.SEQUENCE,
+            member="startingSequenceNumber",
         )
         timestamp = params.get("Timestamp")
         if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER") and text is None:
@@ -671,7 +491,7 @@ class KinesisAPI:
         elif kind == "LATEST":
             position = shard.last_position + 1
         elif kind == "AT_TIMESTAMP":
-            at = _timestamp(timestamp, "Timestamp")
+            at = rules.timestamp(timestamp, "Timestamp")
             position = await self.streams.position_at(name, shard.index, at)
         else:
             assert text is not None
@@ -694,8 +514,8 @@ class KinesisAPI:
         return {"ShardIterator": shard_iterators.encode(iterator)}
 
     async def get_records(self, params: dict[str, Any]) -> dict[str, Any]:
-        text = _required(params, "ShardIterator", 1, 512)
-        limit = _integer(params, "Limit", 1, MAX_GET_RECORDS) or MAX_GET_RECORDS
+        text = rules.required(params, "ShardIterator", 1, 512)
+        limit = rules.integer(params, "Limit", 1, rules.MAX_GET_RECORDS) or rules.MAX_GET_RECORDS
         try:
             iterator = shard_iterators.decode(text, "kinesis")
         except shard_iterators.InvalidIterator:
@@ -709,11 +529,12 @@ class KinesisAPI:
                 f"The ShardIterator reads stream {name}, not the StreamARN's {named}."
             )
         now = self._now_ms()
-        if iterator.expired(now, ITERATOR_MS):
+        if iterator.expired(now, rules.ITERATOR_MS):
             raise ExpiredIteratorException(
                 f"Iterator expired. The iterator was created at time "
                 f"{_clock(iterator.issued_ms)} while right now it is {_clock(now)} which is "
-                f"further in the future than the tolerated delay of {ITERATOR_MS} milliseconds."
+                "further in the future than the tolerated delay of "
+                f"{rules.ITERATOR_MS} milliseconds."
             )
         index = sequence_numbers.shard_index(iterator.shard_id)
         if index is None:
@@ -754,25 +575,27 @@ class KinesisAPI:
     # resharding
     async def split_shard(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
-        shard_id = _string(params, "ShardToSplit", 1, 128, SHARD_ID, required=True)
-        text = _string(params, "NewStartingHashKey", 0, 64, HASH_KEY, required=True)
+        shard_id = rules.string(params, "ShardToSplit", 1, 128, rules.SHARD_ID, required=True)
+        text = rules.string(params, "NewStartingHashKey", 0, 64, rules.HASH_KEY, required=True)
         assert shard_id is not None and text is not None
         await self.streams.split(name, shard_id, int(text))
         return {}
 
     async def merge_shards(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
-        shard_id = _string(params, "ShardToMerge", 1, 128, SHARD_ID, required=True)
-        adjacent = _string(params, "AdjacentShardToMerge", 1, 128, SHARD_ID, required=True)
+        shard_id = rules.string(params, "ShardToMerge", 1, 128, rules.SHARD_ID, required=True)
+        adjacent = rules.string(
+            params, "AdjacentShardToMerge", 1, 128, rules.SHARD_ID, required=True
+        )
         assert shard_id is not None and adjacent is not None
         await self.streams.merge(name, shard_id, adjacent)
         return {}
 
     async def update_shard_count(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
-        target = _integer(params, "TargetShardCount", 1, required=True)
+        target = rules.integer(params, "TargetShardCount", 1, required=True)
         assert target is not None
-        _enum(params.get("ScalingType"), "scalingType", ("UNIFORM_SCALING",))
+        rules.enum(params.get("ScalingType"), "scalingType", ("UNIFORM_SCALING",))
         current = await self.streams.update_shard_count(name, target)
         return {
             "StreamName": name,
@@ -817,5 +640,6 @@ class KinesisAPI:
 
 
 def _clock(ms: int) -> str:
-    """A time as Kinesis's ExpiredIteratorException message writes it (epoch ms)."""
-    return str(ms)
+    """A time as Kinesis's ExpiredIteratorException message writes it
+    (``Mon Feb 29 19:02:48 UTC 2016``)."""
+    return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(ms / 1000))
