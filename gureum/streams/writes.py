@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from gureum.errors import InvalidArgumentException, ServiceError
-from gureum.store import Store
-from gureum.store.tables import kinesis_records, kinesis_shards, kinesis_streams
+from gureum.store import Store, bulk
+from gureum.store.tables import kinesis_records
 from gureum.streams import hash_keys, sequence_numbers
 
 #: A write that lost this many races with resharding gives up.
@@ -79,6 +79,35 @@ class RecordWrites:
         self._waiting: list[_Write] = []
         self._writing_now = False
         self._commits: set[asyncio.Task[None]] = set()
+        # The statements of every write go straight to the driver (SQLAlchemy's
+        # expressions cost more to build than SQLite takes to run them).
+        sqlite = store.dialect == "sqlite"
+        self._mark = mark = "?" if sqlite else "%s"
+        self._layout_sql = (
+            "SELECT s.name, s.created_ms, h.shard_index, h.hash_start "
+            "FROM kinesis_streams AS s JOIN kinesis_shards AS h ON h.stream_name = s.name "
+            "WHERE s.name IN ({names}) AND h.closed_ms IS NULL ORDER BY s.name, h.hash_start"
+        )
+        greatest = "MAX" if sqlite else "GREATEST"
+        self._take_sql = (
+            f"UPDATE kinesis_shards SET last_position = last_position + {mark}, "
+            f"last_arrival_ms = {greatest}(last_arrival_ms, {mark}) "
+            f"WHERE stream_name = {mark} AND shard_index = {mark} AND closed_ms IS NULL "
+            "RETURNING last_position, last_arrival_ms"
+        )
+        self._insert_rows = bulk.insert(
+            store.dialect,
+            kinesis_records,
+            (
+                "stream_name",
+                "shard_index",
+                "position",
+                "partition_key",
+                "data",
+                "size",
+                "arrival_ms",
+            ),
+        )
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sa.Connection]:
@@ -138,26 +167,18 @@ class RecordWrites:
         raise InvalidArgumentException("The stream was resharded while the records were written")
 
     def _apply_once(self, connection: sa.Connection, batch: list[_Write]) -> None:
-        s = kinesis_shards.c
         now = self.clock()
-        names = {write.stream for write in batch}
-        keys = {
-            row.name: sequence_numbers.stream_key(row.name, row.created_ms)
-            for row in connection.execute(
-                sa.select(kinesis_streams.c.name, kinesis_streams.c.created_ms).where(
-                    kinesis_streams.c.name.in_(names)
-                )
-            )
-        }
+        names = sorted({write.stream for write in batch})
+        keys: dict[str, int] = {}
         layouts: dict[str, tuple[list[int], list[int]]] = {}
-        for row in connection.execute(
-            sa.select(s.stream_name, s.shard_index, s.hash_start)
-            .where(s.stream_name.in_(list(keys)), s.closed_ms.is_(None))
-            .order_by(s.stream_name, s.hash_start)
+        marks = ", ".join([self._mark] * len(names))
+        for name, created_ms, index, start in connection.exec_driver_sql(
+            self._layout_sql.format(names=marks), tuple(names)
         ):
-            starts, indexes = layouts.setdefault(row.stream_name, ([], []))
-            starts.append(int(row.hash_start))
-            indexes.append(row.shard_index)
+            keys[name] = sequence_numbers.stream_key(name, created_ms)
+            starts, indexes = layouts.setdefault(name, ([], []))
+            starts.append(int(start))
+            indexes.append(index)
         # (stream, shard) -> the entries going there, as (write, entry number)
         targets: dict[tuple[str, int], list[tuple[_Write, int]]] = {}
         for write in batch:
@@ -169,44 +190,37 @@ class RecordWrites:
             for number, entry in enumerate(write.entries):
                 shard = indexes[hash_keys.covering(starts, entry.hash_key)]
                 targets.setdefault((write.stream, shard), []).append((write, number))
-        _, greatest = self.store.least_greatest()
         placed: dict[tuple[int, int], Written] = {}
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         # Shards are locked in one order, so that writers never wait for each other in a
         # circle (resharding locks them in this order too).
         for (stream, index), entries in sorted(targets.items()):
-            taken = connection.execute(
-                kinesis_shards.update()
-                .where(s.stream_name == stream, s.shard_index == index, s.closed_ms.is_(None))
-                .values(
-                    last_position=s.last_position + len(entries),
-                    last_arrival_ms=greatest(s.last_arrival_ms, now),
-                )
-                .returning(s.last_position, s.last_arrival_ms)
+            taken = connection.exec_driver_sql(
+                self._take_sql, (len(entries), now, stream, index)
             ).first()
             if taken is None:
                 raise _Resharded
-            first = taken.last_position - len(entries) + 1
+            last, arrival_ms = taken
+            first = last - len(entries) + 1
             for offset, (write, number) in enumerate(entries):
                 entry = write.entries[number]
                 position = first + offset
                 rows.append(
-                    {
-                        "stream_name": stream,
-                        "shard_index": index,
-                        "position": position,
-                        "partition_key": entry.partition_key,
-                        "data": entry.data,
-                        "size": entry.size,
-                        "arrival_ms": taken.last_arrival_ms,
-                    }
+                    (
+                        stream,
+                        index,
+                        position,
+                        entry.partition_key,
+                        entry.data,
+                        entry.size,
+                        arrival_ms,
+                    )
                 )
                 placed[(id(write), number)] = Written(
                     sequence_numbers.shard_id(index),
                     sequence_numbers.sequence_number(keys[stream], index, position),
                 )
-        if rows:
-            connection.execute(kinesis_records.insert(), rows)
+        self._insert_rows.execute(connection, rows)
         for write in batch:
             if write.result is None:
                 write.result = [placed[(id(write), n)] for n in range(len(write.entries))]
