@@ -32,6 +32,10 @@
           │    ├── TransactionCanceledException, TransactionConflictException,
           │    ├── IdempotentParameterMismatchException, LimitExceededException
           │    └── ExpiredIteratorException, TrimmedDataAccessException (streams)
+          │        (the Kinesis streams answer ResourceInUseException,
+          │        LimitExceededException and ExpiredIteratorException too)
+          ├── InvalidArgumentException       400  Kinesis: a request its rules refuse
+          ├── ExpiredNextTokenException      400  Kinesis: a ListShards token past 5 min
           └── SqsError                       400  the built-in queues' errors (SQS names),
                ├── QueueDoesNotExist                 each with the code of SQS's older
                ├── QueueNameExists                   query protocol that botocore maps
@@ -276,6 +280,16 @@ IdempotentParameterMismatchException = _table_error("IdempotentParameterMismatch
 LimitExceededException = _table_error("LimitExceededException")
 ExpiredIteratorException = _table_error("ExpiredIteratorException")
 TrimmedDataAccessException = _table_error("TrimmedDataAccessException")
+
+
+class InvalidArgumentException(ServiceError):
+    """Kinesis's error for a request its semantics refuse (a bad shard, hash key, ...)."""
+
+    error_type = "InvalidArgumentException"
+
+
+class ExpiredNextTokenException(ServiceError):
+    error_type = "ExpiredNextTokenException"
 
 
 class NotFoundException(ServiceError):

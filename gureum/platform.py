@@ -32,6 +32,7 @@ from gureum.front_end_invoke import FrontEndInvoke
 from gureum.frontend.dynamodb_api import DynamoDBAPI
 from gureum.frontend.dynamodb_streams_api import DynamoDBStreamsAPI
 from gureum.frontend.json_rpc import JsonRpcEndpoint
+from gureum.frontend.kinesis_api import KinesisAPI
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.layers_api import LayersAPI
 from gureum.frontend.logs_api import LogsAPI
@@ -60,6 +61,7 @@ from gureum.queues.queues import Queues
 from gureum.runtimes import BOOTSTRAP, python_interpreter, sdk_packages, sdk_path
 from gureum.settings import Settings
 from gureum.store import Store
+from gureum.streams.stream_store import StreamStore, StreamTrimmer
 from gureum.tables.expiry import TableExpiry
 from gureum.tables.streams import Streams
 from gureum.tables.table_store import Tables
@@ -113,6 +115,9 @@ class Platform:
         self.table_expiry = TableExpiry(
             self.tables, self.streams, interval=settings.table_expiry_interval
         )
+        #: Kinesis streams (the tables' streams are ``self.streams``)
+        self.kinesis = StreamStore(self.store, region=region, account_id=account)
+        self.kinesis_trimmer = StreamTrimmer(self.kinesis)
         self.traces = TraceStore(
             self.store,
             max_trace_bytes=settings.trace_max_bytes,
@@ -241,6 +246,7 @@ class Platform:
                 LogsAPI(self.log_store, region=region, account_id=account).service(),
                 DynamoDBAPI(self.tables, region=region, account_id=account).service(),
                 DynamoDBStreamsAPI(self.streams).service(),
+                KinesisAPI(self.kinesis).service(),
             ]
         )
         self.xray_daemon = XRayDaemon(self.traces)
@@ -342,6 +348,7 @@ class Platform:
         await self.websocket_apis.start()
         self.queue_pollers.start()
         self.table_expiry.start()
+        self.kinesis_trimmer.start()
         for target, _, requested in self.functions.provisioned_concurrency():
             self.workers.provision(target, requested)
         self.functions.on_change(self._apply_change)
@@ -424,6 +431,7 @@ class Platform:
         await self.traces.close()
         await self.logs.close()
         await self.table_expiry.stop()
+        await self.kinesis_trimmer.stop()
         self.tables.close()
         await asyncio.to_thread(self.store.close)
 

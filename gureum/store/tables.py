@@ -331,3 +331,60 @@ leases = sa.Table(
     sa.Column("checkpoint", sa.Text, nullable=True),
     sa.Column("taken_ms", sa.BigInteger, nullable=False),
 )
+
+#: Kinesis streams (``gureum.streams``): one row per stream, by name (Kinesis's streams
+#: are named in an account and region).
+kinesis_streams = sa.Table(
+    "kinesis_streams",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    #: PROVISIONED or ON_DEMAND (StreamModeDetails)
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("retention_hours", sa.Integer, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    #: The index the next shard gets (children of a resharding take the next ones).
+    sa.Column("next_shard_index", sa.Integer, nullable=False),
+)
+
+#: A stream's shards, open and closed (a closed one is kept for the retention period).
+kinesis_shards = sa.Table(
+    "kinesis_shards",
+    metadata,
+    sa.Column("stream_name", sa.String(128), primary_key=True),
+    sa.Column("shard_index", sa.Integer, primary_key=True),
+    sa.Column("parent_index", sa.Integer, nullable=True),
+    sa.Column("adjacent_parent_index", sa.Integer, nullable=True),
+    #: The HashKeyRange, as 39-digit decimal strings (which sort as the numbers do).
+    sa.Column("hash_start", sa.String(39), nullable=False),
+    sa.Column("hash_end", sa.String(39), nullable=False),
+    #: The newest record's position (a write takes the next ones under this row's lock).
+    sa.Column("last_position", sa.BigInteger, nullable=False),
+    #: The newest record's arrival: arrivals never go back in a shard, whichever node's
+    #: clock wrote them.
+    sa.Column("last_arrival_ms", sa.BigInteger, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("closed_ms", sa.BigInteger, nullable=True),
+)
+
+kinesis_records = sa.Table(
+    "kinesis_records",
+    metadata,
+    sa.Column("stream_name", sa.String(128), primary_key=True),
+    sa.Column("shard_index", sa.Integer, primary_key=True),
+    sa.Column("position", sa.BigInteger, primary_key=True),
+    sa.Column("partition_key", sa.String(256), nullable=False),
+    #: The data as base64, as both the API and Lambda's events carry it.
+    sa.Column("data", sa.Text, nullable=False),
+    #: The data's size in bytes (GetRecords answers at most 10 MB).
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("arrival_ms", sa.BigInteger, nullable=False),
+)
+#: AT_TIMESTAMP finds a shard's first record at a time; trimming drops the old ones.
+sa.Index(
+    "ix_kinesis_records_arrival",
+    kinesis_records.c.stream_name,
+    kinesis_records.c.shard_index,
+    kinesis_records.c.arrival_ms,
+)

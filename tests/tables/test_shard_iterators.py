@@ -26,6 +26,14 @@ def test_round_trip() -> None:
     assert decode(text) == iterator
 
 
+def test_round_trip_with_a_stream_key() -> None:
+    arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
+    iterator = ShardIterator(arn, "shardId-000000000000", 1, 1_796_306_400_000, 1234567890)
+    assert decode(encode(iterator), "kinesis") == iterator
+    with pytest.raises(InvalidIterator):
+        decode(encode(iterator))  # (not a DynamoDB stream's)
+
+
 def test_expiry() -> None:
     iterator = ShardIterator(ARN, SHARD, 1, 1000)
     assert not iterator.expired(1000 + ITERATOR_MS)
@@ -52,6 +60,8 @@ def _body(raw: bytes) -> str:
         _body(b'["s", 1.5, 1]'),
         _body(b'["s", true, 1]'),
         _body(b'["s", 1, "1"]'),
+        _body(b'["s", 1, 1, "key"]'),
+        _body(b'["s", 1, 1, 2, 3]'),
     ],
 )
 def test_refused(text: str) -> None:

@@ -1,0 +1,226 @@
+"""Writes of records, committed in groups, numbered under their shards' row locks.
+
+A write takes its shard's next positions by updating the shard's row (``last_position``)
+in the transaction that inserts its records, so the row's lock orders the writers of a
+shard: two nodes on one PostgreSQL never hand out one position twice, and a reader never
+sees a later record of a shard before an earlier one is committed. The update only
+matches an open shard: a write that lost a race with a resharding (which closes the
+shard under the same lock) is done again over the new shards. Writes that arrive while
+one transaction is being written go together in the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from gureum.errors import InvalidArgumentException, ServiceError
+from gureum.store import Store, bulk
+from gureum.store.tables import kinesis_records
+from gureum.streams import hash_keys, sequence_numbers
+
+#: A write that lost this many races with resharding gives up.
+_WRITE_ROUNDS = 10
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A record to write: partition key, data (base64) and its size, hash key."""
+
+    partition_key: str
+    data: str
+    size: int
+    hash_key: int
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Where a written record went."""
+
+    shard_id: str
+    sequence_number: str
+
+
+@dataclass(slots=True)
+class _Write:
+    stream: str
+    entries: Sequence[Entry]
+    future: asyncio.Future[list[Written]]
+    result: list[Written] | BaseException | None = field(default=None)
+
+
+class _Resharded(Exception):
+    """A shard a write chose was closed meanwhile: write again over the new shards."""
+
+
+class RecordWrites:
+    """The group commits of one process's writes; coroutines for the event loop."""
+
+    def __init__(
+        self,
+        store: Store,
+        not_found: Callable[[str], ServiceError],
+        *,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.store = store
+        self.not_found = not_found
+        self.clock = clock
+        self._waiting: list[_Write] = []
+        self._writing_now = False
+        self._commits: set[asyncio.Task[None]] = set()
+        # The statements of every write go straight to the driver (SQLAlchemy's
+        # expressions cost more to build than SQLite takes to run them).
+        sqlite = store.dialect == "sqlite"
+        self._mark = mark = "?" if sqlite else "%s"
+        self._layout_sql = (
+            "SELECT s.name, s.created_ms, h.shard_index, h.hash_start "
+            "FROM kinesis_streams AS s JOIN kinesis_shards AS h ON h.stream_name = s.name "
+            "WHERE s.name IN ({names}) AND h.closed_ms IS NULL ORDER BY s.name, h.hash_start"
+        )
+        greatest = "MAX" if sqlite else "GREATEST"
+        self._take_sql = (
+            f"UPDATE kinesis_shards SET last_position = last_position + {mark}, "
+            f"last_arrival_ms = {greatest}(last_arrival_ms, {mark}) "
+            f"WHERE stream_name = {mark} AND shard_index = {mark} AND closed_ms IS NULL "
+            "RETURNING last_position, last_arrival_ms"
+        )
+        self._insert_rows = bulk.insert(
+            store.dialect,
+            kinesis_records,
+            (
+                "stream_name",
+                "shard_index",
+                "position",
+                "partition_key",
+                "data",
+                "size",
+                "arrival_ms",
+            ),
+        )
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        """A write transaction (on SQLite it takes the write lock at once)."""
+        with self.store.engine.begin() as connection:
+            if self.store.dialect == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
+
+    async def put(self, name: str, entries: Sequence[Entry]) -> list[Written]:
+        """Write records (committed when this returns), each to the open shard whose
+        range holds its hash key; where each went, in order."""
+        future: asyncio.Future[list[Written]] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Write(name, entries, future))
+        self._start_commit()
+        return await future
+
+    def _start_commit(self) -> None:
+        if self._writing_now or not self._waiting:
+            return
+        batch, self._waiting = self._waiting, []
+        self._writing_now = True
+        task = asyncio.create_task(self._flush(batch), name="gureum-stream-writes")
+        self._commits.add(task)
+        task.add_done_callback(self._commits.discard)
+
+    async def _flush(self, batch: list[_Write]) -> None:
+        try:
+            await self.store.run_parallel(self._apply, batch)
+        except Exception as exc:
+            for write in batch:
+                if not write.future.done():
+                    write.future.set_exception(exc)
+            return
+        finally:
+            self._writing_now = False
+            self._start_commit()
+        for write in batch:
+            if write.future.done():
+                continue
+            if isinstance(write.result, BaseException):
+                write.future.set_exception(write.result)
+            else:
+                assert write.result is not None
+                write.future.set_result(write.result)
+
+    def _apply(self, batch: list[_Write]) -> None:
+        """Every write of a batch in one transaction (done again when a shard it chose
+        was closed meanwhile)."""
+        for _ in range(_WRITE_ROUNDS):
+            try:
+                with self._writing() as connection:
+                    self._apply_once(connection, batch)
+                return
+            except _Resharded:
+                continue
+        raise InvalidArgumentException("The stream was resharded while the records were written")
+
+    def _apply_once(self, connection: sa.Connection, batch: list[_Write]) -> None:
+        now = self.clock()
+        names = sorted({write.stream for write in batch})
+        keys: dict[str, int] = {}
+        layouts: dict[str, tuple[list[int], list[int]]] = {}
+        marks = ", ".join([self._mark] * len(names))
+        for name, created_ms, index, start in connection.exec_driver_sql(
+            self._layout_sql.format(names=marks), tuple(names)
+        ):
+            keys[name] = sequence_numbers.stream_key(name, created_ms)
+            starts, indexes = layouts.setdefault(name, ([], []))
+            starts.append(int(start))
+            indexes.append(index)
+        # (stream, shard) -> the entries going there, as (write, entry number)
+        targets: dict[tuple[str, int], list[tuple[_Write, int]]] = {}
+        for write in batch:
+            if write.stream not in keys:
+                write.result = self.not_found(write.stream)
+                continue
+            starts, indexes = layouts[write.stream]
+            write.result = None
+            for number, entry in enumerate(write.entries):
+                shard = indexes[hash_keys.covering(starts, entry.hash_key)]
+                targets.setdefault((write.stream, shard), []).append((write, number))
+        placed: dict[tuple[int, int], Written] = {}
+        rows: list[tuple[Any, ...]] = []
+        # Shards are locked in one order, so that writers never wait for each other in a
+        # circle (resharding locks them in this order too).
+        for (stream, index), entries in sorted(targets.items()):
+            taken = connection.exec_driver_sql(
+                self._take_sql, (len(entries), now, stream, index)
+            ).first()
+            if taken is None:
+                raise _Resharded
+            last, arrival_ms = taken
+            first = last - len(entries) + 1
+            for offset, (write, number) in enumerate(entries):
+                entry = write.entries[number]
+                position = first + offset
+                rows.append(
+                    (
+                        stream,
+                        index,
+                        position,
+                        entry.partition_key,
+                        entry.data,
+                        entry.size,
+                        arrival_ms,
+                    )
+                )
+                placed[(id(write), number)] = Written(
+                    sequence_numbers.shard_id(index),
+                    sequence_numbers.sequence_number(keys[stream], index, position),
+                )
+        self._insert_rows.execute(connection, rows)
+        for write in batch:
+            if write.result is None:
+                write.result = [placed[(id(write), n)] for n in range(len(write.entries))]
