@@ -56,6 +56,24 @@ def client(service: str, port: int) -> Any:
     )
 
 
+def logged_lags(logs: Any, group: str, wanted: int, timeout: float = 60) -> list[float]:
+    """The ``LAG <ms>`` lines a handler printed in ``group``, in the log's order, once
+    ``wanted`` are there (or the timeout passed)."""
+    lags: list[float] = []
+    deadline = time.monotonic() + timeout
+    while len(lags) < wanted and time.monotonic() < deadline:
+        time.sleep(0.5)
+        lags = []
+        kwargs: dict[str, Any] = {"logGroupName": group, "filterPattern": "LAG"}
+        while True:
+            page = logs.filter_log_events(**kwargs)
+            lags += [float(re.findall(r"LAG ([\d.]+)", e["message"])[0]) for e in page["events"]]
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    return lags
+
+
 def started_runs(logs: Any, name: str) -> int:
     """How many invocations of ``name`` have started (its START lines)."""
     count = 0
@@ -117,19 +135,7 @@ def run(args: argparse.Namespace, echo_port: int, port: int) -> None:
             Payload=json.dumps({"sent": time.time()}),
         )
         time.sleep(0.02)
-    lags: list[float] = []
-    deadline = time.monotonic() + 60
-    while len(lags) < args.latency + 1 and time.monotonic() < deadline:
-        time.sleep(0.5)
-        lags = []
-        kwargs: dict[str, Any] = {"logGroupName": "/aws/lambda/lag", "filterPattern": "LAG"}
-        while True:
-            page = logs.filter_log_events(**kwargs)
-            lags += [float(re.findall(r"LAG ([\d.]+)", e["message"])[0]) for e in page["events"]]
-            if not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
-    lags = lags[1:]  # the synchronous warm-up
+    lags = logged_lags(logs, "/aws/lambda/lag", args.latency + 1)[1:]  # (the warm-up's)
     print(
         f"  p50 {statistics.median(lags):7.2f} ms   p99 {percentile(lags, 0.99):7.2f} ms   "
         f"(n={len(lags)}; budget p50 <= 20 ms)"

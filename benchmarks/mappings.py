@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import statistics
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from async_invoke import client  # noqa: E402
+from async_invoke import client, logged_lags  # noqa: E402
 from concurrency import wrk  # noqa: E402
 from invoke_latency import create_function, echo_and_gureum, percentile  # noqa: E402
 
@@ -129,21 +128,7 @@ def main() -> None:
         for _ in range(args.latency):
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"sent": time.time()}))
             time.sleep(0.05)
-        lags: list[float] = []
-        deadline = time.monotonic() + 60
-        while len(lags) < args.latency + 1 and time.monotonic() < deadline:
-            time.sleep(0.5)
-            lags = []
-            kwargs: dict[str, Any] = {"logGroupName": "/aws/lambda/lag", "filterPattern": "LAG"}
-            while True:
-                page = logs.filter_log_events(**kwargs)
-                lags += [
-                    float(re.findall(r"LAG ([\d.]+)", e["message"])[0]) for e in page["events"]
-                ]
-                if not page.get("nextToken"):
-                    break
-                kwargs["nextToken"] = page["nextToken"]
-        lags = lags[1:]  # (the warm-up's, first in the log)
+        lags = logged_lags(logs, "/aws/lambda/lag", args.latency + 1)[1:]  # (the warm-up's)
         print(
             f"latency when idle, send -> handler: p50 {statistics.median(lags):.1f} ms, "
             f"p99 {percentile(lags, 0.99):.1f} ms (n={len(lags)})   (budget: p50 <= 20 ms)"

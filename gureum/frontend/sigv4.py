@@ -15,6 +15,7 @@ import posixpath
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 from gureum.errors import (
@@ -208,3 +209,19 @@ def verify(
             "documentation for details."
         )
     return Caller(access_key, scope_region, scope_service)
+
+
+def verify_request(
+    scope: Any, body: bytes, *, secrets: dict[str, str], region: str, service: str
+) -> Caller:
+    """:func:`verify` of an ASGI request (its method, raw path, query and headers)."""
+    return verify(
+        method=scope["method"],
+        raw_path=scope.get("raw_path") or scope["path"].encode(),
+        query=scope.get("query_string", b""),
+        headers=scope["headers"],
+        body=body,
+        secrets=secrets,
+        region=region,
+        service=service,
+    )

@@ -102,15 +102,8 @@ class ConnectionsAPI:
         if self.secrets is None:
             return
         try:
-            sigv4.verify(
-                method=scope["method"],
-                raw_path=scope.get("raw_path") or scope["path"].encode(),
-                query=scope.get("query_string", b""),
-                headers=scope["headers"],
-                body=body,
-                secrets=self.secrets,
-                region=self.region,
-                service="execute-api",
+            sigv4.verify_request(
+                scope, body, secrets=self.secrets, region=self.region, service="execute-api"
             )
         except ServiceError as error:
             raise ForbiddenException(error.message) from None

@@ -228,15 +228,8 @@ class FunctionUrls:
         key = next(iter(self.secrets)) if self.secrets else "none"
         if self.secrets is not None:
             try:
-                caller = sigv4.verify(
-                    method=scope["method"],
-                    raw_path=scope.get("raw_path") or scope["path"].encode(),
-                    query=scope.get("query_string", b""),
-                    headers=scope["headers"],
-                    body=body,
-                    secrets=self.secrets,
-                    region=self.region,
-                    service="lambda",
+                caller = sigv4.verify_request(
+                    scope, body, secrets=self.secrets, region=self.region, service="lambda"
                 )
             except ServiceError:
                 return None

@@ -291,15 +291,8 @@ class RestApis:
         key = next(iter(self.secrets)) if self.secrets else "none"
         if self.secrets is not None:
             try:
-                caller = sigv4.verify(
-                    method=scope["method"],
-                    raw_path=scope.get("raw_path") or scope["path"].encode(),
-                    query=scope.get("query_string", b""),
-                    headers=scope["headers"],
-                    body=body,
-                    secrets=self.secrets,
-                    region=self.region,
-                    service="execute-api",
+                caller = sigv4.verify_request(
+                    scope, body, secrets=self.secrets, region=self.region, service="execute-api"
                 )
             except MissingAuthenticationTokenException:
                 return _missing_token()
