@@ -27,7 +27,7 @@ from gureum.events.async_invoke import AsyncInvoker
 from gureum.events.leasing import LeasingService
 from gureum.events.mappings import EventSourceMappings
 from gureum.events.pacing import FrontEndActivity
-from gureum.events.queue_pollers import QueuePollers
+from gureum.events.queue_pollers import Pollers
 from gureum.front_end_invoke import FrontEndInvoke
 from gureum.frontend.dynamodb_api import DynamoDBAPI
 from gureum.frontend.dynamodb_streams_api import DynamoDBStreamsAPI
@@ -218,20 +218,23 @@ class Platform:
         self.mappings = EventSourceMappings(self.store)
         #: the seed's Leasing Service, with this node as the owner of its pollers' leases
         self.leasing = LeasingService(self.store, self.node_id)
-        self.mappings_api = EventSourceMappingsAPI(
-            self.mappings,
-            self.functions,
-            self.queues,
-            self.leasing,
-            region=region,
-            account_id=account,
-        )
-        self.queue_pollers = QueuePollers(
+        self.pollers = Pollers(
             self.mappings,
             self.leasing,
             self.queues,
             self.invoke,
             self.functions,
+            kinesis=self.kinesis,
+            table_streams=self.streams,
+            region=region,
+            account_id=account,
+        )
+        self.mappings_api = EventSourceMappingsAPI(
+            self.mappings,
+            self.functions,
+            self.queues,
+            self.leasing,
+            self.pollers,
             region=region,
             account_id=account,
         )
@@ -346,7 +349,7 @@ class Platform:
         )
         await self.async_invoker.start()
         await self.websocket_apis.start()
-        self.queue_pollers.start()
+        self.pollers.start()
         self.table_expiry.start()
         self.kinesis_trimmer.start()
         for target, _, requested in self.functions.provisioned_concurrency():
@@ -420,7 +423,7 @@ class Platform:
             self._code_collector.cancel()
         # (uvicorn has closed the sockets and let their $disconnect run; any left now)
         await self.websocket_apis.stop(self.settings.shutdown_timeout)
-        await self.queue_pollers.stop()
+        await self.pollers.stop()
         await self.async_invoker.stop(self.settings.shutdown_timeout)
         await self.workers.shutdown(self.settings.shutdown_timeout)
         if self.zygotes is not None:

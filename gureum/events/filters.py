@@ -19,6 +19,7 @@ properties (an object) matches a JSON object body, and never a body that is not 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -200,6 +201,23 @@ class FilterSet:
             _check_pattern(pattern, "a Pattern")
             patterns.append(pattern)
         return cls(tuple(patterns))
+
+    def passes_record(self, record: Mapping[str, Any]) -> bool:
+        """Whether a stream's record passes: a DynamoDB stream record as it is; a
+        Kinesis record by its ``kinesis`` members, its ``data`` decoded (and read as
+        JSON when it is JSON), as Lambda filters them."""
+        if not self.patterns:
+            return True
+        view: dict[str, Any] = dict(record)
+        kinesis = record.get("kinesis")
+        if isinstance(kinesis, dict):
+            view.update(kinesis)
+            try:
+                text = base64.b64decode(str(kinesis.get("data", ""))).decode()
+                view["data"] = orjson.loads(text)
+            except (ValueError, UnicodeDecodeError, orjson.JSONDecodeError):
+                view["data"] = kinesis.get("data")
+        return any(matches(pattern, view) for pattern in self.patterns)
 
     def passes_message(self, body: str, record: Mapping[str, Any]) -> bool:
         """Whether a queue message (its body and the rest of its record) passes."""

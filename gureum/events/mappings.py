@@ -33,6 +33,7 @@ from gureum.errors import (
     ValidationException,
 )
 from gureum.events.filters import FilterSet
+from gureum.events.stream_sources import source_kind_of
 from gureum.ids import new_uuid
 from gureum.store import Store
 from gureum.store.tables import event_source_mappings
@@ -40,6 +41,7 @@ from gureum.store.tables import event_source_mappings
 #: Lambda's limits of an SQS source.
 SQS_BATCH = (1, 10_000)
 SQS_DEFAULT_BATCH = 10
+STREAM_DEFAULT_BATCH = 100
 BATCHING_WINDOW = (0, 300)
 MAXIMUM_CONCURRENCY = (2, 1000)
 #: The members an SQS mapping may set (others are the streams' and Kafka's).
@@ -87,6 +89,15 @@ class Mapping:
     @property
     def enabled(self) -> bool:
         return bool(self.config.get("Enabled", True))
+
+    @property
+    def kind(self) -> str:
+        """``sqs``, ``kinesis`` or ``dynamodb``: what the mapping reads."""
+        return (
+            "sqs"
+            if self.event_source_arn.split(":")[2] == "sqs"
+            else source_kind_of(self.event_source_arn)
+        )
 
     @property
     def queue_name(self) -> str:
@@ -147,7 +158,7 @@ def _int(params: dict[str, Any], key: str, low: int, high: int) -> int | None:
 
 
 def source_kind(arn: Any) -> str:
-    """``sqs`` for a queue's ARN; the stream kinds are refused (not polled yet)."""
+    """``sqs`` for a queue's ARN, ``kinesis`` or ``dynamodb`` for a stream's."""
     if not isinstance(arn, str) or not arn.startswith("arn:"):
         raise ValidationException(
             f"1 validation error detected: Value '{arn}' at 'eventSourceArn' failed to "
@@ -158,32 +169,34 @@ def source_kind(arn: Any) -> str:
     service = arn.split(":")[2] if arn.count(":") >= 5 else ""
     if service == "sqs":
         return "sqs"
-    if service in ("kinesis", "dynamodb"):
-        raise NotImplementedException(
-            "gureum's event source mappings read SQS queues; Kinesis and DynamoDB "
-            "streams are not polled yet"
-        )
-    raise InvalidParameterValueException(f"Unrecognized event source: {arn}")
+    return source_kind_of(arn)
 
 
-def check(params: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-    """A request's configuration of an SQS mapping, checked as Lambda checks it."""
+def check(params: dict[str, Any], *, creating: bool, kind: str = "sqs") -> dict[str, Any]:
+    """A request's configuration of a mapping of ``kind`` (``sqs``, ``kinesis`` or
+    ``dynamodb``), checked as Lambda checks it, with its defaults when ``creating``."""
     given = {key: value for key, value in params.items() if value is not None}
+    stream = kind != "sqs"
+    allowed = (SQS_MEMBERS - {"ScalingConfig"}) | STREAM_MEMBERS if stream else SQS_MEMBERS
     for key in given:
-        if key in STREAM_MEMBERS:
+        if key in STREAM_MEMBERS and not stream:
             raise InvalidParameterValueException(
                 f"Unsupported {key} for an SQS event source: it is a stream source's setting"
             )
-        if key not in SQS_MEMBERS and key != "UUID":
+        if key not in allowed and key != "UUID":
             raise InvalidParameterValueException(
-                f"Unsupported parameter for an SQS event source: {key}"
+                f"Unsupported parameter for a {kind} event source: {key}"
             )
+    if stream:
+        _check_stream(given, creating=creating, kind=kind)
     if "FilterCriteria" in given:
         FilterSet.parse(given["FilterCriteria"])
     if "Enabled" in given and not isinstance(given["Enabled"], bool):
         raise ValidationException("Enabled must be a boolean")
     _int(given, "BatchSize", *SQS_BATCH)
     _int(given, "MaximumBatchingWindowInSeconds", *BATCHING_WINDOW)
+    if stream and creating:
+        given.setdefault("BatchSize", STREAM_DEFAULT_BATCH)
     responses = given.get("FunctionResponseTypes")
     if responses is not None and (
         not isinstance(responses, list)
@@ -214,8 +227,68 @@ def check(params: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     return given
 
 
+def _check_stream(given: dict[str, Any], *, creating: bool, kind: str) -> None:
+    starting = given.get("StartingPosition")
+    if creating and starting is None:
+        raise InvalidParameterValueException(
+            "StartingPosition is required for a stream's event source mapping"
+        )
+    positions = (
+        ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+        if kind == "kinesis"
+        else (
+            "TRIM_HORIZON",
+            "LATEST",
+        )
+    )
+    if starting is not None and starting not in positions:
+        raise InvalidParameterValueException(
+            f"Unsupported starting position {starting} for a {kind} stream: "
+            f"it is one of {', '.join(positions)}"
+        )
+    if starting == "AT_TIMESTAMP" and given.get("StartingPositionTimestamp") is None:
+        raise InvalidParameterValueException(
+            "StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP"
+        )
+    _int(given, "ParallelizationFactor", 1, 10)
+    if (given.get("ParallelizationFactor") or 1) > 1:
+        raise NotImplementedException(
+            "gureum reads each shard with one batch at a time: ParallelizationFactor over 1 "
+            "is not there yet"
+        )
+    if given.get("TumblingWindowInSeconds"):
+        raise NotImplementedException("gureum does not run tumbling windows yet")
+    _int(given, "MaximumRetryAttempts", -1, 10_000)
+    age = _int(given, "MaximumRecordAgeInSeconds", -1, 604_800)
+    if age is not None and -1 < age < 60:
+        raise InvalidParameterValueException(
+            "MaximumRecordAgeInSeconds must be -1 (no limit) or between 60 and 604800"
+        )
+    if "BisectBatchOnFunctionError" in given and not isinstance(
+        given["BisectBatchOnFunctionError"], bool
+    ):
+        raise ValidationException("BisectBatchOnFunctionError must be a boolean")
+    destination = ((given.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    if destination is not None and (
+        not isinstance(destination, str) or not destination.startswith("arn:aws:sqs:")
+    ):
+        raise InvalidParameterValueException(
+            f"The OnFailure destination {destination} is not supported by gureum: it must be "
+            "a gureum queue (arn:aws:sqs:...)"
+        )
+    if creating:
+        given.setdefault("MaximumRetryAttempts", -1)
+        given.setdefault("MaximumRecordAgeInSeconds", -1)
+        given.setdefault("BisectBatchOnFunctionError", False)
+        given.setdefault("ParallelizationFactor", 1)
+        given.setdefault("DestinationConfig", {"OnSuccess": {}, "OnFailure": {}})
+
+
 def check_batching(config: dict[str, Any]) -> None:
-    """Lambda's rule for batches over 10 messages: they need a batching window."""
+    """Lambda's rule for batches over 10 messages of a queue: they need a batching
+    window (a stream's batches do not)."""
+    if "StartingPosition" in config:
+        return
     if int(config.get("BatchSize") or 0) > 10 and not config.get("MaximumBatchingWindowInSeconds"):
         raise InvalidParameterValueException(
             "Maximum batch window in seconds must be greater than 0 if maximum batch size "
@@ -244,6 +317,19 @@ def shape(mapping: Mapping, region: str, account_id: str) -> dict[str, Any]:
         out["ScalingConfig"] = config["ScalingConfig"]
     if (config.get("FilterCriteria") or {}).get("Filters"):
         out["FilterCriteria"] = config["FilterCriteria"]
+    for key in (
+        "StartingPosition",
+        "StartingPositionTimestamp",
+        "ParallelizationFactor",
+        "MaximumRecordAgeInSeconds",
+        "BisectBatchOnFunctionError",
+        "MaximumRetryAttempts",
+        "DestinationConfig",
+    ):
+        if key in config:
+            out[key] = config[key]
+    if "StartingPosition" in config:
+        out["LastProcessingResult"] = mapping.last_result or "No records processed"
     return out
 
 
@@ -276,8 +362,9 @@ class EventSourceMappings:
             ).first()
             if existing is not None:
                 function = function_arn.rsplit(":function:", 1)[-1]
+                kind = "SQS" if ":sqs:" in source_arn else "event source"
                 raise ResourceConflictException(
-                    f'An event source mapping with SQS arn (" {source_arn} ") and function '
+                    f'An event source mapping with {kind} arn (" {source_arn} ") and function '
                     f'(" {function} ") already exists. Please update or delete the existing '
                     f"mapping with UUID {existing.uuid}"
                 )

@@ -40,12 +40,21 @@ from gureum.errors import (
 )
 from gureum.events import state_manager
 from gureum.events.filters import FilterSet
-from gureum.events.leasing import HEARTBEAT_SECONDS, LeasingService
+from gureum.events.leasing import HEARTBEAT_SECONDS, LeasingService, lease_key
 from gureum.events.mappings import EventSourceMappings, Mapping
+from gureum.events.stream_pollers import ShardPoller, StreamTracker
+from gureum.events.stream_sources import (
+    DynamoDBSource,
+    KinesisSource,
+    StreamSource,
+    source_kind_of,
+)
 from gureum.front_end_invoke import Caller, FrontEndInvoke
 from gureum.functions.registry import FunctionRegistry
 from gureum.ids import new_uuid
 from gureum.queues.queues import Message, Queues, md5_of_attributes
+from gureum.streams.stream_store import StreamStore
+from gureum.tables.streams import Streams
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +126,7 @@ def failed_items(answer: bytes, batch: list[Message]) -> set[str] | None:
 class QueuePoller:
     """The batches of one mapping, while this node holds its lease."""
 
-    def __init__(self, pollers: QueuePollers, mapping: Mapping) -> None:
+    def __init__(self, pollers: Pollers, mapping: Mapping) -> None:
         self.pollers = pollers
         self.mapping = mapping
         self._task: asyncio.Task[None] | None = None
@@ -325,8 +334,9 @@ class QueuePoller:
         return len(done) == len(batch)
 
 
-class QueuePollers:
-    """This node's pollers of SQS mappings, each under its mapping's lease."""
+class Pollers:
+    """This node's pollers (the seed's pollers): a queue mapping's under the mapping's
+    lease, a stream mapping's one a shard under each shard's lease."""
 
     def __init__(
         self,
@@ -336,6 +346,8 @@ class QueuePollers:
         invoke: FrontEndInvoke,
         functions: FunctionRegistry,
         *,
+        kinesis: StreamStore,
+        table_streams: Streams,
         region: str,
         account_id: str,
         interval: float = 1.0,
@@ -345,16 +357,19 @@ class QueuePollers:
         self.leasing = leasing
         self.queues = queues
         self.invoke = invoke
+        self.kinesis = kinesis
+        self.table_streams = table_streams
         self.region = region
         self.account_id = account_id
         self.interval = interval
-        #: this node's pollers by mapping UUID (each holding the mapping's lease)
-        self.pollers: dict[str, QueuePoller] = {}
+        self.tracker = StreamTracker(leasing)
+        #: this node's pollers by lease key (each holding that lease)
+        self.pollers: dict[str, QueuePoller | ShardPoller] = {}
         self._task: asyncio.Task[None] | None = None
         self._renewed = 0.0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="gureum-queue-pollers")
+        self._task = asyncio.create_task(self._run(), name="gureum-pollers")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -372,35 +387,64 @@ class QueuePollers:
             try:
                 await self.tick()
             except Exception:
-                logger.exception("the queue pollers' tick failed")
+                logger.exception("the pollers' tick failed")
             await asyncio.sleep(self.interval)
+
+    def source_of(self, arn: str) -> StreamSource:
+        """The stream an ARN names (a Kinesis stream's, or a table's stream's)."""
+        if source_kind_of(arn) == "kinesis":
+            return KinesisSource(self.kinesis, arn, self.region)
+        return DynamoDBSource(self.table_streams, arn)
+
+    def source(self, mapping: Mapping) -> StreamSource:
+        return self.source_of(mapping.event_source_arn)
+
+    async def _wanted(self, mapping: Mapping) -> list[str | None]:
+        """The shards of a mapping to read now (None for a queue's one poller)."""
+        if mapping.kind == "sqs":
+            return [None]
+        source = self.source(mapping)
+        if not await source.exists():
+            await self.gone(mapping, "the stream does not exist any more")
+            return []
+        return list(await self.tracker.shards_to_read(mapping, source))
 
     async def tick(self) -> None:
         """Settle States, renew this node's leases, take free ones, start and stop
         pollers to match."""
         for uuid in await self.mappings.settle():
-            await self._stop(uuid)
+            for key in [k for k, p in self.pollers.items() if p.mapping.uuid == uuid]:
+                await self._stop(key)
             await self.leasing.forget(uuid)
         enabled = {m.uuid: m for m in await self.mappings.find() if m.state == "Enabled"}
         if self.pollers and time.monotonic() - self._renewed >= HEARTBEAT_SECONDS / 2:
             held = await self.leasing.renew(self.pollers)
             self._renewed = time.monotonic()
-            for uuid in [u for u in self.pollers if u not in held]:
-                logger.warning("lost the lease of mapping %s: its poller stops", uuid)
-                await self._stop(uuid)
-        for uuid in [u for u in self.pollers if u not in enabled]:
-            await self._stop(uuid)
-            await self.leasing.release([uuid])
+            for key in [k for k in self.pollers if k not in held]:
+                logger.warning("lost the lease %s: its poller stops", key)
+                await self._stop(key)
+        for key in [k for k, p in self.pollers.items() if p.mapping.uuid not in enabled]:
+            await self._stop(key)
+            await self.leasing.release([key])
+        for key in [k for k, p in self.pollers.items() if getattr(p, "finished", False)]:
+            await self._stop(key)  # (a shard read to its end: its lease says END)
         for uuid, mapping in enabled.items():
-            poller = self.pollers.get(uuid)
-            if poller is not None:
-                poller.mapping = mapping  # (a changed configuration: its next batch)
-                await poller.scale()
-                continue
-            if await self.leasing.take(uuid) is not None:
-                poller = QueuePoller(self, mapping)
-                self.pollers[uuid] = poller
-                poller.start()
+            for shard in await self._wanted(mapping):
+                key = lease_key(uuid, shard)
+                poller = self.pollers.get(key)
+                if poller is not None:
+                    poller.mapping = mapping  # (a changed configuration: its next batch)
+                    await poller.scale()
+                    continue
+                lease = await self.leasing.take(uuid, shard)
+                if lease is None:
+                    continue
+                if shard is None:
+                    made: QueuePoller | ShardPoller = QueuePoller(self, mapping)
+                else:
+                    made = ShardPoller(self, mapping, self.source(mapping), shard, lease.checkpoint)
+                self.pollers[key] = made
+                made.start()
 
     def reserved_concurrency(self, function_arn: str) -> int | None:
         try:
@@ -409,12 +453,12 @@ class QueuePollers:
         except ServiceError:
             return None
 
-    async def _stop(self, uuid: str) -> None:
-        poller = self.pollers.pop(uuid, None)
+    async def _stop(self, key: str) -> None:
+        poller = self.pollers.pop(key, None)
         if poller is not None:
             await poller.stop()
 
     async def gone(self, mapping: Mapping, why: str) -> None:
-        """The mapping's function or queue is gone: Disabled, as Lambda turns it."""
+        """The mapping's function or source is gone: Disabled, as Lambda turns it."""
         logger.warning("mapping %s is disabled: %s", mapping.uuid, why)
         await self.mappings.disable(mapping.uuid, f"PROBLEM: {why}")

@@ -20,6 +20,7 @@ from gureum.errors import InvalidParameterValueException, QueueDoesNotExist
 from gureum.events import mappings as rules
 from gureum.events.leasing import LeasingService
 from gureum.events.mappings import EventSourceMappings
+from gureum.events.queue_pollers import Pollers
 from gureum.frontend.responses import aws_json, json_body
 from gureum.functions import config as cfg
 from gureum.functions.registry import FunctionRegistry
@@ -37,12 +38,14 @@ class EventSourceMappingsAPI:
         functions: FunctionRegistry,
         queues: Queues,
         leasing: LeasingService,
+        pollers: Pollers,
         *,
         region: str,
         account_id: str,
     ) -> None:
         self.mappings = mappings
         self.leasing = leasing
+        self.pollers = pollers
         self.functions = functions
         self.queues = queues
         self.region = region
@@ -77,16 +80,24 @@ class EventSourceMappingsAPI:
                 f"timeout: {function_timeout} seconds"
             )
 
+    async def _check_stream(self, source_arn: str) -> None:
+        exists = await self.pollers.source_of(source_arn).exists()
+        if not exists:
+            raise InvalidParameterValueException(f"Stream not found: {source_arn}")
+
     async def create(self, request: Request) -> Response:
         params = await json_body(request)
         source_arn = params.get("EventSourceArn")
-        rules.source_kind(source_arn)
-        config = rules.check(params, creating=True)
+        kind = rules.source_kind(source_arn)
+        config = rules.check(params, creating=True, kind=kind)
         rules.check_batching(config)
         function_arn, timeout = self._function(config.pop("FunctionName", None))
         config.pop("EventSourceArn")
         config.pop("Tags", None)
-        await self._check_queue(str(source_arn), timeout)
+        if kind == "sqs":
+            await self._check_queue(str(source_arn), timeout)
+        else:
+            await self._check_stream(str(source_arn))
         mapping = await self.mappings.create(function_arn, str(source_arn), config)
         return aws_json(self._shape(mapping), 202)
 
@@ -97,7 +108,7 @@ class EventSourceMappingsAPI:
     async def update(self, request: Request) -> Response:
         uuid = request.path_params["uuid"]
         current = await self.mappings.get(uuid)
-        changes = rules.check(await json_body(request), creating=False)
+        changes = rules.check(await json_body(request), creating=False, kind=current.kind)
         changes.pop("UUID", None)
         if "EventSourceArn" in changes or "Tags" in changes:
             raise InvalidParameterValueException(
@@ -107,7 +118,8 @@ class EventSourceMappingsAPI:
         name = changes.pop("FunctionName", None)
         if name is not None:
             function_arn, timeout = self._function(name)
-            await self._check_queue(current.event_source_arn, timeout)
+            if current.kind == "sqs":
+                await self._check_queue(current.event_source_arn, timeout)
         mapping = await self.mappings.update(uuid, changes, function_arn)
         return aws_json(self._shape(mapping), 202)
 

@@ -193,12 +193,14 @@ def test_bad_requests_answer_lambdas_errors(lam: Any, sqs: Any) -> None:
         FunctionResponseTypes=["SomethingElse"],
     )
     assert code == "ValidationException"
-    code, status, _ = error(
+    code, status, message = error(
         lam.create_event_source_mapping,
         FunctionName=name,
-        EventSourceArn="arn:aws:kinesis:us-east-1:000000000000:stream/s",
+        EventSourceArn="arn:aws:kinesis:us-east-1:000000000000:stream/no-such-stream",
+        StartingPosition="LATEST",
     )
-    assert (code, status) == ("NotImplementedException", 501)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert message.startswith("Stream not found")
     code, status, message = error(
         lam.create_event_source_mapping,
         FunctionName=name,
