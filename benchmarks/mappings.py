@@ -11,6 +11,9 @@ floor needs ``wrk``: ``apt-get install wrk``).
   rate), and the echo server's requests/s under wrk.
 - Latency when idle: one message at a time; the handler computes the time from the
   client's send (in the body) to its own start. Budget: p50 <= 20 ms.
+- The same for a Kinesis stream's record (budget p50 <= 20 ms when idle), and under
+  2,000 records/s put in batches of 100: how far behind the handler runs (its iterator
+  age), p50, p99 and the most.
 """
 
 from __future__ import annotations
@@ -32,10 +35,13 @@ from invoke_latency import create_function, echo_and_gureum, percentile  # noqa:
 
 NOOP = "def handler(event, context):\n    return None\n"
 LAG = (
-    "import json, time\n"
+    "import base64, json, time\n"
     "def handler(event, context):\n"
     "    for record in event['Records']:\n"
-    "        sent = json.loads(record['body'])['sent']\n"
+    "        if 'kinesis' in record:\n"
+    "            sent = json.loads(base64.b64decode(record['kinesis']['data']))['sent']\n"
+    "        else:\n"
+    "            sent = json.loads(record['body'])['sent']\n"
     "        print('LAG %.3f' % ((time.time() - sent) * 1000))\n"
 )
 
@@ -133,6 +139,48 @@ def main() -> None:
             f"latency when idle, send -> handler: p50 {statistics.median(lags):.1f} ms, "
             f"p99 {percentile(lags, 0.99):.1f} ms (n={len(lags)})   (budget: p50 <= 20 ms)"
         )
+        streams(args, port, lam, logs)
+
+
+def streams(args: argparse.Namespace, port: int, lam: Any, logs: Any) -> None:
+    """A Kinesis stream's record from put to handler, idle and under 2,000 records/s."""
+    kinesis = client("kinesis", port)
+    kinesis.create_stream(StreamName="lagging", ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName="lagging")["StreamDescriptionSummary"][
+        "StreamARN"
+    ]
+    create_function(port, "stream-lag", LAG)
+    lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="stream-lag", StartingPosition="LATEST"
+    )
+    time.sleep(3)  # (the shard leased, its poller at the stream's end)
+    for _ in range(args.latency + 1):
+        data = json.dumps({"sent": time.time()}).encode()
+        kinesis.put_record(StreamName="lagging", Data=data, PartitionKey="p")
+        time.sleep(0.05)
+    lags = logged_lags(logs, "/aws/lambda/stream-lag", args.latency + 1)[1:]
+    print(
+        f"stream record when idle, put -> handler: p50 {statistics.median(lags):.1f} ms, "
+        f"p99 {percentile(lags, 0.99):.1f} ms (n={len(lags)})   (budget: p50 <= 20 ms)"
+    )
+    seconds, rate = 5, 2000
+    started = time.monotonic()
+    for tick in range(seconds * rate // 100):
+        due = started + tick * 100 / rate
+        time.sleep(max(0.0, due - time.monotonic()))
+        entries = [
+            {"Data": json.dumps({"sent": time.time()}).encode(), "PartitionKey": str(n)}
+            for n in range(100)
+        ]
+        kinesis.put_records(StreamName="lagging", Records=entries)
+    sent_rate = seconds * rate / (time.monotonic() - started)
+    total = args.latency + 1 + seconds * rate
+    lags = logged_lags(logs, "/aws/lambda/stream-lag", total, timeout=120)[args.latency + 1 :]
+    print(
+        f"iterator age under {sent_rate:.0f} records/s (batches of 100): put -> handler "
+        f"p50 {statistics.median(lags):.1f} ms, p99 {percentile(lags, 0.99):.1f} ms, "
+        f"max {max(lags):.1f} ms (n={len(lags)})"
+    )
 
 
 if __name__ == "__main__":
