@@ -34,24 +34,21 @@ import orjson
 
 from gureum.errors import (
     QueueDoesNotExist,
-    ResourceNotFoundException,
     ServiceError,
-    TooManyRequestsException,
 )
 from gureum.events import state_manager
 from gureum.events.filters import FilterSet
 from gureum.events.leasing import HEARTBEAT_SECONDS, LeasingService, lease_key
 from gureum.events.mappings import EventSourceMappings, Mapping
-from gureum.events.stream_pollers import ShardPoller, StreamTracker
+from gureum.events.stream_pollers import ShardPoller, StreamTracker, invoke_batch
 from gureum.events.stream_sources import (
     DynamoDBSource,
     KinesisSource,
     StreamSource,
     source_kind_of,
 )
-from gureum.front_end_invoke import Caller, FrontEndInvoke
+from gureum.front_end_invoke import FrontEndInvoke
 from gureum.functions.registry import FunctionRegistry
-from gureum.ids import new_uuid
 from gureum.queues.queues import Message, Queues, md5_of_attributes
 from gureum.streams.stream_store import StreamStore
 from gureum.tables.streams import Streams
@@ -296,29 +293,11 @@ class QueuePoller:
     async def _process(self, mapping: Mapping, batch: list[Message]) -> bool:
         """Invoke the function with the batch; delete what succeeded. False: it failed."""
         pollers = self.pollers
-        event = {
-            "Records": [
-                sqs_record(m, mapping.event_source_arn, pollers.region, pollers.account_id)
-                for m in batch
-            ]
-        }
-        try:
-            invoked = await pollers.invoke.invoke(
-                mapping.function_arn,
-                None,
-                orjson.dumps(event),
-                "RequestResponse",
-                Caller(new_uuid()),
-            )
-        except TooManyRequestsException:
-            return False
-        except ResourceNotFoundException:
-            await pollers.gone(mapping, "the function does not exist any more")
-            return False
-        except ServiceError as error:
-            logger.warning("mapping %s: the function was not invoked: %s", mapping.uuid, error)
-            return False
-        outcome = invoked.outcome
+        records = [
+            sqs_record(m, mapping.event_source_arn, pollers.region, pollers.account_id)
+            for m in batch
+        ]
+        outcome = await invoke_batch(pollers, mapping, records, f"mapping {mapping.uuid}")
         if outcome is None or outcome.function_error:
             return False
         done = batch

@@ -40,6 +40,7 @@ from gureum.events.stream_sources import SourceRecord, StreamSource
 from gureum.front_end_invoke import Caller, FrontEndInvoke
 from gureum.ids import new_uuid
 from gureum.queues.queues import Outgoing, Queues
+from gureum.workers.sandbox import InvokeOutcome
 
 
 class PollerHost(Protocol):
@@ -63,6 +64,31 @@ IDLE_POLL_SECONDS = 0.02
 #: A failed batch's pause before it is tried again.
 RETRY_SECONDS = 0.5
 PAYLOAD_BYTES = 6 * 1024 * 1024
+
+
+async def invoke_batch(
+    host: PollerHost, mapping: Mapping, records: list[dict[str, Any]], where: str
+) -> InvokeOutcome | None:
+    """A batch's invocation of the mapping's function (Lambda's event of ``records``):
+    its outcome, or None when the function could not run (throttled, not there: a
+    function that is gone disables the mapping, as Lambda does)."""
+    try:
+        invoked = await host.invoke.invoke(
+            mapping.function_arn,
+            None,
+            orjson.dumps({"Records": records}),
+            "RequestResponse",
+            Caller(new_uuid()),
+        )
+    except TooManyRequestsException:
+        return None
+    except ResourceNotFoundException:
+        await host.gone(mapping, "the function does not exist any more")
+        return None
+    except ServiceError as error:
+        logger.warning("%s: the function was not invoked: %s", where, error)
+        return None
+    return invoked.outcome
 
 
 def _iso(ms: float) -> str:
@@ -227,22 +253,7 @@ class ShardPoller:
         """None: the batch succeeded; 0: it failed; n > 0: records from ``n`` on failed
         (``ReportBatchItemFailures``, the records before them done)."""
         mapping = self.mapping
-        pollers = self.pollers
-        event = {"Records": [r.event for r in part]}
-        try:
-            invoked = await pollers.invoke.invoke(
-                mapping.function_arn,
-                None,
-                orjson.dumps(event),
-                "RequestResponse",
-                Caller(new_uuid()),
-            )
-        except TooManyRequestsException:
-            return 0
-        except ServiceError as error:
-            logger.warning("shard %s: the function was not invoked: %s", self.key, error)
-            return 0
-        outcome = invoked.outcome
+        outcome = await invoke_batch(self.pollers, mapping, [r.event for r in part], self.key)
         if outcome is None or outcome.function_error:
             return 0
         if not mapping.reports_item_failures:
