@@ -78,6 +78,11 @@ def _canonical_path_cached(raw_path: bytes) -> str:
     return _canonical_path(raw_path)
 
 
+def _unsigned(content_hash: str) -> bool:
+    """A payload hash that vouches for no body (S3's unsigned and streaming payloads)."""
+    return content_hash == "UNSIGNED-PAYLOAD" or content_hash.startswith("STREAMING-")
+
+
 def parse_authorization(value: str) -> tuple[str, str, str, str, list[str], str]:
     """(access key, date, region, service, signed headers, signature) of the header."""
     algorithm, _, rest = value.partition(" ")
@@ -179,6 +184,13 @@ def verify(
             "The request must sign the host header and every header it names as signed."
         )
     content_hash = by_name["x-amz-content-sha256"][0] if "x-amz-content-sha256" in by_name else None
+    if content_hash is not None and not _unsigned(content_hash):
+        # The signature covers the header's hash, so the hash must be the body's: else
+        # a signed request could be replayed with any other body.
+        if not hmac.compare_digest(content_hash.lower(), hashlib.sha256(body).hexdigest()):
+            raise InvalidSignatureException(
+                "The provided 'x-amz-content-sha256' header does not match what was computed."
+            )
     canonical = "\n".join(
         [
             method.upper(),

@@ -138,3 +138,39 @@ def test_only_signed_headers_count_and_each_must_be_there() -> None:
     hostless = [(k, v) for k, v in headers if k.lower() != b"host"]
     with pytest.raises(errors.IncompleteSignatureException):
         sigv4.verify(**{**request, "headers": hostless}, secrets=SECRETS)
+
+
+def test_a_content_hash_must_be_the_bodys() -> None:
+    """botocore signs x-amz-content-sha256 when it sends it: a request replayed with
+    another body under the same header is refused; an unsigned payload is taken."""
+    import hashlib
+
+    body = b'{"x": 1}'
+    request = AWSRequest(
+        method="POST",
+        url="http://127.0.0.1:9070/2015-03-31/functions",
+        data=body,
+        headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()},
+    )
+    SigV4Auth(Credentials("AKIDEXAMPLE", SECRETS["AKIDEXAMPLE"]), "lambda", "us-east-1").add_auth(
+        request
+    )
+    headers = [(k.lower().encode(), str(v).encode()) for k, v in request.headers.items()]
+    headers.append((b"host", b"127.0.0.1:9070"))
+    common: dict[str, Any] = {"method": "POST", "raw_path": b"/2015-03-31/functions", "query": b""}
+    sigv4.verify(**common, headers=headers, body=body, secrets=SECRETS)
+    with pytest.raises(errors.InvalidSignatureException) as refused:
+        sigv4.verify(**common, headers=headers, body=b'{"x": 2}', secrets=SECRETS)
+    assert "x-amz-content-sha256" in refused.value.message
+    unsigned = AWSRequest(
+        method="POST",
+        url="http://127.0.0.1:9070/2015-03-31/functions",
+        data=body,
+        headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"},
+    )
+    SigV4Auth(Credentials("AKIDEXAMPLE", SECRETS["AKIDEXAMPLE"]), "lambda", "us-east-1").add_auth(
+        unsigned
+    )
+    headers = [(k.lower().encode(), str(v).encode()) for k, v in unsigned.headers.items()]
+    headers.append((b"host", b"127.0.0.1:9070"))
+    sigv4.verify(**common, headers=headers, body=b"anything", secrets=SECRETS)
