@@ -12,12 +12,12 @@ both hold a lease; on SQLite the same statements serve one process's pollers.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from gureum.clock import now_ms
 from gureum.store import Store
 from gureum.store.tables import leases
 
@@ -26,10 +26,6 @@ from gureum.store.tables import leases
 #: renew at twice that rate (a heartbeat of one slow tick loses nothing).
 HEARTBEAT_SECONDS = 2.0
 LEASE_SECONDS = 2 * HEARTBEAT_SECONDS
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +38,9 @@ class Lease:
     checkpoint: str | None
     taken_ms: int
 
-    def held(self, now_ms: int | None = None) -> bool:
-        """Whether someone holds it now (an owner, not expired)."""
-        return self.owner is not None and self.expires_ms >= (now_ms or _now_ms())
+    def held(self, at_ms: int | None = None) -> bool:
+        """Whether someone holds it at ``at_ms`` (default: now): an owner, not expired."""
+        return self.owner is not None and self.expires_ms >= (at_ms or now_ms())
 
 
 def _lease(row: sa.Row) -> Lease:  # type: ignore[type-arg]
@@ -79,7 +75,7 @@ class LeasingService:
 
     def _take(self, source: str, shard: str | None) -> Lease | None:
         key = lease_key(source, shard)
-        now = _now_ms()
+        now = now_ms()
         c = leases.c
         with self.store.engine.begin() as connection:
             taken = connection.execute(
@@ -126,7 +122,7 @@ class LeasingService:
         return await self.store.run(self._renew, wanted)
 
     def _renew(self, keys: list[str]) -> set[str]:
-        now = _now_ms()
+        now = now_ms()
         c = leases.c
         with self.store.engine.begin() as connection:
             connection.execute(
@@ -151,7 +147,7 @@ class LeasingService:
         with self.store.engine.begin() as connection:
             done = connection.execute(
                 leases.update()
-                .where(c.lease_key == key, c.owner == self.owner, c.expires_ms >= _now_ms())
+                .where(c.lease_key == key, c.owner == self.owner, c.expires_ms >= now_ms())
                 .values(checkpoint=checkpoint)
             ).rowcount
         return bool(done)

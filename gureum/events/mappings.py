@@ -18,13 +18,13 @@ applied by the pollers (:mod:`gureum.events.filters`).
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from gureum.clock import now_ms
 from gureum.errors import (
     InvalidParameterValueException,
     NotImplementedException,
@@ -69,10 +69,6 @@ STREAM_MEMBERS = {
 #: States a poller settles (to Enabled or Disabled), and the one it removes.
 SETTLING = ("Creating", "Enabling", "Disabling", "Updating")
 DELETING = "Deleting"
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +340,7 @@ class EventSourceMappings:
 
     def _create(self, function_arn: str, source_arn: str, config: dict[str, Any]) -> Mapping:
         c = event_source_mappings.c
-        now = _now_ms()
+        now = now_ms()
         mapping = Mapping(
             new_uuid(), function_arn, source_arn, config, "Creating", "USER_INITIATED", "", now
         )
@@ -417,7 +413,7 @@ class EventSourceMappings:
 
     def _update(self, uuid: str, changes: dict[str, Any], function_arn: str | None) -> Mapping:
         c = event_source_mappings.c
-        now = _now_ms()
+        now = now_ms()
         with self.store.engine.begin() as connection:
             query = sa.select(event_source_mappings).where(c.uuid == uuid)
             if self.store.dialect == "postgresql":
@@ -527,7 +523,7 @@ class EventSourceMappings:
                     state="Disabled",
                     state_reason=reason,
                     config={**row.config, "Enabled": False},
-                    modified_ms=_now_ms(),
+                    modified_ms=now_ms(),
                 )
             )
 

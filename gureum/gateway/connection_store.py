@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import base64
 import secrets
-import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from gureum.clock import now_ms
 from gureum.store import Store
 from gureum.store.tables import edge_nodes, websocket_connections
 
@@ -29,10 +29,6 @@ def new_connection_id() -> str:
     """An id in API Gateway's shape (``R1kmxc2VNjMCFIA=``: eleven random bytes, base64),
     from the URL-safe alphabet, as it goes in ``@connections`` paths."""
     return base64.urlsafe_b64encode(secrets.token_bytes(11)).decode()
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +68,7 @@ class ConnectionStore:
         await self.store.run(self._heartbeat)
 
     def _heartbeat(self) -> None:
-        now = _now_ms()
+        now = now_ms()
         with self.store.engine.begin() as connection:
             updated = connection.execute(
                 edge_nodes.update()
@@ -136,7 +132,7 @@ class ConnectionStore:
 
     def _find(self, connection_id: str) -> tuple[Connection, str] | None:
         c = websocket_connections.c
-        alive = _now_ms() - int(NODE_GONE_SECONDS * 1000)
+        alive = now_ms() - int(NODE_GONE_SECONDS * 1000)
         query = (
             sa.select(websocket_connections, edge_nodes.c.address)
             .join(edge_nodes, edge_nodes.c.node_id == c.node_id)
@@ -153,7 +149,7 @@ class ConnectionStore:
 
     def _sweep(self) -> list[Connection]:
         c = websocket_connections.c
-        gone = _now_ms() - int(NODE_GONE_SECONDS * 1000)
+        gone = now_ms() - int(NODE_GONE_SECONDS * 1000)
         live_nodes = sa.select(edge_nodes.c.node_id).where(edge_nodes.c.heartbeat_ms >= gone)
         taken: list[Connection] = []
         with self.store.engine.begin() as connection:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import secrets
 import string
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
+from gureum.clock import now_ms
 from gureum.errors import ConflictException, NotFoundException
 from gureum.store import Store
 from gureum.store.recent import Recent
@@ -43,10 +43,6 @@ REST_SERVICE = "apigateway"
 
 def new_id(length: int = 10) -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +102,7 @@ class GatewayStore:
         return await self.store.run(self._create_api, config, list(parts or ()), service)
 
     def _create_api(self, config: dict[str, Any], parts: list[Part], service: str) -> Api:
-        now = _now_ms()
+        now = now_ms()
         api = Api(new_id(), config, now, service)
         with self.store.engine.begin() as connection:
             connection.execute(
@@ -236,7 +232,7 @@ class GatewayStore:
         check: Callable[[list[Part], dict[str, Any]], None] | None,
     ) -> Part:
         c = gateway_parts.c
-        now = _now_ms()
+        now = now_ms()
         with self.store.engine.begin() as connection:
             self._hold_api(connection, api_id)
             query = sa.select(gateway_parts).where(

@@ -16,7 +16,6 @@ import base64
 import binascii
 import datetime
 import functools
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gureum.clock import now_ms
 from gureum.errors import (
     BadRequestException,
     ConflictException,
@@ -90,10 +90,6 @@ def _model() -> ServiceModel:
 def iso8601(ms: int) -> str:
     moment = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def from_wire(shape: Shape, value: Any, where: str) -> Any:
@@ -354,7 +350,7 @@ class ManagementAPI:
             },
             "HTTP",
         )
-        now = _now_ms()
+        now = now_ms()
         deployment = {"AutoDeployed": True, "DeploymentStatus": "DEPLOYED"}
         stage = {
             "StageName": rules.DEFAULT_ROUTE,
@@ -668,7 +664,7 @@ class ManagementAPI:
     @staticmethod
     def _stamped(config: dict[str, Any]) -> Callable[[Part | None], dict[str, Any]]:
         """A stage's change, stamped in the transaction that writes it."""
-        return lambda _: {**config, "LastUpdatedDate": _now_ms()}
+        return lambda _: {**config, "LastUpdatedDate": now_ms()}
 
     async def create_stage(self, request: Request) -> Response:
         api = await self._api(request.path_params["api_id"])
@@ -729,7 +725,7 @@ class ManagementAPI:
                 return {
                     **current.config,
                     "DeploymentId": deployment.part_id,
-                    "LastUpdatedDate": _now_ms(),
+                    "LastUpdatedDate": now_ms(),
                 }
 
             await self._put(api.api_id, "stage", stage_name, point, create=False)

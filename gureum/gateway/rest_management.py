@@ -15,7 +15,6 @@ operations not served here are answered ``NotImplementedException`` by the edge.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -24,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gureum.clock import now_ms
 from gureum.errors import (
     BadRequestException,
     ConflictException,
@@ -46,10 +46,6 @@ Handler = Callable[[Request], Awaitable[Response]]
 @functools.cache
 def _model() -> ServiceModel:
     return ServiceModel(operations.service_model(REST_SERVICE), REST_SERVICE)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _methods(resource: Part) -> dict[str, Any]:
@@ -478,7 +474,7 @@ class RestManagementAPI:
         ``variables`` set among its variables)."""
 
         def point(current: Part | None) -> dict[str, Any]:
-            now = _now_ms()
+            now = now_ms()
             config = dict(current.config) if current is not None else _new_stage(name, now)
             config["deploymentId"] = deployment_id
             config["variables"] = {**config.get("variables", {}), **variables}
@@ -543,7 +539,7 @@ class RestManagementAPI:
         if not given.get("deploymentId"):
             raise BadRequestException("Invalid deployment identifier specified: it is required")
         config = {
-            **_new_stage(name, _now_ms()),
+            **_new_stage(name, now_ms()),
             **given,
             "variables": rules.check_variables(given.get("variables")),
         }
@@ -593,7 +589,7 @@ class RestManagementAPI:
             config["tracingEnabled"] = rules.patched_boolean(
                 config.get("tracingEnabled", False), "/tracingEnabled"
             )
-            return {**config, "lastUpdatedDate": _now_ms()}
+            return {**config, "lastUpdatedDate": now_ms()}
 
         stage = await self._put(
             api.api_id,

@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
+from gureum.clock import now_ms
 from gureum.errors import ServiceError
 from gureum.front_end_invoke import Caller, FrontEndInvoke
 from gureum.gateway import websocket_events as events
@@ -61,10 +62,6 @@ IDLE_SECONDS = 10 * 60
 LIFETIME_SECONDS = 2 * 60 * 60
 #: An integration's timeout when it names none (WebSocket APIs': 29 s).
 DEFAULT_TIMEOUT_MS = 29_000
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(eq=False)
@@ -101,7 +98,7 @@ class Live:
             await self.send(message)
         except Exception:  # the client went in the meantime (its reader will see it)
             return False
-        self.last_active_ms = _now_ms()
+        self.last_active_ms = now_ms()
         return True
 
     async def close(self, code: int, reason: str = "") -> None:
@@ -224,7 +221,7 @@ class WebSocketApis:
         ):
             await _refuse(scope, send, 403, b'{"message":"Forbidden"}')
             return
-        now = _now_ms()
+        now = now_ms()
         client = scope.get("client") or ("127.0.0.1", 0)
         info = ConnectionInfo(
             connection_id=new_connection_id(),
@@ -315,7 +312,7 @@ class WebSocketApis:
                         {"type": "websocket.close", "code": 1003, "reason": live.closed_by_us[1]}
                     )
                 return live.closed_by_us
-            live.last_active_ms = _now_ms()
+            live.last_active_ms = now_ms()
             task = asyncio.create_task(self._handled(live, text))
             live.tasks.add(task)
             task.add_done_callback(live.tasks.discard)
@@ -355,7 +352,7 @@ class WebSocketApis:
             await self._tell(live, "Forbidden", request_id)
             return
         route_key = str(route.config["RouteKey"])
-        event = events.message_event(info, route_key, text, request_id, _now_ms())
+        event = events.message_event(info, route_key, text, request_id, now_ms())
         answer = await self._integrate(routing, route, event, request_id, None)
         if answer is None:
             await self._tell(live, "Internal server error", request_id)
@@ -375,7 +372,7 @@ class WebSocketApis:
             return
         request_id = new_uuid()
         headers = events.disconnect_headers(host)
-        event = events.disconnect_event(info, headers, code, reason, request_id, _now_ms())
+        event = events.disconnect_event(info, headers, code, reason, request_id, now_ms())
         if await self._integrate(routing, route, event, request_id, None) is None:
             logger.warning(
                 "$disconnect of WebSocket connection %s (API %s) failed",

@@ -10,13 +10,13 @@ the store's thread through :meth:`LogStore.run`.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from gureum.clock import now_ms
 from gureum.store import Store, bulk
 from gureum.store.tables import log_events, log_streams
 
@@ -38,10 +38,6 @@ def _text(message: str) -> str:
     becomes U+FFFD (as undecodable bytes already do), and one such line must not cost
     the whole batch."""
     return message.replace("\x00", "\ufffd") if "\x00" in message else message
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _stream_token(token: str | None) -> tuple[str, int] | None:
@@ -101,7 +97,7 @@ class LogStore:
             return
         # Ids then follow time within a batch, so reading a stream by id reads it in order.
         events = sorted(events, key=lambda e: e.timestamp)
-        now = _now_ms()
+        now = now_ms()
         streams: dict[tuple[str, str], dict[str, int]] = {}
         for event in events:
             key = (event.log_group, event.log_stream)

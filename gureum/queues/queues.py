@@ -34,6 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gureum.clock import now_ms
 from gureum.errors import (
     MessageNotInflight,
     PurgeQueueInProgress,
@@ -57,10 +58,6 @@ DEFAULT_ATTRIBUTES = {
 PURGE_INTERVAL_MS = 60_000
 #: A receive that finds only moved or expired messages looks again at most this often.
 _CLAIM_ROUNDS = 5
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +260,7 @@ class Queues:
 
     def _create(self, name: str, attributes: dict[str, str], tags: dict[str, str]) -> Queue:
         full = {**DEFAULT_ATTRIBUTES, **attributes}
-        now = _now_ms()
+        now = now_ms()
         with self._writing() as connection:
             existing = self._get(connection, name)
             if existing is not None:
@@ -330,7 +327,7 @@ class Queues:
             connection.execute(
                 queues.update()
                 .where(queues.c.name == name)
-                .values(attributes=merged, modified_ms=_now_ms())
+                .values(attributes=merged, modified_ms=now_ms())
             )
 
     async def set_tags(self, name: str, tags: dict[str, str], remove: Sequence[str] = ()) -> None:
@@ -359,7 +356,7 @@ class Queues:
         await self.store.run(self._purge, name)
 
     def _purge(self, name: str) -> None:
-        now = _now_ms()
+        now = now_ms()
         with self._writing() as connection:
             row = connection.execute(
                 sa.select(queues.c.purged_ms).where(queues.c.name == name)
@@ -378,7 +375,7 @@ class Queues:
         return await self.store.run(self._counts, name)
 
     def _counts(self, name: str) -> dict[str, int]:
-        now = _now_ms()
+        now = now_ms()
         m = queue_messages.c
         visible = sa.func.sum(sa.case((m.visible_ms <= now, 1), else_=0))
         in_flight = sa.func.sum(sa.case(((m.visible_ms > now) & (m.receive_count > 0), 1), else_=0))
@@ -470,7 +467,7 @@ class Queues:
 
     def _apply(self, batch: list[_Write]) -> list[Any]:
         """Every write of a batch in one transaction; a result (or error) for each."""
-        now = _now_ms()
+        now = now_ms()
         names = {w.queue for w in batch}
         inserts: list[tuple[Any, ...]] = []
         deletes: list[tuple[Any, ...]] = []
@@ -570,7 +567,7 @@ class Queues:
         """(claimed messages, the wait in force, when the next hidden one shows, the
         dead-letter queue that messages were moved to)."""
         m = queue_messages.c
-        now = _now_ms()
+        now = now_ms()
         claimed: list[Message] = []
         moved = None
         with self._writing() as connection:
@@ -691,7 +688,7 @@ class Queues:
 
     def _release(self, name: str) -> int:
         m = queue_messages.c
-        now = _now_ms()
+        now = now_ms()
         with self._writing() as connection:
             return int(
                 connection.execute(

@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from gureum.clock import now_ms
 from gureum.errors import (
     InvalidArgumentException,
     LimitExceededException,
@@ -50,10 +50,6 @@ ON_DEMAND_SHARDS = 4
 #: GetRecords answers at most this many bytes of data (and 10,000 records).
 PAGE_BYTES = 10 * 1024 * 1024
 _HOUR_MS = 3_600_000
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +154,7 @@ class StreamStore:
         *,
         region: str,
         account_id: str,
-        clock: Callable[[], int] = _now_ms,
+        clock: Callable[[], int] = now_ms,
         shard_limit: int = SHARD_LIMIT,
     ) -> None:
         self.store = store

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
+from gureum.clock import now_ms
 from gureum.errors import InvalidArgumentException, ServiceError
 from gureum.store import Store, bulk
 from gureum.store.tables import kinesis_records
@@ -27,10 +27,6 @@ from gureum.streams import hash_keys, sequence_numbers
 
 #: A write that lost this many races with resharding gives up.
 _WRITE_ROUNDS = 10
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +67,7 @@ class RecordWrites:
         store: Store,
         not_found: Callable[[str], ServiceError],
         *,
-        clock: Callable[[], int] = _now_ms,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self.store = store
         self.not_found = not_found

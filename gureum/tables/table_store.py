@@ -30,7 +30,6 @@ import concurrent.futures
 import contextlib
 import hashlib
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any, TypeVar
 import orjson
 import sqlalchemy as sa
 
+from gureum.clock import now_ms
 from gureum.errors import (
     IdempotentParameterMismatchException,
     ResourceInUseException,
@@ -82,10 +82,6 @@ TOKEN_MS = 10 * 60 * 1000
 NOT_FOUND = "Requested resource not found"
 #: How a TTL deletion names who deleted (DynamoDB's service identity).
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def shard_of(partition: bytes) -> int:
@@ -314,7 +310,7 @@ class Tables:
         return await self.store.run(self._create, name, spec)
 
     def _create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        now = _now_ms()
+        now = now_ms()
         table_id = new_uuid()
         spec = dict(spec)
         try:
@@ -399,7 +395,7 @@ class Tables:
                     "Disable deletion protection first."
                 )
             description = self._describe(connection, schema, "DELETING")
-            self._end_stream(connection, schema.spec, _now_ms())
+            self._end_stream(connection, schema.spec, now_ms())
             connection.execute(ddb_items.delete().where(ddb_items.c.table_id == schema.table_id))
             connection.execute(ddb_tables.delete().where(ddb_tables.c.name == name))
             return description
@@ -416,7 +412,7 @@ class Tables:
             self._schemas.forget(name)
 
     def _update(self, name: str, change: Callable[[TableSchema], dict[str, Any]]) -> dict[str, Any]:
-        now = _now_ms()
+        now = now_ms()
         with self._writing() as connection:
             schema = self._require(connection, name, lock=True)
             spec = change(schema)
@@ -739,7 +735,7 @@ class Tables:
                 request.future.set_result(result)
 
     def _apply(self, batch: list[_Request]) -> list[Any]:
-        now = _now_ms()
+        now = now_ms()
         results: list[Any] = []
         schemas: dict[str, TableSchema | None] = {}
         records: dict[str, list[dict[str, Any]]] = {}
