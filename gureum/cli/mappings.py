@@ -89,6 +89,10 @@ def cmd_mappings_describe(args: argparse.Namespace) -> int:
         "MaximumBatchingWindowInSeconds",
         "FunctionResponseTypes",
         "ScalingConfig",
+        "StartingPosition",
+        "ParallelizationFactor",
+        "TumblingWindowInSeconds",
+        "DestinationConfig",
         "LastProcessingResult",
         "LastModified",
     ):
@@ -98,15 +102,20 @@ def cmd_mappings_describe(args: argparse.Namespace) -> int:
         print("leases: none (no node polls it)")
         return 0
     rows: list[tuple[str, ...]] = [("LEASE", "OWNER", "EXPIRES IN", "CHECKPOINT")]
+    shards = any(lease["Shard"] for lease in leases)
+    if shards:
+        rows[0] += ("ITERATOR AGE", "DUPLICATES")
     for lease in leases:
-        rows.append(
-            (
-                lease["LeaseKey"],
-                lease["Owner"] or "- (free)",
-                f"{lease['ExpiresInSeconds']:.1f} s" if lease["Owner"] else "-",
-                lease["Checkpoint"] or "-",
-            )
+        row: tuple[str, ...] = (
+            lease["LeaseKey"],
+            lease["Owner"] or "- (free)",
+            f"{lease['ExpiresInSeconds']:.1f} s" if lease["Owner"] else "-",
+            lease["Checkpoint"] or "-",
         )
+        if shards:
+            age = lease.get("IteratorAgeMilliseconds")
+            row += (f"{age} ms" if age is not None else "-", str(lease.get("Duplicates", 0)))
+        rows.append(row)
     print_table(rows)
     return 0
 
@@ -121,7 +130,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     listing.add_argument("--function", help="only the mappings of this function")
     listing.set_defaults(func=cmd_mappings_list)
     describe = actions.add_parser(
-        "describe", help="one mapping's configuration and its leases (owner, expiry, checkpoint)"
+        "describe",
+        help="one mapping's configuration and its leases (owner, expiry, checkpoint, "
+        "and a shard's iterator age and duplicates)",
     )
     describe.add_argument("uuid", help="the mapping's UUID")
     describe.set_defaults(func=cmd_mappings_describe)

@@ -37,6 +37,14 @@ class Lease:
     expires_ms: int
     checkpoint: str | None
     taken_ms: int
+    #: (a shard's) the position before which records were handed to the function
+    delivered: int | None = None
+    #: (a shard's) records handed to the function again after a takeover or a restart
+    duplicates: int = 0
+    #: (a shard's) the age of the last record done when it was done
+    iterator_age_ms: int | None = None
+    #: (a shard's) an open tumbling window, JSON: its start and state
+    window: str | None = None
 
     def held(self, at_ms: int | None = None) -> bool:
         """Whether someone holds it at ``at_ms`` (default: now): an owner, not expired."""
@@ -52,6 +60,10 @@ def _lease(row: sa.Row) -> Lease:  # type: ignore[type-arg]
         row.expires_ms,
         row.checkpoint,
         row.taken_ms,
+        row.delivered,
+        row.duplicates,
+        row.iterator_age_ms,
+        row.window,
     )
 
 
@@ -137,18 +149,42 @@ class LeasingService:
             ).all()
         return {row.lease_key for row in rows}
 
-    async def checkpoint(self, key: str, checkpoint: str) -> bool:
-        """Record where the reader of a lease got to; False if the lease is not ours now
-        (another owner's checkpoint is never overwritten)."""
-        return await self.store.run(self._checkpoint, key, checkpoint)
+    async def checkpoint(
+        self,
+        key: str,
+        checkpoint: str,
+        *,
+        iterator_age_ms: int | None = None,
+        window: str | None = None,
+    ) -> bool:
+        """Record where the reader of a lease got to (with the age of the last record
+        done, and the open tumbling window, in the same write); False if the lease is
+        not ours now (another owner's checkpoint is never overwritten)."""
+        values: dict[str, object] = {"checkpoint": checkpoint, "window": window}
+        if iterator_age_ms is not None:
+            values["iterator_age_ms"] = iterator_age_ms
+        return await self.store.run(self._update, key, values)
 
-    def _checkpoint(self, key: str, checkpoint: str) -> bool:
+    async def delivering(self, key: str, before: int, duplicates: int = 0) -> bool:
+        """Say that records before position ``before`` are being handed to the function
+        (and that ``duplicates`` of them were handed to it before), ahead of the
+        invocation, so that a reader taking the lease over knows which records it hands
+        on again; False if the lease is not ours now."""
+        c = leases.c
+        values: dict[str, object] = {
+            "delivered": sa.case((c.delivered > before, c.delivered), else_=before)
+        }
+        if duplicates:
+            values["duplicates"] = c.duplicates + duplicates
+        return await self.store.run(self._update, key, values)
+
+    def _update(self, key: str, values: dict[str, object]) -> bool:
         c = leases.c
         with self.store.engine.begin() as connection:
             done = connection.execute(
                 leases.update()
                 .where(c.lease_key == key, c.owner == self.owner, c.expires_ms >= now_ms())
-                .values(checkpoint=checkpoint)
+                .values(values)
             ).rowcount
         return bool(done)
 
@@ -168,13 +204,17 @@ class LeasingService:
                 .values(owner=None, expires_ms=0)
             )
 
-    async def forget(self, source: str) -> None:
-        """Drop every lease of a source (its mapping is deleted)."""
-        await self.store.run(self._forget, source)
+    async def forget(self, source: str, keys: Iterable[str] | None = None) -> None:
+        """Drop every lease of a source (its mapping is deleted), or only ``keys`` of it
+        (a shard's readers of an earlier ParallelizationFactor)."""
+        await self.store.run(self._forget, source, None if keys is None else list(keys))
 
-    def _forget(self, source: str) -> None:
+    def _forget(self, source: str, keys: list[str] | None) -> None:
+        query = leases.delete().where(leases.c.source == source)
+        if keys is not None:
+            query = query.where(leases.c.lease_key.in_(keys))
         with self.store.engine.begin() as connection:
-            connection.execute(leases.delete().where(leases.c.source == source))
+            connection.execute(query)
 
     async def leases(self, source: str | None = None) -> list[Lease]:
         """Every lease (of ``source``), in key order."""

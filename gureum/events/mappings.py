@@ -27,12 +27,12 @@ import sqlalchemy as sa
 from gureum.clock import now_ms
 from gureum.errors import (
     InvalidParameterValueException,
-    NotImplementedException,
     ResourceConflictException,
     ResourceNotFoundException,
     ValidationException,
 )
 from gureum.events.filters import FilterSet
+from gureum.events.invoke_config import parse_target
 from gureum.events.stream_sources import source_kind_of
 from gureum.ids import new_uuid
 from gureum.store import Store
@@ -116,6 +116,11 @@ class Mapping:
     @property
     def filters(self) -> FilterSet:
         return FilterSet.parse(self.config.get("FilterCriteria"))
+
+    @property
+    def parallelization(self) -> int:
+        """A stream's readers per shard (ParallelizationFactor)."""
+        return int(self.config.get("ParallelizationFactor") or 1)
 
     @property
     def reports_item_failures(self) -> bool:
@@ -247,13 +252,7 @@ def _check_stream(given: dict[str, Any], *, creating: bool, kind: str) -> None:
             "StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP"
         )
     _int(given, "ParallelizationFactor", 1, 10)
-    if (given.get("ParallelizationFactor") or 1) > 1:
-        raise NotImplementedException(
-            "gureum reads each shard with one batch at a time: ParallelizationFactor over 1 "
-            "is not there yet"
-        )
-    if given.get("TumblingWindowInSeconds"):
-        raise NotImplementedException("gureum does not run tumbling windows yet")
+    _int(given, "TumblingWindowInSeconds", 0, 900)
     _int(given, "MaximumRetryAttempts", -1, 10_000)
     age = _int(given, "MaximumRecordAgeInSeconds", -1, 604_800)
     if age is not None and -1 < age < 60:
@@ -264,19 +263,23 @@ def _check_stream(given: dict[str, Any], *, creating: bool, kind: str) -> None:
         given["BisectBatchOnFunctionError"], bool
     ):
         raise ValidationException("BisectBatchOnFunctionError must be a boolean")
-    destination = ((given.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-    if destination is not None and (
-        not isinstance(destination, str) or not destination.startswith("arn:aws:sqs:")
-    ):
-        raise InvalidParameterValueException(
-            f"The OnFailure destination {destination} is not supported by gureum: it must be "
-            "a gureum queue (arn:aws:sqs:...)"
-        )
+    destinations = given.get("DestinationConfig")
+    if destinations is not None:
+        if not isinstance(destinations, dict):
+            raise ValidationException("DestinationConfig must be an object")
+        if ((destinations.get("OnSuccess") or {}).get("Destination")) is not None:
+            raise InvalidParameterValueException(
+                "Unsupported DestinationConfig parameter for given event source mapping type."
+            )
+        destination = (destinations.get("OnFailure") or {}).get("Destination")
+        if destination is not None:  # (a gureum queue or a function)
+            parse_target(destination, "destinationConfig.onFailure.destination")
     if creating:
         given.setdefault("MaximumRetryAttempts", -1)
         given.setdefault("MaximumRecordAgeInSeconds", -1)
         given.setdefault("BisectBatchOnFunctionError", False)
         given.setdefault("ParallelizationFactor", 1)
+        given.setdefault("TumblingWindowInSeconds", 0)
         given.setdefault("DestinationConfig", {"OnSuccess": {}, "OnFailure": {}})
 
 
@@ -321,6 +324,7 @@ def shape(mapping: Mapping, region: str, account_id: str) -> dict[str, Any]:
         "BisectBatchOnFunctionError",
         "MaximumRetryAttempts",
         "DestinationConfig",
+        "TumblingWindowInSeconds",
     ):
         if key in config:
             out[key] = config[key]

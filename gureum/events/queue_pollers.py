@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -408,7 +409,13 @@ class Pollers:
         for key in [k for k, p in self.pollers.items() if getattr(p, "finished", False)]:
             await self._stop(key)  # (a shard read to its end: its lease says END)
         for uuid, mapping in enabled.items():
-            for shard in await self._wanted(mapping):
+            wanted = await self._wanted(mapping)
+            keys = {lease_key(uuid, shard) for shard in wanted}
+            for key in [k for k, p in self.pollers.items() if p.mapping.uuid == uuid]:
+                if key not in keys:  # (a lane of another ParallelizationFactor)
+                    await self._stop(key)
+                    await self.leasing.release([key])
+            for shard in wanted:
                 key = lease_key(uuid, shard)
                 poller = self.pollers.get(key)
                 if poller is not None:
@@ -421,7 +428,10 @@ class Pollers:
                 if shard is None:
                     made: QueuePoller | ShardPoller = QueuePoller(self, mapping)
                 else:
-                    made = ShardPoller(self, mapping, self.source(mapping), shard, lease.checkpoint)
+                    if lease.checkpoint is None:  # (read before with another factor?)
+                        resumed = await self.tracker.resume_from(mapping, shard)
+                        lease = dataclasses.replace(lease, checkpoint=resumed)
+                    made = ShardPoller(self, mapping, self.source(mapping), lease)
                 self.pollers[key] = made
                 made.start()
 

@@ -34,6 +34,9 @@ class SourceRecord:
     size: int
     #: the record as the function's event carries it
     event: dict[str, Any]
+    #: what keeps records in order under a ParallelizationFactor: a Kinesis record's
+    #: partition key, a table stream record's item key
+    partition: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,7 @@ class KinesisSource:
                     "awsRegion": self.region,
                     "eventSourceARN": self.arn,
                 },
+                r.partition_key,
             )
             for r in page.records
         ]
@@ -152,14 +156,16 @@ class DynamoDBSource:
         for sequence, text in found:
             event = json.loads(text)
             event["eventSourceARN"] = self.arn
-            created = event.get("dynamodb", {}).get("ApproximateCreationDateTime", 0)
+            change = event.get("dynamodb", {})
+            created = change.get("ApproximateCreationDateTime", 0)
             records.append(
                 SourceRecord(
                     sequence,
-                    str(event.get("dynamodb", {}).get("SequenceNumber", sequence)),
+                    str(change.get("SequenceNumber", sequence)),
                     int(float(created) * 1000),
                     len(text),
                     event,
+                    json.dumps(change.get("Keys"), sort_keys=True),
                 )
             )
         next_position = found[-1][0] + 1 if found else position

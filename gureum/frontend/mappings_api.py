@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -168,8 +169,9 @@ class EventSourceMappingsAPI:
 
     async def leases(self, request: Request) -> Response:
         """The Leasing Service's leases of a mapping (gureum's own view, for ``gureum
-        mappings``): owner, expiry, checkpoint; unsigned and read-only, as the code
-        downloads are."""
+        mappings``): owner, expiry, checkpoint, and a shard reader's progress (what it
+        handed to the function, the duplicates counted, the iterator age, an open
+        tumbling window); unsigned and read-only, as the code downloads are."""
         uuid = request.path_params["uuid"]
         await self.mappings.get(uuid)
         now = time.time() * 1000
@@ -184,6 +186,10 @@ class EventSourceMappingsAPI:
                         "ExpiresInSeconds": max(0.0, (lease.expires_ms - now) / 1000),
                         "Checkpoint": lease.checkpoint,
                         "TakenAt": lease.taken_ms / 1000,
+                        "Delivered": lease.delivered,
+                        "Duplicates": lease.duplicates,
+                        "IteratorAgeMilliseconds": lease.iterator_age_ms,
+                        "Window": orjson.loads(lease.window) if lease.window else None,
                     }
                     for lease in found
                 ]

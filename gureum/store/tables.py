@@ -330,6 +330,14 @@ leases = sa.Table(
     sa.Column("expires_ms", sa.BigInteger, nullable=False),
     sa.Column("checkpoint", sa.Text, nullable=True),
     sa.Column("taken_ms", sa.BigInteger, nullable=False),
+    # A stream shard's reader: the position before which records were handed to the
+    # function (past the checkpoint after a crash: those come again, as duplicates),
+    # the duplicates counted, the age of the last record done, and an open tumbling
+    # window (its start and state, JSON), saved with the checkpoint.
+    sa.Column("delivered", sa.BigInteger, nullable=True),
+    sa.Column("duplicates", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("iterator_age_ms", sa.BigInteger, nullable=True),
+    sa.Column("window", sa.Text, nullable=True),
 )
 
 #: Kinesis streams (``gureum.streams``): one row per stream, by name (Kinesis's streams

@@ -57,3 +57,43 @@ def test_mappings_list_and_describe(
     assert code == 0 and "OWNER" in out and node in out and "Enabled" in out
     code, _, err = run(capsys, "mappings", "describe", "no-such-uuid", *endpoint)
     assert code == 1 and "ResourceNotFoundException" in err
+
+
+def test_describe_shows_a_shards_iterator_age_and_duplicates(
+    gureum_server: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint = ["--endpoint", gureum_server.endpoint]
+    kinesis = client("kinesis", gureum_server.endpoint)
+    lam = client("lambda", gureum_server.endpoint)
+    name = unique_name("clistream")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": zip_files({"app.py": "def handler(event, context):\n    return None\n"})},
+    )
+    uuid = lam.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName=name,
+        StartingPosition="TRIM_HORIZON",
+        ParallelizationFactor=2,
+    )["UUID"]
+    for n in range(10):
+        kinesis.put_record(StreamName=name, Data=b"x", PartitionKey=f"key {n}")
+    deadline = time.monotonic() + 30
+    while True:
+        code, out, _ = run(capsys, "mappings", "describe", uuid, "--json", *endpoint)
+        leases = json.loads(out)["Leases"]
+        ages = [lease["IteratorAgeMilliseconds"] for lease in leases]
+        if (len(ages) == 2 and None not in ages) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sorted(lease["Shard"].rsplit("/", 1)[-1] for lease in leases) == ["1-of-2", "2-of-2"]
+    assert None not in ages and all(lease["Duplicates"] == 0 for lease in leases)
+    code, out, _ = run(capsys, "mappings", "describe", uuid, *endpoint)
+    header = next(line for line in out.splitlines() if line.startswith("LEASE"))
+    assert code == 0 and "ITERATOR AGE" in header and "DUPLICATES" in header
+    assert "ParallelizationFactor:" in out and " ms " in out

@@ -33,6 +33,11 @@ def sqs(server: RunningServer) -> Any:
     return client("sqs", server.endpoint)
 
 
+@pytest.fixture
+def kinesis(server: RunningServer) -> Any:
+    return client("kinesis", server.endpoint)
+
+
 def queue(sqs: Any, **attributes: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=unique_name("q"), Attributes=attributes)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][

@@ -10,8 +10,6 @@ import json
 import time
 from typing import Any
 
-import pytest
-
 from tests.conftest import ROLE, client, unique_name, zip_files
 from tests.events.conftest import drain, queue
 from tests.events.test_mappings import error
@@ -42,11 +40,6 @@ def handler(event, context):
                                     "source": record["eventSource"]}),
         )
 """
-
-
-@pytest.fixture
-def kinesis(server: Any) -> Any:
-    return client("kinesis", server.endpoint)
 
 
 def relay(lam: Any, out: str) -> str:
@@ -205,8 +198,25 @@ def test_stream_settings_are_checked(lam: Any, kinesis: Any, sqs: Any) -> None:
             "InvalidParameterValueException",
         ),
         ({"StartingPosition": "LATEST", "MaximumRetryAttempts": -2}, "ValidationException"),
-        ({"StartingPosition": "LATEST", "ParallelizationFactor": 2}, "NotImplementedException"),
-        ({"StartingPosition": "LATEST", "TumblingWindowInSeconds": 60}, "NotImplementedException"),
+        ({"StartingPosition": "LATEST", "ParallelizationFactor": 11}, "ValidationException"),
+        ({"StartingPosition": "LATEST", "ParallelizationFactor": 0}, "ValidationException"),
+        ({"StartingPosition": "LATEST", "TumblingWindowInSeconds": 901}, "ValidationException"),
+        (
+            {
+                "StartingPosition": "LATEST",
+                "DestinationConfig": {
+                    "OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:000000000000:q"}
+                },
+            },
+            "InvalidParameterValueException",
+        ),
+        (
+            {
+                "StartingPosition": "LATEST",
+                "DestinationConfig": {"OnFailure": {"Destination": "x"}},
+            },
+            "ValidationException",
+        ),
         (
             {"StartingPosition": "LATEST", "ScalingConfig": {"MaximumConcurrency": 2}},
             "InvalidParameterValueException",
