@@ -253,6 +253,12 @@ class ShardPoller:
         """None: the batch succeeded; 0: it failed; n > 0: records from ``n`` on failed
         (``ReportBatchItemFailures``, the records before them done)."""
         mapping = self.mapping
+        # IteratorAge: how old the batch's last record is as the function gets it.
+        name, _, qualifier = mapping.function_arn.rsplit(":function:", 1)[-1].partition(":")
+        age_ms = max(0.0, time.time() * 1000 - part[-1].arrival_ms)
+        self.pollers.invoke.metrics.put(
+            "IteratorAge", name, qualifier or None, age_ms, "Milliseconds"
+        )
         outcome = await invoke_batch(self.pollers, mapping, [r.event for r in part], self.key)
         if outcome is None or outcome.function_error:
             return 0
