@@ -261,7 +261,7 @@ class Platform:
         )
         self.xray_api = XRayAPI(self.traces, self.sampling_rules, account_id=account)
         self.cloudwatch_api = CloudWatchAPI(self.metrics)
-        #: Smithy RPC v2 CBOR services (CloudWatch's metrics, as botocore calls them)
+        #: Smithy RPC v2 CBOR services (CloudWatch's metrics, for SDKs that speak it)
         self.rpc_v2 = RpcV2Endpoint([self.cloudwatch_api.rpc_v2_service()])
         self.prometheus = PrometheusEndpoint(
             NodeCollector(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import zlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from gureum.errors import RequestTooLargeException, ServiceError
+from gureum.errors import RequestTooLargeException, SerializationException, ServiceError
 from gureum.events.pacing import FrontEndActivity
 from gureum.frontend import lambda_api, operations, sigv4, stream_invoke
 from gureum.frontend.json_rpc import JsonRpcEndpoint
@@ -70,6 +71,25 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+def _decoded(scope: Scope, body: bytes) -> bytes:
+    """A body as the operation reads it: botocore gzips large requests of operations with
+    the ``requestcompression`` trait (CloudWatch's PutMetricData) after signing them."""
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"content-encoding" and value.strip().lower() == b"gzip":
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            try:
+                plain = inflater.decompress(body, MAX_REQUEST_BYTES + 1)
+            except zlib.error as exc:
+                raise SerializationException("The request body is not valid gzip") from exc
+            if len(plain) > MAX_REQUEST_BYTES or inflater.unconsumed_tail:
+                raise RequestTooLargeException(
+                    f"Request must be smaller than {MAX_REQUEST_BYTES} bytes"
+                )
+            return plain
+    return body
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -259,6 +279,7 @@ class Edge:
         try:
             if body is None:
                 body = await _read_body(receive)
+            body = _decoded(scope, body)
         except ServiceError as exc:
             await self._error_response(scope, exc)(scope, receive, send)
             return
@@ -273,6 +294,7 @@ class Edge:
         try:
             if body is None:
                 body = await _read_body(receive)
+            body = _decoded(scope, body)
         except ServiceError as exc:
             await self._error_response(scope, exc)(scope, receive, send)
             return

@@ -1,8 +1,11 @@
 """CloudWatch's metrics API (signing name ``monitoring``): PutMetricData,
 GetMetricData, GetMetricStatistics and ListMetrics over :class:`Metrics`.
 
-Served on Smithy RPC v2 CBOR (what botocore sends today) and on AWS JSON 1.0 (the
-model's second protocol), both with CloudWatch's query error codes. Validation follows
+Served on AWS JSON 1.0 (what the installed botocore, 1.43, sends: its model lists
+``smithy-rpc-v2-cbor``, ``json``, ``query`` and it picks the first it implements) and
+on Smithy RPC v2 CBOR (the model's first protocol, for SDKs that speak it), both with
+CloudWatch's query error codes in ``x-amzn-query-error``. The query protocol (form
+bodies, XML answers: the AWS CLI v1) is not served. Validation follows
 CloudWatch's documented limits and answers its error types (InvalidParameterValue,
 InvalidParameterCombination, MissingParameter, status 400). Metric math
 (``Expression`` in GetMetricData) is not evaluated: it is refused with a clear
@@ -26,7 +29,7 @@ from gureum.errors import (
     CloudWatchInvalidParameterValue,
     CloudWatchMissingParameter,
 )
-from gureum.frontend.json_rpc import JsonRpcService
+from gureum.frontend.json_rpc import JsonRpcService, Operation
 from gureum.frontend.rpc_v2_cbor import RpcV2Service
 from gureum.observe.distribution import percentile_of
 from gureum.observe.metric_store import MetricId
@@ -158,6 +161,26 @@ def _window(params: Mapping[str, Any]) -> tuple[float, float]:
     return start, end
 
 
+def _as_epoch(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {k: _as_epoch(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_epoch(v) for v in value]
+    return value
+
+
+def _epoch_timestamps(operation: Operation) -> Operation:
+    """``operation`` answering its timestamps as the JSON protocol carries them."""
+
+    async def answer(params: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = _as_epoch(await operation(params))
+        return result
+
+    return answer
+
+
 class CloudWatchAPI:
     """The metrics operations, for both protocols."""
 
@@ -182,9 +205,11 @@ class CloudWatchAPI:
         )
 
     def json_service(self) -> JsonRpcService:
+        """AWS JSON 1.0, which botocore 1.43 sends (``x-amzn-query-mode``), timestamps as
+        epoch seconds."""
         return JsonRpcService(
             SERVICE,
-            dict(self.operations),
+            {name: _epoch_timestamps(operation) for name, operation in self.operations.items()},
             model="cloudwatch",
             title="CloudWatch",
             internal_error="InternalServiceFault",

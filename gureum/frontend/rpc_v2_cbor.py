@@ -1,8 +1,9 @@
 """Smithy's RPC v2 CBOR protocol: ``POST /service/{Service}/operation/{Operation}`` with
 a CBOR body and ``Smithy-Protocol: rpc-v2-cbor``.
 
-botocore speaks it to the services whose model lists it first (CloudWatch's metrics,
-``protocols: ['smithy-rpc-v2-cbor', 'json', 'query']``). Timestamps travel as CBOR tag
+CloudWatch's model lists it first (``protocols: ['smithy-rpc-v2-cbor', 'json',
+'query']``), so SDKs that implement it call CloudWatch so; the installed botocore (1.43)
+does not yet and sends AWS JSON 1.0, which ``json_rpc`` serves. Timestamps travel as CBOR tag
 1 (epoch seconds); cbor2 turns them into aware datetimes and back. Errors answer the
 error's status with ``{"__type", "message"}``; a service that came from the query
 protocol (``awsQueryCompatible``: CloudWatch) also names the query code in

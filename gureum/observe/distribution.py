@@ -102,6 +102,8 @@ class Distribution:
             if seen >= rank - 1e-9:
                 chosen = key
                 break
+        if chosen == keys[-1]:
+            return self.maximum  # the top bucket's values end at the true maximum
         return min(max(bucket_value(chosen), self.minimum), self.maximum)
 
     def statistic(self, name: str) -> float | None:

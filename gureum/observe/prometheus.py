@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -34,6 +34,10 @@ from gureum.observe.lambda_metrics import DURATION_BUCKETS, LambdaMetrics
 from gureum.observe.metrics import Metrics
 from gureum.observe.queue_metrics import QueueMetrics
 from gureum.workers.manager import WorkerManager
+
+#: What ``generate_latest`` writes: the text format 0.0.4 (newer prometheus_client
+#: releases name a later version in CONTENT_TYPE_LATEST; the text is the same).
+TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def snake(name: str) -> str:
@@ -187,7 +191,7 @@ class PrometheusEndpoint:
 
     async def scrape(self, request: Request) -> Response:
         await self.collector.refresh()
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(self.registry), media_type=TEXT_FORMAT)
 
     def routes(self) -> list[Route]:
         return [Route("/metrics", self.scrape, methods=["GET"])]
