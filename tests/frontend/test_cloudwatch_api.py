@@ -213,6 +213,98 @@ def test_async_events_received_and_age(cw: Any, lam: Any) -> None:
     assert age["SampleCount"] == 2 and age["Unit"] == "Milliseconds"
 
 
+def eventually(fetch: Any, done: Any, timeout: float = 30) -> Any:
+    """``fetch()`` until ``done`` holds of what it returns (the async poller's figures
+    come as it runs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fetch()
+        if done(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
+def test_async_events_dropped_and_dead_letter_errors(
+    cw: Any, lam: Any, server: RunningServer
+) -> None:
+    sqs = client("sqs", server.endpoint)
+    url = sqs.create_queue(QueueName=unique_name("dlq"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    name = create(lam, DeadLetterConfig={"TargetArn": arn})
+    sqs.delete_queue(QueueUrl=url)  # the dead-letter queue is gone: its send fails
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    fn = {"FunctionName": name}
+    dropped = eventually(lambda: statistics(cw, "AsyncEventsDropped", fn, Statistics=["Sum"]), bool)
+    assert dropped["Sum"] == 1
+    errors = eventually(lambda: statistics(cw, "DeadLetterErrors", fn, Statistics=["Sum"]), bool)
+    assert errors["Sum"] == 1
+
+
+def test_sqs_metrics(cw: Any, server: RunningServer) -> None:
+    sqs = client("sqs", server.endpoint)
+    queue = unique_name("q")
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": "a", "MessageBody": "abc"},
+            {
+                "Id": "b",
+                "MessageBody": "x",
+                "MessageAttributes": {"k": {"DataType": "String", "StringValue": "vv"}},
+            },
+        ],
+    )
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+    for message in received:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    empty = sqs.create_queue(QueueName=unique_name("empty"))["QueueUrl"]
+    assert "Messages" not in sqs.receive_message(QueueUrl=empty, WaitTimeSeconds=0)
+    q = {"QueueName": queue}
+
+    def total(name: str, dimensions: dict[str, str] = q) -> float:
+        return float(
+            statistics(cw, name, dimensions, namespace="AWS/SQS", Statistics=["Sum"])["Sum"]
+        )
+
+    assert total("NumberOfMessagesSent") == 3
+    assert total("SentMessageSize") == len("hello") + len("abc") + len("x") + len("kStringvv")
+    assert total("NumberOfMessagesReceived") == len(received) == 2
+    assert total("NumberOfMessagesDeleted") == 2
+    assert total("NumberOfEmptyReceives", {"QueueName": empty.rsplit("/", 1)[-1]}) == 1
+    # the depths, as the once-a-minute sample takes them
+    server.call(lambda: server.platform.queue_metrics.sample_depths(time.time()))
+    visible = statistics(cw, "ApproximateNumberOfMessagesVisible", q, namespace="AWS/SQS",
+                         Statistics=["Maximum"])  # fmt: skip
+    assert visible["Maximum"] == 1
+    age = statistics(cw, "ApproximateAgeOfOldestMessage", q, namespace="AWS/SQS",
+                     Statistics=["Maximum"])  # fmt: skip
+    assert age["Unit"] == "Seconds" and age["Maximum"] >= 0
+
+
+def test_iterator_age_of_a_stream_mapping(cw: Any, lam: Any, server: RunningServer) -> None:
+    kinesis = client("kinesis", server.endpoint)
+    stream = unique_name("stream")
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"][
+        "StreamARN"
+    ]
+    kinesis.put_record(StreamName=stream, Data=b"{}", PartitionKey="k")
+    name = create(lam)
+    lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=name, StartingPosition="TRIM_HORIZON"
+    )
+    fn = {"FunctionName": name}
+    age = eventually(
+        lambda: statistics(cw, "IteratorAge", fn, Statistics=["Maximum", "SampleCount"]), bool
+    )
+    assert age["Unit"] == "Milliseconds" and age["Maximum"] >= 0 and age["SampleCount"] >= 1
+
+
 def test_put_metric_data_round_trip(cw: Any) -> None:
     namespace = unique_name("app")
     dims = [{"Name": "Service", "Value": "cart"}]
