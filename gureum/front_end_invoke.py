@@ -79,7 +79,8 @@ class FrontEndInvoke:
     ) -> None:
         self.functions = functions
         #: Lambda's metrics (one append per invoke; turned into data points later)
-        self.metrics = metrics if metrics is not None else LambdaMetrics()
+        # (without one, nothing samples the recorder: it keeps nothing)
+        self.metrics = metrics if metrics is not None else LambdaMetrics(max_recorded=0)
         self.counting = counting
         self.workers = workers
         self.events = events

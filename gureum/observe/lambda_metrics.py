@@ -84,8 +84,11 @@ class LambdaMetrics:
         *,
         provisioned: Callable[[], Mapping[tuple[str, str], int]] = dict,
         high_resolution: bool = True,
+        max_recorded: int = MAX_RECORDED,
     ) -> None:
         self.metrics = metrics
+        #: invocations kept between two samples (0: none, only ``uncounted`` grows)
+        self.max_recorded = max_recorded
         self.counting = counting
         #: (function, qualifier) -> provisioned concurrency allocated
         self.provisioned = provisioned
@@ -105,7 +108,7 @@ class LambdaMetrics:
         errored: bool,
         unreserved: bool,
     ) -> None:
-        if len(self._invocations) < MAX_RECORDED:
+        if len(self._invocations) < self.max_recorded:
             self._invocations.append(
                 (time.time(), function, qualifier, version, duration_ms, errored, unreserved)
             )
@@ -113,7 +116,7 @@ class LambdaMetrics:
             self.uncounted += 1
 
     def throttled(self, function: str, qualifier: str | None) -> None:
-        if len(self._throttles) < MAX_RECORDED:
+        if len(self._throttles) < self.max_recorded:
             self._throttles.append((time.time(), function, qualifier))
         else:
             self.uncounted += 1
