@@ -24,6 +24,7 @@
           ├── TooManyRequestsException       429  carries ``Reason``
           ├── SerializationException         400  a body the protocol cannot decode
           ├── UnknownOperationException      400  an operation the service lacks
+          ├── InvalidAction                  400  (the query protocol's name for it)
           ├── ServiceException               500
           ├── InvalidRuntimeException        502  the runtime cannot run on this host
           ├── NotImplementedException        501  a part of the API gureum lacks yet
@@ -193,6 +194,12 @@ class UnknownOperationException(ServiceError):
     """A protocol-level call of an operation the service does not have."""
 
     error_type = "UnknownOperationException"
+
+
+class InvalidAction(ServiceError):
+    """The query protocol's error for an ``Action`` the service does not have."""
+
+    error_type = "InvalidAction"
 
 
 class ServiceException(ServiceError):

@@ -29,6 +29,7 @@ from gureum.events.mappings import EventSourceMappings
 from gureum.events.pacing import FrontEndActivity
 from gureum.events.queue_pollers import Pollers
 from gureum.front_end_invoke import FrontEndInvoke
+from gureum.frontend.aws_query import QueryEndpoint
 from gureum.frontend.cloudwatch_api import CloudWatchAPI
 from gureum.frontend.dynamodb_api import DynamoDBAPI
 from gureum.frontend.dynamodb_streams_api import DynamoDBStreamsAPI
@@ -263,6 +264,8 @@ class Platform:
         self.cloudwatch_api = CloudWatchAPI(self.metrics)
         #: Smithy RPC v2 CBOR services (CloudWatch's metrics, for SDKs that speak it)
         self.rpc_v2 = RpcV2Endpoint([self.cloudwatch_api.rpc_v2_service()])
+        #: AWS's query protocol (form in, XML out): CloudWatch, as the AWS CLI v1 calls it
+        self.aws_query = QueryEndpoint(self.cloudwatch_api.query_service())
         self.prometheus = PrometheusEndpoint(
             NodeCollector(
                 self.lambda_metrics,

@@ -14,7 +14,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gureum.errors import RequestTooLargeException, SerializationException, ServiceError
 from gureum.events.pacing import FrontEndActivity
-from gureum.frontend import lambda_api, operations, sigv4, stream_invoke
+from gureum.frontend import aws_query, lambda_api, operations, sigv4, stream_invoke
 from gureum.frontend.json_rpc import JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.responses import EXCEPTION_HANDLERS, aws_error, unexpected_error
@@ -109,6 +109,15 @@ def _invoke_limit(scope: Scope) -> int:
     return lambda_api.MAX_SYNC_PAYLOAD
 
 
+def _is_form(scope: Scope) -> bool:
+    """Whether the request's body is a form (AWS's query protocol)."""
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";")[0].strip().lower() == aws_query.FORM.encode()
+    return False
+
+
 def _target(scope: Scope) -> str | None:
     """The request's ``X-Amz-Target`` (which JSON-protocol operation it calls)."""
     value: bytes
@@ -138,6 +147,7 @@ class Edge:
         websocket_apis: WebSocketApis | None = None,
         connections_api: ConnectionsAPI | None = None,
         rpc_v2: RpcV2Endpoint | None = None,
+        query: aws_query.QueryEndpoint | None = None,
         activity: FrontEndActivity,
         secrets: dict[str, str] | None,
         region: str,
@@ -152,6 +162,7 @@ class Edge:
         self.websocket_apis = websocket_apis
         self.connections_api = connections_api
         self.rpc_v2 = rpc_v2
+        self.query = query
         self.activity = activity
         self.secrets = secrets  # None: requests are not authenticated
         self.region = region  # the one region credentials must be scoped to
@@ -159,6 +170,12 @@ class Edge:
     def _error_response(self, scope: Scope, error: ServiceError) -> Response:
         """An error answered before routing, in the shape of the service asked."""
         target = _target(scope)
+        if target is None and self._queried(scope):
+            assert self.query is not None
+            status, headers, content = self.query.error(error)
+            response = Response(content, status)
+            response.raw_headers = headers
+            return response
         if target is None and self.rpc_v2 is not None:
             answer = self.rpc_v2.error_for(scope["path"], error)
             if answer is not None:
@@ -168,6 +185,16 @@ class Edge:
                 return response
         return (target and self.json_rpc.error_response(target, error)) or aws_error(error)
 
+    def _queried(self, scope: Scope) -> bool:
+        """A query-protocol call: ``POST /`` with a form body and no ``X-Amz-Target``."""
+        return (
+            self.query is not None
+            and scope["method"] == "POST"
+            and scope["path"] == "/"
+            and _is_form(scope)
+            and _target(scope) is None
+        )
+
     def _signing_service(self, scope: Scope) -> str | None:
         """The service a request's credential must be scoped to (None: no served service
         has the operation, which is answered as unknown once the caller is known)."""
@@ -175,6 +202,9 @@ class Edge:
         if target is not None:
             service = self.json_rpc.service(target)
             return operations.signing_name(service.model) if service is not None else None
+        if self._queried(scope):
+            assert self.query is not None
+            return self.query.signing_name
         if self.rpc_v2 is not None and scope["path"].startswith("/service/"):
             return self.rpc_v2.signing_name(scope["path"])
         # The raw path: an ARN in a path (apigatewayv2's /v2/tags/{resource-arn}) keeps
@@ -264,12 +294,31 @@ class Edge:
             if target is not None and self.json_rpc.service(target) is not None:
                 await self._json_rpc(scope, receive, send, target, body)
                 return
+        if self._queried(scope):
+            await self._aws_query(scope, receive, send, body)
+            return
         if self.rpc_v2 is not None and self.rpc_v2.addressed(scope["method"], path):
             await self._rpc_v2(scope, receive, send, path, body)
             return
         if body is not None:
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+    async def _aws_query(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes | None
+    ) -> None:
+        """A query-protocol call (CloudWatch, as the AWS CLI v1 calls it)."""
+        assert self.query is not None
+        try:
+            if body is None:
+                body = await _read_body(receive)
+            body = _decoded(scope, body)
+        except ServiceError as exc:
+            await self._error_response(scope, exc)(scope, receive, send)
+            return
+        status, headers, content = await self.query.call(body)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
     async def _rpc_v2(
         self, scope: Scope, receive: Receive, send: Send, path: str, body: bytes | None
@@ -382,6 +431,7 @@ def create_app(settings: Settings) -> Edge:
         websocket_apis=platform.websocket_apis,
         connections_api=platform.connections_api,
         rpc_v2=platform.rpc_v2,
+        query=platform.aws_query,
         activity=platform.front_end_activity,
         secrets=secrets if settings.auth == "sigv4" else None,
         region=settings.region,

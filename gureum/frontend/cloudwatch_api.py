@@ -4,8 +4,8 @@ GetMetricData, GetMetricStatistics and ListMetrics over :class:`Metrics`.
 Served on AWS JSON 1.0 (what the installed botocore, 1.43, sends: its model lists
 ``smithy-rpc-v2-cbor``, ``json``, ``query`` and it picks the first it implements) and
 on Smithy RPC v2 CBOR (the model's first protocol, for SDKs that speak it), both with
-CloudWatch's query error codes in ``x-amzn-query-error``. The query protocol (form
-bodies, XML answers: the AWS CLI v1) is not served. Validation follows
+CloudWatch's query error codes in ``x-amzn-query-error``; and on AWS's query protocol
+(form bodies, XML answers: the AWS CLI v1 and older SDKs, ``aws_query.py``). Validation follows
 CloudWatch's documented limits and answers its error types (InvalidParameterValue,
 InvalidParameterCombination, MissingParameter, status 400). Metric math
 (``Expression`` in GetMetricData) is not evaluated: it is refused with a clear
@@ -29,6 +29,7 @@ from gureum.errors import (
     CloudWatchInvalidParameterValue,
     CloudWatchMissingParameter,
 )
+from gureum.frontend.aws_query import QueryService
 from gureum.frontend.json_rpc import JsonRpcService, Operation
 from gureum.frontend.rpc_v2_cbor import RpcV2Service
 from gureum.observe.distribution import percentile_of
@@ -201,6 +202,15 @@ class CloudWatchAPI:
             model="cloudwatch",
             title="CloudWatch",
             error_namespace="com.amazonaws.cloudwatch#",
+            internal_error=CloudWatchInternalServiceFault,
+        )
+
+    def query_service(self) -> QueryService:
+        """AWS's query protocol (the AWS CLI v1, older SDKs)."""
+        return QueryService(
+            dict(self.operations),
+            model="cloudwatch",
+            title="CloudWatch",
             internal_error=CloudWatchInternalServiceFault,
         )
 

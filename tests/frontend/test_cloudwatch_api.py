@@ -8,13 +8,16 @@ from __future__ import annotations
 import datetime
 import json
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import cbor2
 import pytest
+from botocore import parsers, serialize
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -596,6 +599,58 @@ def test_what_botocore_sends_and_rpc_v2_cbor(server: RunningServer) -> None:
     assert caught.value.headers["x-amzn-query-error"] == "InvalidParameterValue;Sender"
     error = cbor2.loads(caught.value.read())
     assert error["__type"].endswith("#InvalidParameterValueException")
+
+
+def query_call(server: RunningServer, operation: str, params: dict[str, Any]) -> Any:
+    """A call on AWS's query protocol, encoded and decoded by botocore's own query
+    serializer and parser (what the AWS CLI v1 and older SDKs send)."""
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    op = model.operation_model(operation)
+    prepared = serialize.create_serializer("query").serialize_to_request(params, op)
+    body = urllib.parse.urlencode(prepared["body"]).encode()  # (as botocore sends it)
+    assert b"Action=" + operation.encode() in body
+    request = signed_request(server.endpoint + "/", method="POST", data=body,
+                             headers=dict(prepared["headers"]), service="monitoring")  # fmt: skip
+    try:
+        with urllib.request.urlopen(request) as answer:
+            status, headers, content = answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        status, headers, content = error.code, dict(error.headers), error.read()
+    shape: Any = op.output_shape  # (None for an output-less operation: the parser takes it)
+    parsed = parsers.create_parser("query").parse(
+        {"status_code": status, "headers": headers, "body": content}, shape
+    )
+    return status, parsed
+
+
+def test_the_query_protocol(server: RunningServer) -> None:
+    namespace = unique_name("query")
+    datum = {"MetricName": "m", "Value": 2.0, "Dimensions": [{"Name": "a", "Value": "b"}]}
+    status, _ = query_call(server, "PutMetricData", {"Namespace": namespace,
+                                                    "MetricData": [datum, datum]})  # fmt: skip
+    assert status == 200
+    status, got = query_call(
+        server,
+        "GetMetricStatistics",
+        {
+            "Namespace": namespace,
+            "MetricName": "m",
+            "Dimensions": [{"Name": "a", "Value": "b"}],
+            "Period": 60,
+            "Statistics": ["Sum", "SampleCount"],
+            **window(),
+        },
+    )
+    assert [(p["Sum"], p["SampleCount"]) for p in got["Datapoints"]] == [(4.0, 2.0)]
+    status, got = query_call(server, "ListMetrics", {"Namespace": namespace})
+    assert got["Metrics"] == [
+        {"Namespace": namespace, "MetricName": "m", "Dimensions": [{"Name": "a", "Value": "b"}]}
+    ]
+    status, got = query_call(server, "PutMetricData", {"Namespace": "AWS/x",
+                                                       "MetricData": [datum]})  # fmt: skip
+    assert status == 400 and got["Error"]["Code"] == "InvalidParameterValue"
+    status, got = query_call(server, "DescribeAlarms", {})
+    assert status == 501 and got["Error"]["Code"] == "NotImplementedException"
 
 
 def test_prometheus_exposition(server: RunningServer, lam: Any) -> None:
