@@ -22,6 +22,9 @@
           ├── RequestTooLargeException       413
           ├── UnsupportedMediaTypeException  415
           ├── TooManyRequestsException       429  carries ``Reason``
+          ├── SerializationException         400  a body the protocol cannot decode
+          ├── UnknownOperationException      400  an operation the service lacks
+          ├── InvalidAction                  400  (the query protocol's name for it)
           ├── ServiceException               500
           ├── InvalidRuntimeException        502  the runtime cannot run on this host
           ├── NotImplementedException        501  a part of the API gureum lacks yet
@@ -36,6 +39,11 @@
           │        LimitExceededException and ExpiredIteratorException too)
           ├── InvalidArgumentException       400  Kinesis: a request its rules refuse
           ├── ExpiredNextTokenException      400  Kinesis: a ListShards token past 5 min
+          ├── CloudWatchError                400  the metrics API's errors (CloudWatch's
+          │    ├── CloudWatchInvalidParameterValue        shapes, with their query codes:
+          │    ├── CloudWatchInvalidParameterCombination  InvalidParameterValue, ...)
+          │    ├── CloudWatchMissingParameter
+          │    └── CloudWatchInternalServiceFault    500
           └── SqsError                       400  the built-in queues' errors (SQS names),
                ├── QueueDoesNotExist                 each with the code of SQS's older
                ├── QueueNameExists                   query protocol that botocore maps
@@ -174,6 +182,24 @@ class TooManyRequestsException(ServiceError):
     def __init__(self, message: str, reason: str, retry_after: int = 1) -> None:
         super().__init__(message, Reason=reason)
         self.retry_after = retry_after
+
+
+class SerializationException(ServiceError):
+    """A request body the protocol cannot decode (RPC v2 CBOR: not a CBOR map)."""
+
+    error_type = "SerializationException"
+
+
+class UnknownOperationException(ServiceError):
+    """A protocol-level call of an operation the service does not have."""
+
+    error_type = "UnknownOperationException"
+
+
+class InvalidAction(ServiceError):
+    """The query protocol's error for an ``Action`` the service does not have."""
+
+    error_type = "InvalidAction"
 
 
 class ServiceException(ServiceError):
@@ -331,3 +357,35 @@ class PayloadTooLargeException(ServiceError):
 
     status = 413
     error_type = "PayloadTooLargeException"
+
+
+class CloudWatchError(ServiceError):
+    """An error of the CloudWatch metrics API (status 400 unless said).
+
+    ``query_code`` is the code of CloudWatch's query protocol, which its newer protocols
+    (Smithy RPC v2 CBOR, JSON) send in ``x-amzn-query-error`` and botocore reports as
+    the error's ``Code`` (``InvalidParameterValue`` for the shape
+    ``InvalidParameterValueException``).
+    """
+
+    error_type = "CloudWatchError"
+    query_code: ClassVar[str] = ""
+
+
+def _cloudwatch_error(name: str, query_code: str, *, status: int = 400) -> type[CloudWatchError]:
+    attributes = {"error_type": name, "query_code": query_code, "status": status}
+    return type(f"CloudWatch{name}", (CloudWatchError,), attributes)
+
+
+CloudWatchInvalidParameterValue = _cloudwatch_error(
+    "InvalidParameterValueException", "InvalidParameterValue"
+)
+CloudWatchInvalidParameterCombination = _cloudwatch_error(
+    "InvalidParameterCombinationException", "InvalidParameterCombination"
+)
+CloudWatchMissingParameter = _cloudwatch_error(
+    "MissingRequiredParameterException", "MissingParameter"
+)
+CloudWatchInternalServiceFault = _cloudwatch_error(
+    "InternalServiceFault", "InternalServiceError", status=500
+)

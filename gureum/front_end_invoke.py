@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gureum.counting import CountingService
+from gureum.errors import TooManyRequestsException
 from gureum.events.async_events import AsyncEventQueue
 from gureum.functions.config import FunctionVersion, function_arn
 from gureum.functions.registry import FunctionRegistry
+from gureum.observe.lambda_metrics import LambdaMetrics
 from gureum.tracing.lambda_segments import InvocationTrace
 from gureum.tracing.sampling import Sampler
 from gureum.tracing.segments import from_document
@@ -73,8 +75,12 @@ class FrontEndInvoke:
         traces: TraceStore,
         region: str,
         account_id: str,
+        metrics: LambdaMetrics | None = None,
     ) -> None:
         self.functions = functions
+        #: Lambda's metrics (one append per invoke; turned into data points later)
+        # (without one, nothing samples the recorder: it keeps nothing)
+        self.metrics = metrics if metrics is not None else LambdaMetrics(max_recorded=0)
         self.counting = counting
         self.workers = workers
         self.events = events
@@ -108,6 +114,7 @@ class FrontEndInvoke:
                 trace_id=caller.trace_header,
                 client_context=caller.client_context,
             )
+            self.metrics.put("AsyncEventsReceived", function.name, qualifier, 1, "Count")
             return Invoked(function, None)
         return await self.run(function, qualifier, payload, caller)
 
@@ -141,11 +148,23 @@ class FrontEndInvoke:
             trace=trace,
             streamed=streamed,
         )
-        slot = self.counting.acquire(function.name)
+        try:
+            slot = self.counting.acquire(function.name)
+        except TooManyRequestsException:
+            self.metrics.throttled(function.name, qualifier)
+            raise
         try:
             outcome = await self.workers.invoke(function, invocation, tail=caller.tail)
         finally:
             self.counting.release(slot)
+        self.metrics.invoked(
+            function.name,
+            qualifier,
+            function.version,
+            outcome.duration_ms,
+            outcome.error_type is not None,
+            not slot.reserved,
+        )
         if trace.sampled:
             for document in trace.segments(
                 function_name=function.name,

@@ -22,13 +22,15 @@ from starlette.types import ASGIApp
 
 from gureum import runtimes
 from gureum.counting import CountingService
-from gureum.events.async_events import AsyncEventQueue
+from gureum.events.async_events import ASYNC_QUEUE, AsyncEventQueue
 from gureum.events.async_invoke import AsyncInvoker
 from gureum.events.leasing import LeasingService
 from gureum.events.mappings import EventSourceMappings
 from gureum.events.pacing import FrontEndActivity
 from gureum.events.queue_pollers import Pollers
 from gureum.front_end_invoke import FrontEndInvoke
+from gureum.frontend.aws_query import QueryEndpoint
+from gureum.frontend.cloudwatch_api import CloudWatchAPI
 from gureum.frontend.dynamodb_api import DynamoDBAPI
 from gureum.frontend.dynamodb_streams_api import DynamoDBStreamsAPI
 from gureum.frontend.json_rpc import JsonRpcEndpoint
@@ -37,6 +39,7 @@ from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.layers_api import LayersAPI
 from gureum.frontend.logs_api import LogsAPI
 from gureum.frontend.mappings_api import EventSourceMappingsAPI
+from gureum.frontend.rpc_v2_cbor import RpcV2Endpoint
 from gureum.frontend.sqs_api import SqsAPI
 from gureum.frontend.xray_api import XRayAPI
 from gureum.functions.code import CodeStore
@@ -55,8 +58,13 @@ from gureum.gateway.url_api import FunctionUrlAPI
 from gureum.gateway.url_store import UrlStore
 from gureum.gateway.websocket_api import WebSocketApis
 from gureum.ids import new_uuid
+from gureum.observe.lambda_metrics import LambdaMetrics
 from gureum.observe.log_store import LogStore
 from gureum.observe.logs import LogSink
+from gureum.observe.metric_store import MetricStore
+from gureum.observe.metrics import Metrics
+from gureum.observe.prometheus import NodeCollector, PrometheusEndpoint
+from gureum.observe.queue_metrics import QueueMetrics
 from gureum.queues.queues import Queues
 from gureum.runtimes import BOOTSTRAP, python_interpreter, sdk_packages, sdk_path
 from gureum.settings import Settings
@@ -141,6 +149,17 @@ class Platform:
             idle_timeout=settings.sandbox_idle_timeout,
             placement=where,
         )
+        #: this process among the nodes (its metric rows, its WebSocket connections)
+        self.node_id = new_uuid()
+        #: CloudWatch's metrics: recorded in memory, flushed in batches (observe/metrics.py)
+        self.metrics = Metrics(MetricStore(self.store, self.node_id))
+        self.lambda_metrics = LambdaMetrics(
+            self.metrics, self.counting, provisioned=self._provisioned_allocations
+        )
+        self.queue_metrics = QueueMetrics(self.metrics, self.queues)
+        self.queues.metrics = self.queue_metrics
+        self.logs.metrics = self.metrics
+        self.metrics.sources += [self.lambda_metrics.sample, self.queue_metrics.sample]
         self.events = AsyncEventQueue(self.queues)
         self.invoke = FrontEndInvoke(
             functions=self.functions,
@@ -151,6 +170,7 @@ class Platform:
             traces=self.traces,
             region=region,
             account_id=account,
+            metrics=self.lambda_metrics,
         )
         #: Requests the edge has taken (the async poller gives way while it is busy).
         self.front_end_activity = FrontEndActivity()
@@ -170,8 +190,6 @@ class Platform:
             release_on_start=self.store.dialect == "sqlite",
         )
         keys = {settings.access_key_id: settings.secret_access_key}
-        #: this process among the nodes holding WebSocket connections
-        self.node_id = new_uuid()
         self.websocket_apis = WebSocketApis(
             self.gateway,
             ConnectionStore(self.store, self.node_id, settings.endpoint_url),
@@ -243,8 +261,25 @@ class Platform:
             self.gateway, region=region, account_id=account
         )
         self.xray_api = XRayAPI(self.traces, self.sampling_rules, account_id=account)
+        self.cloudwatch_api = CloudWatchAPI(self.metrics)
+        #: Smithy RPC v2 CBOR services (CloudWatch's metrics, for SDKs that speak it)
+        self.rpc_v2 = RpcV2Endpoint([self.cloudwatch_api.rpc_v2_service()])
+        #: AWS's query protocol (form in, XML out): CloudWatch, as the AWS CLI v1 calls it
+        self.aws_query = QueryEndpoint(self.cloudwatch_api.query_service())
+        self.prometheus = PrometheusEndpoint(
+            NodeCollector(
+                self.lambda_metrics,
+                self.metrics,
+                self.counting,
+                self.workers,
+                self.queue_metrics,
+                zygotes=lambda: len(self.zygotes) if self.zygotes is not None else 0,
+                async_queue=ASYNC_QUEUE,
+            )
+        )
         self.json_rpc = JsonRpcEndpoint(
             [
+                self.cloudwatch_api.json_service(),
                 SqsAPI(self.queues, region=region, account_id=account).service(),
                 LogsAPI(self.log_store, region=region, account_id=account).service(),
                 DynamoDBAPI(self.tables, region=region, account_id=account).service(),
@@ -264,6 +299,14 @@ class Platform:
         self._code_collector: asyncio.Task[None] | None = None
         self._warming: set[asyncio.Task[None]] = set()
 
+    def _provisioned_allocations(self) -> dict[tuple[str, str], int]:
+        """(function, qualifier) -> provisioned concurrency ready now (Lambda's
+        "allocated"), for the provisioned concurrency metrics."""
+        return {
+            (target.name, qualifier): self.workers.provisioned_ready(target.name, target.version)
+            for target, qualifier, _ in self.functions.provisioned_concurrency()
+        }
+
     def api_domain(self, api_id: str) -> str:
         """An API's domain name in its events (``requestContext.domainName``): its host-style
         name on the HTTPS edge, so that ``https://{domainName}/{stage}`` (the SDKs' default
@@ -282,6 +325,7 @@ class Platform:
             *self.rest_api_management.routes(),
             *self.xray_api.routes(),
             *self.json_rpc.routes(),
+            *self.prometheus.routes(),
         ]
 
     # starting and stopping
@@ -308,6 +352,7 @@ class Platform:
             logger.info("%s", line) if detected.isolated else logger.warning("%s", line)
         self.logs.start()
         self.traces.start()
+        self.metrics.start()
         await self.sampling_rules.load()
         await self._start_xray_daemon()
         if detected.isolated and settings.cold_start == "zygote":
@@ -433,6 +478,7 @@ class Platform:
             await self._daemon_tcp.shutdown()  # (its socket is closed with it)
         await self.traces.close()
         await self.logs.close()
+        await self.metrics.close()
         await self.table_expiry.stop()
         await self.kinesis_trimmer.stop()
         self.tables.close()

@@ -265,6 +265,9 @@ class AsyncInvoker:
             await self._fail(event, function, config, "RetriesExhausted", message)
             return
         caller = Caller(event.request_id, event.trace_id, event.client_context)
+        self.front_end.metrics.put(
+            "AsyncEventAge", function.name, event.qualifier, age_ms, "Milliseconds"
+        )
         try:
             invoked = await self.front_end.invoke(
                 event.function, event.qualifier, event.payload.encode(), "RequestResponse", caller
@@ -363,6 +366,7 @@ class AsyncInvoker:
         message: Message,
     ) -> None:
         """Give a failed event to the OnFailure destination and the dead-letter queue."""
+        self.front_end.metrics.put("AsyncEventsDropped", function.name, event.qualifier, 1, "Count")
         if config.on_failure is not None:
             await self._deliver(
                 config.on_failure, self._record(event, function, condition), function
@@ -397,6 +401,9 @@ class AsyncInvoker:
                     json.dumps(record).encode(),
                     new_uuid(),
                 )
+                self.front_end.metrics.put(
+                    "AsyncEventsReceived", function.name, qualifier or None, 1, "Count"
+                )
             elif dead is not None:
                 await self.queues.send(target.name, [self._dead_letter(dead)])
             else:
@@ -411,6 +418,10 @@ class AsyncInvoker:
                 f"{target.arn}: {exc.error_type}: {exc.message}"
             )
             self.logs.emit(source.log_group, DELIVERY_LOG_STREAM, message)
+            failure = "DeadLetterErrors" if dead else "DestinationDeliveryFailures"
+            self.front_end.metrics.put(
+                failure, source.name, dead.qualifier if dead else None, 1, "Count"
+            )
             logger.warning("%s", message)
 
     @staticmethod

@@ -445,6 +445,12 @@ class ShardPoller:
         (``ReportBatchItemFailures``, the records before them done). In a tumbling
         window the answer's ``state`` is carried on (an answer without one failed)."""
         mapping = self.mapping
+        # IteratorAge: how old the batch's last record is as the function gets it.
+        name, _, qualifier = mapping.function_arn.rsplit(":function:", 1)[-1].partition(":")
+        age_ms = max(0.0, time.time() * 1000 - part[-1].arrival_ms)
+        self.pollers.invoke.metrics.put(
+            "IteratorAge", name, qualifier or None, age_ms, "Milliseconds"
+        )
         window = self._window
         extra = self._window_event(window, False, False) if window is not None else None
         outcome = await invoke_batch(

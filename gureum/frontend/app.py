@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import zlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -11,12 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from gureum.errors import RequestTooLargeException, ServiceError
+from gureum.errors import RequestTooLargeException, SerializationException, ServiceError
 from gureum.events.pacing import FrontEndActivity
-from gureum.frontend import lambda_api, operations, sigv4, stream_invoke
+from gureum.frontend import aws_query, lambda_api, operations, sigv4, stream_invoke
 from gureum.frontend.json_rpc import JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.responses import EXCEPTION_HANDLERS, aws_error, unexpected_error
+from gureum.frontend.rpc_v2_cbor import RpcV2Endpoint
 from gureum.gateway.connections_api import ConnectionsAPI, connection_path
 from gureum.gateway.function_urls import FunctionUrls
 from gureum.gateway.http_api import HttpApis
@@ -32,6 +34,8 @@ _INVOKE_SUFFIX = "/invocations"
 
 #: Capability URLs (GetFunction's Code.Location) are not signed, as a presigned URL is not.
 _UNSIGNED_PREFIX = "/_gureum/"
+#: Prometheus' scrape path: a scraper does not sign its requests.
+_PROMETHEUS_PATH = "/metrics"
 #: The largest request any operation accepts (CreateFunction with a 50 MB zip, base64).
 MAX_REQUEST_BYTES = lambda_api.MAX_CODE_REQUEST
 
@@ -69,6 +73,25 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def _decoded(scope: Scope, body: bytes) -> bytes:
+    """A body as the operation reads it: botocore gzips large requests of operations with
+    the ``requestcompression`` trait (CloudWatch's PutMetricData) after signing them."""
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"content-encoding" and value.strip().lower() == b"gzip":
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            try:
+                plain = inflater.decompress(body, MAX_REQUEST_BYTES + 1)
+            except zlib.error as exc:
+                raise SerializationException("The request body is not valid gzip") from exc
+            if len(plain) > MAX_REQUEST_BYTES or inflater.unconsumed_tail:
+                raise RequestTooLargeException(
+                    f"Request must be smaller than {MAX_REQUEST_BYTES} bytes"
+                )
+            return plain
+    return body
+
+
 def _declared_length(scope: Scope) -> int | None:
     value: bytes
     for name, value in scope["headers"]:
@@ -84,6 +107,15 @@ def _invoke_limit(scope: Scope) -> int:
         if name == b"x-amz-invocation-type" and value == b"Event":
             return lambda_api.MAX_ASYNC_PAYLOAD
     return lambda_api.MAX_SYNC_PAYLOAD
+
+
+def _is_form(scope: Scope) -> bool:
+    """Whether the request's body is a form (AWS's query protocol)."""
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";")[0].strip().lower() == aws_query.FORM.encode()
+    return False
 
 
 def _target(scope: Scope) -> str | None:
@@ -114,6 +146,8 @@ class Edge:
         function_urls: FunctionUrls | None = None,
         websocket_apis: WebSocketApis | None = None,
         connections_api: ConnectionsAPI | None = None,
+        rpc_v2: RpcV2Endpoint | None = None,
+        query: aws_query.QueryEndpoint | None = None,
         activity: FrontEndActivity,
         secrets: dict[str, str] | None,
         region: str,
@@ -127,6 +161,8 @@ class Edge:
         self.function_urls = function_urls
         self.websocket_apis = websocket_apis
         self.connections_api = connections_api
+        self.rpc_v2 = rpc_v2
+        self.query = query
         self.activity = activity
         self.secrets = secrets  # None: requests are not authenticated
         self.region = region  # the one region credentials must be scoped to
@@ -134,7 +170,30 @@ class Edge:
     def _error_response(self, scope: Scope, error: ServiceError) -> Response:
         """An error answered before routing, in the shape of the service asked."""
         target = _target(scope)
+        if target is None and self._queried(scope):
+            assert self.query is not None
+            status, headers, content = self.query.error(error)
+            response = Response(content, status)
+            response.raw_headers = headers
+            return response
+        if target is None and self.rpc_v2 is not None:
+            answer = self.rpc_v2.error_for(scope["path"], error)
+            if answer is not None:
+                status, headers, content = answer
+                response = Response(content, status)
+                response.raw_headers = headers
+                return response
         return (target and self.json_rpc.error_response(target, error)) or aws_error(error)
+
+    def _queried(self, scope: Scope) -> bool:
+        """A query-protocol call: ``POST /`` with a form body and no ``X-Amz-Target``."""
+        return (
+            self.query is not None
+            and scope["method"] == "POST"
+            and scope["path"] == "/"
+            and _is_form(scope)
+            and _target(scope) is None
+        )
 
     def _signing_service(self, scope: Scope) -> str | None:
         """The service a request's credential must be scoped to (None: no served service
@@ -143,6 +202,11 @@ class Edge:
         if target is not None:
             service = self.json_rpc.service(target)
             return operations.signing_name(service.model) if service is not None else None
+        if self._queried(scope):
+            assert self.query is not None
+            return self.query.signing_name
+        if self.rpc_v2 is not None and scope["path"].startswith("/service/"):
+            return self.rpc_v2.signing_name(scope["path"])
         # The raw path: an ARN in a path (apigatewayv2's /v2/tags/{resource-arn}) keeps
         # its slashes encoded there, as the operation's one path segment.
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
@@ -200,7 +264,10 @@ class Edge:
             )
             await self._error_response(scope, error)(scope, receive, send)
             return
-        if self.secrets is not None and not path.startswith(_UNSIGNED_PREFIX):
+        unsigned = path.startswith(_UNSIGNED_PREFIX) or (
+            path == _PROMETHEUS_PATH and scope["method"] == "GET"
+        )
+        if self.secrets is not None and not unsigned:
             try:
                 body = await _read_body(receive)
                 sigv4.verify(
@@ -227,9 +294,47 @@ class Edge:
             if target is not None and self.json_rpc.service(target) is not None:
                 await self._json_rpc(scope, receive, send, target, body)
                 return
+        if self._queried(scope):
+            await self._aws_query(scope, receive, send, body)
+            return
+        if self.rpc_v2 is not None and self.rpc_v2.addressed(scope["method"], path):
+            await self._rpc_v2(scope, receive, send, path, body)
+            return
         if body is not None:
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+    async def _aws_query(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes | None
+    ) -> None:
+        """A query-protocol call (CloudWatch, as the AWS CLI v1 calls it)."""
+        assert self.query is not None
+        try:
+            if body is None:
+                body = await _read_body(receive)
+            body = _decoded(scope, body)
+        except ServiceError as exc:
+            await self._error_response(scope, exc)(scope, receive, send)
+            return
+        status, headers, content = await self.query.call(body)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    async def _rpc_v2(
+        self, scope: Scope, receive: Receive, send: Send, path: str, body: bytes | None
+    ) -> None:
+        """A Smithy RPC v2 CBOR call (CloudWatch's metrics)."""
+        assert self.rpc_v2 is not None
+        try:
+            if body is None:
+                body = await _read_body(receive)
+            body = _decoded(scope, body)
+        except ServiceError as exc:
+            await self._error_response(scope, exc)(scope, receive, send)
+            return
+        status, headers, content = await self.rpc_v2.call(path, body)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
     async def _json_rpc(
         self, scope: Scope, receive: Receive, send: Send, target: str, body: bytes | None
@@ -238,6 +343,7 @@ class Edge:
         try:
             if body is None:
                 body = await _read_body(receive)
+            body = _decoded(scope, body)
         except ServiceError as exc:
             await self._error_response(scope, exc)(scope, receive, send)
             return
@@ -324,6 +430,8 @@ def create_app(settings: Settings) -> Edge:
         function_urls=platform.function_urls,
         websocket_apis=platform.websocket_apis,
         connections_api=platform.connections_api,
+        rpc_v2=platform.rpc_v2,
+        query=platform.aws_query,
         activity=platform.front_end_activity,
         secrets=secrets if settings.auth == "sigv4" else None,
         region=settings.region,

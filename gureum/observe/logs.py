@@ -1,7 +1,8 @@
 """Function logs: lines collected from sandboxes, written to the log store in batches.
 
 ``emit`` only appends to a list; a background task writes batches through the store's
-single writer, so logging never waits on the disk on the invoke path.
+single writer, so logging never waits on the disk on the invoke path. As it writes, it
+turns lines in CloudWatch's embedded metric format into metrics (``emf.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import contextlib
 import logging
 import time
 
+from gureum.observe import emf
 from gureum.observe.log_store import LogEvent, LogStore
+from gureum.observe.metric_store import MetricId
+from gureum.observe.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ class LogSink:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._closing = False
+        #: where embedded-metric-format lines are recorded (None: they are logs only)
+        self.metrics: Metrics | None = None
 
     def emit(self, group: str, stream: str, message: str, timestamp: int | None = None) -> None:
         """Queue one log event (``timestamp`` in epoch milliseconds, default now)."""
@@ -66,12 +72,30 @@ class LogSink:
         would turn a busy function's log into a stream of tiny transactions.
         """
         pending, self._buffer = self._buffer, []
+        if self.metrics is not None:
+            self._record_embedded(pending, self.metrics)
         for start in range(0, len(pending), self.max_batch):
             batch = pending[start : start + self.max_batch]
             try:
                 await self.store.run(self.store.put_log_events, batch)
             except Exception:
                 logger.exception("writing %d log events failed; they are lost", len(batch))
+
+    @staticmethod
+    def _record_embedded(events: list[LogEvent], metrics: Metrics) -> None:
+        for event in events:
+            if '"_aws"' not in event.message:
+                continue
+            for value in emf.parse(event.message):
+                metric = MetricId(value.namespace, value.name, value.dimensions)
+                for figure in value.values:
+                    metrics.put(
+                        metric,
+                        figure,
+                        unit=value.unit,
+                        timestamp=value.timestamp,
+                        high_resolution=value.high_resolution,
+                    )
 
     async def close(self) -> None:
         """Stop the periodic flush (letting a write in progress finish), then flush the rest."""

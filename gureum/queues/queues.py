@@ -30,7 +30,7 @@ import struct
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -130,6 +130,24 @@ class Outgoing:
     message_attributes: dict[str, dict[str, str]] | None = None
     delay_seconds: int | None = None
     message_id: str = field(default_factory=new_uuid)
+
+
+class QueueObserver(Protocol):
+    """Who counts what is done to the queues (SQS's metrics: ``observe/queue_metrics``)."""
+
+    def sent(self, queue: str, sizes: list[int]) -> None: ...
+    def received(self, queue: str, count: int) -> None: ...
+    def deleted(self, queue: str, count: int) -> None: ...
+
+
+def _size(message: Outgoing) -> int:
+    """A message's size as SQS counts it: its body and its attributes' names, types
+    and values, in bytes."""
+    size = len(message.body.encode())
+    for name, value in (message.message_attributes or {}).items():
+        size += len(name.encode()) + len(str(value.get("DataType", "")).encode())
+        size += len(str(value.get("StringValue") or value.get("BinaryValue") or "").encode())
+    return size
 
 
 def md5_of_attributes(attributes: dict[str, dict[str, str]] | None) -> str | None:
@@ -241,6 +259,8 @@ class Queues:
         )
         #: queue -> events set by commits that made messages visible there
         self._signals: dict[str, asyncio.Event] = {}
+        #: Where the SQS metrics are counted (set by the platform; None: nowhere).
+        self.metrics: QueueObserver | None = None
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sa.Connection]:
@@ -390,6 +410,18 @@ class Queues:
             "ApproximateNumberOfMessagesDelayed": int(row[2] or 0),
         }
 
+    async def oldest_sent_ms(self, name: str) -> int | None:
+        """When the oldest message of ``name`` was sent (None: it is empty)."""
+        return await self.store.run(self._oldest_sent_ms, name)
+
+    def _oldest_sent_ms(self, name: str) -> int | None:
+        m = queue_messages.c
+        with self.store.engine.connect() as connection:
+            oldest = connection.execute(
+                sa.select(sa.func.min(m.sent_ms)).where(m.queue == name)
+            ).scalar()
+        return None if oldest is None else int(oldest)
+
     async def dead_letter_sources(self, arn: str) -> list[str]:
         """Names of the queues whose RedrivePolicy targets ``arn``."""
         name = arn_queue_name(arn)
@@ -399,6 +431,8 @@ class Queues:
     async def send(self, queue: str, messages: Sequence[Outgoing]) -> list[Sent]:
         """Store messages durably (committed when this returns)."""
         result: list[Sent] = await self._write("send", queue, list(messages))
+        if self.metrics is not None:
+            self.metrics.sent(queue, [_size(m) for m in messages])
         return result
 
     async def _write(self, kind: str, queue: str, args: Any) -> Any:
@@ -550,6 +584,8 @@ class Queues:
                 self._signal(moved)
             remaining = started + wait - loop.time()
             if messages or remaining <= 0:
+                if self.metrics is not None:
+                    self.metrics.received(name, len(messages))
                 return messages
             timeout = min(remaining, self.poll_interval)
             if next_visible_ms is not None:
@@ -662,9 +698,14 @@ class Queues:
     async def delete_message(self, name: str, receipt_handle: str) -> None:
         """Delete a message by its newest receipt handle (a stale one deletes nothing)."""
         await self._write("delete", name, [parse_receipt(receipt_handle)])
+        if self.metrics is not None:
+            self.metrics.deleted(name, 1)
 
     async def delete_messages(self, name: str, handles: Iterable[str]) -> None:
-        await self._write("delete", name, [parse_receipt(h) for h in handles])
+        keys = [parse_receipt(h) for h in handles]
+        await self._write("delete", name, keys)
+        if self.metrics is not None:
+            self.metrics.deleted(name, len(keys))
 
     async def change_visibility(
         self, name: str, receipt_handle: str, visibility_timeout: float, *, body: str | None = None

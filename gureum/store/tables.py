@@ -396,3 +396,38 @@ sa.Index(
     kinesis_records.c.shard_index,
     kinesis_records.c.arrival_ms,
 )
+
+#: Metric data points, one row per node, metric, resolution and time bucket: each node
+#: writes only its own rows (``node_id``) and reads add them up.
+metric_data = sa.Table(
+    "metric_data",
+    metadata,
+    sa.Column("namespace", sa.String(255), primary_key=True),
+    sa.Column("metric_name", sa.String(255), primary_key=True),
+    #: The dimensions as canonical JSON (``[["FunctionName","f"], ...]``, sorted).
+    sa.Column("dimensions", sa.Text, primary_key=True),
+    #: Seconds per bucket: 1 (high resolution) or 60.
+    sa.Column("resolution", sa.Integer, primary_key=True),
+    #: The bucket's start, epoch seconds.
+    sa.Column("timestamp", sa.BigInteger, primary_key=True),
+    sa.Column("node_id", sa.String(36), primary_key=True),
+    sa.Column("unit", sa.String(32), nullable=False),
+    sa.Column("sample_count", sa.Float, nullable=False),
+    sa.Column("total", sa.Float, nullable=False),
+    sa.Column("minimum", sa.Float, nullable=False),
+    sa.Column("maximum", sa.Float, nullable=False),
+    #: The distribution's log buckets (``gureum.observe.distribution``), key -> count.
+    sa.Column("histogram", sa.JSON, nullable=False),
+)
+#: The retention sweep drops old buckets of a resolution.
+sa.Index("ix_metric_data_age", metric_data.c.resolution, metric_data.c.timestamp)
+
+#: Which metrics exist (ListMetrics), and when each last had a data point.
+metric_names = sa.Table(
+    "metric_names",
+    metadata,
+    sa.Column("namespace", sa.String(255), primary_key=True),
+    sa.Column("metric_name", sa.String(255), primary_key=True),
+    sa.Column("dimensions", sa.Text, primary_key=True),
+    sa.Column("last_ms", sa.BigInteger, nullable=False),
+)

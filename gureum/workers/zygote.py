@@ -479,6 +479,10 @@ class Zygotes:
         self._lock = asyncio.Lock()
         self._closed = False
 
+    def __len__(self) -> int:
+        """How many zygotes run (one per interpreter that has started sandboxes)."""
+        return len(self._zygotes)
+
     def started(self, key: str) -> list[Started]:
         """The runtimes of ``key``'s kind started ahead of need, waiting (every zygote's)."""
         return [
