@@ -388,3 +388,15 @@ sa.Index(
     kinesis_records.c.shard_index,
     kinesis_records.c.arrival_ms,
 )
+
+#: The console's saved test events (the Lambda console's "shareable" ones: every node
+#: sees them), each a JSON document of at most 256 KB under a name unique per function.
+console_test_events = sa.Table(
+    "console_test_events",
+    metadata,
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(25), primary_key=True),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("modified_ms", sa.BigInteger, nullable=False),
+)
