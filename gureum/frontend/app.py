@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gureum.console.app import Console
 from gureum.errors import RequestTooLargeException, ServiceError
 from gureum.events.pacing import FrontEndActivity
 from gureum.frontend import lambda_api, operations, sigv4, stream_invoke
@@ -32,6 +33,8 @@ _INVOKE_SUFFIX = "/invocations"
 
 #: Capability URLs (GetFunction's Code.Location) are not signed, as a presigned URL is not.
 _UNSIGNED_PREFIX = "/_gureum/"
+#: The web console: a browser cannot sign, so the console checks its own session cookie.
+_CONSOLE_PATH = "/_console"
 #: The largest request any operation accepts (CreateFunction with a 50 MB zip, base64).
 MAX_REQUEST_BYTES = lambda_api.MAX_CODE_REQUEST
 
@@ -114,6 +117,7 @@ class Edge:
         function_urls: FunctionUrls | None = None,
         websocket_apis: WebSocketApis | None = None,
         connections_api: ConnectionsAPI | None = None,
+        console: ASGIApp | None = None,
         activity: FrontEndActivity,
         secrets: dict[str, str] | None,
         region: str,
@@ -127,6 +131,7 @@ class Edge:
         self.function_urls = function_urls
         self.websocket_apis = websocket_apis
         self.connections_api = connections_api
+        self.console = console
         self.activity = activity
         self.secrets = secrets  # None: requests are not authenticated
         self.region = region  # the one region credentials must be scoped to
@@ -176,6 +181,11 @@ class Edge:
                 return
         body = None
         path: str = scope["path"]
+        if self.console is not None and (
+            path == _CONSOLE_PATH or path.startswith(_CONSOLE_PATH + "/")
+        ):
+            await self.console(scope, receive, send)
+            return
         invoked = None
         if scope["method"] == "POST":
             if path.startswith(_INVOKE_PREFIX) and path.endswith(_INVOKE_SUFFIX):
@@ -315,6 +325,7 @@ def create_app(settings: Settings) -> Edge:
     # For whoever runs the app (the server, tests): the platform behind it.
     app.state.platform = platform
     secrets = {settings.access_key_id: settings.secret_access_key}
+    checked = secrets if settings.auth == "sigv4" else None
     edge = Edge(
         app,
         lambda_api=platform.lambda_api,
@@ -324,8 +335,9 @@ def create_app(settings: Settings) -> Edge:
         function_urls=platform.function_urls,
         websocket_apis=platform.websocket_apis,
         connections_api=platform.connections_api,
+        console=Console(platform, secrets=checked),
         activity=platform.front_end_activity,
-        secrets=secrets if settings.auth == "sigv4" else None,
+        secrets=checked,
         region=settings.region,
     )
     return edge
