@@ -8,8 +8,10 @@ const PAGES = {
 };
 const main = document.getElementById("main");
 let current = null;
+let routed = 0;
 
 async function route() {
+  const mine = ++routed;
   const parts = location.pathname.slice(BASE.length).split("/").filter(Boolean).map(decodeURIComponent);
   const page = parts[0] || "functions";
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === page);
@@ -22,10 +24,17 @@ async function route() {
   }
   try {
     const loaded = await import(`./pages/${module}.js`);
-    main.replaceChildren();
-    current = (await loaded.show(main, page, parts.slice(1))) || null;
+    const view = h("div");
+    const shown = (await loaded.show(view, page, parts.slice(1))) || null;
+    if (mine !== routed) { // another route started meanwhile: this one is stale
+      shown?.leave?.();
+      return;
+    }
+    main.replaceChildren(...view.childNodes);
+    current = shown;
     document.title = `${main.querySelector("h1")?.textContent || page} · gureum console`;
   } catch (error) {
+    if (mine !== routed) return;
     if (error?.status !== 401) main.replaceChildren(problem(error));
   }
   main.dataset.ready = page;

@@ -113,8 +113,9 @@ export function go(path) {
   window.dispatchEvent(new Event("popstate"));
 }
 
+/** A link within the console (app.js routes its clicks without reloading). */
 export function link(path, text) {
-  return h("a", { href: `${BASE}${path}`, on: { click: (e) => { if (!e.ctrlKey && !e.metaKey) { e.preventDefault(); go(path); } } } }, text);
+  return h("a", { href: `${BASE}${path}` }, text);
 }
 
 export function params() {

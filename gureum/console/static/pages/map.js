@@ -95,23 +95,30 @@ function draw(services, minutes, detail) {
     tallest = Math.max(tallest, column.length);
   }
   const width = left * 2 + Math.max(0, ...depth.values()) * gapX;
-  const height = top + tallest * gapY;
-  const svg = s("svg#service-map", { viewBox: `0 0 ${width} ${height}`, width: Math.max(width, 400), height, role: "img", "aria-label": "service map" },
+  const height = top + tallest * gapY + 60;
+  const svg = s("svg", { id: "service-map", viewBox: `0 0 ${width} ${height}`, width: Math.max(width, 400), height, role: "img", "aria-label": "service map" },
     s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
       s("path", { d: "M0,0 L10,5 L0,10 z", fill: "#8d99a8" }))));
   const byId = new Map(services.map((sv) => [sv.ReferenceId, sv]));
+  const bows = new Map();
   for (const sv of services) for (const e of sv.Edges || []) {
     const a = at.get(sv.ReferenceId), b = at.get(e.ReferenceId);
     if (!a || !b || a === b) continue;
-    const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
-    const x1 = a.x + (dx / len) * (R + 4), y1 = a.y + (dy / len) * (R + 4);
-    const x2 = b.x - (dx / len) * (R + 6), y2 = b.y - (dy / len) * (R + 6);
     const st = e.SummaryStatistics || {};
     const timed = (e.ResponseTimeHistogram || []).reduce((n, x) => n + x.Count, 0) || st.TotalCount;
     const avg = timed ? (st.TotalResponseTime / timed) * 1000 : null;
+    // Neighbouring layers: a straight line; an edge that skips layers bows below them.
+    const skip = Math.abs(depth.get(e.ReferenceId) - depth.get(sv.ReferenceId)) > 1 || b.x <= a.x;
+    const bow = skip ? 46 + 18 * (bows.get(sv.ReferenceId) || 0) : 0;
+    if (skip) bows.set(sv.ReferenceId, (bows.get(sv.ReferenceId) || 0) + 1);
+    const cx = (a.x + b.x) / 2, cy = (a.y + b.y) / 2 + bow * 2;
+    const toward = (p, q, r) => { const dx = q.x - p.x, dy = q.y - p.y, l = Math.hypot(dx, dy) || 1; return { x: p.x + (dx / l) * r, y: p.y + (dy / l) * r }; };
+    const c = { x: cx, y: cy };
+    const p1 = toward(a, skip ? c : b, R + 4), p2 = toward(b, skip ? c : a, R + 6);
+    const mid = skip ? { x: (p1.x + 2 * cx + p2.x) / 4, y: (p1.y + 2 * cy + p2.y) / 4 } : { x: (p1.x + p2.x) / 2, y: (p1.y + p2.y) / 2 };
     svg.append(s("g", { class: "edge-group", "data-source": sv.Name, "data-target": byId.get(e.ReferenceId)?.Name },
-      s("line", { class: "edge", x1, y1, x2, y2, "marker-end": "url(#arrow)" }),
-      s("text", { class: "edge-label", x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 5, "text-anchor": "middle", text: avg == null ? "" : `${avg.toFixed(1)} ms` })));
+      s("path", { class: "edge", d: skip ? `M${p1.x},${p1.y} Q${cx},${cy} ${p2.x},${p2.y}` : `M${p1.x},${p1.y} L${p2.x},${p2.y}`, "marker-end": "url(#arrow)" }),
+      s("text", { class: "edge-label", x: mid.x, y: mid.y + (skip ? 14 : -6), "text-anchor": "middle", text: avg == null ? "" : `${avg.toFixed(1)} ms` })));
   }
   for (const sv of services) {
     const { x, y } = at.get(sv.ReferenceId);

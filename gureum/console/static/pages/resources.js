@@ -34,7 +34,7 @@ async function streams(main, name) {
   if (name) {
     const st = await api(`/streams/${encodeURIComponent(name)}`);
     main.append(h("h1", `Stream ${st.StreamName}`), h("p.muted", `${st.StreamStatus} · the oldest records of each shard (from TRIM_HORIZON) · `, link("/streams", "all streams")),
-      st.Shards.map((sh) => h("div.card", h("h3", `${sh.ShardId} `, badge(sh.Open ? "open" : "closed")), table([
+      ...st.Shards.map((sh) => h("div.card", h("h3", `${sh.ShardId} `, badge(sh.Open ? "open" : "closed")), table([
         ["Sequence number", (r) => h("code", r.SequenceNumber)], ["Partition key", (r) => r.PartitionKey],
         ["Arrived", (r) => when(r.ApproximateArrivalTimestamp)], ["Data", (r) => h("pre", r.Text ?? `(base64) ${r.Data}`)],
       ], sh.Records, { empty: "No records kept in this shard." }))));
