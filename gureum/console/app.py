@@ -11,6 +11,7 @@ CSRF token in a header and, when the browser sends one, a same-origin ``Origin``
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import json
 import logging
@@ -70,6 +71,15 @@ def _static(name: str) -> bytes | None:
         return None
     path = resources.files("gureum.console").joinpath("static", *name.split("/"))
     return path.read_bytes() if path.is_file() else None
+
+
+@functools.cache
+def _static_file(name: str) -> tuple[bytes, str] | None:
+    """A static file and its ETag (read once: the package's files do not change)."""
+    data = _static(name)
+    if data is None:
+        return None
+    return data, '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
 
 
 @functools.cache
@@ -174,7 +184,9 @@ class Console:
         if path == PREFIX:
             response = RedirectResponse(f"{PREFIX}/", 307)
         elif path.startswith(f"{PREFIX}/static/"):
-            response = self._serve_static(path.removeprefix(f"{PREFIX}/static/"))
+            response = self._serve_static(
+                path.removeprefix(f"{PREFIX}/static/"), request.headers.get("if-none-match")
+            )
         elif path == f"{PREFIX}/signin":
             response = await self._signin(request)
         elif path == f"{PREFIX}/signout" and scope["method"] == "POST":
@@ -210,13 +222,18 @@ class Console:
         scope.setdefault("state", {})["session"] = session
         await self.router(scope, receive, send)
 
-    def _serve_static(self, name: str) -> Response:
-        data = _static(name)
+    def _serve_static(self, name: str, if_none_match: str | None) -> Response:
+        found = _static_file(name)
         kind = _STATIC_TYPES.get(name[name.rfind(".") :]) if "." in name else None
-        if data is None or kind is None:
+        if found is None or kind is None:
             return Response("Not found", 404, media_type="text/plain")
-        # (no data in them: served without a session, so the sign-in page has its style)
-        return Response(data, headers={"cache-control": "no-cache"}, media_type=kind)
+        data, etag = found
+        # (no data in them: served without a session, so the sign-in page has its style;
+        # revalidated each time, answered 304 while unchanged)
+        headers = {"cache-control": "no-cache", "etag": etag}
+        if if_none_match == etag:
+            return Response(None, 304, headers=headers)
+        return Response(data, headers=headers, media_type=kind)
 
     def _signin_page(self, next_path: str, problem: str | None = None) -> Response:
         page = (

@@ -53,7 +53,13 @@ def test_nothing_but_sign_in_is_reached_without_a_session(tmp_path: Path) -> Non
             answer = client.get(path)
             assert answer.status_code == 401 and answer.json()["error"] == "Unauthorized"
         assert client.post("/_console/api/functions", json={}).status_code == 401
-        assert client.get("/_console/static/app.js").status_code == 200  # (no data in it)
+        script = client.get("/_console/static/app.js")  # (no data in it)
+        assert script.status_code == 200 and script.headers["cache-control"] == "no-cache"
+        again = client.get(
+            "/_console/static/app.js", headers={"If-None-Match": script.headers["etag"]}
+        )
+        assert again.status_code == 304
+        assert client.get("/_console/static/nope.js").status_code == 404
         refused = client.post(
             "/_console/signin",
             data={"access_key_id": "test", "secret_access_key": "wrong"},
