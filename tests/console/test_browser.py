@@ -80,11 +80,11 @@ def test_refused_without_credentials_and_with_wrong_ones(page: Page, server: Run
     page.click("button[type=submit]")
     expect(page.locator(".problem")).to_contain_text("Wrong access key id or secret access key")
     assert "/_console/signin" in page.url
+    shot(page, "signin-refused")
     status = page.evaluate("fetch('/_console/api/functions').then(r => r.status)")
     assert status == 401
     page.goto(f"{server.endpoint}/_console/functions")
     assert "/_console/signin" in page.url  # still nothing but the form
-    shot(page, "signin-refused")
 
 
 def test_deploy_and_invoke_through_the_console(page: Page, server: RunningServer) -> None:
