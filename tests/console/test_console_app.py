@@ -186,13 +186,19 @@ def test_log_tail_filters_with_cloudwatch_patterns(console: tuple[TestClient, st
 
 
 def test_traces_metrics_and_browsers_answer(console: tuple[TestClient, str]) -> None:
-    client, _ = console
+    client, csrf = console
+    body = {"FunctionName": "metrics-fn", "Runtime": "python3.12", "Code": HELLO}
+    assert post(client, csrf, "/functions", body).status_code == 200
     bad = client.get("/_console/api/traces", params={"filter": "service(("})
     assert bad.status_code == 400 and bad.json()["error"] == "InvalidParameterValueException"
     assert client.get("/_console/api/traces/1-00000000-000000000000000000000000").status_code == 404
-    assert client.get("/_console/api/service-map", params={"minutes": 5}).json()["Services"] == []
-    metrics = client.get("/_console/api/functions/console-hello/metrics").json()
+    graph = client.get("/_console/api/service-map", params={"minutes": 5})
+    assert graph.status_code == 200 and isinstance(graph.json()["Services"], list)
+    assert client.get("/_console/api/service-map", params={"minutes": 0}).status_code == 400
+    metrics = client.get("/_console/api/functions/metrics-fn/metrics?window=1d").json()
     assert metrics["Available"] is False and "metrics" in metrics["Reason"]
+    wrong = client.get("/_console/api/functions/metrics-fn/metrics?window=2h")
+    assert wrong.status_code == 400
     for path in ("queues", "streams", "tables", "mappings", "apis"):
         assert client.get(f"/_console/api/{path}").status_code == 200
         assert client.get(f"/_console/{path}").status_code == 200
@@ -208,3 +214,33 @@ def test_without_authentication_everyone_is_signed_in(tmp_path: Path) -> None:
         assert client.get("/_console/signin", follow_redirects=False).status_code == 303
         # POSTs still carry the page's token (a cross-site form cannot).
         assert client.post("/_console/api/functions", json={}).status_code == 403
+
+
+def test_a_nodejs_function_from_pasted_code(console: tuple[TestClient, str]) -> None:
+    client, csrf = console
+    code = (
+        "export const handler = async (event) => {\n"
+        "  console.log('node got', event.n);\n  return event.n * 2;\n};\n"
+    )
+    created = post(
+        client,
+        csrf,
+        "/functions",
+        {"FunctionName": "console-node", "Runtime": "nodejs20.x", "Code": code},
+    )
+    assert created.status_code == 200, created.text
+    assert created.json()["Handler"] == "index.handler"
+    result = post(client, csrf, "/functions/console-node/invoke", {"Event": {"n": 21}}).json()
+    assert result["Payload"] == "42", result
+    assert "node got 21" in result["LogTail"]
+    refused = post(
+        client, csrf, "/functions", {"FunctionName": "x", "Runtime": "provided.al2023", "Code": "x"}
+    )
+    assert refused.status_code == 400
+
+
+def test_metric_series_says_when_there_are_no_metrics() -> None:
+    from gureum.console.metrics import MetricsNotAvailable, metric_series
+
+    with pytest.raises(MetricsNotAvailable):
+        metric_series(object(), "fn", "Invocations", "Sum", 0.0, 60.0, 60)
