@@ -54,8 +54,11 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     opened = context.new_page()
+    errors: list[str] = []  # a script's uncaught error fails the test that met it
+    opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
     context.close()
+    assert not errors, errors
 
 
 def shot(page: Page, name: str) -> None:

@@ -1,6 +1,6 @@
 // Functions: the list with live state, a function's page (test, code, configuration,
 // versions and aliases, tags), and a new function from pasted code.
-import { api, badge, bytes, fill, go, h, link, pretty, problem, table, when } from "../common.js";
+import { api, badge, bytes, go, h, link, pretty, problem, table } from "../common.js";
 
 export async function show(main, _page, [name, tab]) {
   if (name === "new") return create(main);
@@ -8,12 +8,13 @@ export async function show(main, _page, [name, tab]) {
   return list(main);
 }
 
+const LIST_REFRESH_MS = 5000;
+
 async function list(main) {
-  const { Functions } = await api("/functions");
-  main.append(
-    h("div.row", h("h1", "Functions"),
-      h("button.primary#create-function", { on: { click: () => go("/functions/new") } }, "Create function")),
-    h("div.card", table(
+  const card = h("div.card#functions-list");
+  const render = async () => {
+    const { Functions } = await api("/functions");
+    card.replaceChildren(table(
       [
         ["Name", (f) => link(`/functions/${encodeURIComponent(f.FunctionName)}`, f.FunctionName)],
         ["Runtime", (f) => f.Runtime],
@@ -26,8 +27,18 @@ async function list(main) {
       ],
       Functions,
       { empty: "No functions yet: create one from code, or with `gureum deploy` / boto3." },
-    )),
+    ));
+  };
+  await render();
+  main.append(
+    h("div.row", h("h1", "Functions"),
+      h("button.primary#create-function", { on: { click: () => go("/functions/new") } }, "Create function"),
+      h("span.muted", "state and sandboxes refresh every 5 s")),
+    card,
   );
+  // Live state: the list is read again while the page is open.
+  const timer = setInterval(() => render().catch(() => null), LIST_REFRESH_MS);
+  return { leave: () => clearInterval(timer) };
 }
 
 async function create(main) {
