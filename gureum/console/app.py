@@ -32,7 +32,12 @@ from gureum.console.logs import LogViews
 from gureum.console.resources import ResourceViews
 from gureum.console.saved_events import SavedTestEvents
 from gureum.console.traces import TraceViews
-from gureum.errors import InvalidParameterValueException, ResourceNotFoundException, ServiceError
+from gureum.errors import (
+    InvalidParameterValueException,
+    RequestTooLargeException,
+    ResourceNotFoundException,
+    ServiceError,
+)
 from gureum.runtimes import NODEJS_RUNTIMES, PYTHON_RUNTIMES
 
 logger = logging.getLogger(__name__)
@@ -105,7 +110,11 @@ def _window(request: Request) -> tuple[float, float]:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    raw = b""
+    async for chunk in request.stream():  # (a chunked body has no Content-Length)
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise RequestTooLargeException(f"Request must be smaller than {MAX_BODY} bytes")
     try:
         body = json.loads(raw or b"{}")
     except ValueError:

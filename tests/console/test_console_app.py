@@ -102,6 +102,11 @@ def test_changes_need_the_csrf_token_and_a_same_origin(console: tuple[TestClient
         "/_console/api/functions", json=body, headers={"X-Gureum-Csrf": csrf, "Origin": BASE}
     )
     assert same.status_code == 200, same.text
+    big = b"x" * (7 * 1024 * 1024)
+    headers = {"X-Gureum-Csrf": csrf}
+    assert client.post("/_console/api/functions", content=big, headers=headers).status_code == 413
+    chunked = client.post("/_console/api/functions", content=iter([big]), headers=headers)
+    assert chunked.status_code == 413
 
 
 def test_deploy_test_invoke_and_saved_events(console: tuple[TestClient, str]) -> None:
