@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gureum.console.app import Console
 from gureum.errors import RequestTooLargeException, SerializationException, ServiceError
 from gureum.events.pacing import FrontEndActivity
 from gureum.frontend import aws_query, lambda_api, operations, sigv4, stream_invoke
@@ -36,6 +37,8 @@ _INVOKE_SUFFIX = "/invocations"
 _UNSIGNED_PREFIX = "/_gureum/"
 #: Prometheus' scrape path: a scraper does not sign its requests.
 _PROMETHEUS_PATH = "/metrics"
+#: The web console: a browser cannot sign, so the console checks its own session cookie.
+_CONSOLE_PATH = "/_console"
 #: The largest request any operation accepts (CreateFunction with a 50 MB zip, base64).
 MAX_REQUEST_BYTES = lambda_api.MAX_CODE_REQUEST
 
@@ -148,6 +151,7 @@ class Edge:
         connections_api: ConnectionsAPI | None = None,
         rpc_v2: RpcV2Endpoint | None = None,
         query: aws_query.QueryEndpoint | None = None,
+        console: ASGIApp | None = None,
         activity: FrontEndActivity,
         secrets: dict[str, str] | None,
         region: str,
@@ -163,6 +167,7 @@ class Edge:
         self.connections_api = connections_api
         self.rpc_v2 = rpc_v2
         self.query = query
+        self.console = console
         self.activity = activity
         self.secrets = secrets  # None: requests are not authenticated
         self.region = region  # the one region credentials must be scoped to
@@ -240,6 +245,11 @@ class Edge:
                 return
         body = None
         path: str = scope["path"]
+        if self.console is not None and (
+            path == _CONSOLE_PATH or path.startswith(_CONSOLE_PATH + "/")
+        ):
+            await self.console(scope, receive, send)
+            return
         invoked = None
         if scope["method"] == "POST":
             if path.startswith(_INVOKE_PREFIX) and path.endswith(_INVOKE_SUFFIX):
@@ -421,6 +431,7 @@ def create_app(settings: Settings) -> Edge:
     # For whoever runs the app (the server, tests): the platform behind it.
     app.state.platform = platform
     secrets = {settings.access_key_id: settings.secret_access_key}
+    checked = secrets if settings.auth == "sigv4" else None
     edge = Edge(
         app,
         lambda_api=platform.lambda_api,
@@ -432,8 +443,9 @@ def create_app(settings: Settings) -> Edge:
         connections_api=platform.connections_api,
         rpc_v2=platform.rpc_v2,
         query=platform.aws_query,
+        console=Console(platform, secrets=checked),
         activity=platform.front_end_activity,
-        secrets=secrets if settings.auth == "sigv4" else None,
+        secrets=checked,
         region=settings.region,
     )
     return edge

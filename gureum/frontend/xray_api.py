@@ -149,12 +149,12 @@ class XRayAPI:
         start, end = _time_range(params)
         if params.get("GroupName") or params.get("GroupARN"):
             raise InvalidRequestException("Groups are not supported by gureum yet")
-        summaries = await self._all_summaries(start, end)
+        found = await summaries.every(self.traces, start, end)
         return aws_json(
             {
                 "StartTime": start,
                 "EndTime": end,
-                "Services": service_graph(summaries, self.account_id),
+                "Services": service_graph(found, self.account_id),
                 "ContainsOldGroupVersions": False,
             }
         )
@@ -165,16 +165,6 @@ class XRayAPI:
             0.0, time.time() + 86400, trace_ids=ids, limit=len(ids) or 1
         )
         return aws_json({"Services": service_graph(summaries, self.account_id)})
-
-    async def _all_summaries(self, start: float, end: float) -> list[dict[str, Any]]:
-        summaries: list[dict[str, Any]] = []
-        after = None
-        while True:
-            page = await self.traces.summaries(start, end, after=after, limit=5000)
-            summaries.extend(page)
-            if len(page) < 5000:
-                return summaries
-            after = (float(page[-1]["start_time"] or 0.0), str(page[-1]["id"]))
 
     async def get_sampling_rules(self, request: Request) -> Response:
         await json_body(request)

@@ -238,6 +238,46 @@ class LogStore:
         token = f"{records[-1].timestamp}/{records[-1].id}" if more else None
         return events, token
 
+    def events_after(
+        self,
+        group: str,
+        after_id: int | None,
+        *,
+        since_ms: int | None,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """A live tail's next events of a group: those stored after event ``after_id``
+        (None: the newest ``limit`` since ``since_ms``), in the order they were stored,
+        and the id to go on after (a filter pattern is the caller's to apply: the
+        cursor moves past what it does not match)."""
+        c = log_events.c
+        where = c.log_group == group
+        if after_id is not None:
+            query = sa.select(log_events).where(where, c.id > after_id).order_by(c.id)
+        else:
+            if since_ms is not None:
+                where &= c.timestamp >= since_ms
+            query = sa.select(log_events).where(where).order_by(c.id.desc())
+        with self.store.engine.connect() as connection:
+            records = list(connection.execute(query.limit(limit)))
+            if after_id is None:
+                records.reverse()
+                if not records:  # nothing yet: go on after whatever the group holds
+                    newest = connection.execute(
+                        sa.select(sa.func.max(c.id)).where(c.log_group == group)
+                    ).scalar()
+                    return [], int(newest) if newest is not None else 0
+        events = [
+            {
+                "logStreamName": r.log_stream,
+                "timestamp": r.timestamp,
+                "message": r.message,
+                "eventId": str(r.id),
+            }
+            for r in records
+        ]
+        return events, (records[-1].id if records else after_id)
+
     def describe_log_groups(
         self, prefix: str | None, limit: int, next_token: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:

@@ -422,6 +422,31 @@ class Queues:
             ).scalar()
         return None if oldest is None else int(oldest)
 
+    async def peek(self, name: str, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` messages of a queue, in the order receives take them,
+        read without receiving them: no visibility timeout starts, no receive count
+        moves (the console's look inside a queue)."""
+        return await self.store.run(self._peek, name, limit)
+
+    def _peek(self, name: str, limit: int) -> list[dict[str, Any]]:
+        self._require(name)
+        m = queue_messages.c
+        now = now_ms()
+        query = sa.select(queue_messages).where(m.queue == name).order_by(m.id).limit(limit)
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            {
+                "MessageId": row.message_id,
+                "Body": row.body,
+                "MessageAttributes": row.message_attributes or {},
+                "SentTimestamp": row.sent_ms,
+                "ApproximateReceiveCount": row.receive_count,
+                "Visible": row.visible_ms <= now,
+            }
+            for row in rows
+        ]
+
     async def dead_letter_sources(self, arn: str) -> list[str]:
         """Names of the queues whose RedrivePolicy targets ``arn``."""
         name = arn_queue_name(arn)

@@ -431,3 +431,15 @@ metric_names = sa.Table(
     sa.Column("dimensions", sa.Text, primary_key=True),
     sa.Column("last_ms", sa.BigInteger, nullable=False),
 )
+
+#: The console's saved test events (the Lambda console's "shareable" ones: every node
+#: sees them), each a JSON document of at most 256 KB under a name unique per function.
+console_test_events = sa.Table(
+    "console_test_events",
+    metadata,
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(25), primary_key=True),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("modified_ms", sa.BigInteger, nullable=False),
+)

@@ -152,3 +152,16 @@ async def find(
                 return found, scanned, after
         if len(chunk) < _CHUNK:
             return found, scanned, None
+
+
+async def every(traces: TraceStore, start: float, end: float) -> list[dict[str, Any]]:
+    """Every stored summary of a trace that started in [start, end] (GetServiceGraph's
+    and the console's service map's input)."""
+    found: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = await traces.summaries(start, end, after=after, limit=5000)
+        found.extend(page)
+        if len(page) < 5000:
+            return found
+        after = (float(page[-1]["start_time"] or 0.0), str(page[-1]["id"]))

@@ -307,3 +307,19 @@ def test_log_batches_keep_every_character_and_their_order(logs: LogStore) -> Non
         token = forward
     kept = [m.replace("\x00", "\ufffd") for m in messages]
     assert got == kept + odd[:3]
+
+
+def test_events_after_tails_a_group_in_the_order_events_were_stored(logs: LogStore) -> None:
+    # Nothing yet: the tail goes on after whatever the group will hold.
+    assert logs.events_after("/g", None, since_ms=None, limit=10) == ([], 0)
+    logs.put_log_events(events("/g", "s1", 5000, ["a", "b"]))
+    logs.put_log_events(events("/other", "s", 5000, ["x"]))
+    logs.put_log_events(events("/g", "s2", 1000, ["late"]))  # stored later, older stamp
+    first, cursor = logs.events_after("/g", None, since_ms=None, limit=2)
+    assert [e["message"] for e in first] == ["b", "late"]  # the newest two, in order
+    assert logs.events_after("/g", None, since_ms=2000, limit=10)[0][0]["message"] == "a"
+    assert cursor is not None
+    assert logs.events_after("/g", cursor, since_ms=None, limit=10) == ([], cursor)
+    logs.put_log_events(events("/g", "s1", 900, ["newer"]))
+    more, after = logs.events_after("/g", cursor, since_ms=None, limit=10)
+    assert [e["message"] for e in more] == ["newer"] and after is not None and after > cursor

@@ -324,3 +324,24 @@ def test_one_writer_takes_every_waiting_write_into_one_commit() -> None:
         await asyncio.gather(first, *rest)
 
     asyncio.run(scenario())
+
+
+def test_peek_reads_messages_without_receiving_them(store: Store) -> None:
+    async def body(queues: Queues) -> None:
+        await queues.create("q", {})
+        await queues.send("q", [Outgoing("one"), Outgoing("two")])
+        (first,) = await queues.receive("q", max_messages=1)
+        peeked = await queues.peek("q", 10)
+        assert [(m["Body"], m["ApproximateReceiveCount"], m["Visible"]) for m in peeked] == [
+            ("one", 1, False),
+            ("two", 0, True),
+        ]
+        # Peeking changed nothing: the visible message is still there to receive, once.
+        assert (await queues.counts("q"))["ApproximateNumberOfMessages"] == 1
+        (second,) = await queues.receive("q", max_messages=10)
+        assert (second.body, second.receive_count) == ("two", 1)
+        assert len(await queues.peek("q", 1)) == 1
+        with pytest.raises(QueueDoesNotExist):
+            await queues.peek("nope", 10)
+
+    run(store, body)
