@@ -408,6 +408,9 @@ class Pollers:
             await self.leasing.release([key])
         for key in [k for k, p in self.pollers.items() if getattr(p, "finished", False)]:
             await self._stop(key)  # (a shard read to its end: its lease says END)
+        for key in [k for k, p in self.pollers.items() if getattr(p, "stopped", False)]:
+            logger.warning("the reader of %s stopped: it is started again", key)
+            await self._stop(key)  # (taken again below, from its checkpoint, if still free)
         for uuid, mapping in enabled.items():
             wanted = await self._wanted(mapping)
             keys = {lease_key(uuid, shard) for shard in wanted}

@@ -282,6 +282,12 @@ class ShardPoller:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    @property
+    def stopped(self) -> bool:
+        """Its reader ended without reading the shard to its end (it lost its lease, or
+        failed): the node replaces it, from the lease's checkpoint."""
+        return self._task is not None and self._task.done() and not self.finished
+
     async def scale(self) -> None:
         """(A lane is read one batch at a time: nothing to scale.)"""
 

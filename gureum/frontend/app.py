@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -16,7 +16,7 @@ from gureum.console.app import Console
 from gureum.errors import RequestTooLargeException, SerializationException, ServiceError
 from gureum.events.pacing import FrontEndActivity
 from gureum.frontend import aws_query, lambda_api, operations, sigv4, stream_invoke
-from gureum.frontend.json_rpc import JsonRpcEndpoint
+from gureum.frontend.json_rpc import Answer, JsonRpcEndpoint
 from gureum.frontend.lambda_api import LambdaAPI
 from gureum.frontend.responses import EXCEPTION_HANDLERS, aws_error, unexpected_error
 from gureum.frontend.rpc_v2_cbor import RpcV2Endpoint
@@ -319,22 +319,25 @@ class Edge:
     ) -> None:
         """A query-protocol call (CloudWatch, as the AWS CLI v1 calls it)."""
         assert self.query is not None
-        try:
-            if body is None:
-                body = await _read_body(receive)
-            body = _decoded(scope, body)
-        except ServiceError as exc:
-            await self._error_response(scope, exc)(scope, receive, send)
-            return
-        status, headers, content = await self.query.call(body)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+        await self._answer(scope, receive, send, body, self.query.call)
 
     async def _rpc_v2(
         self, scope: Scope, receive: Receive, send: Send, path: str, body: bytes | None
     ) -> None:
         """A Smithy RPC v2 CBOR call (CloudWatch's metrics)."""
-        assert self.rpc_v2 is not None
+        rpc_v2 = self.rpc_v2
+        assert rpc_v2 is not None
+        await self._answer(scope, receive, send, body, lambda whole: rpc_v2.call(path, whole))
+
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: bytes | None,
+        call: Callable[[bytes], Awaitable[Answer]],
+    ) -> None:
+        """The whole (decoded) body to ``call``, and its status, headers and content."""
         try:
             if body is None:
                 body = await _read_body(receive)
@@ -342,7 +345,7 @@ class Edge:
         except ServiceError as exc:
             await self._error_response(scope, exc)(scope, receive, send)
             return
-        status, headers, content = await self.rpc_v2.call(path, body)
+        status, headers, content = await call(body)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 

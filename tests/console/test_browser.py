@@ -118,7 +118,9 @@ def test_deploy_and_invoke_through_the_console(page: Page, server: RunningServer
 
     # The saved event is in the store: a fresh page (any node) lists it.
     page.reload()
-    expect(page.locator("#event-picker option[value='saved:hello']")).to_have_count(1)
+    expect(page.locator("#event-picker option[value='saved:hello']")).to_have_count(
+        1, timeout=15_000
+    )
     page.goto(f"{server.endpoint}/_console/functions")
     row = page.locator("tr", has_text=name)
     expect(row).to_contain_text("Active")

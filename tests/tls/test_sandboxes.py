@@ -70,6 +70,8 @@ def create(server: RunningServer, runtime: str, files: dict[str, str], **config:
         Role=ROLE,
         Handler=config.pop("Handler", "app.handler"),
         Code={"ZipFile": zip_files(files)},
+        # (a cold start with ssl loaded, then a TLS handshake: past 3 s on a busy machine)
+        Timeout=config.pop("Timeout", 30),
         **config,
     )
     return name
