@@ -140,6 +140,8 @@ class WebSocketApis:
         self.lifetime_seconds = lifetime_seconds
         #: the sockets this process holds, by connection id (a socket is a process's own)
         self.live: dict[str, Live] = {}
+        #: sockets closed whose ``$disconnect`` has yet to finish (a stop waits for them)
+        self._closing: set[Live] = set()
         self._keeper: asyncio.Task[None] | None = None
         self._orphans: set[asyncio.Task[None]] = set()
 
@@ -192,6 +194,7 @@ class WebSocketApis:
         lives = list(self.live.values())
         for live in lives:
             await live.close(1001, "Going away")
+        lives += self._closing
         waiting = [asyncio.create_task(live.done.wait()) for live in lives] + list(self._orphans)
         if waiting:
             _, pending = await asyncio.wait(waiting, timeout=grace)
@@ -286,6 +289,7 @@ class WebSocketApis:
                 code, reason = live.reader.result()
         finally:
             del self.live[info.connection_id]
+            self._closing.add(live)
         try:
             for task in list(live.tasks):  # messages the client sent before it closed
                 with contextlib.suppress(Exception):
@@ -293,6 +297,7 @@ class WebSocketApis:
             await self.connections.remove(info.connection_id)
             await self._disconnected(info, host, code, reason)
         finally:
+            self._closing.discard(live)
             live.done.set()
 
     async def _read(self, live: Live, receive: Receive) -> tuple[int, str]:

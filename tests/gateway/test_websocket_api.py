@@ -370,6 +370,25 @@ def test_a_stopping_server_closes_every_connection_and_disconnects_each(
         again.stop()
 
 
+def test_a_stop_waits_for_the_disconnect_of_a_client_that_just_left(tmp_path: Path) -> None:
+    """A client closes, and the server stops while its ``$disconnect`` still runs (a
+    cold start calling back into the edge): the edge keeps listening until it is done."""
+    settings = make_settings(tmp_path)
+    server = RunningServer(settings)
+    server.start()
+    api = make_websocket_api(server)
+    with api.connect() as ws:
+        connection_id = connection_id_of(ws)
+    server.stop()
+    again = RunningServer(settings.model_copy(update={"port": make_settings(tmp_path).port}))
+    again.start()
+    try:
+        api.server = again
+        assert api.disconnected(connection_id, timeout=5)["code"] == {"N": "1000"}
+    finally:
+        again.stop()
+
+
 def test_two_nodes_on_one_postgres_reach_each_others_connections(tmp_path: Path) -> None:
     """A connection held by one node is sent to, asked after and closed through the
     other (which forwards the requests to it)."""
