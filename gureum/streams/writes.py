@@ -103,8 +103,28 @@ class RecordWrites:
             "FROM kinesis_streams AS s JOIN kinesis_shards AS h ON h.stream_name = s.name "
             "WHERE s.name IN ({names}) AND h.closed_ms IS NULL ORDER BY s.name, h.hash_start"
         )
-        # A shard's row is read under its lock (SQLite's write lock is the whole store's,
-        # taken at BEGIN), and then moved on by what was taken.
+        greatest = "MAX" if sqlite else "GREATEST"
+        # The usual write: a shard's next positions taken, and its second's counts moved
+        # on, in one statement, which matches only if they all fit in the second.
+        fits = (
+            f" AND (write_second <> {mark} OR (write_records + {mark} <= "
+            f"{SHARD_RECORDS_PER_SECOND} AND write_bytes + {mark} <= {SHARD_BYTES_PER_SECOND}))"
+        )
+        self._take_all_sql = (
+            f"UPDATE kinesis_shards SET last_position = last_position + {mark}, "
+            f"last_arrival_ms = {greatest}(last_arrival_ms, {mark}), "
+            f"write_records = CASE WHEN write_second = {mark} THEN write_records + {mark} "
+            f"ELSE {mark} END, "
+            f"write_bytes = CASE WHEN write_second = {mark} THEN write_bytes + {mark} "
+            f"ELSE {mark} END, "
+            f"write_second = {mark} "
+            f"WHERE stream_name = {mark} AND shard_index = {mark} AND closed_ms IS NULL"
+            + (fits if limited else "")
+            + " RETURNING last_position, last_arrival_ms"
+        )
+        # Else the shard's row is read under its lock (SQLite's write lock is the whole
+        # store's, taken at BEGIN), its records taken one by one while they fit, and the
+        # row moved on by those.
         self._shard_sql = (
             "SELECT last_position, last_arrival_ms, write_second, write_records, write_bytes "
             f"FROM kinesis_shards WHERE stream_name = {mark} AND shard_index = {mark} "
@@ -216,42 +236,56 @@ class RecordWrites:
         placed: dict[tuple[int, int], Written | Throttled] = {}
         rows: list[tuple[Any, ...]] = []
         second = now // 1000
+
+        def place(stream: str, index: int, write: _Write, number: int, at: tuple[int, int]) -> None:
+            """Record ``number`` of ``write`` written at ``at`` (position, arrival)."""
+            entry = write.entries[number]
+            position, arrival_ms = at
+            rows.append(
+                (stream, index, position, entry.partition_key, entry.data, entry.size, arrival_ms)
+            )
+            placed[(id(write), number)] = Written(
+                sequence_numbers.shard_id(index),
+                sequence_numbers.sequence_number(keys[stream], index, position),
+            )
+
         # Shards are locked in one order, so that writers never wait for each other in a
         # circle (resharding locks them in this order too).
         for (stream, index), entries in sorted(targets.items()):
+            weights = [
+                write.entries[n].size + len(write.entries[n].partition_key.encode())
+                for write, n in entries
+            ]
+            count, size = len(entries), sum(weights)
+            if not self.limited or (
+                count <= SHARD_RECORDS_PER_SECOND and size <= SHARD_BYTES_PER_SECOND
+            ):
+                parameters: tuple[Any, ...] = (count, now, second, count, count, second, size)
+                parameters += (size, second, stream, index)
+                if self.limited:
+                    parameters += (second, count, size)
+                taken = connection.exec_driver_sql(self._take_all_sql, parameters).first()
+                if taken is not None:
+                    last, arrival_ms = taken
+                    for offset, (write, number) in enumerate(entries):
+                        at = (last - count + 1 + offset, arrival_ms)
+                        place(stream, index, write, number, at)
+                    continue
             row = connection.exec_driver_sql(self._shard_sql, (stream, index)).first()
             if row is None:
                 raise _Resharded
-            last: int = row[0]
+            last = row[0]
             arrival_ms = max(int(row[1]), now)
             records, size = (int(row[3]), int(row[4])) if row[2] == second else (0, 0)
             position = last
-            for write, number in entries:
-                entry = write.entries[number]
-                weight = entry.size + len(entry.partition_key.encode())
-                if self.limited and (
-                    records >= SHARD_RECORDS_PER_SECOND or size + weight > SHARD_BYTES_PER_SECOND
-                ):
+            for (write, number), weight in zip(entries, weights, strict=True):
+                if records >= SHARD_RECORDS_PER_SECOND or size + weight > SHARD_BYTES_PER_SECOND:
                     placed[(id(write), number)] = Throttled(sequence_numbers.shard_id(index))
                     continue
                 records += 1
                 size += weight
                 position += 1
-                rows.append(
-                    (
-                        stream,
-                        index,
-                        position,
-                        entry.partition_key,
-                        entry.data,
-                        entry.size,
-                        arrival_ms,
-                    )
-                )
-                placed[(id(write), number)] = Written(
-                    sequence_numbers.shard_id(index),
-                    sequence_numbers.sequence_number(keys[stream], index, position),
-                )
+                place(stream, index, write, number, (position, arrival_ms))
             if position != last:
                 connection.exec_driver_sql(
                     self._take_sql, (position, arrival_ms, second, records, size, stream, index)
