@@ -14,12 +14,14 @@ import time
 import urllib.request
 from typing import Any
 
+import pytest
+
 from gureum.events.leasing import LeasingService
 from gureum.events.mappings import Mapping
 from gureum.events.stream_pollers import Lane, StreamTracker
 from gureum.events.stream_sources import SourceRecord
 from gureum.store import Store
-from tests.conftest import ROLE, unique_name, zip_files
+from tests.conftest import ROLE, RunningServer, unique_name, zip_files
 from tests.events.conftest import drain, queue
 from tests.events.test_stream_mappings import relay, stream
 
@@ -82,6 +84,11 @@ sqs = boto3.client("sqs")
 def handler(event, context):
     sqs.send_message(QueueUrl=os.environ["OUT"], MessageBody=json.dumps(event))
 """
+
+
+@pytest.fixture(scope="module")
+def server(server_on_each_engine: RunningServer) -> RunningServer:
+    return server_on_each_engine
 
 
 def function(lam: Any, code: str, out: str) -> str:
