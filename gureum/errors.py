@@ -34,9 +34,11 @@
           │    ├── ResourceInUseException, ConditionalCheckFailedException,
           │    ├── TransactionCanceledException, TransactionConflictException,
           │    ├── IdempotentParameterMismatchException, LimitExceededException
+          │    ├── ProvisionedThroughputExceededException
           │    └── ExpiredIteratorException, TrimmedDataAccessException (streams)
           │        (the Kinesis streams answer ResourceInUseException,
-          │        LimitExceededException and ExpiredIteratorException too)
+          │        LimitExceededException, ExpiredIteratorException and
+          │        ProvisionedThroughputExceededException too)
           ├── InvalidArgumentException       400  Kinesis: a request its rules refuse
           ├── ExpiredNextTokenException      400  Kinesis: a ListShards token past 5 min
           ├── CloudWatchError                400  the metrics API's errors (CloudWatch's
@@ -304,6 +306,7 @@ TransactionCanceledException = _table_error("TransactionCanceledException")
 TransactionConflictException = _table_error("TransactionConflictException")
 IdempotentParameterMismatchException = _table_error("IdempotentParameterMismatchException")
 LimitExceededException = _table_error("LimitExceededException")
+ProvisionedThroughputExceededException = _table_error("ProvisionedThroughputExceededException")
 ExpiredIteratorException = _table_error("ExpiredIteratorException")
 TrimmedDataAccessException = _table_error("TrimmedDataAccessException")
 

@@ -124,7 +124,12 @@ class Platform:
             self.tables, self.streams, interval=settings.table_expiry_interval
         )
         #: Kinesis streams (the tables' streams are ``self.streams``)
-        self.kinesis = StreamStore(self.store, region=region, account_id=account)
+        self.kinesis = StreamStore(
+            self.store,
+            region=region,
+            account_id=account,
+            limited=settings.stream_throughput == "kinesis",
+        )
         self.kinesis_trimmer = StreamTrimmer(self.kinesis)
         self.traces = TraceStore(
             self.store,

@@ -161,6 +161,12 @@ class Settings(BaseSettings):
         "live; each a REMOVE stream record by DynamoDB's service) and stream records older "
         "than 24 hours.",
     )
+    stream_throughput: Literal["kinesis", "unlimited"] = Field(
+        "kinesis",
+        description="Per-shard limits of the Kinesis streams: `kinesis` (1,000 records and "
+        "1 MiB a second written, 5 GetRecords calls and 2 MiB a second read, beyond which "
+        "ProvisionedThroughputExceededException), or `unlimited`.",
+    )
     websocket_idle_timeout: float = Field(
         600.0,
         gt=0,

@@ -204,17 +204,17 @@ class StreamTracker:
     async def resume_from(self, mapping: Mapping, name: str) -> str | None:
         """Where a new lane starts when its shard was read with another factor: the
         earliest checkpoint of those lanes (their records after it come again); None
-        where the shard was not read yet (the mapping's StartingPosition)."""
-        shard_id = Lane.parse(name).shard_id
-        positions = [
-            int(lease.checkpoint)
-            for lease in await self.leasing.leases(mapping.uuid)
-            if lease.shard is not None
-            and lease.shard != name
-            and Lane.parse(lease.shard).shard_id == shard_id
-            and lease.checkpoint is not None
-            and lease.checkpoint.isdigit()
-        ]
+        where the shard was not read yet (the mapping's StartingPosition). Its sibling
+        lanes (the same factor) say nothing of where it is: each passes over the others'
+        records, so one that started first is ahead of it."""
+        lane = Lane.parse(name)
+        positions = []
+        for lease in await self.leasing.leases(mapping.uuid):
+            if lease.shard is None or lease.checkpoint is None or not lease.checkpoint.isdigit():
+                continue
+            other = Lane.parse(lease.shard)
+            if other.shard_id == lane.shard_id and other.factor != lane.factor:
+                positions.append(int(lease.checkpoint))
         return str(min(positions)) if positions else None
 
 

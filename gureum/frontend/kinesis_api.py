@@ -23,6 +23,7 @@ from gureum.errors import (
     ExpiredIteratorException,
     ExpiredNextTokenException,
     InvalidArgumentException,
+    ProvisionedThroughputExceededException,
     ResourceNotFoundException,
     ValidationException,
 )
@@ -36,6 +37,7 @@ from gureum.streams.stream_store import (
     Stream,
     StreamStore,
 )
+from gureum.streams.writes import Throttled
 from gureum.tables import shard_iterators
 from gureum.tables.shard_iterators import ShardIterator
 
@@ -418,6 +420,8 @@ class KinesisAPI:
         # (a shard's numbers only grow, and its children's are above its own: the order
         # SequenceNumberForOrdering asks for holds without looking at it)
         [written] = await self.streams.put(name, [entry])
+        if isinstance(written, Throttled):
+            raise ProvisionedThroughputExceededException(self._rate_exceeded(name, written))
         return {
             "ShardId": written.shard_id,
             "SequenceNumber": written.sequence_number,
@@ -449,13 +453,28 @@ class KinesisAPI:
                 f"Records size exceeds {rules.MAX_PUT_RECORDS_BYTES // (1024 * 1024)} MB limit"
             )
         written = await self.streams.put(name, entries)
+        results: list[dict[str, str]] = []
+        for w in written:
+            if isinstance(w, Throttled):
+                results.append(
+                    {
+                        "ErrorCode": "ProvisionedThroughputExceededException",
+                        "ErrorMessage": self._rate_exceeded(name, w),
+                    }
+                )
+            else:
+                results.append({"SequenceNumber": w.sequence_number, "ShardId": w.shard_id})
         return {
-            "FailedRecordCount": 0,
-            "Records": [
-                {"SequenceNumber": w.sequence_number, "ShardId": w.shard_id} for w in written
-            ],
+            "FailedRecordCount": sum(1 for w in written if isinstance(w, Throttled)),
+            "Records": results,
             "EncryptionType": "NONE",
         }
+
+    def _rate_exceeded(self, name: str, throttled: Throttled) -> str:
+        return (
+            f"Rate exceeded for shard {throttled.shard_id} in stream {name} under account "
+            f"{self.streams.account_id}."
+        )
 
     async def get_shard_iterator(self, params: dict[str, Any]) -> dict[str, Any]:
         name = self._stream_name(params)
@@ -539,7 +558,7 @@ class KinesisAPI:
         index = sequence_numbers.shard_index(iterator.shard_id)
         if index is None:
             raise InvalidArgumentException(f"Invalid ShardIterator: {text}")
-        page = await self.streams.read(name, index, iterator.position, limit)
+        page = await self.streams.metered_read(name, index, iterator.position, limit)
         if iterator.stream_key is not None and iterator.stream_key != page.stream_key:
             # (its stream was deleted, and another made under its name since)
             raise self.streams.not_found(name)

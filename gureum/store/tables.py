@@ -374,6 +374,16 @@ kinesis_shards = sa.Table(
     sa.Column("last_arrival_ms", sa.BigInteger, nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("closed_ms", sa.BigInteger, nullable=True),
+    #: What was written in the second ``write_second`` (ms // 1000): records and bytes,
+    #: against a shard's 1,000 records and 1 MiB a second.
+    sa.Column("write_second", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("write_records", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("write_bytes", sa.BigInteger, nullable=False, server_default="0"),
+    #: GetRecords calls in the second ``read_second``, against 5 a second; and the time
+    #: until which the bytes read so far are paid for at 2 MiB a second.
+    sa.Column("read_second", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("read_calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("read_paid_ms", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 kinesis_records = sa.Table(

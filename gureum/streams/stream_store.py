@@ -30,6 +30,7 @@ from gureum.clock import now_ms
 from gureum.errors import (
     InvalidArgumentException,
     LimitExceededException,
+    ProvisionedThroughputExceededException,
     ResourceInUseException,
     ResourceNotFoundException,
 )
@@ -37,7 +38,7 @@ from gureum.store import Store
 from gureum.store.tables import kinesis_records, kinesis_shards, kinesis_streams
 from gureum.streams import hash_keys, sequence_numbers
 from gureum.streams.resharding import Merge, Split, uniform_plan
-from gureum.streams.writes import Entry, RecordWrites, Written
+from gureum.streams.writes import Entry, RecordWrites, Throttled, Written
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ SHARD_LIMIT = 500
 ON_DEMAND_SHARDS = 4
 #: GetRecords answers at most this many bytes of data (and 10,000 records).
 PAGE_BYTES = 10 * 1024 * 1024
+#: What GetRecords may read of one shard in a second (Kinesis: 5 calls, 2 MiB).
+SHARD_READS_PER_SECOND = 5
+SHARD_READ_BYTES_PER_SECOND = 2 * 1024 * 1024
 _HOUR_MS = 3_600_000
 
 
@@ -156,13 +160,16 @@ class StreamStore:
         account_id: str,
         clock: Callable[[], int] = now_ms,
         shard_limit: int = SHARD_LIMIT,
+        limited: bool = True,
     ) -> None:
         self.store = store
         self.region = region
         self.account_id = account_id
         self.clock = clock
         self.shard_limit = shard_limit
-        self.writes = RecordWrites(store, self.not_found, clock=clock)
+        #: whether shards take and give only so much a second (``--stream-throughput``)
+        self.limited = limited
+        self.writes = RecordWrites(store, self.not_found, clock=clock, limited=limited)
 
     # names and messages
     def arn(self, name: str) -> str:
@@ -505,10 +512,67 @@ class StreamStore:
         behind = 0 if caught_up else max(0, now - records[-1].arrival_ms)
         return Page(records, next_position, ended, children, behind, stream.key)
 
+    async def metered_read(
+        self, name: str, index: int, position: int, limit: int, *, max_bytes: int = PAGE_BYTES
+    ) -> Page:
+        """:meth:`read`, as GetRecords reads: counted against the shard's five calls and
+        2 MiB a second (``ProvisionedThroughputExceededException`` beyond them). A read of
+        more bytes than a second allows is answered, and the shard's next reads wait until
+        it is paid for (a read of 10 MiB, Kinesis's most, holds reads off about 4 s)."""
+        if self.limited:
+            await asyncio.to_thread(self._admit_read, name, index)
+        page = await self.read(name, index, position, limit, max_bytes=max_bytes)
+        size = sum(record.size for record in page.records)
+        if self.limited and size:
+            await asyncio.to_thread(self._charge_read, name, index, size)
+        return page
+
+    def _admit_read(self, name: str, index: int) -> None:
+        s = kinesis_shards.c
+        now = self.clock()
+        second = now // 1000
+        with self._writing() as connection:
+            admitted = connection.execute(
+                kinesis_shards.update()
+                .where(
+                    s.stream_name == name,
+                    s.shard_index == index,
+                    sa.or_(s.read_second != second, s.read_calls < SHARD_READS_PER_SECOND),
+                    s.read_paid_ms <= now + 1000,
+                )
+                .values(
+                    read_second=second,
+                    read_calls=sa.case((s.read_second == second, s.read_calls + 1), else_=1),
+                )
+            ).rowcount
+            if admitted:
+                return
+            found = connection.execute(
+                sa.select(s.shard_index).where(s.stream_name == name, s.shard_index == index)
+            ).first()
+        if found is not None:  # (a stream or shard that is not there is read's to answer)
+            raise ProvisionedThroughputExceededException(
+                f"Rate exceeded for Shard - {self.account_id}/{name}/"
+                f"{sequence_numbers.shard_id(index)}"
+            )
+
+    def _charge_read(self, name: str, index: int, size: int) -> None:
+        s = kinesis_shards.c
+        now = self.clock()
+        cost = size * 1000 // SHARD_READ_BYTES_PER_SECOND
+        paid = sa.case((s.read_paid_ms > now, s.read_paid_ms), else_=now) + cost
+        with self._writing() as connection:
+            connection.execute(
+                kinesis_shards.update()
+                .where(s.stream_name == name, s.shard_index == index)
+                .values(read_paid_ms=paid)
+            )
+
     # writes
-    async def put(self, name: str, entries: Sequence[Entry]) -> list[Written]:
+    async def put(self, name: str, entries: Sequence[Entry]) -> list[Written | Throttled]:
         """Write records (committed when this returns), each to the open shard whose
-        range holds its hash key; where each went, in order (:mod:`gureum.streams.writes`)."""
+        range holds its hash key; where each went, in order, or that its shard had taken
+        all it takes this second (:mod:`gureum.streams.writes`)."""
         return await self.writes.put(name, entries)
 
     # resharding

@@ -7,6 +7,12 @@ sees a later record of a shard before an earlier one is committed. The update on
 matches an open shard: a write that lost a race with a resharding (which closes the
 shard under the same lock) is done again over the new shards. Writes that arrive while
 one transaction is being written go together in the next.
+
+Each shard takes 1,000 records and 1 MiB a second, as a Kinesis shard does: the shard's
+row counts what the current second has taken (under the same lock, so every node counts
+against the same limit), and a record beyond it is not written but answered
+:class:`Throttled`, which PutRecords reports per record and PutRecord as
+``ProvisionedThroughputExceededException``.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from gureum.streams import hash_keys, sequence_numbers
 
 #: A write that lost this many races with resharding gives up.
 _WRITE_ROUNDS = 10
+#: What one shard takes in a second (Kinesis: 1,000 records, 1 MiB with partition keys).
+SHARD_RECORDS_PER_SECOND = 1000
+SHARD_BYTES_PER_SECOND = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +56,19 @@ class Written:
     sequence_number: str
 
 
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """A record not written: its shard has taken what it takes this second."""
+
+    shard_id: str
+
+
 @dataclass(slots=True)
 class _Write:
     stream: str
     entries: Sequence[Entry]
-    future: asyncio.Future[list[Written]]
-    result: list[Written] | BaseException | None = field(default=None)
+    future: asyncio.Future[list[Written | Throttled]]
+    result: list[Written | Throttled] | BaseException | None = field(default=None)
 
 
 class _Resharded(Exception):
@@ -68,10 +84,13 @@ class RecordWrites:
         not_found: Callable[[str], ServiceError],
         *,
         clock: Callable[[], int] = now_ms,
+        limited: bool = True,
     ) -> None:
         self.store = store
         self.not_found = not_found
         self.clock = clock
+        #: whether shards take only so much a second (``--stream-throughput``)
+        self.limited = limited
         self._waiting: list[_Write] = []
         self._writing_now = False
         self._commits: set[asyncio.Task[None]] = set()
@@ -85,11 +104,36 @@ class RecordWrites:
             "WHERE s.name IN ({names}) AND h.closed_ms IS NULL ORDER BY s.name, h.hash_start"
         )
         greatest = "MAX" if sqlite else "GREATEST"
-        self._take_sql = (
+        # The usual write: a shard's next positions taken, and its second's counts moved
+        # on, in one statement, which matches only if they all fit in the second.
+        fits = (
+            f" AND (write_second <> {mark} OR (write_records + {mark} <= "
+            f"{SHARD_RECORDS_PER_SECOND} AND write_bytes + {mark} <= {SHARD_BYTES_PER_SECOND}))"
+        )
+        self._take_all_sql = (
             f"UPDATE kinesis_shards SET last_position = last_position + {mark}, "
-            f"last_arrival_ms = {greatest}(last_arrival_ms, {mark}) "
-            f"WHERE stream_name = {mark} AND shard_index = {mark} AND closed_ms IS NULL "
-            "RETURNING last_position, last_arrival_ms"
+            f"last_arrival_ms = {greatest}(last_arrival_ms, {mark}), "
+            f"write_records = CASE WHEN write_second = {mark} THEN write_records + {mark} "
+            f"ELSE {mark} END, "
+            f"write_bytes = CASE WHEN write_second = {mark} THEN write_bytes + {mark} "
+            f"ELSE {mark} END, "
+            f"write_second = {mark} "
+            f"WHERE stream_name = {mark} AND shard_index = {mark} AND closed_ms IS NULL"
+            + (fits if limited else "")
+            + " RETURNING last_position, last_arrival_ms"
+        )
+        # Else the shard's row is read under its lock (SQLite's write lock is the whole
+        # store's, taken at BEGIN), its records taken one by one while they fit, and the
+        # row moved on by those.
+        self._shard_sql = (
+            "SELECT last_position, last_arrival_ms, write_second, write_records, write_bytes "
+            f"FROM kinesis_shards WHERE stream_name = {mark} AND shard_index = {mark} "
+            "AND closed_ms IS NULL" + ("" if sqlite else " FOR UPDATE")
+        )
+        self._take_sql = (
+            f"UPDATE kinesis_shards SET last_position = {mark}, last_arrival_ms = {mark}, "
+            f"write_second = {mark}, write_records = {mark}, write_bytes = {mark} "
+            f"WHERE stream_name = {mark} AND shard_index = {mark}"
         )
         self._insert_rows = bulk.insert(
             store.dialect,
@@ -113,10 +157,13 @@ class RecordWrites:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield connection
 
-    async def put(self, name: str, entries: Sequence[Entry]) -> list[Written]:
+    async def put(self, name: str, entries: Sequence[Entry]) -> list[Written | Throttled]:
         """Write records (committed when this returns), each to the open shard whose
-        range holds its hash key; where each went, in order."""
-        future: asyncio.Future[list[Written]] = asyncio.get_running_loop().create_future()
+        range holds its hash key; where each went, in order, or that its shard had taken
+        all it takes this second."""
+        future: asyncio.Future[list[Written | Throttled]] = (
+            asyncio.get_running_loop().create_future()
+        )
         self._waiting.append(_Write(name, entries, future))
         self._start_commit()
         return await future
@@ -186,37 +233,65 @@ class RecordWrites:
             for number, entry in enumerate(write.entries):
                 shard = indexes[hash_keys.covering(starts, entry.hash_key)]
                 targets.setdefault((write.stream, shard), []).append((write, number))
-        placed: dict[tuple[int, int], Written] = {}
+        placed: dict[tuple[int, int], Written | Throttled] = {}
         rows: list[tuple[Any, ...]] = []
+        second = now // 1000
+
+        def place(stream: str, index: int, write: _Write, number: int, at: tuple[int, int]) -> None:
+            """Record ``number`` of ``write`` written at ``at`` (position, arrival)."""
+            entry = write.entries[number]
+            position, arrival_ms = at
+            rows.append(
+                (stream, index, position, entry.partition_key, entry.data, entry.size, arrival_ms)
+            )
+            placed[(id(write), number)] = Written(
+                sequence_numbers.shard_id(index),
+                sequence_numbers.sequence_number(keys[stream], index, position),
+            )
+
         # Shards are locked in one order, so that writers never wait for each other in a
         # circle (resharding locks them in this order too).
         for (stream, index), entries in sorted(targets.items()):
-            taken = connection.exec_driver_sql(
-                self._take_sql, (len(entries), now, stream, index)
-            ).first()
-            if taken is None:
+            weights = [
+                write.entries[n].size + len(write.entries[n].partition_key.encode())
+                for write, n in entries
+            ]
+            count, size = len(entries), sum(weights)
+            if not self.limited or (
+                count <= SHARD_RECORDS_PER_SECOND and size <= SHARD_BYTES_PER_SECOND
+            ):
+                parameters: tuple[Any, ...] = (count, now, second, count, count, second, size)
+                parameters += (size, second, stream, index)
+                if self.limited:
+                    parameters += (second, count, size)
+                taken = connection.exec_driver_sql(self._take_all_sql, parameters).first()
+                if taken is not None:
+                    last, arrival_ms = taken
+                    for offset, (write, number) in enumerate(entries):
+                        at = (last - count + 1 + offset, arrival_ms)
+                        place(stream, index, write, number, at)
+                    continue
+            row = connection.exec_driver_sql(self._shard_sql, (stream, index)).first()
+            if row is None:
                 raise _Resharded
-            last, arrival_ms = taken
-            first = last - len(entries) + 1
-            for offset, (write, number) in enumerate(entries):
-                entry = write.entries[number]
-                position = first + offset
-                rows.append(
-                    (
-                        stream,
-                        index,
-                        position,
-                        entry.partition_key,
-                        entry.data,
-                        entry.size,
-                        arrival_ms,
-                    )
+            last = row[0]
+            arrival_ms = max(int(row[1]), now)
+            records, size = (int(row[3]), int(row[4])) if row[2] == second else (0, 0)
+            position = last
+            for (write, number), weight in zip(entries, weights, strict=True):
+                if records >= SHARD_RECORDS_PER_SECOND or size + weight > SHARD_BYTES_PER_SECOND:
+                    placed[(id(write), number)] = Throttled(sequence_numbers.shard_id(index))
+                    continue
+                records += 1
+                size += weight
+                position += 1
+                place(stream, index, write, number, (position, arrival_ms))
+            if position != last:
+                connection.exec_driver_sql(
+                    self._take_sql, (position, arrival_ms, second, records, size, stream, index)
                 )
-                placed[(id(write), number)] = Written(
-                    sequence_numbers.shard_id(index),
-                    sequence_numbers.sequence_number(keys[stream], index, position),
-                )
-        self._insert_rows.execute(connection, rows)
+        if rows:
+            self._insert_rows.execute(connection, rows)
         for write in batch:
             if write.result is None:
                 write.result = [placed[(id(write), n)] for n in range(len(write.entries))]

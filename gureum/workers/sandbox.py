@@ -344,8 +344,10 @@ class Sandbox:
         elif self._init_error is not None:
             self._finish(invocation, self._init_error)
         elif self.suppressed_init and self.invocations == 1:
-            # The invocation (its START, its timer) begins with the init.
+            # The invocation (its START, its timer) begins with the init, and its
+            # Duration counts the init from the sandbox's start (a moment before this).
             self._delivered(invocation)
+            self._delivered_at = self._spawned_at or self._delivered_at
             self._undelivered = True
         reply = await invocation.result
         if self._init_timeout_hit:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningServer, client, make_settings, unique_name
+from tests.conftest import RunningServer, client, make_settings, store_settings, unique_name
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +21,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server_on_each_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """A module's server on each store engine: a module that reads streams has its
+    ``server`` be this one (a mapping's leases and checkpoints are rows like any)."""
+    with store_settings(request.param) as overrides:
+        running = RunningServer(make_settings(Path(tmp_path_factory.mktemp("esm")), **overrides))
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 @pytest.fixture

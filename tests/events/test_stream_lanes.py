@@ -7,19 +7,26 @@ given up reaches a function; a lane's lease shows its iterator age."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
 import urllib.request
 from typing import Any
 
-from gureum.events.stream_pollers import Lane
+import pytest
+
+from gureum.events.leasing import LeasingService
+from gureum.events.mappings import Mapping
+from gureum.events.stream_pollers import Lane, StreamTracker
 from gureum.events.stream_sources import SourceRecord
-from tests.conftest import ROLE, unique_name, zip_files
+from gureum.store import Store
+from tests.conftest import ROLE, RunningServer, unique_name, zip_files
 from tests.events.conftest import drain, queue
 from tests.events.test_stream_mappings import relay, stream
 
 STUCK_RELAY = """
+import asyncio
 import base64
 import json
 import os
@@ -79,6 +86,11 @@ def handler(event, context):
 """
 
 
+@pytest.fixture(scope="module")
+def server(server_on_each_engine: RunningServer) -> RunningServer:
+    return server_on_each_engine
+
+
 def function(lam: Any, code: str, out: str) -> str:
     name = unique_name("lane")
     lam.create_function(
@@ -102,6 +114,35 @@ def leases(endpoint: str, uuid: str) -> list[dict[str, Any]]:
 def lane_of(key: str, factor: int) -> int:
     record = SourceRecord(0, "", 0, 0, {}, key)
     return next(n for n in range(factor) if Lane("s", n, factor).takes(record))
+
+
+def test_a_lane_started_late_resumes_from_the_old_factors_lanes_not_its_siblings(
+    store: Store,
+) -> None:
+    """A lane whose lease is taken after its siblings have read on (a busy node takes
+    them one tick apart) starts at the StartingPosition, not at a sibling's checkpoint:
+    the siblings passed over its records. Only lanes of another factor say where a new
+    lane starts."""
+    leasing = LeasingService(store, "node-a")
+    tracker = StreamTracker(leasing)
+    mapping = Mapping("m", "arn:f", "arn:aws:kinesis:us-east-1:000000000000:stream/s", {},
+                      "Enabled", "", "", 0)  # fmt: skip
+
+    async def run() -> None:
+        for n in (1, 2):
+            await leasing.take("m", f"shard-0/{n}-of-3")
+            assert await leasing.checkpoint(f"m/shard-0/{n}-of-3", "40")
+        assert await tracker.resume_from(mapping, "shard-0/3-of-3") is None
+        # The shard read before by two lanes: a lane of three starts at their earliest.
+        await leasing.take("m", "shard-0/1-of-2")
+        assert await leasing.checkpoint("m/shard-0/1-of-2", "17")
+        await leasing.take("m", "shard-0/2-of-2")
+        assert await leasing.checkpoint("m/shard-0/2-of-2", "12")
+        await leasing.take("m", "shard-1")  # (another shard's say nothing)
+        assert await leasing.checkpoint("m/shard-1", "3")
+        assert await tracker.resume_from(mapping, "shard-0/3-of-3") == "12"
+
+    asyncio.run(run())
 
 
 def test_lanes_keep_each_keys_order_and_a_stuck_key_holds_up_only_its_lane(

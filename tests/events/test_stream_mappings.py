@@ -10,7 +10,9 @@ import json
 import time
 from typing import Any
 
-from tests.conftest import ROLE, client, unique_name, zip_files
+import pytest
+
+from tests.conftest import ROLE, RunningServer, client, unique_name, zip_files
 from tests.events.conftest import drain, queue
 from tests.events.test_mappings import error
 
@@ -40,6 +42,11 @@ def handler(event, context):
                                     "source": record["eventSource"]}),
         )
 """
+
+
+@pytest.fixture(scope="module")
+def server(server_on_each_engine: RunningServer) -> RunningServer:
+    return server_on_each_engine
 
 
 def relay(lam: Any, out: str) -> str:

@@ -15,9 +15,14 @@ from tests.conftest import RunningServer, client, make_settings, store_settings,
 def streams_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    """A server on the engine ``request.param`` names, for a module."""
+    """A server on the engine ``request.param`` names, for a module; without Kinesis's
+    per-shard limits, since these tests read a shard many times a second (the limits
+    have tests of their own, in test_shard_limits.py, on servers that keep them)."""
     with store_settings(request.param) as overrides:
-        server = RunningServer(make_settings(Path(tmp_path_factory.mktemp("streams")), **overrides))
+        settings = make_settings(
+            Path(tmp_path_factory.mktemp("streams")), stream_throughput="unlimited", **overrides
+        )
+        server = RunningServer(settings)
         server.start()
         try:
             yield server

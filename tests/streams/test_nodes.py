@@ -8,6 +8,7 @@ import concurrent.futures
 from pathlib import Path
 from typing import Any
 
+from gureum.settings import Settings
 from gureum.streams import sequence_numbers
 from tests.conftest import RunningServer, client, make_settings, store_settings
 
@@ -15,11 +16,17 @@ WRITERS_PER_NODE = 4
 RECORDS_PER_WRITER = 40
 
 
+def unlimited(data_dir: Path, overrides: dict[str, Any]) -> Settings:
+    """A node's settings, without Kinesis's per-shard limits: its readers page through
+    the shard many times a second (test_shard_limits.py has two nodes share a limit)."""
+    return make_settings(data_dir, stream_throughput="unlimited", **overrides)
+
+
 def test_two_nodes_write_one_shard_without_sharing_or_reordering_numbers(
     tmp_path: Path,
 ) -> None:
     with store_settings("postgres") as overrides:
-        nodes = [RunningServer(make_settings(tmp_path / str(n), **overrides)) for n in range(2)]
+        nodes = [RunningServer(unlimited(tmp_path / str(n), overrides)) for n in range(2)]
         for node in nodes:
             node.start()
         try:
@@ -108,7 +115,7 @@ def test_writes_racing_a_resharding_on_another_node_keep_each_keys_order(
     tmp_path: Path,
 ) -> None:
     with store_settings("postgres") as overrides:
-        nodes = [RunningServer(make_settings(tmp_path / str(n), **overrides)) for n in range(2)]
+        nodes = [RunningServer(unlimited(tmp_path / str(n), overrides)) for n in range(2)]
         for node in nodes:
             node.start()
         try:
