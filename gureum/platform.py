@@ -300,6 +300,9 @@ class Platform:
         #: HOST:PORT the HTTPS edge listens on, once it does.
         self.tls_address: str | None = None
         self.zygotes: Zygotes | None = None
+        #: What the host gives sandboxes (namespaces and cgroups, or rlimits only), once
+        #: started.
+        self.isolation: isolation.Isolation | None = None
         self._daemon_tcp: uvicorn.Server | None = None
         self._code_collector: asyncio.Task[None] | None = None
         self._warming: set[asyncio.Task[None]] = set()
@@ -351,7 +354,6 @@ class Platform:
         detected = await asyncio.to_thread(
             isolation.detect, settings.isolation, data_dir, settings.sandbox_uid_base
         )
-        #: What the host gives sandboxes (namespaces and cgroups, or rlimits only).
         self.isolation = detected
         for line in detected.report():
             logger.info("%s", line) if detected.isolated else logger.warning("%s", line)
@@ -478,6 +480,8 @@ class Platform:
         await self.workers.shutdown(self.settings.shutdown_timeout)
         if self.zygotes is not None:
             await self.zygotes.close()
+        if self.isolation is not None:
+            self.isolation.release()
         self.xray_daemon.close()
         if self._daemon_tcp is not None:
             await self._daemon_tcp.shutdown()  # (its socket is closed with it)

@@ -197,11 +197,27 @@ NPM_UNREACHABLE = (
 )
 
 
+#: Data directories where ``install_node_packages`` installed a set of packages, by set
+_NODE_INSTALLS: dict[tuple[str, ...], Path] = {}
+
+
 def install_node_packages(data_dir: Path, *packages: str) -> None:
     """``gureum runtimes install nodejs PACKAGES`` into a server's data directory (its
-    sandboxes' /var/runtime/node_modules); skipped without npm or its registry."""
+    sandboxes' /var/runtime/node_modules); skipped without npm or its registry. A set
+    installed once in the session is linked in again (``cp -al``) instead of fetched."""
     if shutil.which("npm") is None:
         pytest.skip("needs npm (scripts/services installs it)")
+    installed = _NODE_INSTALLS.get(packages)
+    modules = Path("runtime", "nodejs", "node_modules")
+    if (
+        installed is not None
+        and (installed / modules).is_dir()
+        and not (data_dir / modules).exists()
+    ):
+        (data_dir / modules).parent.mkdir(parents=True, exist_ok=True)
+        link = ["cp", "-al", str(installed / modules), str(data_dir / modules)]
+        subprocess.run(link, check=True, timeout=120)
+        return
     done = subprocess.run(
         [sys.executable, "-m", "gureum", "runtimes", "install", "nodejs", *packages]
         + ["--data-dir", str(data_dir)],
@@ -212,6 +228,7 @@ def install_node_packages(data_dir: Path, *packages: str) -> None:
     if done.returncode != 0 and any(code in done.stderr for code in NPM_UNREACHABLE):
         pytest.skip(f"the npm registry is unreachable: {done.stderr.strip()[-300:]}")
     assert done.returncode == 0, done.stderr
+    _NODE_INSTALLS[packages] = data_dir
 
 
 def signed_request(

@@ -42,9 +42,10 @@ def sandbox_group(sandbox_id: str) -> str:
     return f"sandbox-{OWNER}-{sandbox_id}"
 
 
-def _owner_alive(group_name: str) -> bool:
-    """Whether the server that made a group named so still runs (old names: no)."""
-    owner = group_name.removeprefix("sandbox-").split("-", 1)[0]
+def owner_alive(name: str) -> bool:
+    """Whether the server process that made a group (``sandbox-OWNER-...``) or a mark
+    (``OWNER-...``) named so still runs (other names: no)."""
+    owner = name.removeprefix("sandbox-").split("-", 1)[0]
     pid, _, started = owner.partition("x")
     if not pid.isdigit() or not started:
         return False
@@ -260,7 +261,7 @@ def remove_stale(support: CgroupSupport) -> int:
         if not parent.is_dir():
             continue
         for child in parent.iterdir():
-            if not child.is_dir() or _owner_alive(child.name):
+            if not child.is_dir() or owner_alive(child.name):
                 continue
             _kill_members(child)
             with contextlib.suppress(OSError):

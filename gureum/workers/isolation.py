@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,13 @@ class Isolation:
     uid_base: int
     missing: list[str] = field(default_factory=list)
     _uids: Any = field(default_factory=lambda: itertools.count())
+    #: This server's mark among the sandboxes' directory's users (see :func:`detect`)
+    marker: Path | None = None
+
+    def release(self) -> None:
+        """This server no longer uses the sandboxes' directory (it is stopping)."""
+        if self.marker is not None:
+            self.marker.unlink(missing_ok=True)
 
     @property
     def isolated(self) -> bool:
@@ -97,6 +105,10 @@ def _namespaces_work() -> str | None:
     return None
 
 
+#: The sandboxes' directory's list of the servers using it.
+_SERVERS = ".servers"
+
+
 def detect(mode: str, data_dir: Path, uid_base: int, *, clean: bool = True) -> Isolation:
     """The isolation this host can give, for the configured ``mode``.
 
@@ -123,10 +135,24 @@ def detect(mode: str, data_dir: Path, uid_base: int, *, clean: bool = True) -> I
         isolation = Isolation("namespaces", support, sandboxes_dir, uid_base)
         if not clean:
             return isolation
-        sandboxes_dir.mkdir(parents=True, exist_ok=True)
-        # Roots and cgroups a previous server left behind when it was killed.
-        for stale in sandboxes_dir.iterdir():
-            shutil.rmtree(stale, ignore_errors=True)
+        # Roots a previous server left behind when it was killed are removed, unless
+        # another server still uses the directory (several may share one data
+        # directory): each marks itself in ``.servers`` while it runs, by its process
+        # and an id of its own, and a mark whose process is gone is stale.
+        servers = sandboxes_dir / _SERVERS
+        servers.mkdir(parents=True, exist_ok=True)
+        others = False
+        for mark in servers.iterdir():
+            if cgroups.owner_alive(mark.name):
+                others = True
+            else:
+                mark.unlink(missing_ok=True)
+        isolation.marker = servers / f"{cgroups.OWNER}-{uuid.uuid4().hex[:8]}"
+        isolation.marker.touch()
+        if not others:
+            for stale in sandboxes_dir.iterdir():
+                if stale.name != _SERVERS:
+                    shutil.rmtree(stale, ignore_errors=True)
         removed = cgroups.remove_stale(support)
         if removed:
             logger.info("removed %d cgroups left by a previous server", removed)

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from gureum.events.leasing import LeasingService
 from gureum.store import Store
-from tests.conftest import ROLE, unique_name, zip_files
+from tests.conftest import ROLE, RunningServer, unique_name, zip_files
 from tests.events.conftest import depth, drain, queue
 
 RELAY = """
@@ -52,6 +52,11 @@ def handler(event, context):
         return {"batchItemFailures": failures}
     return {}
 """
+
+
+@pytest.fixture(scope="module")
+def server(server_on_each_engine: RunningServer) -> RunningServer:
+    return server_on_each_engine
 
 
 def relay(lam: Any, out_url: str, **env: str) -> str:
