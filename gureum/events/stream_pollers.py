@@ -330,7 +330,7 @@ class ShardPoller:
                     await self._save(next_position)
                     position = next_position
                 else:  # (nothing new)
-                    await asyncio.sleep(IDLE_POLL_SECONDS)
+                    await self.source.idle(self.shard_id, IDLE_POLL_SECONDS)
         except asyncio.CancelledError:
             raise
         except LeaseLost:

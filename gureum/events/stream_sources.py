@@ -10,6 +10,7 @@ shard; a checkpoint is the position to read next.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -58,6 +59,9 @@ class StreamSource(Protocol):
     async def start(self, shard_id: str, starting: str, timestamp: float | None) -> int: ...
 
     async def read(self, shard_id: str, position: int, limit: int) -> SourcePage: ...
+
+    async def idle(self, shard_id: str, seconds: float) -> None:
+        """Wait up to ``seconds`` for more of the shard to read (a read found none)."""
 
 
 class KinesisSource:
@@ -126,6 +130,10 @@ class KinesisSource:
         ]
         return SourcePage(records, page.next_position, page.ended)
 
+    async def idle(self, shard_id: str, seconds: float) -> None:
+        # (a write on this node wakes the reader at once; others' are seen by polling)
+        await self.kinesis.written(self.name, shard_id, seconds)
+
 
 class DynamoDBSource:
     """A table's stream: one shard, named as DynamoDB Streams names it."""
@@ -174,6 +182,9 @@ class DynamoDBSource:
             stream = await self.streams.get(self.arn)
             ended = stream is None or (stream.ended and position > stream.last_sequence)
         return SourcePage(records, next_position, ended)
+
+    async def idle(self, shard_id: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 def source_kind_of(arn: str) -> str:

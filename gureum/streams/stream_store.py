@@ -169,7 +169,11 @@ class StreamStore:
         self.shard_limit = shard_limit
         #: whether shards take and give only so much a second (``--stream-throughput``)
         self.limited = limited
-        self.writes = RecordWrites(store, self.not_found, clock=clock, limited=limited)
+        self.writes = RecordWrites(
+            store, self.not_found, clock=clock, limited=limited, wrote=self._wrote
+        )
+        #: readers of this process waiting for a shard's next records, by (stream, shard)
+        self._waiting: dict[tuple[str, str], asyncio.Event] = {}
 
     # names and messages
     def arn(self, name: str) -> str:
@@ -567,6 +571,18 @@ class StreamStore:
                 .where(s.stream_name == name, s.shard_index == index)
                 .values(read_paid_ms=paid)
             )
+
+    async def written(self, name: str, shard_id: str, seconds: float) -> None:
+        """Wait until this process writes to the shard, for up to ``seconds`` (a reader
+        that found nothing; another node's writes it sees when it reads again after)."""
+        event = self._waiting.setdefault((name, shard_id), asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+
+    def _wrote(self, name: str, shard_id: str) -> None:
+        event = self._waiting.pop((name, shard_id), None)
+        if event is not None:
+            event.set()
 
     # writes
     async def put(self, name: str, entries: Sequence[Entry]) -> list[Written | Throttled]:

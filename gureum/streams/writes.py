@@ -85,10 +85,13 @@ class RecordWrites:
         *,
         clock: Callable[[], int] = now_ms,
         limited: bool = True,
+        wrote: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.not_found = not_found
         self.clock = clock
+        #: told (stream, shard id) of each shard a commit wrote to, on the event loop
+        self.wrote = wrote
         #: whether shards take only so much a second (``--stream-throughput``)
         self.limited = limited
         self._waiting: list[_Write] = []
@@ -188,7 +191,10 @@ class RecordWrites:
         finally:
             self._writing_now = False
             self._start_commit()
+        touched: set[tuple[str, str]] = set()
         for write in batch:
+            if isinstance(write.result, list):
+                touched.update((write.stream, w.shard_id) for w in write.result)
             if write.future.done():
                 continue
             if isinstance(write.result, BaseException):
@@ -196,6 +202,9 @@ class RecordWrites:
             else:
                 assert write.result is not None
                 write.future.set_result(write.result)
+        if self.wrote is not None:
+            for stream, shard_id in touched:
+                self.wrote(stream, shard_id)
 
     def _apply(self, batch: list[_Write]) -> None:
         """Every write of a batch in one transaction (done again when a shard it chose

@@ -97,3 +97,26 @@ def test_a_write_racing_a_split_lands_in_the_children(store: Store) -> None:
     assert written.shard_id in ("shardId-000000000001", "shardId-000000000002")
     _, shards = asyncio.run(streams.shards("race"))
     assert shards[0].last_position == 1  # the parent holds only the record before
+
+
+def test_a_write_wakes_this_processs_readers_of_its_shard(store: Store) -> None:
+    """A poller that found nothing waits for the shard's next write on this node, not
+    out its poll interval (others' writes it sees when it reads again)."""
+    streams = _streams(store)
+
+    async def run() -> None:
+        await streams.create("s", 2, "PROVISIONED", {})
+        [written] = _written(await streams.put("s", [_entry("k", "first")]))
+        other = "shardId-000000000001" if written.shard_id.endswith("0") else "shardId-000000000000"
+        waiting = asyncio.create_task(streams.written("s", written.shard_id, 60))
+        elsewhere = asyncio.create_task(streams.written("s", other, 60))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        await streams.put("s", [_entry("k", "second")])
+        await asyncio.wait_for(waiting, 10)  # (woken, long before its 60 s)
+        assert not elsewhere.done()  # (a write to another shard wakes nobody here)
+        elsewhere.cancel()
+        # Without a write, the wait ends when its time is up.
+        await asyncio.wait_for(streams.written("s", written.shard_id, 0.05), 10)
+
+    asyncio.run(run())
