@@ -64,7 +64,7 @@ from gureum.observe.logs import LogSink
 from gureum.observe.metric_store import MetricStore
 from gureum.observe.metrics import Metrics
 from gureum.observe.prometheus import NodeCollector, PrometheusEndpoint
-from gureum.observe.queue_metrics import QueueMetrics
+from gureum.observe.queue_metrics import SAMPLER_LEASE_SECONDS, QueueMetrics
 from gureum.queues.queues import Queues
 from gureum.runtimes import BOOTSTRAP, python_interpreter, sdk_packages, sdk_path
 from gureum.settings import Settings
@@ -161,7 +161,11 @@ class Platform:
         self.lambda_metrics = LambdaMetrics(
             self.metrics, self.counting, provisioned=self._provisioned_allocations
         )
-        self.queue_metrics = QueueMetrics(self.metrics, self.queues)
+        self.queue_metrics = QueueMetrics(
+            self.metrics,
+            self.queues,
+            LeasingService(self.store, self.node_id, lease_seconds=SAMPLER_LEASE_SECONDS),
+        )
         self.queues.metrics = self.queue_metrics
         self.logs.metrics = self.metrics
         self.metrics.sources += [self.lambda_metrics.sample, self.queue_metrics.sample]

@@ -65,7 +65,7 @@ class NodeCollector(Collector):
         the last flush, and what the store holds (the queues' depths)."""
         await self.metrics.flush()
         queues = self.queue_metrics.queues
-        await self.queue_metrics.sample_depths(time.time())
+        await self.queue_metrics.read_depths(time.time())
         counts = await queues.counts(self.async_queue)
         self.async_depth = {
             "waiting": float(

@@ -8,12 +8,16 @@ the like, which only add to pending buckets; once a minute, as a source of
 :class:`~gureum.observe.metrics.Metrics`, it samples each queue's depth
 (ApproximateNumberOfMessagesVisible, ...NotVisible, ...Delayed) and
 ApproximateAgeOfOldestMessage. The platform's own queues (``gureum:...``) are not
-published. Each node samples the depths: on several nodes, Sum and SampleCount of a
-depth count each node's sample, while Average, Minimum and Maximum are the queue's.
+published. Of several nodes on one store, the one holding the sampler's lease (the
+Leasing Service's, renewed at each sample) samples the depths, so that a depth has one
+sample a minute however many nodes there are; if that node dies, another takes the
+lease over within three minutes. Prometheus' scrapes read the depths of their own
+(:meth:`QueueMetrics.read_depths`) without adding samples.
 """
 
 from __future__ import annotations
 
+from gureum.events.leasing import LeasingService
 from gureum.observe.metric_store import MetricId
 from gureum.observe.metrics import Metrics
 from gureum.queues.queues import Queues
@@ -23,6 +27,9 @@ NAMESPACE = "AWS/SQS"
 SAMPLE_SECONDS = 60.0
 #: Queues of the platform itself (the async event queue): not SQS queues of a user.
 INTERNAL_PREFIX = "gureum:"
+#: The lease of the node that samples the depths (held three sampling periods).
+SAMPLER_LEASE = "gureum:metrics:AWS/SQS"
+SAMPLER_LEASE_SECONDS = 3 * SAMPLE_SECONDS
 
 
 def _metric(name: str, queue: str) -> MetricId:
@@ -32,9 +39,13 @@ def _metric(name: str, queue: str) -> MetricId:
 class QueueMetrics:
     """Counts and samples the queues' figures into :class:`Metrics`."""
 
-    def __init__(self, metrics: Metrics, queues: Queues) -> None:
+    def __init__(
+        self, metrics: Metrics, queues: Queues, leasing: LeasingService | None = None
+    ) -> None:
         self.metrics = metrics
         self.queues = queues
+        #: whose lease says which node samples (None: this one, alone)
+        self.leasing = leasing
         self._sampled = 0.0
         #: the last sampled depths, queue -> metric -> value (Prometheus reads these)
         self.depths: dict[str, dict[str, float]] = {}
@@ -65,14 +76,26 @@ class QueueMetrics:
         self.metrics.put(_metric("NumberOfMessagesDeleted", queue), 1.0, unit="Count", count=count)
 
     async def sample(self, now: float) -> None:
-        """Every ``SAMPLE_SECONDS``, each queue's depth and oldest message's age."""
+        """Every ``SAMPLE_SECONDS``, each queue's depth and oldest message's age, put as
+        metrics by the node that holds the sampler's lease."""
         if now - self._sampled < SAMPLE_SECONDS:
             return
         self._sampled = now
+        if self.leasing is not None and await self.leasing.take(SAMPLER_LEASE) is None:
+            return  # (another node samples)
         await self.sample_depths(now)
 
     async def sample_depths(self, now: float) -> dict[str, dict[str, float]]:
         """Each user queue's depths now, put as metrics and kept in ``depths``."""
+        depths = await self.read_depths(now)
+        for queue, figures in depths.items():
+            for name, value in figures.items():
+                unit = "Seconds" if name == "ApproximateAgeOfOldestMessage" else "Count"
+                self.metrics.put(_metric(name, queue), value, unit=unit, timestamp=now)
+        return depths
+
+    async def read_depths(self, now: float) -> dict[str, dict[str, float]]:
+        """Each user queue's depths now, kept in ``depths`` (no metric is put)."""
         depths: dict[str, dict[str, float]] = {}
         for queue in await self.queues.list_queues():
             if queue.name.startswith(INTERNAL_PREFIX):
@@ -90,8 +113,5 @@ class QueueMetrics:
                 "ApproximateAgeOfOldestMessage": max(0.0, now - oldest / 1000) if oldest else 0.0,
             }
             depths[queue.name] = figures
-            for name, value in figures.items():
-                unit = "Seconds" if name == "ApproximateAgeOfOldestMessage" else "Count"
-                self.metrics.put(_metric(name, queue.name), value, unit=unit, timestamp=now)
         self.depths = depths
         return depths
