@@ -197,6 +197,15 @@ NPM_UNREACHABLE = (
 )
 
 
+#: What the tests' Node.js functions use beside the runtime: the SDK v2 (as Lambda's
+#: older runtimes had it) and the v3 clients they call; one set, so that it is fetched
+#: once a session (``install_node_packages``) and linked into each server after.
+NODE_TEST_PACKAGES = (
+    "@aws-sdk/client-apigatewaymanagementapi",
+    "@aws-sdk/client-dynamodb",
+    "@aws-sdk/lib-dynamodb",
+    "aws-sdk@2",
+)
 #: Data directories where ``install_node_packages`` installed a set of packages, by set
 _NODE_INSTALLS: dict[tuple[str, ...], Path] = {}
 

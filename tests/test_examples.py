@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gureum.runtimes import InvalidRuntimeException, node_executable
-from tests.conftest import ROLE, install_node_packages, unique_name, zip_files
+from tests.conftest import NODE_TEST_PACKAGES, ROLE, install_node_packages, unique_name, zip_files
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -176,7 +176,7 @@ def test_x_ray_demo_node(start_server: Any, tmp_path: Path) -> None:
     runtime = node_runtime()
     server = start_server()
     # aws-sdk v2 at /var/runtime/node_modules, as Lambda's older Node.js runtimes had it
-    install_node_packages(server.settings.data_dir, "aws-sdk@2")
+    install_node_packages(server.settings.data_dir, *NODE_TEST_PACKAGES)
     layer_dir = tmp_path / "layer" / "nodejs"
     layer_dir.mkdir(parents=True)
     subprocess.run(
@@ -283,7 +283,7 @@ def test_api_gateway_demo_node(start_server: Any) -> None:
 
     runtime = node_runtime()
     server = start_server()
-    install_node_packages(server.settings.data_dir, "aws-sdk@2")
+    install_node_packages(server.settings.data_dir, *NODE_TEST_PACKAGES)
     dynamodb = client("dynamodb", server.endpoint)
     dynamodb.create_table(
         TableName="x-ray-demo",
@@ -327,7 +327,7 @@ def test_websocket_chat_node(start_server: Any) -> None:
 
     runtime = node_runtime()
     server = start_server()
-    install_node_packages(server.settings.data_dir, "aws-sdk@2")
+    install_node_packages(server.settings.data_dir, *NODE_TEST_PACKAGES)
     dynamodb = client("dynamodb", server.endpoint)
     dynamodb.create_table(
         TableName="simplechat_connections",

@@ -12,6 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import (
+    NODE_TEST_PACKAGES,
     ROLE,
     RunningServer,
     client,
@@ -74,9 +75,7 @@ def node_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server = RunningServer(make_settings(tmp_path_factory.mktemp("ws-node")))
     server.start()
     try:
-        install_node_packages(
-            server.settings.data_dir, "@aws-sdk/client-apigatewaymanagementapi", "aws-sdk@2"
-        )
+        install_node_packages(server.settings.data_dir, *NODE_TEST_PACKAGES)
         yield server, runtime
     finally:
         server.stop()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
+    NODE_TEST_PACKAGES,
     ROLE,
     RunningServer,
     client,
@@ -98,12 +99,7 @@ def node_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server = RunningServer(make_settings(tmp_path_factory.mktemp("node-sdk")))
     server.start()
     try:
-        install_node_packages(
-            server.settings.data_dir,
-            "@aws-sdk/client-dynamodb",
-            "@aws-sdk/lib-dynamodb",
-            "aws-sdk@2",
-        )
+        install_node_packages(server.settings.data_dir, *NODE_TEST_PACKAGES)
         yield server, runtime
     finally:
         server.stop()
