@@ -104,6 +104,20 @@ def store_settings(engine: str) -> Iterator[dict[str, Any]]:
         admin.dispose()
 
 
+@contextlib.contextmanager
+def server_on(engine: str, data_dir: Path, **settings: Any) -> Iterator[RunningServer]:
+    """A started server on ``engine`` (``sqlite``, or ``postgres`` in a database of its
+    own, as :func:`store_settings` makes it), stopped after; for a module's fixture
+    parametrized over both engines."""
+    with store_settings(engine) as overrides:
+        server = RunningServer(make_settings(data_dir, **settings, **overrides))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 def server_process(port: int, data_dir: Path, *flags: str) -> subprocess.Popen[bytes]:
     """``gureum server`` as a user runs it, in a process of its own (on ``port``, its
     daemon and its HTTPS edge on free ports); returns once it answers."""

@@ -13,7 +13,7 @@ from tests.conftest import ROLE, RunningServer, client, unique_name, zip_files
 
 
 def test_mappings_list_and_describe(
-    gureum_server: RunningServer, capsys: pytest.CaptureFixture[str]
+    gureum_server: RunningServer, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
     endpoint = ["--endpoint", gureum_server.endpoint]
     sqs, lam = client("sqs", gureum_server.endpoint), client("lambda", gureum_server.endpoint)
@@ -29,6 +29,8 @@ def test_mappings_list_and_describe(
     uuid = lam.create_event_source_mapping(
         EventSourceArn=f"arn:aws:sqs:us-east-1:000000000000:{name}", FunctionName=name
     )["UUID"]
+    # (the session's server would poll it for the rest of the session)
+    request.addfinalizer(lambda: lam.delete_event_source_mapping(UUID=uuid))
     node = gureum_server.platform.node_id
     deadline = time.monotonic() + 30
     while True:
@@ -60,7 +62,7 @@ def test_mappings_list_and_describe(
 
 
 def test_describe_shows_a_shards_iterator_age_and_duplicates(
-    gureum_server: RunningServer, capsys: pytest.CaptureFixture[str]
+    gureum_server: RunningServer, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
     endpoint = ["--endpoint", gureum_server.endpoint]
     kinesis = client("kinesis", gureum_server.endpoint)
@@ -81,6 +83,7 @@ def test_describe_shows_a_shards_iterator_age_and_duplicates(
         StartingPosition="TRIM_HORIZON",
         ParallelizationFactor=2,
     )["UUID"]
+    request.addfinalizer(lambda: lam.delete_event_source_mapping(UUID=uuid))
     for n in range(10):
         kinesis.put_record(StreamName=name, Data=b"x", PartitionKey=f"key {n}")
     deadline = time.monotonic() + 30

@@ -8,16 +8,15 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, RunningServer, client, make_settings, unique_name
+from tests.conftest import ROLE, RunningServer, client, unique_name
+from tests.console.conftest import ARTIFACTS
 from tests.tracing.test_xray import SDK_FUNCTION, wait_for_trace, xray_sdk_zip
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -30,14 +29,6 @@ pytestmark = [
         CHROMIUM is None, reason="needs chromium (scripts/services installs Debian's)"
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = RunningServer(make_settings(tmp_path_factory.mktemp("console-browser")))
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="module")

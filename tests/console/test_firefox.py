@@ -12,15 +12,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import RunningServer, free_port, make_settings
+from tests.conftest import RunningServer, free_port
+from tests.console.conftest import ARTIFACTS
 
 FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 PAGES = ("functions", "logs", "metrics", "service-map", "traces", "queues", "streams",
          "tables", "mappings", "apis")  # fmt: skip
 
@@ -36,14 +35,6 @@ pytestmark = [
         FIREFOX is None, reason="needs firefox (scripts/services installs Debian's firefox-esr)"
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = RunningServer(make_settings(tmp_path_factory.mktemp("console-firefox")))
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningServer, client, make_settings, store_settings, unique_name
+from tests.conftest import (
+    RunningServer,
+    client,
+    make_settings,
+    server_on,
+    unique_name,
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +35,8 @@ def server_on_each_engine(
 ) -> Iterator[RunningServer]:
     """A module's server on each store engine: a module that reads streams has its
     ``server`` be this one (a mapping's leases and checkpoints are rows like any)."""
-    with store_settings(request.param) as overrides:
-        running = RunningServer(make_settings(Path(tmp_path_factory.mktemp("esm")), **overrides))
-        running.start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with server_on(request.param, Path(tmp_path_factory.mktemp("esm"))) as running:
+        yield running
 
 
 @pytest.fixture

@@ -25,9 +25,8 @@ from tests.conftest import (
     ROLE,
     RunningServer,
     client,
-    make_settings,
+    server_on,
     signed_request,
-    store_settings,
     unique_name,
     zip_files,
 )
@@ -54,13 +53,8 @@ def handler(event, context):
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    with store_settings(request.param) as overrides:
-        running = RunningServer(make_settings(Path(tmp_path_factory.mktemp("cw")), **overrides))
-        running.start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with server_on(request.param, Path(tmp_path_factory.mktemp("cw"))) as running:
+        yield running
 
 
 @pytest.fixture

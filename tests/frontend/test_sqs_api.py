@@ -22,9 +22,8 @@ from gureum.queues.queues import md5_of_attributes
 from tests.conftest import (
     RunningServer,
     client,
-    make_settings,
+    server_on,
     signed_request,
-    store_settings,
     unique_name,
 )
 
@@ -36,13 +35,8 @@ ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:"
 def sqs_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    with store_settings(request.param) as overrides:
-        server = RunningServer(make_settings(Path(tmp_path_factory.mktemp("sqs")), **overrides))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with server_on(request.param, Path(tmp_path_factory.mktemp("sqs"))) as server:
+        yield server
 
 
 @pytest.fixture

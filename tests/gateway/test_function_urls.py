@@ -19,9 +19,8 @@ from tests.conftest import (
     ROLE,
     RunningServer,
     client,
-    make_settings,
+    server_on,
     signed_request,
-    store_settings,
     unique_name,
     zip_files,
 )
@@ -44,14 +43,8 @@ def handler(event, context):
 def url_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    with store_settings(request.param) as overrides:
-        path = Path(tmp_path_factory.mktemp("urls"))
-        server = RunningServer(make_settings(path, **overrides))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with server_on(request.param, Path(tmp_path_factory.mktemp("urls"))) as server:
+        yield server
 
 
 @pytest.fixture

@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import RunningServer, client, make_settings, signed_request, store_settings
+from tests.conftest import (
+    RunningServer,
+    client,
+    server_on,
+    signed_request,
+)
 
 FUNCTION = "arn:aws:lambda:us-east-1:000000000000:function:hello"
 INVOKE_URI = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{FUNCTION}/invocations"
@@ -24,13 +29,8 @@ INVOKE_URI = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{FU
 def gateway_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    with store_settings(request.param) as overrides:
-        server = RunningServer(make_settings(Path(tmp_path_factory.mktemp("gw")), **overrides))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with server_on(request.param, Path(tmp_path_factory.mktemp("gw"))) as server:
+        yield server
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from tests.conftest import (
     RunningServer,
     client,
     make_settings,
+    server_on,
     signed_request,
     store_settings,
     unique_name,
@@ -43,13 +44,8 @@ def handler(event, context):
 def rest_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    with store_settings(request.param) as overrides:
-        server = RunningServer(make_settings(Path(tmp_path_factory.mktemp("rest")), **overrides))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with server_on(request.param, Path(tmp_path_factory.mktemp("rest"))) as server:
+        yield server
 
 
 @pytest.fixture

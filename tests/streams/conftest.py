@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningServer, client, make_settings, store_settings, unique_name
+from tests.conftest import (
+    RunningServer,
+    client,
+    server_on,
+    unique_name,
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -18,16 +23,9 @@ def streams_server(
     """A server on the engine ``request.param`` names, for a module; without Kinesis's
     per-shard limits, since these tests read a shard many times a second (the limits
     have tests of their own, in test_shard_limits.py, on servers that keep them)."""
-    with store_settings(request.param) as overrides:
-        settings = make_settings(
-            Path(tmp_path_factory.mktemp("streams")), stream_throughput="unlimited", **overrides
-        )
-        server = RunningServer(settings)
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    path = Path(tmp_path_factory.mktemp("streams"))
+    with server_on(request.param, path, stream_throughput="unlimited") as server:
+        yield server
 
 
 @pytest.fixture

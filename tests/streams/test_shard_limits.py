@@ -21,7 +21,13 @@ from gureum.store import Store
 from gureum.streams import hash_keys
 from gureum.streams.stream_store import StreamStore
 from gureum.streams.writes import Entry, Throttled, Written
-from tests.conftest import RunningServer, client, make_settings, store_settings, unique_name
+from tests.conftest import (
+    RunningServer,
+    client,
+    make_settings,
+    server_on,
+    unique_name,
+)
 
 KIB = 1024
 
@@ -183,13 +189,8 @@ def limited_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     """A server with Kinesis's limits (the default)."""
-    with store_settings(request.param) as overrides:
-        server = RunningServer(make_settings(Path(tmp_path_factory.mktemp("limits")), **overrides))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with server_on(request.param, Path(tmp_path_factory.mktemp("limits"))) as server:
+        yield server
 
 
 def test_boto3_sees_kinesiss_answers(limited_server: RunningServer) -> None:

@@ -9,21 +9,20 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import RunningServer, client, make_settings, store_settings, unique_name
+from tests.conftest import (
+    RunningServer,
+    client,
+    server_on,
+    unique_name,
+)
 
 
 def serve_tables(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, **settings: Any
 ) -> Iterator[RunningServer]:
     """A server on the engine ``request.param`` names, with ``settings``, for a module."""
-    with store_settings(request.param) as overrides:
-        path = Path(tmp_path_factory.mktemp("tables"))
-        server = RunningServer(make_settings(path, **settings, **overrides))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with server_on(request.param, Path(tmp_path_factory.mktemp("tables")), **settings) as server:
+        yield server
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

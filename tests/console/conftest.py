@@ -1,0 +1,22 @@
+"""What the console's browser tests share: a server for the module, and where their
+screenshots go."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunningServer, make_settings
+
+#: Screenshots of each page, kept as the tests' artefacts.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = RunningServer(make_settings(tmp_path_factory.mktemp("console")))
+    running.start()
+    yield running
+    running.stop()
