@@ -447,7 +447,7 @@ class KinesisAPI:
             if not isinstance(record, Mapping):
                 raise ValidationException("Invalid value for Records: entries must be structures")
             entries.append(rules.entry(record, f"records.{number}.member."))
-        total = sum(e.size + len(e.partition_key.encode()) for e in entries)
+        total = sum(e.weight for e in entries)
         if total > rules.MAX_PUT_RECORDS_BYTES:
             raise InvalidArgumentException(
                 f"Records size exceeds {rules.MAX_PUT_RECORDS_BYTES // (1024 * 1024)} MB limit"

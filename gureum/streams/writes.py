@@ -47,6 +47,12 @@ class Entry:
     size: int
     hash_key: int
 
+    @property
+    def weight(self) -> int:
+        """The bytes Kinesis counts of it (a call's 5 MB, a shard's 1 MiB a second):
+        its data and its partition key."""
+        return self.size + len(self.partition_key.encode())
+
 
 @dataclass(frozen=True, slots=True)
 class Written:
@@ -194,7 +200,9 @@ class RecordWrites:
         touched: set[tuple[str, str]] = set()
         for write in batch:
             if isinstance(write.result, list):
-                touched.update((write.stream, w.shard_id) for w in write.result)
+                touched.update(
+                    (write.stream, w.shard_id) for w in write.result if isinstance(w, Written)
+                )
             if write.future.done():
                 continue
             if isinstance(write.result, BaseException):
@@ -261,10 +269,7 @@ class RecordWrites:
         # Shards are locked in one order, so that writers never wait for each other in a
         # circle (resharding locks them in this order too).
         for (stream, index), entries in sorted(targets.items()):
-            weights = [
-                write.entries[n].size + len(write.entries[n].partition_key.encode())
-                for write, n in entries
-            ]
+            weights = [write.entries[n].weight for write, n in entries]
             count, size = len(entries), sum(weights)
             if not self.limited or (
                 count <= SHARD_RECORDS_PER_SECOND and size <= SHARD_BYTES_PER_SECOND
