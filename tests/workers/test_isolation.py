@@ -479,7 +479,9 @@ def test_tagging_a_function_offline_and_back_gives_it_new_sandboxes(
     assert seen() == "reachable"
 
 
-def test_servers_sharing_a_data_directory_keep_each_others_sandboxes(tmp_path: Path) -> None:
+def test_servers_sharing_a_data_directory_keep_each_others_sandboxes(
+    tmp_path: Path, deploy: Any
+) -> None:
     """A server that starts removes what servers that are gone left in the sandboxes'
     directory, and nothing of a server still running on the same data directory: the
     first still cold-starts functions after the second has started."""
@@ -489,21 +491,13 @@ def test_servers_sharing_a_data_directory_keep_each_others_sandboxes(tmp_path: P
     (marks / "1x1-0a1b2c3d").touch()  # (a server that has exited)
     old = data / "sandboxes" / "0f1e2d3c4b5a69788796a5b4c3d2e1f0"  # (its sandbox's root)
     old.mkdir()
-    code = zip_files({"app.py": "def handler(event, context):\n    return 'ran'\n"})
     ports = [free_port(), free_port()]
     first = server_process(ports[0], data)
     try:
         lam = client("lambda", f"http://127.0.0.1:{ports[0]}")
 
         def cold_start() -> None:
-            name = unique_name("shared")
-            lam.create_function(
-                FunctionName=name,
-                Runtime="python3.11",
-                Role=ROLE,
-                Handler="app.handler",
-                Code={"ZipFile": code},
-            )
+            name = deploy("def handler(event, context):\n    return 'ran'\n", client=lam)
             answer = lam.invoke(FunctionName=name)
             assert "FunctionError" not in answer, answer["Payload"].read()
             assert json.loads(answer["Payload"].read()) == "ran"
