@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningServer, make_settings
+from tests.conftest import RunningServer, server_on
 
 #: Screenshots of each page, kept as the tests' artefacts.
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
@@ -16,7 +16,5 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = RunningServer(make_settings(tmp_path_factory.mktemp("console")))
-    running.start()
-    yield running
-    running.stop()
+    with server_on("sqlite", tmp_path_factory.mktemp("console")) as running:
+        yield running

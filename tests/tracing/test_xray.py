@@ -16,17 +16,23 @@ import aws_xray_sdk
 import pytest
 import wrapt
 
-from tests.conftest import ROLE, RunningServer, client, make_settings, unique_name, zip_files
+from tests.conftest import (
+    ROLE,
+    RunningServer,
+    client,
+    make_settings,
+    server_on,
+    unique_name,
+    zip_files,
+)
 
 HEADER = b'{"format":"json","version":1}\n'
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = RunningServer(make_settings(tmp_path_factory.mktemp("xray")))
-    running.start()
-    yield running
-    running.stop()
+    with server_on("sqlite", tmp_path_factory.mktemp("xray")) as running:
+        yield running
 
 
 @pytest.fixture
