@@ -185,12 +185,17 @@ class Tables:
         self._writer: sa.Connection | None = None
         self._readers = threading.local()
         self._reader_connections: list[sa.Connection] = []
+        #: SQLite's connection for reads on the event loop's thread (see _get_here)
+        self._loop_reader: Any = None
 
     def close(self) -> None:
         self._reads.shutdown(wait=True)
         for connection in self._reader_connections:
             connection.close()
         self._reader_connections.clear()
+        if self._loop_reader is not None:
+            self._loop_reader.close()
+            self._loop_reader = None
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -509,11 +514,40 @@ class Tables:
 
     async def get(self, schema: TableSchema, key: Item) -> tuple[Item | None, int]:
         """The stored item under ``key`` (None: there is none) and its size."""
+        if self.store.dialect == "sqlite":
+            return self._get_here(schema, key)
         return await self._read(self._get, schema, key)
 
     def _get(self, schema: TableSchema, key: Item) -> tuple[Item | None, int]:
         with self._reading() as connection:
             row = self._get_item(connection, schema, *schema.key_bytes(key))
+        if row is None:
+            return None, 0
+        return orjson.loads(row[0]), row[1]
+
+    def _get_here(self, schema: TableSchema, key: Item) -> tuple[Item | None, int]:
+        """:meth:`_get` on SQLite, on the calling (the event loop's) thread: one indexed
+        statement on a connection of the loop's own, outside any transaction, so that the
+        statement is its own read snapshot of the WAL and never waits for a writer. It
+        takes some 10 µs; handing it to a reading thread cost the loop several times that
+        (the hand-over, and the GIL taken back and forth under load), and halved GetItem's
+        throughput with 64 clients."""
+        connection = self._loop_reader
+        if connection is None:
+            connection = self._loop_reader = self.store.engine.raw_connection()
+        partition, sort = schema.key_bytes(key)
+        cursor = connection.cursor()
+        try:
+            cursor.execute(
+                self._get_sql, (schema.table_id, "", shard_of(partition), partition, sort, b"")
+            )
+            row = cursor.fetchone()
+        except Exception:
+            self._loop_reader = None
+            connection.invalidate()
+            raise
+        finally:
+            cursor.close()
         if row is None:
             return None, 0
         return orjson.loads(row[0]), row[1]
