@@ -73,6 +73,25 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def wait_for_nodes(port: int, count: int, timeout: float = 120) -> None:
+    """Until ``count`` different nodes have answered ``/metrics`` at ``port`` (the
+    processes of ``--processes`` start one after another)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(seen)} of {count} processes answered on {port}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/metrics")
+        found = re.search(
+            r'gureum_node_info\{node_id="([^"]+)"', connection.getresponse().read().decode()
+        )
+        connection.close()
+        if found:
+            seen.add(found.group(1))
+        time.sleep(0.02)
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -154,31 +173,55 @@ def call(port: int, method: str, path: str, body: bytes, expected: int) -> dict[
     return dict(json.loads(answer))
 
 
+#: The echo floor as one of several processes on one port (SO_REUSEPORT), as the
+#: processes of ``gureum server --processes`` share theirs.
+ECHO_SHARED = """
+import socket, sys, uvicorn
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+sock.bind(("127.0.0.1", int(sys.argv[1])))
+config = uvicorn.Config("echo_app:app", loop="uvloop", http="httptools", access_log=False,
+                        log_level="warning")
+uvicorn.Server(config).run(sockets=[sock])
+"""
+
+
 @contextlib.contextmanager
-def echo_and_gureum(*gureum_args: str) -> Iterator[tuple[int, int]]:
+def echo_and_gureum(*gureum_args: str, processes: int = 1) -> Iterator[tuple[int, int]]:
     """Start the floor (a bare ASGI echo server) and a gureum server, as separate
-    processes with the same uvicorn settings; yield their ports, stop both after."""
+    processes with the same uvicorn settings; yield their ports, stop both after.
+    ``processes``: so many of each behind their ports (``gureum server --processes``)."""
     with tempfile.TemporaryDirectory() as tmp:
         echo_port, gureum_port = free_port(), free_port()
         Path(tmp, "echo_app.py").write_text(ECHO_APP)
+        Path(tmp, "echo_shared.py").write_text(ECHO_SHARED)
         quiet = ["--log-level", "warning"]
-        echo = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "echo_app:app",
-                "--port",
-                str(echo_port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                *quiet,
-            ],
-            cwd=tmp,
-        )
+        if processes == 1:
+            echoes = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "echo_app:app",
+                        "--port",
+                        str(echo_port),
+                        "--loop",
+                        "uvloop",
+                        "--http",
+                        "httptools",
+                        "--no-access-log",
+                        *quiet,
+                    ],
+                    cwd=tmp,
+                )
+            ]
+        else:
+            echoes = [
+                subprocess.Popen([sys.executable, "echo_shared.py", str(echo_port)], cwd=tmp)
+                for _ in range(processes)
+            ]
         gureum = subprocess.Popen(
             [
                 sys.executable,
@@ -189,6 +232,7 @@ def echo_and_gureum(*gureum_args: str) -> Iterator[tuple[int, int]]:
                 str(gureum_port),
                 "--data-dir",
                 str(Path(tmp, "data")),
+                *(["--processes", str(processes)] if processes != 1 else []),
                 *quiet,
                 *gureum_args,
             ],
@@ -196,12 +240,14 @@ def echo_and_gureum(*gureum_args: str) -> Iterator[tuple[int, int]]:
         try:
             wait_for_port(echo_port)
             wait_for_port(gureum_port)
+            if processes != 1:
+                wait_for_nodes(gureum_port, processes)
             print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
             yield echo_port, gureum_port
         finally:
-            for process in (echo, gureum):
+            for process in (*echoes, gureum):
                 process.terminate()
-                process.wait(timeout=60)
+                process.wait(timeout=90)
 
 
 def report(label: str, samples: list[float]) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 same run.
 
 Run: ``python benchmarks/tables.py [--requests 2000] [--clients 64] [--seconds 5]
-[--database-url postgresql+psycopg://...]`` (the throughput part needs ``wrk``:
+[--database-url postgresql+psycopg://...] [--processes N]`` (the throughput part needs ``wrk``:
 ``apt-get install wrk``).
 
 - PutItem and GetItem, sequential on one keep-alive connection: p50 beside two floors,
@@ -13,7 +13,9 @@ Run: ``python benchmarks/tables.py [--requests 2000] [--clients 64] [--seconds 5
 - Query of 100 items (one partition, one page): p50.
 - Mixed throughput: 64 keep-alive clients (wrk) sending GetItem and PutItem in equal
   parts over 10,000 keys, beside wrk against the echo server and DescribeLimits.
-  Budget: >= 5,000 operations/s on SQLite.
+  Budget: >= 5,000 operations/s on SQLite. Measured twice: with one server process,
+  and with ``gureum server --processes N`` (``--processes``, default one per core)
+  beside as many echo processes on one port.
 
 Requests are signed before the clock starts (a signature stays valid for five
 minutes), so the client's signing, which the floors do not pay, stays out of the
@@ -177,40 +179,20 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--database-url", help="a PostgreSQL store instead of SQLite")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="server processes for the second throughput run (default: one per core; "
+        "1: no second run)",
+    )
     args = parser.parse_args()
     server_args = ["--database-url", args.database_url] if args.database_url else []
     n = args.requests + args.requests // 10
 
     with echo_and_gureum(*server_args) as (echo_port, port):
         print(f"store: {'PostgreSQL' if args.database_url else 'SQLite'}")
-        call(
-            port,
-            "CreateTable",
-            {
-                "TableName": TABLE,
-                "KeySchema": [
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                ],
-                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-                "BillingMode": "PAY_PER_REQUEST",
-            },
-        )
-        call(
-            port,
-            "CreateTable",
-            {
-                "TableName": "bench-query",
-                "KeySchema": [
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                "AttributeDefinitions": [
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "N"},
-                ],
-                "BillingMode": "PAY_PER_REQUEST",
-            },
-        )
+        create_tables(port)
         limits = [signed(port, "DescribeLimits", {})] * n
         puts = [signed(port, "PutItem", put(i % KEYS, i)) for i in range(n)]
         gets = [signed(port, "GetItem", get(i % KEYS)) for i in range(n)]
@@ -225,28 +207,7 @@ def main() -> None:
                 "   (budget: p50 <= 1 ms and <= 4x the echo)"
             )
 
-        for batch in range(0, 100, 25):
-            call(
-                port,
-                "BatchWriteItem",
-                {
-                    "RequestItems": {
-                        "bench-query": [
-                            {
-                                "PutRequest": {
-                                    "Item": {
-                                        "pk": {"S": "orders"},
-                                        "sk": {"N": str(batch + i)},
-                                        "total": {"N": "12.5"},
-                                        "status": {"S": "shipped"},
-                                    }
-                                }
-                            }
-                            for i in range(25)
-                        ]
-                    }
-                },
-            )
+        fill_query_table(port)
         query = signed(
             port,
             "Query",
@@ -263,20 +224,87 @@ def main() -> None:
         if shutil.which("wrk") is None:
             print("mixed throughput: skipped (needs wrk: apt-get install wrk)")
             return
-        print(f"mixed throughput, GetItem and PutItem in equal parts, {args.clients} clients:")
-        mixed = [
-            request for pair in zip(gets[:KEYS], puts[:KEYS], strict=False) for request in pair
-        ]
-        floor = wrk(echo_port, limits[:1], args.clients, args.seconds)
-        print(f"  floor: bare ASGI echo                {floor:9.0f} requests/s")
-        edge = wrk(port, limits[:1], args.clients, args.seconds)
-        print(f"  floor: DescribeLimits on the edge    {edge:9.0f} requests/s")
-        rate = wrk(port, mixed, args.clients, args.seconds)
-        print(
-            f"  GetItem + PutItem                    {rate:9.0f} operations/s   "
-            f"({rate / floor:.0%} of the echo, {rate / edge:.0%} of DescribeLimits; "
-            "budget >= 5,000/s on SQLite)"
+        mixed_throughput(args, echo_port, port, 1)
+    processes = args.processes or os.cpu_count() or 1
+    if processes > 1:
+        with echo_and_gureum(*server_args, processes=processes) as (echo_port, port):
+            create_tables(port)
+            mixed_throughput(args, echo_port, port, processes)
+
+
+def create_tables(port: int) -> None:
+    call(
+        port,
+        "CreateTable",
+        {
+            "TableName": TABLE,
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+    call(
+        port,
+        "CreateTable",
+        {
+            "TableName": "bench-query",
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+
+
+def fill_query_table(port: int) -> None:
+    for batch in range(0, 100, 25):
+        call(
+            port,
+            "BatchWriteItem",
+            {
+                "RequestItems": {
+                    "bench-query": [
+                        {
+                            "PutRequest": {
+                                "Item": {
+                                    "pk": {"S": "orders"},
+                                    "sk": {"N": str(batch + i)},
+                                    "total": {"N": "12.5"},
+                                    "status": {"S": "shipped"},
+                                }
+                            }
+                        }
+                        for i in range(25)
+                    ]
+                }
+            },
         )
+
+
+def mixed_throughput(args: argparse.Namespace, echo_port: int, port: int, processes: int) -> None:
+    """wrk's GetItem and PutItem in equal parts, beside the echo and DescribeLimits, with
+    ``processes`` server processes (and as many echo processes)."""
+    which = "one process" if processes == 1 else f"{processes} processes (--processes)"
+    print(f"mixed throughput, GetItem and PutItem in equal parts, {args.clients} clients, {which}:")
+    limits = [signed(port, "DescribeLimits", {})]
+    puts = [signed(port, "PutItem", put(i % KEYS, i)) for i in range(KEYS)]
+    gets = [signed(port, "GetItem", get(i % KEYS)) for i in range(KEYS)]
+    mixed = [request for pair in zip(gets, puts, strict=True) for request in pair]
+    floor = wrk(echo_port, limits, args.clients, args.seconds)
+    print(f"  floor: bare ASGI echo                {floor:9.0f} requests/s")
+    edge = wrk(port, limits, args.clients, args.seconds)
+    print(f"  floor: DescribeLimits on the edge    {edge:9.0f} requests/s")
+    rate = wrk(port, mixed, args.clients, args.seconds)
+    print(
+        f"  GetItem + PutItem                    {rate:9.0f} operations/s   "
+        f"({rate / floor:.0%} of the echo, {rate / edge:.0%} of DescribeLimits; "
+        "budget >= 5,000/s on SQLite)"
+    )
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ class FrontEndInvoke:
         Raises the API's errors: ResourceNotFoundException for no such function,
         TooManyRequestsException (429) over a concurrency limit.
         """
-        function = self.functions.get(function_name, qualifier)
+        function = await self.functions.find(function_name, qualifier)
         if invocation_type == "DryRun":
             return Invoked(function, None)
         if invocation_type == "Event":

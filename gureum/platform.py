@@ -196,12 +196,15 @@ class Platform:
             retry_delays=settings.retry_delay_seconds,
             concurrency=settings.async_concurrency,
             # One node on SQLite: events claimed before a crash have nobody running them.
-            release_on_start=self.store.dialect == "sqlite",
+            # (Not so for the processes of --processes: another may be running them.)
+            release_on_start=self.store.dialect == "sqlite" and not settings.reuse_port,
         )
         keys = {settings.access_key_id: settings.secret_access_key}
         self.websocket_apis = WebSocketApis(
             self.gateway,
-            ConnectionStore(self.store, self.node_id, settings.endpoint_url),
+            ConnectionStore(
+                self.store, self.node_id, settings.node_address or settings.endpoint_url
+            ),
             self.invoke,
             account_id=account,
             domain_of=self.api_domain,
@@ -284,6 +287,7 @@ class Platform:
                 self.queue_metrics,
                 zygotes=lambda: len(self.zygotes) if self.zygotes is not None else 0,
                 async_queue=ASYNC_QUEUE,
+                node_id=self.node_id,
             )
         )
         self.json_rpc = JsonRpcEndpoint(
@@ -298,7 +302,7 @@ class Platform:
         )
         self.xray_daemon = XRayDaemon(self.traces)
         self.xray_address: str | None = None
-        self.tls_edge = TlsEdge(data_dir / "tls")
+        self.tls_edge = TlsEdge(data_dir / "tls", shared=settings.reuse_port)
         #: What clients and sandboxes trust the HTTPS edge by (None: no HTTPS).
         self.tls_files: TrustFiles | None = None
         #: HOST:PORT the HTTPS edge listens on, once it does.
@@ -309,6 +313,7 @@ class Platform:
         self.isolation: isolation.Isolation | None = None
         self._daemon_tcp: uvicorn.Server | None = None
         self._code_collector: asyncio.Task[None] | None = None
+        self._registry_follower: asyncio.Task[None] | None = None
         self._warming: set[asyncio.Task[None]] = set()
 
     def _provisioned_allocations(self) -> dict[tuple[str, str], int]:
@@ -396,8 +401,11 @@ class Platform:
                 trust=self.tls_files,
             )
         )
-        # Nothing runs yet: code that no version names is garbage, however new.
-        removed = await self._collect_code(older_than=0)
+        # Nothing runs yet: code that no version names is garbage, however new (unless
+        # other processes share the data directory: one may be storing a function now).
+        removed = await self._collect_code(
+            older_than=CODE_COLLECTION_INTERVAL if settings.reuse_port else 0
+        )
         if removed:
             logger.info("removed %d zips and trees of code no function names any more", removed)
         self._code_collector = asyncio.create_task(
@@ -411,6 +419,9 @@ class Platform:
         for target, _, requested in self.functions.provisioned_concurrency():
             self.workers.provision(target, requested)
         self.functions.on_change(self._apply_change)
+        self._registry_follower = asyncio.create_task(
+            self.functions.follow(), name="gureum-registry-follower"
+        )
         if self.zygotes is not None:
             for runtime, memory_mb in {
                 (c["Runtime"], c["MemorySize"])
@@ -427,7 +438,11 @@ class Platform:
         host = self.settings.host
         try:
             bound = await self.tls_edge.serve(
-                app, host, port, shutdown_timeout=self.settings.shutdown_timeout
+                app,
+                host,
+                port,
+                shutdown_timeout=self.settings.shutdown_timeout,
+                reuse_port=self.settings.reuse_port,
             )
         except OSError as exc:
             logger.warning(
@@ -458,9 +473,10 @@ class Platform:
         problem: OSError | None = None
         for _ in range(1 if port else 5):
             try:
-                bound_host, bound_port = await self.xray_daemon.start(host, port)
+                shared = self.settings.reuse_port
+                bound_host, bound_port = await self.xray_daemon.start(host, port, reuse_port=shared)
                 app = self.xray_api.daemon_app()
-                self._daemon_tcp = await serve_tcp(app, bound_host, bound_port)
+                self._daemon_tcp = await serve_tcp(app, bound_host, bound_port, reuse_port=shared)
                 self.xray_address = f"{bound_host}:{bound_port}"
                 return
             except OSError as exc:
@@ -475,8 +491,9 @@ class Platform:
     async def stop(self) -> None:
         """Drain in-flight invokes, stop every sandbox, flush logs, close the store."""
         await self.tls_edge.close()
-        if self._code_collector is not None:
-            self._code_collector.cancel()
+        for task in (self._code_collector, self._registry_follower):
+            if task is not None:
+                task.cancel()
         # (uvicorn has closed the sockets and let their $disconnect run; any left now)
         await self.websocket_apis.stop(self.settings.shutdown_timeout)
         await self.pollers.stop()

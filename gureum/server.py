@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import urllib.parse
 from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
 
+from gureum import sockets
 from gureum.frontend.app import Edge, create_app
 from gureum.gateway import websocket_protocol
 from gureum.settings import Settings
+from gureum.supervisor import PROCESS_NUMBER, READY_FD, supervise
 
 logger = logging.getLogger("gureum")
 
@@ -50,6 +54,10 @@ class EdgeServer(uvicorn.Server):
             platform.xray_address or "not running",
         )
         logger.info("data directory: %s; store: %s", settings.data_dir.resolve(), store)
+        ready = os.environ.pop(READY_FD, None)
+        if ready is not None:  # a process of --processes: its supervisor waits for this
+            os.write(int(ready), b"ready\n")
+            os.close(int(ready))
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # WebSocket clients are closed while the edge still listens: their $disconnect
@@ -79,11 +87,43 @@ def uvicorn_config(settings: Settings, app: Edge | None = None, **overrides: Any
     return uvicorn.Config(app if app is not None else create_app(settings), **options)
 
 
-def serve(settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM; then drain in-flight invokes and stop every sandbox."""
+def serve(settings: Settings) -> int:
+    """Serve until SIGINT/SIGTERM; then drain in-flight invokes and stop every sandbox.
+    With ``--processes`` other than 1, run that many server processes instead
+    (:mod:`gureum.supervisor`). The exit status."""
+    process = os.environ.get(PROCESS_NUMBER)
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s "
+        + (f"[{process}] " if process else "")
+        + "%(name)s: %(message)s",
     )
     if settings.log_level != "debug":  # each migration's name, on every first start
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    EdgeServer(uvicorn_config(settings)).run()
+    if settings.processes != 1:
+        return supervise(settings)
+    listening = None
+    if settings.reuse_port:
+        listening = shared_edge(settings)
+        if listening is None:
+            return 1
+    server = EdgeServer(uvicorn_config(settings))
+    server.run(sockets=listening)
+    return 0 if server.started else 1
+
+
+def shared_edge(settings: Settings) -> list[socket.socket] | None:
+    """The edge's sockets for a node that shares its port (``--reuse-port``): the shared
+    one, and one of the node's own, which it advertises to other nodes as its address
+    (``settings.node_address`` set to it); None when the port cannot be had."""
+    try:
+        shared = sockets.bind(settings.host, settings.port, reuse_port=True)
+    except OSError as exc:
+        logger.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc)
+        return None
+    own = sockets.bind(settings.host, 0)
+    advertised = urllib.parse.urlsplit(settings.node_address or settings.endpoint_url)
+    host = advertised.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    settings.node_address = f"{advertised.scheme}://{host}:{sockets.port_of(own)}"
+    return [shared, own]

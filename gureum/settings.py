@@ -29,6 +29,29 @@ class Settings(BaseSettings):
         "gureum's local CA); default: --port + 1, or a free port with --port 0; 0: a free "
         "port; -1: no HTTPS.",
     )
+    processes: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="Server processes behind the edge's ports (each a node on the one store, "
+        "the ports shared with SO_REUSEPORT), so that the edge uses more than one core; 0: "
+        "one per core.",
+    )
+    reuse_port: bool = Field(
+        False,
+        description="Listen on the edge's, the HTTPS edge's and the X-Ray daemon's ports with "
+        "SO_REUSEPORT, beside other gureum processes on them (--processes sets it for each of "
+        "its processes); the node's edge then also listens on a port of its own, where other "
+        "nodes reach it.",
+    )
+    node_address: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="URL at which other nodes reach this node's edge (they forward it the "
+        "@connections requests of the WebSocket clients it holds); default: the edge's own "
+        "address (127.0.0.1 for a host of 0.0.0.0). With --reuse-port, the node's own port "
+        "on that URL's host.",
+    )
     data_dir: Path = Field(
         Path(".gureum"), description="Directory for the SQLite store, code and sandboxes."
     )

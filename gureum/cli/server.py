@@ -54,8 +54,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def cmd_server(args: argparse.Namespace) -> int:
     from gureum.server import serve
 
-    serve(settings_from_args(args))
-    return 0
+    return serve(settings_from_args(args))
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

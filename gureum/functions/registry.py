@@ -1,10 +1,16 @@
 """The function registry: configuration in the store, cached in memory for the invoke path.
 
 Reads (every invoke) are dictionary lookups; writes go to the store first and then
-replace the cached entry. The registry is the one place a control-plane change is made:
-listeners hear each change as a :class:`FunctionChange` (a new revision, reserved or
-provisioned concurrency, the network tag, a deletion) and bring the other components
-(the Worker Manager, the Counting Service) in line with what is stored.
+replace the cached entry. Every write also counts the store's registry generation up,
+and each node reads that number every FOLLOW_SECONDS: when another node has moved it,
+the node reloads its cache and announces the differences as its own changes (so other
+nodes' functions, versions, aliases and settings reach this one within a quarter of a
+second, and at once for an invoke of a function it did not know yet).
+
+The registry is the one place a control-plane change is made: listeners hear each
+change as a :class:`FunctionChange` (a new revision, reserved or provisioned
+concurrency, the network tag, a deletion) and bring the other components (the Worker
+Manager, the Counting Service) in line with what is stored.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import base64
 import binascii
 import enum
+import logging
 import random
 import re
 import uuid
@@ -33,6 +40,12 @@ from gureum.functions.code import CodeStore
 from gureum.functions.config import LATEST, FunctionRef, FunctionVersion, with_metadata
 from gureum.functions.layer_rules import FunctionLayer, check_combined_size, layer_version_missing
 from gureum.store import FunctionRow, Store
+
+logger = logging.getLogger(__name__)
+
+#: How often a node reads whether other nodes changed the registry (one small read):
+#: how long a function created through one node may be unknown to another.
+FOLLOW_SECONDS = 0.25
 
 
 class Change(enum.Enum):
@@ -92,12 +105,53 @@ class FunctionRegistry:
         self._cache: dict[tuple[str, str], FunctionVersion] = {}
         self._listeners: list[Callable[[FunctionChange], None]] = []
         self._aliases: dict[tuple[str, str], dict[str, Any]] = {}
+        #: The store's registry generation the cache was read at (None: not yet read).
+        self._generation: int | None = None
+        #: Held by a write for its commit, and by a refresh for its read and its use:
+        #: so a refresh never puts back what a write of this node has just replaced.
+        self._writing = asyncio.Lock()
 
     async def load(self) -> None:
-        aliases = await self.store.run(self.store.all_aliases)
-        self._aliases = {(function, name): config for function, name, config in aliases}
-        rows = await self.store.run(self.store.all_functions)
-        self._cache = {(r.name, r.version): FunctionVersion(r.config, r.code_sha256) for r in rows}
+        """Read every function version and alias (at start: no listener hears them)."""
+        async with self._writing:
+            found = await self.store.run(self.store.registry_since, None)
+            assert found is not None
+            self._generation, rows, aliases = found
+            self._aliases = {(function, name): config for function, name, config in aliases}
+            self._cache = {
+                (r.name, r.version): FunctionVersion(r.config, r.code_sha256) for r in rows
+            }
+
+    async def refresh(self) -> None:
+        """Take in what other nodes changed since the cache was read (nothing when the
+        store's generation has not moved), and tell the listeners as if it were this
+        node's own change."""
+        async with self._writing:
+            found = await self.store.run(self.store.registry_since, self._generation)
+            if found is None:
+                return
+            self._generation, rows, aliases = found
+            cache = {(r.name, r.version): FunctionVersion(r.config, r.code_sha256) for r in rows}
+            changes = differences(self._cache, cache)
+            self._cache = cache
+            self._aliases = {(function, name): config for function, name, config in aliases}
+        for change in changes:
+            self._changed(change.name, change.kind, change.qualifier)
+
+    async def follow(self) -> None:
+        """:meth:`refresh`, every FOLLOW_SECONDS until cancelled."""
+        while True:
+            await asyncio.sleep(FOLLOW_SECONDS)
+            try:
+                await self.refresh()
+            except Exception:  # (the store is away: try again the next time)
+                logger.warning("could not read the function registry's changes", exc_info=True)
+
+    async def _stored(self, write: Callable[..., Any], *args: Any) -> Any:
+        """``write(*args)`` committed on the store's thread, not while a refresh reads.
+        The caller updates the cache right after, with no ``await`` in between."""
+        async with self._writing:
+            return await self.store.run(write, *args)
 
     def on_change(self, listener: Callable[[FunctionChange], None]) -> None:
         """Call ``listener(change)`` after each change is stored."""
@@ -126,6 +180,16 @@ class FunctionRegistry:
         if found is None:
             raise self.not_found(ref)
         return found
+
+    async def find(self, function_name: str, qualifier: str | None = None) -> FunctionVersion:
+        """:meth:`get`, and when this node knows no such function, once more after
+        reading what other nodes changed (a function created through another node a
+        moment ago is invoked here, not refused)."""
+        try:
+            return self.get(function_name, qualifier)
+        except ResourceNotFoundException:
+            await self.refresh()
+            return self.get(function_name, qualifier)
 
     def not_found(self, ref: FunctionRef) -> ResourceNotFoundException:
         arn = cfg.function_arn(self.region, self.account_id, ref.name, ref.qualifier)
@@ -200,7 +264,7 @@ class FunctionRegistry:
         config = with_metadata(config, tags=dict(cfg.validate_tags(params.get("Tags")) or {}))
         config = cfg.with_layers(config, layers)
         row = FunctionRow(config["FunctionName"], LATEST, config, hex_digest, config["RevisionId"])
-        await self.store.run(self.store.create_function, row)
+        await self._stored(self.store.create_function, row)
         self._cache[(row.name, LATEST)] = FunctionVersion(config, hex_digest)
         self._changed(row.name, Change.CREATED)
         if params.get("Publish"):
@@ -227,7 +291,7 @@ class FunctionRegistry:
     ) -> dict[str, Any]:
         row = FunctionRow(current.name, LATEST, config, hex_digest, config["RevisionId"])
         try:
-            await self.store.run(self.store.update_function, row, expected_revision)
+            await self._stored(self.store.update_function, row, expected_revision)
         except ResourceNotFoundException:
             self._cache.pop((current.name, LATEST), None)
             raise self.not_found(FunctionRef(current.name, None)) from None
@@ -294,7 +358,7 @@ class FunctionRegistry:
         row = FunctionRow(
             current.name, current.version, config, current.code_sha256_hex, current.revision_id
         )
-        await self.store.run(self.store.update_function, row, None)
+        await self._stored(self.store.update_function, row, None)
         self._cache[(current.name, current.version)] = FunctionVersion(
             config, current.code_sha256_hex
         )
@@ -339,7 +403,7 @@ class FunctionRegistry:
         row = FunctionRow(
             current.name, number, config, current.code_sha256_hex, config["RevisionId"]
         )
-        await self.store.run(self.store.create_function, row)
+        await self._stored(self.store.create_function, row)
         self._cache[(current.name, number)] = FunctionVersion(config, current.code_sha256_hex)
         await self._set_metadata(current, last_version=int(number))
         return config
@@ -415,14 +479,14 @@ class FunctionRegistry:
                 raise ResourceConflictException(
                     f"Unable to delete version because the following aliases reference it: {users}"
                 )
-            await self.store.run(self.store.delete_function_version, ref.name, ref.qualifier)
-            del self._cache[(ref.name, ref.qualifier)]
+            await self._stored(self.store.delete_function_version, ref.name, ref.qualifier)
+            self._cache.pop((ref.name, ref.qualifier), None)
             await self._forget_event_invoke_config(ref.name, ref.qualifier)
             self._changed(ref.name, Change.VERSION_DELETED, ref.qualifier)
             return
         if (ref.name, LATEST) not in self._cache:
             raise self.not_found(ref)
-        await self.store.run(self.store.delete_function, ref.name)
+        await self._stored(self.store.delete_function, ref.name)
         for key in [key for key in self._cache if key[0] == ref.name]:
             del self._cache[key]
         for key in [key for key in self._aliases if key[0] == ref.name]:
@@ -577,7 +641,7 @@ class FunctionRegistry:
                 "(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
             )
         config = self._alias_config(function, name, params, None)
-        await self.store.run(lambda: self.store.put_alias(function, name, config, create=True))
+        await self._stored(lambda: self.store.put_alias(function, name, config, create=True))
         self._aliases[(function, name)] = config
         return config
 
@@ -597,7 +661,7 @@ class FunctionRegistry:
         current = self.get_alias(function_name, name)
         function = self._function_name(function_name)
         config = self._alias_config(function, name, params, current)
-        await self.store.run(
+        await self._stored(
             lambda: self.store.put_alias(function, name, config, params.get("RevisionId"))
         )
         self._aliases[(function, name)] = config
@@ -606,8 +670,8 @@ class FunctionRegistry:
     async def delete_alias(self, function_name: str, name: str) -> None:
         self.get_alias(function_name, name)
         function = self._function_name(function_name)
-        await self.store.run(self.store.delete_alias, function, name)
-        del self._aliases[(function, name)]
+        await self._stored(self.store.delete_alias, function, name)
+        self._aliases.pop((function, name), None)
         await self._forget_event_invoke_config(function, name)
 
     def list_aliases(self, function_name: str, version: str | None) -> list[dict[str, Any]]:
@@ -620,6 +684,37 @@ class FunctionRegistry:
 
 
 ALIAS_RE = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$")
+
+
+def differences(
+    before: dict[tuple[str, str], FunctionVersion], after: dict[tuple[str, str], FunctionVersion]
+) -> list[FunctionChange]:
+    """The changes that turn one cache of the registry into another, as the registry's
+    own writes would have announced them."""
+    changes: list[FunctionChange] = []
+    for name in sorted({name for name, _ in before} | {name for name, _ in after}):
+        old, new = before.get((name, LATEST)), after.get((name, LATEST))
+        if new is None:
+            if old is not None:
+                changes.append(FunctionChange(name, Change.DELETED))
+            continue
+        if old is None:
+            changes.append(FunctionChange(name, Change.CREATED))
+        else:
+            was, now = old.metadata, new.metadata
+            if old.revision_id != new.revision_id:
+                changes.append(FunctionChange(name, Change.REVISION))
+            if was.tags.get(cfg.NETWORK_TAG) != now.tags.get(cfg.NETWORK_TAG):
+                changes.append(FunctionChange(name, Change.NETWORK))
+            if was.reserved_concurrency != now.reserved_concurrency:
+                changes.append(FunctionChange(name, Change.RESERVED_CONCURRENCY))
+            for qualifier in sorted(set(was.provisioned) | set(now.provisioned)):
+                if was.provisioned.get(qualifier) != now.provisioned.get(qualifier):
+                    changes.append(FunctionChange(name, Change.PROVISIONED, qualifier))
+        for key in sorted(before):
+            if key[0] == name and key[1] != LATEST and key not in after:
+                changes.append(FunctionChange(name, Change.VERSION_DELETED, key[1]))
+    return changes
 
 
 def alias_versions(alias: dict[str, Any]) -> set[str]:

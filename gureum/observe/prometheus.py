@@ -11,6 +11,7 @@ depths (sampled from the store as the scrape comes). Every name starts ``gureum_
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,8 @@ class NodeCollector(Collector):
     zygotes: Callable[[], int]
     #: the platform's asynchronous event queue (its depth is shown)
     async_queue: str
+    #: the node's id (``gureum_node_info``: several nodes may answer at one address)
+    node_id: str = ""
     #: the async queue's depths at the last refresh
     async_depth: dict[str, float] = field(default_factory=dict)
 
@@ -75,6 +78,11 @@ class NodeCollector(Collector):
         }
 
     def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "gureum_node_info", "The node that answered (1).", labels=["node_id", "pid"]
+        )
+        info.add_metric([self.node_id, str(os.getpid())], 1)
+        yield info
         totals = sorted(self.lambda_metrics.totals.items())
         families = {
             "invocations": "Invocations that ran (throttled ones are not counted).",

@@ -25,7 +25,7 @@ from gureum.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from gureum.store.tables import aliases, function_urls, functions
+from gureum.store.tables import aliases, function_urls, functions, registry_generation
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -171,6 +171,7 @@ class Store:
                         revision_id=row.revision_id,
                     )
                 )
+                _registry_changed(connection)
         except sa.exc.IntegrityError:
             raise ResourceConflictException(f"Function already exist: {row.name}") from None
 
@@ -186,6 +187,7 @@ class Store:
                 .values(config=row.config, code_sha256=row.code_sha256, revision_id=row.revision_id)
             )
             if updated.rowcount:
+                _registry_changed(connection)
                 return
             exists = connection.execute(sa.select(functions.c.name).where(where)).first()
         if exists is None:
@@ -222,6 +224,23 @@ class Store:
         with self.engine.connect() as connection:
             return [self._row(r) for r in connection.execute(sa.select(functions))]
 
+    def registry_since(
+        self, generation: int | None
+    ) -> tuple[int, list[FunctionRow], list[tuple[str, str, dict[str, Any]]]] | None:
+        """(generation, every function version, every alias) unless the registry's
+        generation is still ``generation`` (None). The generation is read first: a change
+        committed while the rest is read shows in the rows, and again as a newer
+        generation the next time."""
+        with self.engine.connect() as connection:
+            now = connection.execute(sa.select(registry_generation.c.generation)).scalar_one()
+            if now == generation:
+                return None
+            rows = [self._row(r) for r in connection.execute(sa.select(functions))]
+            named = [
+                (r.function_name, r.name, r.config) for r in connection.execute(sa.select(aliases))
+            ]
+        return int(now), rows, named
+
     def delete_function_version(self, name: str, version: str) -> bool:
         """Delete one published version; True if it existed."""
         with self.engine.begin() as connection:
@@ -230,6 +249,7 @@ class Store:
                     (functions.c.name == name) & (functions.c.version == version)
                 )
             )
+            _registry_changed(connection)
         return bool(deleted.rowcount)
 
     # aliases
@@ -250,6 +270,7 @@ class Store:
                     connection.execute(
                         aliases.insert().values(function_name=function, name=name, **values)
                     )
+                    _registry_changed(connection)
             except sa.exc.IntegrityError:
                 raise ResourceConflictException(
                     f"Alias already exists: {config['AliasArn']}"
@@ -261,6 +282,7 @@ class Store:
             condition = where & (aliases.c.revision_id == expected_revision_id)
         with self.engine.begin() as connection:
             if connection.execute(aliases.update().where(condition).values(**values)).rowcount:
+                _registry_changed(connection)
                 return
             exists = connection.execute(sa.select(aliases.c.name).where(where)).first()
         if exists is None:
@@ -284,6 +306,7 @@ class Store:
                     (aliases.c.function_name == function) & (aliases.c.name == name)
                 )
             )
+            _registry_changed(connection)
         return bool(deleted.rowcount)
 
     def all_aliases(self) -> list[tuple[str, str, dict[str, Any]]]:
@@ -299,7 +322,15 @@ class Store:
             # (its function URLs go with it, as on Lambda)
             connection.execute(function_urls.delete().where(function_urls.c.function_name == name))
             deleted = connection.execute(functions.delete().where(functions.c.name == name))
+            _registry_changed(connection)
         return bool(deleted.rowcount)
+
+
+def _registry_changed(connection: sa.Connection) -> None:
+    """Count the registry's generation up, in the transaction of a change to it."""
+    connection.execute(
+        registry_generation.update().values(generation=registry_generation.c.generation + 1)
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -52,6 +52,15 @@ aliases = sa.Table(
     sa.Column("revision_id", sa.String(36), nullable=False),
 )
 
+#: One row: counted up by every change to ``functions`` or ``aliases``, in the change's
+#: transaction, so that nodes can tell cheaply when their cache of them is behind.
+registry_generation = sa.Table(
+    "registry_generation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+)
+
 queues = sa.Table(
     "queues",
     metadata,

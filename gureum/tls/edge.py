@@ -9,7 +9,8 @@ What the node writes to ``DATA_DIR/tls`` (``docs/tls.md``):
   its CAs with a file (botocore's ``AWS_CA_BUNDLE``, ``REQUESTS_CA_BUNDLE``, OpenSSL's
   ``SSL_CERT_FILE``), so that real TLS sites still verify;
 - ``server.pem`` and ``server.key`` (0600): the node's certificate chain and key, as
-  uvicorn loads them. The authority's key is never written outside the store.
+  uvicorn loads them (``server-{pid}.*`` for each of the processes of ``--processes``,
+  removed when it stops). The authority's key is never written outside the store.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
+from gureum import sockets
 from gureum.gateway import websocket_protocol
 from gureum.tls.authority import CA_NAME, Authority, issue_server_certificate, server_names
 
@@ -76,11 +78,16 @@ class TlsEdge:
     """This node's certificate and trust files, and the HTTPS listener that serves the
     edge app with them."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, shared: bool = False) -> None:
         self.directory = directory
         self.files = TrustFiles(directory / "ca.pem", directory / "ca-bundle.pem")
-        self.certificate = directory / "server.pem"
-        self.key = directory / "server.key"
+        # Processes sharing one data directory (--processes) each issue a certificate:
+        # each keeps its own files (removed when it stops), lest one load another's key
+        # with its own certificate.
+        name = f"server-{os.getpid()}" if shared else "server"
+        self.shared = shared
+        self.certificate = directory / f"{name}.pem"
+        self.key = directory / f"{name}.key"
         self._server: uvicorn.Server | None = None
 
     def prepare(self, authority: Authority, host: str) -> TrustFiles:
@@ -100,17 +107,23 @@ class TlsEdge:
         _write(self.files.bundle, f"{bundle}# {CA_NAME}\n{authority.certificate_pem}", 0o644)
         return self.files
 
-    async def serve(self, app: ASGIApp, host: str, port: int, *, shutdown_timeout: float) -> int:
-        """Serve ``app`` over HTTPS on ``host:port`` (0: a free port); the port bound.
+    async def serve(
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        *,
+        shutdown_timeout: float,
+        reuse_port: bool = False,
+    ) -> int:
+        """Serve ``app`` over HTTPS on ``host:port`` (0: a free port; ``reuse_port``: shared
+        with other processes, :mod:`gureum.sockets`); the port bound.
 
         Raises OSError if the address cannot be had (bound here: uvicorn would exit the
         process).
         """
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = sockets.bind(host, port, reuse_port=reuse_port)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
             server = await self._start(app, host, port, sock, shutdown_timeout)
         except BaseException:
             sock.close()
@@ -146,3 +159,6 @@ class TlsEdge:
         if self._server is not None:
             server, self._server = self._server, None
             await server.shutdown()
+        if self.shared:
+            self.certificate.unlink(missing_ok=True)
+            self.key.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 
-from gureum import untrusted_json
+from gureum import sockets, untrusted_json
 from gureum.tracing.segments import InvalidSegment, parse_document
 from gureum.tracing.trace_store import TraceStore
 
@@ -39,16 +39,10 @@ def parse_address(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def serve_tcp(app: Any, host: str, port: int) -> uvicorn.Server:
+async def serve_tcp(app: Any, host: str, port: int, *, reuse_port: bool = False) -> uvicorn.Server:
     """Serve ``app`` on the daemon's TCP address (the same port as its UDP one)."""
     # Bound here: uvicorn would exit the process if it could not bind.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
+    sock = sockets.bind(host, port, reuse_port=reuse_port)
     config = uvicorn.Config(
         app, host=host, port=port, lifespan="off", access_log=False, log_level="warning"
     )
@@ -68,14 +62,14 @@ class XRayDaemon(asyncio.DatagramProtocol):
         self.dropped: Counter[str] = Counter()
         self.transport: asyncio.DatagramTransport | None = None
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen on ``host:port``; the address bound (port 0: a free one)."""
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> tuple[str, int]:
+        """Listen on ``host:port``; the address bound (port 0: a free one; ``reuse_port``:
+        shared with other processes, which the kernel spreads the datagrams over)."""
+        sock = sockets.bind(host, port, udp=True, reuse_port=reuse_port)
         try:  # as root, past net.core.rmem_max
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
         except OSError:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-        sock.bind((host, port))
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: self, sock=sock)
         self.transport = transport
