@@ -313,7 +313,8 @@ class Platform:
         self.isolation: isolation.Isolation | None = None
         self._daemon_tcp: uvicorn.Server | None = None
         self._code_collector: asyncio.Task[None] | None = None
-        self._registry_follower: asyncio.Task[None] | None = None
+        #: the tasks that take in other nodes' changes of what this node caches
+        self._followers: list[asyncio.Task[None]] = []
         self._warming: set[asyncio.Task[None]] = set()
 
     def _provisioned_allocations(self) -> dict[tuple[str, str], int]:
@@ -419,9 +420,10 @@ class Platform:
         for target, _, requested in self.functions.provisioned_concurrency():
             self.workers.provision(target, requested)
         self.functions.on_change(self._apply_change)
-        self._registry_follower = asyncio.create_task(
-            self.functions.follow(), name="gureum-registry-follower"
-        )
+        self._followers = [
+            asyncio.create_task(self.functions.follow(), name="gureum-registry-follower"),
+            asyncio.create_task(self.sampling_rules.follow(), name="gureum-sampling-follower"),
+        ]
         if self.zygotes is not None:
             for runtime, memory_mb in {
                 (c["Runtime"], c["MemorySize"])
@@ -491,7 +493,7 @@ class Platform:
     async def stop(self) -> None:
         """Drain in-flight invokes, stop every sandbox, flush logs, close the store."""
         await self.tls_edge.close()
-        for task in (self._code_collector, self._registry_follower):
+        for task in (self._code_collector, *self._followers):
             if task is not None:
                 task.cancel()
         # (uvicorn has closed the sockets and let their $disconnect run; any left now)

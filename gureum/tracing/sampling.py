@@ -11,10 +11,13 @@ GetSamplingRules and GetSamplingTargets.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
+import logging
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +26,12 @@ import sqlalchemy as sa
 from gureum.errors import InvalidRequestException, RuleLimitExceededException
 from gureum.store import Store
 from gureum.store.tables import sampling_rules
+
+logger = logging.getLogger(__name__)
+
+#: How often a node reads the rules again, for other nodes' changes (the X-Ray SDKs
+#: themselves fetch the rules every 5 minutes).
+REFRESH_SECONDS = 10.0
 
 DEFAULT_RULE: dict[str, Any] = {
     "RuleName": "Default",
@@ -170,11 +179,36 @@ class SamplingRules:
         self.region = region
         self.account_id = account_id
         self._records: dict[str, dict[str, Any]] = {}
+        self._loaded = False
+        #: Held by a change for its commit, and by a reload for its read and its use, so
+        #: that a reload never puts back what a change of this node has just replaced.
+        self._changing = asyncio.Lock()
 
     async def load(self) -> None:
-        rows = await self.store.run(self._rows)
-        self._records = {name: record for name, record in rows}
-        self._apply()
+        """Read the rules (again: other nodes may have changed them); the sampler is
+        given them when they differ from what it has."""
+        async with self._changing:
+            rows = await self.store.run(self._rows)
+            records = {name: record for name, record in rows}
+            if records != self._records or not self._loaded:
+                self._records = records
+                self._loaded = True
+                self._apply()
+
+    async def follow(self) -> None:
+        """:meth:`load` every REFRESH_SECONDS until cancelled."""
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            try:
+                await self.load()
+            except Exception:  # (the store is away: try again the next time)
+                logger.warning("could not read the sampling rules", exc_info=True)
+
+    async def _stored(self, write: Callable[..., None], *args: Any) -> None:
+        """``write(*args)`` committed, not while a reload reads (the caller updates the
+        rules right after, with no ``await`` in between)."""
+        async with self._changing:
+            await self.store.run(write, *args)
 
     def _rows(self) -> list[tuple[str, dict[str, Any]]]:
         with self.store.engine.connect() as connection:
@@ -240,7 +274,7 @@ class SamplingRules:
             "Attributes": checked.get("Attributes", {}),
         }
         record = {"SamplingRule": stored, "CreatedAt": now, "ModifiedAt": now}
-        await self.store.run(self._save, name, record, True)
+        await self._stored(self._save, name, record, True)
         self._records[name] = record
         self._apply()
         return record
@@ -262,7 +296,7 @@ class SamplingRules:
             "CreatedAt": current["CreatedAt"],
             "ModifiedAt": time.time(),
         }
-        await self.store.run(self._save, name, record, name not in self._records)
+        await self._stored(self._save, name, record, name not in self._records)
         self._records[name] = record
         self._apply()
         return record
@@ -274,8 +308,8 @@ class SamplingRules:
         record = self._records.get(rule_name)
         if record is None:
             raise InvalidRequestException(f"Sampling rule {rule_name} does not exist")
-        await self.store.run(self._remove, rule_name)
-        del self._records[rule_name]
+        await self._stored(self._remove, rule_name)
+        self._records.pop(rule_name, None)
         self._apply()
         return record
 
