@@ -233,6 +233,10 @@ def main() -> None:
 
 
 def create_tables(port: int) -> None:
+    """The two tables (made anew: a PostgreSQL store may hold an earlier run's)."""
+    names = call(port, "ListTables", {})["TableNames"]
+    for name in {TABLE, "bench-query"} & set(names):
+        call(port, "DeleteTable", {"TableName": name})
     call(
         port,
         "CreateTable",
