@@ -83,18 +83,24 @@ class ConnectionsAPI:
                 ) from None
             self._check_signature(scope, body)
             status, content = await self._answer(scope, api_id, stage, connection_id, body)
-            headers = [(b"content-type", b"application/json")] if content else []
         except ServiceError as error:
             status = error.status
             content = orjson.dumps({"message": error.message})
             headers = [
                 (b"content-type", b"application/json"),
                 (b"x-amzn-errortype", error.error_type.encode()),
+                (b"content-length", str(len(content)).encode()),
+                (b"x-amzn-requestid", request_id.encode()),
             ]
-        headers += [
-            (b"content-length", str(len(content)).encode()),
-            (b"x-amzn-requestid", request_id.encode()),
-        ]
+        else:
+            if content:
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(content)).encode()),
+                    (b"x-amzn-requestid", request_id.encode()),
+                ]
+            else:  # (POST's and DELETE's answer)
+                headers = [(b"content-length", b"0"), (b"x-amzn-requestid", request_id.encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
