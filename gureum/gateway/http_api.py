@@ -315,7 +315,7 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     message: Any = await receive()
     if message["type"] != "http.request":
         return b""
-    chunk = message.get("body", b"")
+    chunk: bytes = message.get("body", b"")
     if len(chunk) > limit:
         raise BodyTooLarge
     if not message.get("more_body", False):
