@@ -13,11 +13,8 @@ connection that is not there, ``PayloadTooLargeException`` (413) past 128 KB,
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
@@ -32,6 +29,7 @@ from gureum.errors import (
 )
 from gureum.frontend import sigv4
 from gureum.gateway.http_api import BodyTooLarge, read_body
+from gureum.gateway.node_client import NodeClient
 from gureum.gateway.websocket_api import Live, WebSocketApis
 from gureum.gateway.websocket_protocol import MESSAGE_LIMIT
 from gureum.ids import new_uuid
@@ -41,6 +39,8 @@ logger = logging.getLogger(__name__)
 _PATH = re.compile(r"/([^/]+)/(?:@|%40)connections/([^/]+)/?")
 #: Marks a request one node forwarded to another (which answers it, or says Gone).
 FORWARDED = b"x-gureum-forwarded"
+#: A request's headers that are its connection's, not its own (not forwarded as they came).
+_HOP_BY_HOP = frozenset((b"content-length", b"connection", b"transfer-encoding"))
 
 
 def connection_path(raw_path: str) -> tuple[str, str] | None:
@@ -58,11 +58,21 @@ def _iso(ms: int) -> str:
 
 class ConnectionsAPI:
     def __init__(
-        self, websockets: WebSocketApis, *, secrets: dict[str, str] | None, region: str
+        self,
+        websockets: WebSocketApis,
+        *,
+        secrets: dict[str, str] | None,
+        region: str,
+        nodes: NodeClient | None = None,
     ) -> None:
         self.websockets = websockets
         self.secrets = secrets
         self.region = region
+        #: how requests reach the node that holds their connection
+        self.nodes = nodes if nodes is not None else NodeClient()
+
+    async def close(self) -> None:
+        await self.nodes.close()
 
     async def serve(
         self,
@@ -148,7 +158,33 @@ class ConnectionsAPI:
             raise GoneException("")
         if connection.node_id == self.websockets.connections.node_id:
             raise GoneException("")  # (closing here right now)
-        return await asyncio.to_thread(_forward, scope, address, body)
+        return await self._forward(scope, address, body)
+
+    async def _forward(self, scope: Scope, address: str, body: bytes) -> tuple[int, bytes]:
+        """The request sent on to ``address`` as it came (Host and signature kept), with
+        the FORWARDED marker; an answer other than 2xx is GoneException when the node
+        says so, else ForbiddenException with its message; no answer at all is Gone."""
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        headers = [(name, value) for name, value in scope["headers"] if name not in _HOP_BY_HOP]
+        headers.append((FORWARDED, b"1"))
+        method = scope["method"]
+        try:
+            reply = await self.nodes.request(
+                address,
+                method,
+                raw + b"?" + query if query else raw,
+                headers,
+                body if method == "POST" else b"",
+            )
+        except OSError as error:
+            logger.warning("could not reach the node at %s: %s", address, error)
+            raise GoneException("") from None
+        if 200 <= reply.status < 300:
+            return reply.status, reply.body
+        if reply.headers.get(b"x-amzn-errortype") == b"GoneException":
+            raise GoneException("")
+        raise ForbiddenException(_message(reply.body))
 
 
 def _description(live: Live) -> dict[str, object]:
@@ -159,33 +195,10 @@ def _description(live: Live) -> dict[str, object]:
     }
 
 
-def _forward(scope: Scope, address: str, body: bytes) -> tuple[int, bytes]:
-    """The request sent on to ``address`` as it came (Host and signature kept)."""
-    raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-    query = scope.get("query_string", b"").decode("latin-1")
-    url = address.rstrip("/") + raw + (f"?{query}" if query else "")
-    headers = {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in scope["headers"]
-        if name not in (b"content-length", b"connection", b"transfer-encoding")
-    }
-    headers[FORWARDED.decode()] = "1"
-    request = urllib.request.Request(
-        url, data=body if scope["method"] == "POST" else None, method=scope["method"]
-    )
-    for name, value in headers.items():
-        request.add_header(name, value)
+def _message(content: bytes) -> str:
+    """The ``message`` of another node's error answer ("" when it has none)."""
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        content = error.read()
-        kind = error.headers.get("x-amzn-errortype")
-        if kind == "GoneException":
-            raise GoneException("") from None
-        raise ForbiddenException(
-            orjson.loads(content).get("message", "") if content else ""
-        ) from None
-    except OSError as error:
-        logger.warning("could not reach the node at %s: %s", address, error)
-        raise GoneException("") from None
+        answer = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        return ""
+    return str(answer.get("message", "")) if isinstance(answer, dict) else ""
