@@ -13,8 +13,12 @@ connection that is not there, ``PayloadTooLargeException`` (413) past 128 KB,
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
@@ -28,6 +32,7 @@ from gureum.errors import (
     ServiceError,
 )
 from gureum.frontend import sigv4
+from gureum.gateway.connection_store import HEARTBEAT_SECONDS, Connection
 from gureum.gateway.http_api import BodyTooLarge, read_body
 from gureum.gateway.node_client import NodeClient
 from gureum.gateway.websocket_api import Live, WebSocketApis
@@ -39,6 +44,12 @@ logger = logging.getLogger(__name__)
 _PATH = re.compile(r"/([^/]+)/(?:@|%40)connections/([^/]+)/?")
 #: Marks a request one node forwarded to another (which answers it, or says Gone).
 FORWARDED = b"x-gureum-forwarded"
+#: How long a node trusts its view of which other nodes are alive before it asks the
+#: store again (where each connection is does not change: it is kept until its node
+#: says Gone, cannot be reached, or is no longer alive).
+NODES_SECONDS = HEARTBEAT_SECONDS
+#: How many other nodes' connections a node remembers the place of.
+LOCATIONS = 20_000
 #: A request's headers that are its connection's, not its own (not forwarded as they came).
 _HOP_BY_HOP = frozenset((b"content-length", b"connection", b"transfer-encoding"))
 
@@ -64,12 +75,26 @@ class ConnectionsAPI:
         secrets: dict[str, str] | None,
         region: str,
         nodes: NodeClient | None = None,
+        nodes_seconds: float = NODES_SECONDS,
+        locations: int = LOCATIONS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.websockets = websockets
         self.secrets = secrets
         self.region = region
         #: how requests reach the node that holds their connection
         self.nodes = nodes if nodes is not None else NodeClient()
+        self.nodes_seconds = nodes_seconds
+        self.locations = locations
+        self.clock = clock
+        #: other nodes' connections as the store gave them (a connection never moves):
+        #: id -> (row, node's address), oldest first
+        self._located: dict[str, tuple[Connection, str]] = {}
+        #: the nodes alive when the store was last asked (``_nodes_at``), and those the
+        #: store has said are since (when it gave one of their connections)
+        self._nodes: set[str] = set()
+        self._nodes_at = -math.inf
+        self._nodes_asked = asyncio.Lock()
 
     async def close(self) -> None:
         await self.nodes.close()
@@ -150,15 +175,43 @@ class ConnectionsAPI:
         """A connection this node does not hold: forwarded to the node that does."""
         if any(name == FORWARDED for name, _ in scope["headers"]):
             raise GoneException("")
+        connection, address = await self._locate(connection_id)
+        if connection.api_id != api_id or connection.stage != stage:
+            raise GoneException("")
+        try:
+            return await self._forward(scope, address, body)
+        except GoneException:
+            self._located.pop(connection_id, None)
+            raise
+
+    async def _locate(self, connection_id: str) -> tuple[Connection, str]:
+        """Another node's connection and that node's address (Gone: there is none, or
+        its node is no longer alive)."""
+        located = self._located.get(connection_id)
+        if located is not None and await self._alive(located[0].node_id):
+            return located
+        self._located.pop(connection_id, None)  # (and the store asked, which knows best)
         found = await self.websockets.connections.find(connection_id)
         if found is None:
             raise GoneException("")
-        connection, address = found
-        if connection.api_id != api_id or connection.stage != stage:
-            raise GoneException("")
+        connection, _ = found
         if connection.node_id == self.websockets.connections.node_id:
             raise GoneException("")  # (closing here right now)
-        return await self._forward(scope, address, body)
+        self._nodes.add(connection.node_id)  # (the store has just said it beats)
+        if len(self._located) >= self.locations:  # (the oldest goes)
+            del self._located[next(iter(self._located))]
+        self._located[connection_id] = found
+        return found
+
+    async def _alive(self, node_id: str) -> bool:
+        """Whether a node is alive, as the store said at most ``nodes_seconds`` ago."""
+        if self.clock() - self._nodes_at >= self.nodes_seconds:
+            async with self._nodes_asked:  # (one question for every request waiting)
+                asked = self.clock()
+                if asked - self._nodes_at >= self.nodes_seconds:
+                    self._nodes = await self.websockets.connections.live_nodes()
+                    self._nodes_at = asked
+        return node_id in self._nodes
 
     async def _forward(self, scope: Scope, address: str, body: bytes) -> tuple[int, bytes]:
         """The request sent on to ``address`` as it came (Host and signature kept), with

@@ -174,10 +174,20 @@ class _Connections:
 
     def __init__(self, address: str) -> None:
         self.address = address
+        self.alive = {"node-here", "node-there"}
+        self.finds = 0
+        self.asked = 0
 
     async def find(self, connection_id: str) -> tuple[Connection, str] | None:
+        self.finds += 1
+        if "node-there" not in self.alive:
+            return None
         held = Connection(connection_id, "api1", "prod", "node-there", 1, "127.0.0.1", None)
         return held, self.address
+
+    async def live_nodes(self) -> set[str]:
+        self.asked += 1
+        return set(self.alive)
 
 
 class _WebSockets:
@@ -300,3 +310,54 @@ def test_a_forwarded_request_is_not_forwarded_again() -> None:
             return node
 
     assert asyncio.run(scenario()).received == []
+
+
+def test_where_another_nodes_connection_is_is_remembered_while_its_node_lives() -> None:
+    """The store is asked where a connection is once, and which nodes are alive once per
+    ``nodes_seconds``; the place is forgotten when the node says Gone, is no longer
+    alive, or cannot be reached."""
+    now = [0.0]
+    gone = reply(410, b"{}", b"x-amzn-errortype: GoneException")
+    answers = iter([reply(200)] * 4 + [gone] + [reply(200)] * 2)
+
+    async def scenario() -> list[tuple[int, int, int]]:
+        async with scripted_node(lambda r, n: next(answers)) as node:
+            websockets = _WebSockets(node.address)
+            store = websockets.connections
+            api = ConnectionsAPI(
+                websockets,  # type: ignore[arg-type]
+                secrets=None,
+                region="us-east-1",
+                nodes_seconds=5.0,
+                clock=lambda: now[0],
+            )
+            seen = []
+
+            async def post(advance: float = 0.0) -> None:
+                now[0] += advance
+                status, _ = await _ask(api, "POST", b"x")
+                seen.append((status, store.finds, store.asked))
+
+            for advance in (0.0, 0.0, 4.9, 0.2, 0.0, 0.0):
+                await post(advance)
+            store.alive.discard("node-there")  # (it stopped beating)
+            await post(5.0)
+            store.alive.add("node-there")
+            await post()
+            await api.close()
+        await post()  # (the node is gone: unreachable)
+        await post()
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        (200, 1, 0),  # (the store says where, and that its node beats)
+        (200, 1, 1),  # (which nodes are alive: asked once)
+        (200, 1, 1),
+        (200, 1, 2),  # (5 s on: asked again)
+        (410, 1, 2),  # (the node says Gone...)
+        (200, 2, 2),  # (...so the store is asked again)
+        (410, 3, 3),  # (no longer alive: the store asked, which says Gone)
+        (200, 4, 3),
+        (410, 4, 3),  # (where it was: unreachable)
+        (410, 5, 3),  # (so the store asked)
+    ]
