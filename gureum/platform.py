@@ -498,6 +498,7 @@ class Platform:
                 task.cancel()
         # (uvicorn has closed the sockets and let their $disconnect run; any left now)
         await self.websocket_apis.stop(self.settings.shutdown_timeout)
+        await self.connections_api.close()
         await self.pollers.stop()
         await self.async_invoker.stop(self.settings.shutdown_timeout)
         await self.workers.shutdown(self.settings.shutdown_timeout)

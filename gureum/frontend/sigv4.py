@@ -63,6 +63,13 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
+@functools.lru_cache(maxsize=64)
+def _signer(secret: str, date: str, region: str, service: str) -> hmac.HMAC:
+    """An HMAC keyed with the day's signing key, copied for each request: OpenSSL's
+    set-up of a key costs about as much as the hash of a string to sign."""
+    return hmac.new(_signing_key(secret, date, region, service), digestmod=hashlib.sha256)
+
+
 @functools.lru_cache(maxsize=256)
 def _timestamp(stamp: str) -> float:
     """``20261125T081500Z`` as epoch seconds (strptime is slow; requests share stamps)."""
@@ -109,6 +116,56 @@ def parse_authorization(value: str) -> tuple[str, str, str, str, list[str], str]
     return access_key, date, region, service, signed, signature
 
 
+@dataclass(frozen=True, slots=True)
+class _Credential:
+    """An Authorization header but for its signature: who signed, for which day, region
+    and service, and which headers (the same in every request a client signs that day)."""
+
+    caller: Caller
+    date: str
+    #: the signed headers' names, as text and as ASGI's (lower-case) bytes
+    signed: tuple[tuple[str, bytes], ...]
+    signed_line: str
+    signed_names: frozenset[bytes]
+    #: the headers a check reads: the signed ones, the date and the payload's hash
+    wanted: frozenset[bytes]
+    signs_host: bool
+
+    @classmethod
+    def of(
+        cls, access_key: str, date: str, region: str, service: str, signed: list[str]
+    ) -> _Credential:
+        names = frozenset(name.encode("latin-1") for name in signed)
+        return cls(
+            Caller(access_key, region, service),
+            date,
+            tuple((name, name.encode("latin-1")) for name in signed),
+            ";".join(signed),
+            names,
+            names | {b"x-amz-date", b"x-amz-content-sha256"},
+            "host" in signed,
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _credential(head: str) -> _Credential:
+    """The credential of an Authorization header up to its ``Signature=`` (parsed once for
+    the requests that share it; the signature itself is checked afresh every time)."""
+    access_key, date, region, service, signed, _ = parse_authorization(head + "Signature=")
+    return _Credential.of(access_key, date, region, service, signed)
+
+
+def _credential_and_signature(authorization: str) -> tuple[_Credential, str]:
+    cut = authorization.rfind("Signature=")
+    head = authorization[:cut]
+    signature = authorization[cut + len("Signature=") :]
+    if cut > 0 and head.rstrip().endswith(",") and "," not in signature:
+        # (as parse_authorization reads it: the last field, its value up to the end)
+        return _credential(head), signature.rstrip()
+    access_key, date, region, service, signed, signature = parse_authorization(authorization)
+    return _Credential.of(access_key, date, region, service, signed), signature
+
+
 def verify(
     *,
     method: str,
@@ -123,6 +180,37 @@ def verify(
 ) -> Caller:
     """Check a request's SigV4 signature against ``secrets`` (access key -> secret key),
     and that its credential is scoped to ``region`` and ``service`` where they are given."""
+    return _verify(method, raw_path, query, headers, body, secrets, region, service, now)
+
+
+def verify_request(
+    scope: Any, body: bytes, *, secrets: dict[str, str], region: str, service: str
+) -> Caller:
+    """:func:`verify` of an ASGI request (its method, raw path, query and headers)."""
+    return _verify(
+        scope["method"],
+        scope.get("raw_path") or scope["path"].encode(),
+        scope.get("query_string", b""),
+        scope["headers"],
+        body,
+        secrets,
+        region,
+        service,
+        None,
+    )
+
+
+def _verify(
+    method: str,
+    raw_path: bytes,
+    query: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    secrets: dict[str, str],
+    region: str | None,
+    service: str | None,
+    now: datetime | None,
+) -> Caller:
     authorization = ""
     for name, value in headers:
         if name == b"authorization" or name.lower() == b"authorization":
@@ -130,31 +218,35 @@ def verify(
             break
     if not authorization:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
-    access_key, date, scope_region, scope_service, signed, signature = parse_authorization(
-        authorization
-    )
-    secret = secrets.get(access_key)
+    credential, signature = _credential_and_signature(authorization)
+    caller = credential.caller
+    date = credential.date
+    secret = secrets.get(caller.access_key_id)
     if secret is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
-    if region is not None and scope_region != region:
+    if region is not None and caller.region != region:
         raise InvalidSignatureException(
-            f"Credential should be scoped to a valid region, not '{scope_region}'. "
+            f"Credential should be scoped to a valid region, not '{caller.region}'. "
         )
-    if service is not None and scope_service != service:
+    if service is not None and caller.service != service:
         raise InvalidSignatureException(
             f"Credential should be scoped to correct service: '{service}'. "
         )
-    # Only the headers the signature covers (and the two it depends on) are decoded.
-    wanted = {name.encode("latin-1") for name in signed}
-    wanted.update((b"x-amz-date", b"x-amz-content-sha256"))
-    by_name: dict[str, list[str]] = {}
+    # Only the headers the signature covers (and the two it depends on) are read: the
+    # first value of each, and any repeated one after (rare) in ``more``.
+    wanted = credential.wanted
+    first: dict[bytes, bytes] = {}
+    more: list[tuple[bytes, bytes]] = []
     for raw_name, raw_value in headers:
         if raw_name not in wanted:
             raw_name = raw_name.lower()  # (servers lower-case names; ASGI asks them to)
             if raw_name not in wanted:
                 continue
-        by_name.setdefault(raw_name.decode("latin-1"), []).append(raw_value.decode("latin-1"))
-    stamp = (by_name.get("x-amz-date") or [""])[0]
+        if raw_name in first:
+            more.append((raw_name, raw_value))
+        else:
+            first[raw_name] = raw_value
+    stamp = first.get(b"x-amz-date", b"").decode("latin-1")
     try:
         when = _timestamp(stamp)
     except ValueError:
@@ -178,12 +270,12 @@ def verify(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
             f"from HTTP: '{date}' != '{stamp[:8]}', from '{stamp}'."
         )
-    missing = [name for name in signed if name not in by_name]
-    if missing or "host" not in signed:
+    if not credential.signs_host or not first.keys() >= credential.signed_names:
         raise IncompleteSignatureException(
             "The request must sign the host header and every header it names as signed."
         )
-    content_hash = by_name["x-amz-content-sha256"][0] if "x-amz-content-sha256" in by_name else None
+    hashed = first.get(b"x-amz-content-sha256")
+    content_hash = hashed.decode("latin-1") if hashed is not None else None
     if content_hash is not None and not _unsigned(content_hash):
         # The signature covers the header's hash, so the hash must be the body's: else
         # a signed request could be replayed with any other body.
@@ -191,49 +283,42 @@ def verify(
             raise InvalidSignatureException(
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
             )
-    canonical = "\n".join(
-        [
-            method.upper(),
-            _canonical_path_cached(raw_path),
-            _canonical_query(query),
-            "".join(
-                f"{name}:{','.join(' '.join(v.split()) for v in by_name[name])}\n"
-                for name in signed
-            ),
-            ";".join(signed),
-            content_hash or hashlib.sha256(body).hexdigest(),
-        ]
+    if more:
+        lines = "".join(
+            f"{name}:{','.join(_trimmed(v) for v in _values(raw, first, more))}\n"
+            for name, raw in credential.signed
+        )
+    else:
+        lines = "".join(
+            [
+                f"{name}:{' '.join(first[raw].decode('latin-1').split())}\n"
+                for name, raw in credential.signed
+            ]
+        )
+    canonical = (
+        f"{method.upper()}\n{_canonical_path_cached(raw_path)}\n{_canonical_query(query)}\n"
+        f"{lines}\n{credential.signed_line}\n{content_hash or hashlib.sha256(body).hexdigest()}"
     )
-    scope = f"{date}/{scope_region}/{scope_service}/aws4_request"
-    string_to_sign = "\n".join(
-        [ALGORITHM, stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    scope = f"{date}/{caller.region}/{caller.service}/aws4_request"
+    string_to_sign = (
+        f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
     )
-    # hmac.digest is the one-shot C path: several times faster than an hmac.new object
-    expected = hmac.digest(
-        _signing_key(secret, date, scope_region, scope_service),
-        string_to_sign.encode(),
-        "sha256",
-    ).hex()
-    if not hmac.compare_digest(expected, signature):
+    mac = _signer(secret, date, caller.region, caller.service).copy()
+    mac.update(string_to_sign.encode())
+    if not hmac.compare_digest(mac.hexdigest(), signature):
         raise InvalidSignatureException(
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method. Consult the service "
             "documentation for details."
         )
-    return Caller(access_key, scope_region, scope_service)
+    return caller
 
 
-def verify_request(
-    scope: Any, body: bytes, *, secrets: dict[str, str], region: str, service: str
-) -> Caller:
-    """:func:`verify` of an ASGI request (its method, raw path, query and headers)."""
-    return verify(
-        method=scope["method"],
-        raw_path=scope.get("raw_path") or scope["path"].encode(),
-        query=scope.get("query_string", b""),
-        headers=scope["headers"],
-        body=body,
-        secrets=secrets,
-        region=region,
-        service=service,
-    )
+def _trimmed(value: bytes) -> str:
+    """A header's value as SigV4 signs it: runs of white space one space, none at the ends."""
+    return " ".join(value.decode("latin-1").split())
+
+
+def _values(raw: bytes, first: dict[bytes, bytes], more: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """Every value of a repeated header, in order."""
+    return [first[raw], *(value for name, value in more if name == raw)]

@@ -142,6 +142,16 @@ class ConnectionStore:
             row = connection.execute(query).first()
         return (_connection(row), row.address) if row is not None else None
 
+    async def live_nodes(self) -> set[str]:
+        """The nodes alive now (their heartbeat within ``NODE_GONE_SECONDS``)."""
+        return await self.store.run(self._live_nodes)
+
+    def _live_nodes(self) -> set[str]:
+        alive = now_ms() - int(NODE_GONE_SECONDS * 1000)
+        query = sa.select(edge_nodes.c.node_id).where(edge_nodes.c.heartbeat_ms >= alive)
+        with self.store.engine.connect() as connection:
+            return set(connection.execute(query).scalars())
+
     async def sweep(self) -> list[Connection]:
         """The connections of gone nodes, taken out of the store (each by one node: the
         one whose delete took it), with the gone nodes' rows."""

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
-import urllib.error
-import urllib.request
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
@@ -31,7 +32,9 @@ from gureum.errors import (
     ServiceError,
 )
 from gureum.frontend import sigv4
+from gureum.gateway.connection_store import HEARTBEAT_SECONDS, Connection
 from gureum.gateway.http_api import BodyTooLarge, read_body
+from gureum.gateway.node_client import NodeClient
 from gureum.gateway.websocket_api import Live, WebSocketApis
 from gureum.gateway.websocket_protocol import MESSAGE_LIMIT
 from gureum.ids import new_uuid
@@ -41,6 +44,14 @@ logger = logging.getLogger(__name__)
 _PATH = re.compile(r"/([^/]+)/(?:@|%40)connections/([^/]+)/?")
 #: Marks a request one node forwarded to another (which answers it, or says Gone).
 FORWARDED = b"x-gureum-forwarded"
+#: How long a node trusts its view of which other nodes are alive before it asks the
+#: store again (where each connection is does not change: it is kept until its node
+#: says Gone, cannot be reached, or is no longer alive).
+NODES_SECONDS = HEARTBEAT_SECONDS
+#: How many other nodes' connections a node remembers the place of.
+LOCATIONS = 20_000
+#: A request's headers that are its connection's, not its own (not forwarded as they came).
+_HOP_BY_HOP = frozenset((b"content-length", b"connection", b"transfer-encoding"))
 
 
 def connection_path(raw_path: str) -> tuple[str, str] | None:
@@ -58,11 +69,35 @@ def _iso(ms: int) -> str:
 
 class ConnectionsAPI:
     def __init__(
-        self, websockets: WebSocketApis, *, secrets: dict[str, str] | None, region: str
+        self,
+        websockets: WebSocketApis,
+        *,
+        secrets: dict[str, str] | None,
+        region: str,
+        nodes: NodeClient | None = None,
+        nodes_seconds: float = NODES_SECONDS,
+        locations: int = LOCATIONS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.websockets = websockets
         self.secrets = secrets
         self.region = region
+        #: how requests reach the node that holds their connection
+        self.nodes = nodes if nodes is not None else NodeClient()
+        self.nodes_seconds = nodes_seconds
+        self.locations = locations
+        self.clock = clock
+        #: other nodes' connections as the store gave them (a connection never moves):
+        #: id -> (row, node's address), oldest first
+        self._located: dict[str, tuple[Connection, str]] = {}
+        #: the nodes alive when the store was last asked (``_nodes_at``), and those the
+        #: store has said are since (when it gave one of their connections)
+        self._nodes: set[str] = set()
+        self._nodes_at = -math.inf
+        self._nodes_asked = asyncio.Lock()
+
+    async def close(self) -> None:
+        await self.nodes.close()
 
     async def serve(
         self,
@@ -83,18 +118,24 @@ class ConnectionsAPI:
                 ) from None
             self._check_signature(scope, body)
             status, content = await self._answer(scope, api_id, stage, connection_id, body)
-            headers = [(b"content-type", b"application/json")] if content else []
         except ServiceError as error:
             status = error.status
             content = orjson.dumps({"message": error.message})
             headers = [
                 (b"content-type", b"application/json"),
                 (b"x-amzn-errortype", error.error_type.encode()),
+                (b"content-length", str(len(content)).encode()),
+                (b"x-amzn-requestid", request_id.encode()),
             ]
-        headers += [
-            (b"content-length", str(len(content)).encode()),
-            (b"x-amzn-requestid", request_id.encode()),
-        ]
+        else:
+            if content:
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(content)).encode()),
+                    (b"x-amzn-requestid", request_id.encode()),
+                ]
+            else:  # (POST's and DELETE's answer)
+                headers = [(b"content-length", b"0"), (b"x-amzn-requestid", request_id.encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
@@ -134,15 +175,69 @@ class ConnectionsAPI:
         """A connection this node does not hold: forwarded to the node that does."""
         if any(name == FORWARDED for name, _ in scope["headers"]):
             raise GoneException("")
+        connection, address = await self._locate(connection_id)
+        if connection.api_id != api_id or connection.stage != stage:
+            raise GoneException("")
+        try:
+            return await self._forward(scope, address, body)
+        except GoneException:
+            self._located.pop(connection_id, None)
+            raise
+
+    async def _locate(self, connection_id: str) -> tuple[Connection, str]:
+        """Another node's connection and that node's address (Gone: there is none, or
+        its node is no longer alive)."""
+        located = self._located.get(connection_id)
+        if located is not None and await self._alive(located[0].node_id):
+            return located
+        self._located.pop(connection_id, None)  # (and the store asked, which knows best)
         found = await self.websockets.connections.find(connection_id)
         if found is None:
             raise GoneException("")
-        connection, address = found
-        if connection.api_id != api_id or connection.stage != stage:
-            raise GoneException("")
+        connection, _ = found
         if connection.node_id == self.websockets.connections.node_id:
             raise GoneException("")  # (closing here right now)
-        return await asyncio.to_thread(_forward, scope, address, body)
+        self._nodes.add(connection.node_id)  # (the store has just said it beats)
+        if len(self._located) >= self.locations:  # (the oldest goes)
+            del self._located[next(iter(self._located))]
+        self._located[connection_id] = found
+        return found
+
+    async def _alive(self, node_id: str) -> bool:
+        """Whether a node is alive, as the store said at most ``nodes_seconds`` ago."""
+        if self.clock() - self._nodes_at >= self.nodes_seconds:
+            async with self._nodes_asked:  # (one question for every request waiting)
+                asked = self.clock()
+                if asked - self._nodes_at >= self.nodes_seconds:
+                    self._nodes = await self.websockets.connections.live_nodes()
+                    self._nodes_at = asked
+        return node_id in self._nodes
+
+    async def _forward(self, scope: Scope, address: str, body: bytes) -> tuple[int, bytes]:
+        """The request sent on to ``address`` as it came (Host and signature kept), with
+        the FORWARDED marker; an answer other than 2xx is GoneException when the node
+        says so, else ForbiddenException with its message; no answer at all is Gone."""
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        headers = [(name, value) for name, value in scope["headers"] if name not in _HOP_BY_HOP]
+        headers.append((FORWARDED, b"1"))
+        method = scope["method"]
+        try:
+            reply = await self.nodes.request(
+                address,
+                method,
+                raw + b"?" + query if query else raw,
+                headers,
+                body if method == "POST" else b"",
+            )
+        except OSError as error:
+            logger.warning("could not reach the node at %s: %s", address, error)
+            raise GoneException("") from None
+        if 200 <= reply.status < 300:
+            return reply.status, reply.body
+        if reply.headers.get(b"x-amzn-errortype") == b"GoneException":
+            raise GoneException("")
+        raise ForbiddenException(_message(reply.body))
 
 
 def _description(live: Live) -> dict[str, object]:
@@ -153,33 +248,10 @@ def _description(live: Live) -> dict[str, object]:
     }
 
 
-def _forward(scope: Scope, address: str, body: bytes) -> tuple[int, bytes]:
-    """The request sent on to ``address`` as it came (Host and signature kept)."""
-    raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-    query = scope.get("query_string", b"").decode("latin-1")
-    url = address.rstrip("/") + raw + (f"?{query}" if query else "")
-    headers = {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in scope["headers"]
-        if name not in (b"content-length", b"connection", b"transfer-encoding")
-    }
-    headers[FORWARDED.decode()] = "1"
-    request = urllib.request.Request(
-        url, data=body if scope["method"] == "POST" else None, method=scope["method"]
-    )
-    for name, value in headers.items():
-        request.add_header(name, value)
+def _message(content: bytes) -> str:
+    """The ``message`` of another node's error answer ("" when it has none)."""
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        content = error.read()
-        kind = error.headers.get("x-amzn-errortype")
-        if kind == "GoneException":
-            raise GoneException("") from None
-        raise ForbiddenException(
-            orjson.loads(content).get("message", "") if content else ""
-        ) from None
-    except OSError as error:
-        logger.warning("could not reach the node at %s: %s", address, error)
-        raise GoneException("") from None
+        answer = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        return ""
+    return str(answer.get("message", "")) if isinstance(answer, dict) else ""

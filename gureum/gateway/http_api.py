@@ -312,10 +312,18 @@ class BodyTooLarge(Exception):
 
 async def read_body(receive: Receive, limit: int) -> bytes:
     """The request's body, refused (:class:`BodyTooLarge`) once it passes ``limit``."""
-    chunks: list[bytes] = []
-    size = 0
+    message: Any = await receive()
+    if message["type"] != "http.request":
+        return b""
+    chunk: bytes = message.get("body", b"")
+    if len(chunk) > limit:
+        raise BodyTooLarge
+    if not message.get("more_body", False):
+        return chunk  # (the whole body in one message: a small request's)
+    chunks = [chunk]
+    size = len(chunk)
     while True:
-        message: Any = await receive()
+        message = await receive()
         if message["type"] != "http.request":
             break
         chunk = message.get("body", b"")

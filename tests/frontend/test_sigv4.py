@@ -174,3 +174,49 @@ def test_a_content_hash_must_be_the_bodys() -> None:
     headers = [(k.lower().encode(), str(v).encode()) for k, v in unsigned.headers.items()]
     headers.append((b"host", b"127.0.0.1:9070"))
     sigv4.verify(**common, headers=headers, body=b"anything", secrets=SECRETS)
+
+
+def test_repeated_and_spaced_headers_are_signed_as_botocore_signs_them() -> None:
+    """A header sent twice is signed as its values joined by commas; runs of white space
+    in a value as one space."""
+    request = AWSRequest(
+        method="GET",
+        url="http://127.0.0.1:9070/2015-03-31/functions",
+        headers={"X-Amz-Meta-Tag": "  first   value "},
+    )
+    request.headers["X-Amz-Meta-Tag"] = "second"  # (HTTPHeaders adds a second value)
+    SigV4Auth(Credentials("AKIDEXAMPLE", SECRETS["AKIDEXAMPLE"]), "lambda", "us-east-1").add_auth(
+        request
+    )
+    headers = [(k.lower().encode(), str(v).encode()) for k, v in request.headers.items()]
+    headers.append((b"host", b"127.0.0.1:9070"))
+    common: dict[str, Any] = {"method": "GET", "raw_path": b"/2015-03-31/functions", "query": b""}
+    sigv4.verify(**common, headers=headers, body=b"", secrets=SECRETS)
+    swapped = [h for h in headers if h[0] != b"x-amz-meta-tag"]
+    swapped += [(b"x-amz-meta-tag", b"second"), (b"x-amz-meta-tag", b"first value")]
+    with pytest.raises(errors.InvalidSignatureException):  # (the values' order is signed)
+        sigv4.verify(**common, headers=swapped, body=b"", secrets=SECRETS)
+
+
+def test_the_authorization_fields_may_come_in_any_order() -> None:
+    """The signature need not be the last field (botocore puts it there; the check reads
+    each request's own signature either way)."""
+    request = signed("GET", "http://127.0.0.1:9070/2015-03-31/functions")
+    authorization = next(v for k, v in request["headers"] if k == b"Authorization").decode()
+    algorithm, _, rest = authorization.partition(" ")
+    credential, signed_headers, signature = (part.strip() for part in rest.split(","))
+    for reordered in (
+        f"{algorithm} {signature}, {credential}, {signed_headers}",
+        f"{algorithm} {signed_headers},{signature} ,{credential}",
+        f"{algorithm} {credential},{signed_headers},{signature}",
+    ):
+        headers = [
+            (k, reordered.encode() if k == b"Authorization" else v) for k, v in request["headers"]
+        ]
+        assert sigv4.verify(**{**request, "headers": headers}, secrets=SECRETS).service == "lambda"
+        wrong = reordered.replace(signature, "Signature=" + "0" * 64)
+        headers = [
+            (k, wrong.encode() if k == b"Authorization" else v) for k, v in request["headers"]
+        ]
+        with pytest.raises(errors.InvalidSignatureException):
+            sigv4.verify(**{**request, "headers": headers}, secrets=SECRETS)

@@ -436,8 +436,10 @@ def test_a_crashed_nodes_connections_are_swept_and_disconnected(store: Any) -> N
         await alive.add(Connection("c2", "api", "prod", "node-alive", 1, "127.0.0.1", None))
         found = await alive.find("c1")
         none_yet = await alive.sweep()
+        assert await third.live_nodes() == {"node-crashed", "node-alive"}
         # the crashed node's heartbeat is long past
         await store.run(_age_node, store, "node-crashed")
+        assert await third.live_nodes() == {"node-alive"}
         return found, none_yet, await alive.sweep(), await third.sweep()
 
     found, none_yet, swept, again = asyncio.run(scenario())
