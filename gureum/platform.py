@@ -54,6 +54,7 @@ from gureum.gateway.http_api import HttpApis
 from gureum.gateway.management_api import ManagementAPI
 from gureum.gateway.rest_api import RestApis
 from gureum.gateway.rest_management import RestManagementAPI
+from gureum.gateway.siblings import Siblings, SiblingServer
 from gureum.gateway.url_api import FunctionUrlAPI
 from gureum.gateway.url_store import UrlStore
 from gureum.gateway.websocket_api import WebSocketApis
@@ -211,10 +212,18 @@ class Platform:
             idle_seconds=settings.websocket_idle_timeout,
             lifetime_seconds=settings.websocket_max_lifetime,
         )
+        # Processes sharing the port share the data directory: their links are in it.
+        nodes_dir = data_dir / "nodes"
         self.connections_api = ConnectionsAPI(
             self.websocket_apis,
             secrets=keys if settings.auth == "sigv4" else None,
             region=region,
+            siblings=Siblings(nodes_dir) if settings.reuse_port else None,
+        )
+        self.sibling_server = (
+            SiblingServer(nodes_dir, self.node_id, self.connections_api.answer_here)
+            if settings.reuse_port
+            else None
         )
         self.rest_apis = RestApis(
             self.invoke,
@@ -414,6 +423,12 @@ class Platform:
         )
         await self.async_invoker.start()
         await self.websocket_apis.start()
+        if self.sibling_server is not None:
+            try:
+                await self.sibling_server.start()
+            except OSError as exc:
+                logger.warning("no Unix socket for sibling nodes (%s): they forward by HTTP", exc)
+                self.sibling_server = None
         self.pollers.start()
         self.table_expiry.start()
         self.kinesis_trimmer.start()
@@ -498,6 +513,8 @@ class Platform:
                 task.cancel()
         # (uvicorn has closed the sockets and let their $disconnect run; any left now)
         await self.websocket_apis.stop(self.settings.shutdown_timeout)
+        if self.sibling_server is not None:
+            await self.sibling_server.close()
         await self.connections_api.close()
         await self.pollers.stop()
         await self.async_invoker.stop(self.settings.shutdown_timeout)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from gureum.gateway.siblings import socket_path
 from tests.conftest import client, free_port, unique_name, zip_files
 
 ROLE = "arn:aws:iam::000000000000:role/test"
@@ -80,12 +81,18 @@ def node_of(endpoint: str) -> tuple[str, int]:
     return found.group(1), int(found.group(2))
 
 
-def wait_for_nodes(port: int, count: int, timeout: float = 90) -> set[tuple[str, int]]:
-    """The nodes answering on the shared port, once ``count`` different ones have."""
+def wait_for_nodes(
+    port: int, count: int, process: Any = None, timeout: float = 90
+) -> set[tuple[str, int]]:
+    """The nodes answering on the shared port, once ``count`` different ones have (the
+    server's log in the failure, if ``process`` ends or the time runs out)."""
     seen: set[tuple[str, int]] = set()
     deadline = time.monotonic() + timeout
     while len(seen) < count:
-        assert time.monotonic() < deadline, f"only {seen} answered"
+        ended = process is not None and process.poll() is not None
+        if ended or time.monotonic() > deadline:
+            log = Path(process.args[process.args.index("--data-dir") + 1], "server.log")
+            pytest.fail(f"only {seen} answered; the server's log:\n{log.read_text()[-3000:]}")
         try:
             seen.add(node_of(f"http://127.0.0.1:{port}"))
         except OSError:
@@ -112,7 +119,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
     port = free_port()
     process = start(port, data_dir, "--processes", "2")
     try:
-        wait_for_nodes(port, 2)
+        wait_for_nodes(port, 2, process)
         yield port, data_dir, process
     finally:
         process.send_signal(signal.SIGTERM)
@@ -125,7 +132,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
 
 def test_two_processes_answer_on_one_port(supervised: tuple[int, Path, Any]) -> None:
     port, data_dir, process = supervised
-    answering = wait_for_nodes(port, 2)
+    answering = wait_for_nodes(port, 2, process)
     assert {pid for _, pid in answering} <= children(process.pid)
     # each advertises an address of its own, where only it answers
     advertised = nodes(data_dir)
@@ -134,6 +141,9 @@ def test_two_processes_answer_on_one_port(supervised: tuple[int, Path, Any]) -> 
     for node, address in advertised.items():
         if node in {n for n, _ in answering}:
             assert node_of(address)[0] == node
+    # and a Unix socket, where its siblings hand it their @connections requests
+    sockets = set((data_dir / "nodes").glob("*.sock"))
+    assert {socket_path(data_dir / "nodes", node) for node, _ in answering} <= sockets
 
 
 def test_what_one_process_writes_the_other_reads(supervised: tuple[int, Path, Any]) -> None:
@@ -222,7 +232,7 @@ def test_a_process_that_dies_is_replaced(supervised: tuple[int, Path, Any]) -> N
             break
         assert time.monotonic() < deadline, now
         time.sleep(0.2)
-    answering = wait_for_nodes(port, 2)
+    answering = wait_for_nodes(port, 2, process)
     assert victim not in {pid for _, pid in answering}
 
 
@@ -230,7 +240,7 @@ def test_sigterm_stops_every_process(tmp_path: Path) -> None:
     port = free_port()
     process = start(port, tmp_path, "--processes", "2")
     try:
-        wait_for_nodes(port, 2)
+        wait_for_nodes(port, 2, process)
         started = children(process.pid)
         assert len(started) == 2
         process.send_signal(signal.SIGTERM)
@@ -242,8 +252,9 @@ def test_sigterm_stops_every_process(tmp_path: Path) -> None:
     assert "ready: 2 processes behind the edge" in log
     assert log.count("gureum: stopped") == 2, log
     assert not any(Path(f"/proc/{pid}").exists() for pid in started)
-    # and they left no certificate of their own behind
+    # and they left no certificate or socket of their own behind
     assert not list((tmp_path / "tls").glob("server-*"))
+    assert not list((tmp_path / "nodes").glob("*.sock"))
 
 
 def test_a_port_taken_by_another_program_fails_at_once(tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ Requests come to the API's own address with the stage and the connection:
 percent-encoded), signed with SigV4 for the service ``execute-api`` when the server
 checks signatures. The node that holds the connection's socket answers; any other node
 forwards the request to it unchanged (its signature still holds), as the store says
-where each connection is. Errors are API Gateway's: ``GoneException`` (410) for a
-connection that is not there, ``PayloadTooLargeException`` (413) past 128 KB,
-``ForbiddenException`` (403) for a bad signature.
+where each connection is; a node of the same machine and data directory (the processes
+of ``--processes``) is handed it on a Unix socket instead (``siblings.py``). Errors
+are API Gateway's: ``GoneException`` (410) for a connection that is not there,
+``PayloadTooLargeException`` (413) past 128 KB, ``ForbiddenException`` (403) for a bad
+signature.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from gureum.frontend import sigv4
 from gureum.gateway.connection_store import HEARTBEAT_SECONDS, Connection
 from gureum.gateway.http_api import BodyTooLarge, read_body
 from gureum.gateway.node_client import NodeClient
+from gureum.gateway.siblings import Siblings
 from gureum.gateway.websocket_api import Live, WebSocketApis
 from gureum.gateway.websocket_protocol import MESSAGE_LIMIT
 from gureum.ids import new_uuid
@@ -75,6 +78,7 @@ class ConnectionsAPI:
         secrets: dict[str, str] | None,
         region: str,
         nodes: NodeClient | None = None,
+        siblings: Siblings | None = None,
         nodes_seconds: float = NODES_SECONDS,
         locations: int = LOCATIONS,
         clock: Callable[[], float] = time.monotonic,
@@ -84,6 +88,8 @@ class ConnectionsAPI:
         self.region = region
         #: how requests reach the node that holds their connection
         self.nodes = nodes if nodes is not None else NodeClient()
+        #: and, first, how they reach nodes of this machine and data directory
+        self.siblings = siblings
         self.nodes_seconds = nodes_seconds
         self.locations = locations
         self.clock = clock
@@ -98,6 +104,8 @@ class ConnectionsAPI:
 
     async def close(self) -> None:
         await self.nodes.close()
+        if self.siblings is not None:
+            await self.siblings.close()
 
     async def serve(
         self,
@@ -158,6 +166,21 @@ class ConnectionsAPI:
         live = self.websockets.live.get(connection_id)
         if live is None or not live.open:
             return await self._elsewhere(scope, api_id, stage, connection_id, body)
+        return await self._here(live, method, api_id, stage, body)
+
+    async def answer_here(
+        self, method: str, api_id: str, stage: str, connection_id: str, body: bytes
+    ) -> tuple[int, bytes]:
+        """A request a sibling node handed over (``siblings.py``; it checked the
+        signature): answered if this node holds the connection, else Gone."""
+        live = self.websockets.live.get(connection_id)
+        if live is None or not live.open:
+            raise GoneException("")
+        return await self._here(live, method, api_id, stage, body)
+
+    async def _here(
+        self, live: Live, method: str, api_id: str, stage: str, body: bytes
+    ) -> tuple[int, bytes]:
         if live.info.api_id != api_id or live.info.stage != stage:
             raise GoneException("")
         if method == "POST":
@@ -179,6 +202,18 @@ class ConnectionsAPI:
         if connection.api_id != api_id or connection.stage != stage:
             raise GoneException("")
         try:
+            if self.siblings is not None:
+                method = scope["method"]
+                handed = await self.siblings.request(
+                    connection.node_id, method, api_id, stage, connection_id, body
+                )
+                if handed is not None:
+                    status, error_type, content = handed
+                    if error_type == GoneException.error_type:
+                        raise GoneException("")
+                    if error_type:
+                        raise ForbiddenException(content.decode(errors="replace"))
+                    return status, content
             return await self._forward(scope, address, body)
         except GoneException:
             self._located.pop(connection_id, None)
