@@ -1,8 +1,10 @@
 """WebSocket APIs: idle connections held, ``postToConnection`` fanned out to them, and a
 message's round trip through a function, beside floors measured in the same run.
 
-Run: ``python benchmarks/websocket.py [--connections 1000] [--seconds 5] [--round-trips 500]``
-(the fan-out needs ``wrk``: ``apt-get install wrk``).
+Run: ``python benchmarks/websocket.py [--connections 1000] [--seconds 5] [--round-trips 500]
+[--processes N]`` (the fan-out needs ``wrk``: ``apt-get install wrk``; ``--processes``:
+the server as ``gureum server --processes N``, whose processes hand each other the
+messages for the clients they do not hold).
 
 - Held: ``--connections`` clients connected to one stage (each through ``$connect``'s
   function), the server's PSS before and after, per connection.
@@ -163,6 +165,21 @@ def receivers(port: int, api: str, n: int) -> None:
                 counted += len(data)
 
 
+def server_pids(port: int) -> list[int]:
+    """The server's process, or with ``--processes`` the supervisor's processes."""
+    supervisor = server_pid(port)
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == supervisor:
+                children.append(int(entry.name))
+    return children or [supervisor]
+
+
 def server_pid(port: int) -> int:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -202,8 +219,8 @@ def signed_lines(port: int, api: str, ids: list[str]) -> tuple[str, str]:
 
 async def run(args: argparse.Namespace, echo_port: int, port: int) -> None:
     api = make_api(port)
-    pid = server_pid(port)
-    before = pss_mb(pid)
+    pids = server_pids(port)
+    before = sum(pss_mb(pid) for pid in pids)
     started = time.perf_counter()
     clients = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -217,8 +234,9 @@ async def run(args: argparse.Namespace, echo_port: int, port: int) -> None:
     ids = json.loads(await clients.stdout.readline())
     took = time.perf_counter() - started
     await asyncio.sleep(2)
-    after = pss_mb(pid)
-    print(f"held: {len(ids)} connections opened (and asked their id) in {took:.1f} s")
+    after = sum(pss_mb(pid) for pid in pids)
+    which = f" over {len(pids)} processes" if len(pids) > 1 else ""
+    print(f"held: {len(ids)} connections opened (and asked their id) in {took:.1f} s{which}")
     print(
         f"  server PSS {before:.1f} MB -> {after:.1f} MB: "
         f"{(after - before) * 1024 / len(ids):.1f} KB per idle connection"
@@ -321,6 +339,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--round-trips", type=int, default=500)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="server processes (gureum server --processes; as many echo processes)",
+    )
     parser.add_argument("--receivers", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receivers:
@@ -330,7 +354,7 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     print(f"machine: {os.cpu_count()} cores")
-    with echo_and_gureum() as (echo_port, port):
+    with echo_and_gureum(processes=args.processes) as (echo_port, port):
         asyncio.run(run(args, echo_port, port))
 
 
