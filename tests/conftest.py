@@ -118,28 +118,32 @@ def server_on(engine: str, data_dir: Path, **settings: Any) -> Iterator[RunningS
             server.stop()
 
 
+def server_command(port: int, data_dir: Path, *flags: str) -> list[str]:
+    """``gureum server`` on ``port``, its daemon and its HTTPS edge on free ports (a
+    later ``--log-level`` in ``flags`` wins over this one's)."""
+    return [
+        sys.executable,
+        "-m",
+        "gureum",
+        "server",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--xray-address",
+        "127.0.0.1:0",
+        "--tls-port",
+        "0",
+        "--log-level",
+        "warning",
+        *flags,
+    ]
+
+
 def server_process(port: int, data_dir: Path, *flags: str) -> subprocess.Popen[bytes]:
     """``gureum server`` as a user runs it, in a process of its own (on ``port``, its
     daemon and its HTTPS edge on free ports); returns once it answers."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gureum",
-            "server",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--xray-address",
-            "127.0.0.1:0",
-            "--tls-port",
-            "0",
-            "--log-level",
-            "warning",
-            *flags,
-        ]
-    )
+    process = subprocess.Popen(server_command(port, data_dir, *flags))
     lam = client("lambda", f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

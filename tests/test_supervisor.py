@@ -11,7 +11,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from gureum.gateway.siblings import socket_path
-from tests.conftest import client, free_port, unique_name, zip_files
+from tests.conftest import client, free_port, server_command, unique_name, zip_files
 
 ROLE = "arn:aws:iam::000000000000:role/test"
 
@@ -36,23 +35,7 @@ def start(port: int, data_dir: Path, *flags: str) -> subprocess.Popen[bytes]:
     data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "server.log").open("wb")
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gureum",
-            "server",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--xray-address",
-            "127.0.0.1:0",
-            "--tls-port",
-            "0",
-            "--log-level",
-            "info",
-            *flags,
-        ],
+        server_command(port, data_dir, "--log-level", "info", *flags),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
