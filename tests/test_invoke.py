@@ -217,6 +217,19 @@ def test_log_tail_has_start_end_report(lambda_client: Any, deploy: Any) -> None:
     assert "LogResult" not in invoke(lambda_client, name)
 
 
+def test_a_cold_start_s_tail_shows_what_the_init_logged(lambda_client: Any, deploy: Any) -> None:
+    """Lambda's tail of a cold start has the init's lines (before START); a warm one has
+    only its own."""
+    name = deploy(
+        "import time\nprint('init says hi', flush=True)\ntime.sleep(0.3)\n"
+        "def handler(e, c):\n    print('handler says hi')\n"
+    )
+    cold = base64.b64decode(invoke(lambda_client, name, LogType="Tail")["LogResult"]).decode()
+    assert cold.index("init says hi") < cold.index("START RequestId") < cold.index("handler")
+    warm = base64.b64decode(invoke(lambda_client, name, LogType="Tail")["LogResult"]).decode()
+    assert "init says hi" not in warm and "handler says hi" in warm
+
+
 def test_log_tail_is_the_last_4kb(lambda_client: Any, deploy: Any) -> None:
     name = deploy("def handler(e, c):\n    for i in range(2000):\n        print('line', i)\n")
     log = base64.b64decode(invoke(lambda_client, name, LogType="Tail")["LogResult"])
