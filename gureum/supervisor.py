@@ -44,6 +44,8 @@ import time
 from types import FrameType
 from typing import Any
 
+import sqlalchemy as sa
+
 from gureum import sockets
 from gureum.settings import Settings
 from gureum.store import Store
@@ -231,9 +233,15 @@ def supervise(settings: Settings) -> int:
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, supervisor.on_signal)
     # Once, before any process starts (each would, one after another, under a lock).
-    store = Store(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    store = Store(url)
     try:
         store.migrate()
+    except sa.exc.SQLAlchemyError as exc:
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        logger.error("cannot open the store at %s: %s", shown, exc.__cause__ or exc)
+        supervisor.stop()
+        return 1
     finally:
         store.close()
     return supervisor.run()

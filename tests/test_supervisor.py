@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,10 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from websockets.asyncio.client import connect
 
 from gureum.gateway.siblings import socket_path
-from tests.conftest import client, free_port, server_command, unique_name, zip_files
+from tests.conftest import (
+    client,
+    free_port,
+    server_command,
+    store_settings,
+    unique_name,
+    zip_files,
+)
 
 ROLE = "arn:aws:iam::000000000000:role/test"
 
@@ -41,10 +48,18 @@ def start(port: int, data_dir: Path, *flags: str) -> subprocess.Popen[bytes]:
     )
 
 
-def nodes(data_dir: Path, fresh_ms: int = 5000) -> dict[str, str]:
-    """node id -> the address it advertises, for nodes with a recent heartbeat."""
-    with sqlite3.connect(data_dir / "gureum.db") as db:
-        rows = db.execute("SELECT node_id, address, heartbeat_ms FROM edge_nodes").fetchall()
+def nodes(store: Path | str, fresh_ms: int = 5000) -> dict[str, str]:
+    """node id -> the address it advertises, for nodes with a recent heartbeat (in the
+    data directory's SQLite, or at a database URL)."""
+    url = store if isinstance(store, str) else f"sqlite:///{store / 'gureum.db'}"
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT node_id, address, heartbeat_ms FROM edge_nodes")
+            ).all()
+    finally:
+        engine.dispose()
     now = time.time() * 1000
     return {node: address for node, address, beat in rows if now - beat < fresh_ms}
 
@@ -132,6 +147,45 @@ def test_two_processes_answer_on_one_port(supervised: tuple[int, Path, Any]) -> 
 def test_what_one_process_writes_the_other_reads(supervised: tuple[int, Path, Any]) -> None:
     port, data_dir, _ = supervised
     first, second = list(nodes(data_dir).values())[:2]
+    one_writes_the_other_reads(first, second)
+
+
+def test_processes_on_postgresql(tmp_path: Path) -> None:
+    with store_settings("postgres") as overrides:
+        url = overrides["database_url"]
+        port = free_port()
+        process = start(port, tmp_path, "--processes", "2", "--database-url", url)
+        try:
+            wait_for_nodes(port, 2, process)
+            first, second = list(nodes(url).values())[:2]
+            one_writes_the_other_reads(first, second)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(60) == 0
+
+
+def test_a_store_it_cannot_open_fails_at_once(tmp_path: Path) -> None:
+    process = start(
+        free_port(),
+        tmp_path,
+        "--processes",
+        "2",
+        "--database-url",
+        "postgresql+psycopg://nobody:secret@127.0.0.1:1/nothing",
+    )
+    try:
+        assert process.wait(60) == 1
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = (tmp_path / "server.log").read_text()
+    assert "cannot open the store at postgresql+psycopg://nobody:***@127.0.0.1:1/nothing" in log
+    assert "secret" not in log
+
+
+def one_writes_the_other_reads(first: str, second: str) -> None:
+    """Items written through either node read through the other; a function created
+    through one invoked through the other."""
     table = unique_name("table")
     one, other = client("dynamodb", first), client("dynamodb", second)
     one.create_table(
