@@ -7,7 +7,9 @@ what is left (the unreserved pool), which may not shrink below a minimum (100). 
 limit, an invoke is throttled with 429 and the ``Reason`` that says which limit.
 
 Counting is in memory and exact: the event loop runs ``acquire`` and ``release`` one at
-a time, and the invoke path touches no database. Reservations are the registry's (it
+a time, and the invoke path touches no database. (Where other nodes may share the
+store, an invocation of a reserved function also takes a place there:
+``counting_store.py``.) Reservations are the registry's (it
 stores them and checks them with :func:`check_reservation`); the Counting Service
 holds a copy, kept in line by the registry's change notifications.
 """

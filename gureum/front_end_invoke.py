@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from gureum.counting import CountingService
+from gureum.counting import CountingService, Slot
+from gureum.counting_store import SharedReservations
 from gureum.errors import TooManyRequestsException
 from gureum.events.async_events import AsyncEventQueue
 from gureum.functions.config import FunctionVersion, function_arn
@@ -76,8 +77,12 @@ class FrontEndInvoke:
         region: str,
         account_id: str,
         metrics: LambdaMetrics | None = None,
+        shared: SharedReservations | None = None,
     ) -> None:
         self.functions = functions
+        #: reserved concurrency counted with the other nodes on the store (None: this
+        #: node is the store's only one)
+        self.shared = shared
         #: Lambda's metrics (one append per invoke; turned into data points later)
         # (without one, nothing samples the recorder: it keeps nothing)
         self.metrics = metrics if metrics is not None else LambdaMetrics(max_recorded=0)
@@ -118,6 +123,22 @@ class FrontEndInvoke:
             return Invoked(function, None)
         return await self.run(function, qualifier, payload, caller)
 
+    async def _take_shared(self, slot: Slot) -> None:
+        """The store's place for a reserved invocation too (this node's count allowed
+        it): TooManyRequestsException when the other nodes' fill the reservation."""
+        assert self.shared is not None
+        reserved = self.counting.reserved(slot.function)
+        try:
+            taken = await self.shared.take(slot.function, reserved or 0)
+        except BaseException:
+            self.counting.release(slot)
+            raise
+        if not taken:
+            self.counting.release(slot)
+            raise TooManyRequestsException(
+                "Rate Exceeded.", "ReservedFunctionConcurrentInvocationLimitExceeded"
+            )
+
     async def run(
         self,
         function: FunctionVersion,
@@ -150,6 +171,9 @@ class FrontEndInvoke:
         )
         try:
             slot = self.counting.acquire(function.name)
+            shared = slot.reserved and self.shared is not None
+            if shared:
+                await self._take_shared(slot)
         except TooManyRequestsException:
             self.metrics.throttled(function.name, qualifier)
             raise
@@ -157,6 +181,10 @@ class FrontEndInvoke:
             outcome = await self.workers.invoke(function, invocation, tail=caller.tail)
         finally:
             self.counting.release(slot)
+            if shared:
+                assert self.shared is not None
+                # (submitted at once: it is given back even if this task is cancelled)
+                await self.shared.give(function.name)
         self.metrics.invoked(
             function.name,
             qualifier,

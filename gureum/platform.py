@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from gureum import runtimes
 from gureum.counting import CountingService
+from gureum.counting_store import SharedReservations
 from gureum.events.async_events import ASYNC_QUEUE, AsyncEventQueue
 from gureum.events.async_invoke import AsyncInvoker
 from gureum.events.leasing import LeasingService
@@ -181,6 +182,12 @@ class Platform:
             region=region,
             account_id=account,
             metrics=self.lambda_metrics,
+            # Other nodes may share the store: reservations are counted with them.
+            shared=(
+                SharedReservations(self.store, self.node_id)
+                if settings.reuse_port or self.store.dialect != "sqlite"
+                else None
+            ),
         )
         #: Requests the edge has taken (the async poller gives way while it is busy).
         self.front_end_activity = FrontEndActivity()
@@ -423,6 +430,8 @@ class Platform:
         )
         await self.async_invoker.start()
         await self.websocket_apis.start()
+        if self.invoke.shared is not None:
+            await self.invoke.shared.sweep()
         if self.sibling_server is not None:
             try:
                 await self.sibling_server.start()

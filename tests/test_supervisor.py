@@ -31,6 +31,13 @@ from tests.conftest import (
 
 ROLE = "arn:aws:iam::000000000000:role/test"
 
+SLEEPER = """
+import time
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return "slept"
+"""
+
 WHOAMI = """
 def handler(event, context):
     return {"statusCode": 200, "body": event["requestContext"]["connectionId"]}
@@ -253,6 +260,42 @@ def test_a_message_for_another_process_s_client_is_forwarded(
                 assert await asyncio.wait_for(ws.recv(), 30) == f"m{i}"
             described = await asyncio.to_thread(backend.get_connection, ConnectionId=connection_id)
             assert described["Identity"]["SourceIp"] == "127.0.0.1"
+
+    asyncio.run(scenario())
+
+
+def test_a_reservation_holds_across_the_processes(supervised: tuple[int, Path, Any]) -> None:
+    """Reserved to 1, a function runs one invocation at a time on the two processes
+    together (each counting alone would allow one on each)."""
+    port, data_dir, _ = supervised
+    first, second = list(nodes(data_dir).values())[:2]
+    name = unique_name("reserved")
+    one, other = client("lambda", first), client("lambda", second)
+    one.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": zip_files({"app.py": SLEEPER})},
+        Timeout=10,
+    )
+    one.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    time.sleep(0.5)  # (the other process takes in the reservation)
+
+    async def scenario() -> None:
+        slow = asyncio.create_task(
+            asyncio.to_thread(one.invoke, FunctionName=name, Payload=b'{"sleep": 3}')
+        )
+        await asyncio.sleep(1.5)
+        with pytest.raises(other.exceptions.TooManyRequestsException) as refused:
+            await asyncio.to_thread(other.invoke, FunctionName=name, Payload=b"{}")
+        assert (
+            refused.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+        )
+        assert json.loads((await slow)["Payload"].read()) == "slept"
+        # once it has ended, the other process runs it
+        answer = await asyncio.to_thread(other.invoke, FunctionName=name, Payload=b"{}")
+        assert json.loads(answer["Payload"].read()) == "slept"
 
     asyncio.run(scenario())
 

@@ -698,19 +698,23 @@ def differences(
             if old is not None:
                 changes.append(FunctionChange(name, Change.DELETED))
             continue
+        now = new.metadata
         if old is None:
+            # (and what was set on it since, as its own changes: a reservation made
+            # right after the function, say, within one refresh)
             changes.append(FunctionChange(name, Change.CREATED))
+            was = cfg.FunctionMetadata()
         else:
-            was, now = old.metadata, new.metadata
+            was = old.metadata
             if old.revision_id != new.revision_id:
                 changes.append(FunctionChange(name, Change.REVISION))
             if was.tags.get(cfg.NETWORK_TAG) != now.tags.get(cfg.NETWORK_TAG):
                 changes.append(FunctionChange(name, Change.NETWORK))
-            if was.reserved_concurrency != now.reserved_concurrency:
-                changes.append(FunctionChange(name, Change.RESERVED_CONCURRENCY))
-            for qualifier in sorted(set(was.provisioned) | set(now.provisioned)):
-                if was.provisioned.get(qualifier) != now.provisioned.get(qualifier):
-                    changes.append(FunctionChange(name, Change.PROVISIONED, qualifier))
+        if was.reserved_concurrency != now.reserved_concurrency:
+            changes.append(FunctionChange(name, Change.RESERVED_CONCURRENCY))
+        for qualifier in sorted(set(was.provisioned) | set(now.provisioned)):
+            if was.provisioned.get(qualifier) != now.provisioned.get(qualifier):
+                changes.append(FunctionChange(name, Change.PROVISIONED, qualifier))
         for key in sorted(before):
             if key[0] == name and key[1] != LATEST and key not in after:
                 changes.append(FunctionChange(name, Change.VERSION_DELETED, key[1]))

@@ -61,6 +61,16 @@ registry_generation = sa.Table(
     sa.Column("generation", sa.BigInteger, nullable=False),
 )
 
+#: Each node's count of the running invocations of each function with reserved
+#: concurrency (``counting_store.py``): the reservation is the sum over live nodes'.
+concurrency_counts = sa.Table(
+    "concurrency_counts",
+    metadata,
+    sa.Column("function", sa.String(64), primary_key=True),
+    sa.Column("node_id", sa.String(36), primary_key=True),
+    sa.Column("running", sa.Integer, nullable=False),
+)
+
 queues = sa.Table(
     "queues",
     metadata,

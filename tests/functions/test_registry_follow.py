@@ -139,3 +139,27 @@ def test_a_refresh_never_undoes_a_write_of_its_own_node(store: Store, tmp_path: 
         assert heard.count(FunctionChange("h", Change.REVISION)) == 10
 
     asyncio.run(scenario())
+
+
+def test_a_function_new_to_a_node_brings_its_settings_too(store: Store, tmp_path: Path) -> None:
+    """Created and reserved (and provisioned) between two refreshes of the other node:
+    it hears the creation and each setting, as the writer's listeners did."""
+
+    async def scenario() -> None:
+        one, _ = registry(store, tmp_path / "code")
+        other, heard = registry(store, tmp_path / "code")
+        await one.load()
+        await other.load()
+        await one.create(params("n"))
+        await one.set_reserved_concurrency("n", 2)
+        await one.publish("n", {})
+        await one.set_provisioned("n", "1", 1)
+        await other.refresh()
+        assert heard == [
+            FunctionChange("n", Change.CREATED),
+            FunctionChange("n", Change.RESERVED_CONCURRENCY),
+            FunctionChange("n", Change.PROVISIONED, "1"),
+        ]
+        assert other.reserved_concurrency("n") == 2
+
+    asyncio.run(scenario())
