@@ -55,6 +55,19 @@ def start(port: int, data_dir: Path, *flags: str) -> subprocess.Popen[bytes]:
     )
 
 
+def create(lam: Any, name: str, code: str, **config: Any) -> str:
+    """A Python function of ``code`` (its ``app.handler``); its ARN."""
+    created = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": zip_files({"app.py": code})},
+        **config,
+    )
+    return str(created["FunctionArn"])
+
+
 def nodes(store: Path | str, fresh_ms: int = 5000) -> dict[str, str]:
     """node id -> the address it advertises, for nodes with a recent heartbeat (in the
     data directory's SQLite, or at a database URL)."""
@@ -211,13 +224,7 @@ def one_writes_the_other_reads(first: str, second: str) -> None:
 
     # a function created through one is invoked through the other
     name = unique_name()
-    client("lambda", first).create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=ROLE,
-        Handler="app.handler",
-        Code={"ZipFile": zip_files({"app.py": "def handler(e, c):\n    return {'got': e}\n"})},
-    )
+    create(client("lambda", first), name, "def handler(e, c):\n    return {'got': e}\n")
     answer = client("lambda", second).invoke(FunctionName=name, Payload=b'{"x": 1}')
     assert json.loads(answer["Payload"].read()) == {"got": {"x": 1}}
 
@@ -230,13 +237,7 @@ def test_a_message_for_another_process_s_client_is_forwarded(
     port, data_dir, _ = supervised
     first, second = list(nodes(data_dir).values())[:2]
     lam, gw = client("lambda", first), client("apigatewayv2", first)
-    arn = lam.create_function(
-        FunctionName=unique_name("whoami"),
-        Runtime="python3.11",
-        Role=ROLE,
-        Handler="app.handler",
-        Code={"ZipFile": zip_files({"app.py": WHOAMI})},
-    )["FunctionArn"]
+    arn = create(lam, unique_name("whoami"), WHOAMI)
     api = gw.create_api(
         Name="procs", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
     )["ApiId"]
@@ -271,14 +272,7 @@ def test_a_reservation_holds_across_the_processes(supervised: tuple[int, Path, A
     first, second = list(nodes(data_dir).values())[:2]
     name = unique_name("reserved")
     one, other = client("lambda", first), client("lambda", second)
-    one.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=ROLE,
-        Handler="app.handler",
-        Code={"ZipFile": zip_files({"app.py": SLEEPER})},
-        Timeout=10,
-    )
+    create(one, name, SLEEPER, Timeout=10)
     one.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     time.sleep(0.5)  # (the other process takes in the reservation)
 
