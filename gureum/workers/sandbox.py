@@ -334,7 +334,10 @@ class Sandbox:
         self.state = SandboxState.BUSY
         self.invocations += 1
         self._current = invocation
-        self.log.begin(self.carried_log)
+        # (a sandbox started ahead of this invocation, as a spare for its pool, has
+        # logged its init already; one started for it logs the init from here on)
+        first = self.invocations == 1 and not self._init_reported
+        self.log.begin(self.carried_log, after_init=first)
         self.carried_log = b""
         waiter = self._waiter
         if waiter is not None and not waiter.done():

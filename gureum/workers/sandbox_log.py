@@ -121,10 +121,13 @@ class SandboxLog:
             del self._capture[:-limit]
 
     # invocations
-    def begin(self, carried: bytes = b"") -> None:
+    def begin(self, carried: bytes = b"", *, after_init: bool = False) -> None:
         """A new invocation: its own limit and capture (``carried``: what it logged before
-        it came to this sandbox)."""
-        self._capture = bytearray(carried)
+        it came to this sandbox; ``after_init``: it is the first of a sandbox whose init
+        it reports, and its tail keeps what the init logged, as a cold start's does on
+        Lambda, whether those lines came before it or after)."""
+        init = self._capture if after_init else b""
+        self._capture = bytearray(carried) + init
         self._captured = 0
         self._truncated = 0
 

@@ -193,3 +193,23 @@ def test_the_pipe_is_read_as_output_comes_and_drained_at_the_end(
 
     asyncio.run(scenario())
     assert lines() == ["first", "second", "no newline"]
+
+
+def test_the_first_invocation_after_an_init_keeps_its_lines(sink: LogSink) -> None:
+    """A sandbox that finished its init before its first invocation came (a spare its
+    pool started ahead): that invocation's tail still shows what the init logged; the
+    next one's does not."""
+    log = SandboxLog(sink, "g", "s", tail_bytes=4096, limit_bytes=1024)
+    log.take(b"loaded with plain\n")
+    log.begin(b"carried\n", after_init=True)
+    log.start("r1", "$LATEST")
+    log.take(b"said plain\n")
+    assert log.tail().decode().splitlines() == [
+        "carried",
+        "loaded with plain",
+        "START RequestId: r1 Version: $LATEST",
+        "said plain",
+    ]
+    log.begin()
+    log.start("r2", "$LATEST")
+    assert log.tail().decode().splitlines() == ["START RequestId: r2 Version: $LATEST"]
