@@ -116,11 +116,7 @@ class FunctionRegistry:
         async with self._writing:
             found = await self.store.run(self.store.registry_since, None)
             assert found is not None
-            self._generation, rows, aliases = found
-            self._aliases = {(function, name): config for function, name, config in aliases}
-            self._cache = {
-                (r.name, r.version): FunctionVersion(r.config, r.code_sha256) for r in rows
-            }
+            self._take(*found)
 
     async def refresh(self) -> None:
         """Take in what other nodes changed since the cache was read (nothing when the
@@ -130,13 +126,22 @@ class FunctionRegistry:
             found = await self.store.run(self.store.registry_since, self._generation)
             if found is None:
                 return
-            self._generation, rows, aliases = found
-            cache = {(r.name, r.version): FunctionVersion(r.config, r.code_sha256) for r in rows}
-            changes = differences(self._cache, cache)
-            self._cache = cache
-            self._aliases = {(function, name): config for function, name, config in aliases}
+            before = self._cache
+            self._take(*found)
+            changes = differences(before, self._cache)
         for change in changes:
             self._changed(change.name, change.kind, change.qualifier)
+
+    def _take(
+        self,
+        generation: int,
+        rows: Sequence[FunctionRow],
+        aliases: Sequence[tuple[str, str, dict[str, Any]]],
+    ) -> None:
+        """The cache as the store gave it (``Store.registry_since``)."""
+        self._generation = generation
+        self._cache = {(r.name, r.version): FunctionVersion(r.config, r.code_sha256) for r in rows}
+        self._aliases = {(function, name): config for function, name, config in aliases}
 
     async def follow(self) -> None:
         """:meth:`refresh`, every FOLLOW_SECONDS until cancelled."""

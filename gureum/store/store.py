@@ -222,7 +222,10 @@ class Store:
 
     def all_functions(self) -> list[FunctionRow]:
         with self.engine.connect() as connection:
-            return [self._row(r) for r in connection.execute(sa.select(functions))]
+            return self._all_functions(connection)
+
+    def _all_functions(self, connection: sa.Connection) -> list[FunctionRow]:
+        return [self._row(r) for r in connection.execute(sa.select(functions))]
 
     def registry_since(
         self, generation: int | None
@@ -235,7 +238,7 @@ class Store:
             now = connection.execute(sa.select(registry_generation.c.generation)).scalar_one()
             if now == generation:
                 return None
-            rows = [self._row(r) for r in connection.execute(sa.select(functions))]
+            rows = self._all_functions(connection)
             named = [
                 (r.function_name, r.name, r.config) for r in connection.execute(sa.select(aliases))
             ]
@@ -308,13 +311,6 @@ class Store:
             )
             _registry_changed(connection)
         return bool(deleted.rowcount)
-
-    def all_aliases(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """(function, alias, AliasConfiguration) of every alias."""
-        with self.engine.connect() as connection:
-            return [
-                (r.function_name, r.name, r.config) for r in connection.execute(sa.select(aliases))
-            ]
 
     def delete_function(self, name: str) -> bool:
         with self.engine.begin() as connection:
