@@ -19,10 +19,9 @@ import zlib
 
 import sqlalchemy as sa
 
-from gureum.clock import now_ms
-from gureum.gateway.connection_store import NODE_GONE_SECONDS
+from gureum.gateway.connection_store import live_node_ids
 from gureum.store import Store
-from gureum.store.tables import concurrency_counts, edge_nodes
+from gureum.store.tables import concurrency_counts
 
 c = concurrency_counts.c
 
@@ -48,18 +47,16 @@ class SharedReservations:
         await self.store.run(self._sweep)
 
     def _take(self, function: str, reserved: int) -> bool:
-        alive = now_ms() - int(NODE_GONE_SECONDS * 1000)
         with self.store.engine.begin() as connection:
             if self.store.dialect == "sqlite":
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             else:  # nodes taking places of one function take turns
                 key = zlib.crc32(f"gureum.concurrency:{function}".encode())
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
-            live = sa.select(edge_nodes.c.node_id).where(edge_nodes.c.heartbeat_ms >= alive)
             running = connection.execute(
                 sa.select(sa.func.coalesce(sa.func.sum(c.running), 0)).where(
                     c.function == function,
-                    sa.or_(c.node_id == self.node_id, c.node_id.in_(live)),
+                    sa.or_(c.node_id == self.node_id, c.node_id.in_(live_node_ids())),
                 )
             ).scalar_one()
             if running >= reserved:
@@ -82,9 +79,9 @@ class SharedReservations:
             )
 
     def _sweep(self) -> None:
-        alive = now_ms() - int(NODE_GONE_SECONDS * 1000)
-        live = sa.select(edge_nodes.c.node_id).where(edge_nodes.c.heartbeat_ms >= alive)
         with self.store.engine.begin() as connection:
             connection.execute(
-                concurrency_counts.delete().where(c.node_id != self.node_id, c.node_id.not_in(live))
+                concurrency_counts.delete().where(
+                    c.node_id != self.node_id, c.node_id.not_in(live_node_ids())
+                )
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,6 +24,18 @@ from gureum.store.tables import edge_nodes, websocket_connections
 
 HEARTBEAT_SECONDS = 5.0
 NODE_GONE_SECONDS = 30.0
+
+
+def gone_before() -> int:
+    """The heartbeat (epoch ms) before which a node is gone: NODE_GONE_SECONDS ago."""
+    return now_ms() - int(NODE_GONE_SECONDS * 1000)
+
+
+def live_node_ids(gone: int | None = None) -> sa.Select[Any]:
+    """The ids of the nodes alive: their heartbeat at ``gone`` (:func:`gone_before`, by
+    default) or after."""
+    since = gone_before() if gone is None else gone
+    return sa.select(edge_nodes.c.node_id).where(edge_nodes.c.heartbeat_ms >= since)
 
 
 def new_connection_id() -> str:
@@ -132,7 +145,7 @@ class ConnectionStore:
 
     def _find(self, connection_id: str) -> tuple[Connection, str] | None:
         c = websocket_connections.c
-        alive = now_ms() - int(NODE_GONE_SECONDS * 1000)
+        alive = gone_before()
         query = (
             sa.select(websocket_connections, edge_nodes.c.address)
             .join(edge_nodes, edge_nodes.c.node_id == c.node_id)
@@ -147,10 +160,8 @@ class ConnectionStore:
         return await self.store.run(self._live_nodes)
 
     def _live_nodes(self) -> set[str]:
-        alive = now_ms() - int(NODE_GONE_SECONDS * 1000)
-        query = sa.select(edge_nodes.c.node_id).where(edge_nodes.c.heartbeat_ms >= alive)
         with self.store.engine.connect() as connection:
-            return set(connection.execute(query).scalars())
+            return set(connection.execute(live_node_ids()).scalars())
 
     async def sweep(self) -> list[Connection]:
         """The connections of gone nodes, taken out of the store (each by one node: the
@@ -159,8 +170,8 @@ class ConnectionStore:
 
     def _sweep(self) -> list[Connection]:
         c = websocket_connections.c
-        gone = now_ms() - int(NODE_GONE_SECONDS * 1000)
-        live_nodes = sa.select(edge_nodes.c.node_id).where(edge_nodes.c.heartbeat_ms >= gone)
+        gone = gone_before()
+        live_nodes = live_node_ids(gone)
         taken: list[Connection] = []
         with self.store.engine.begin() as connection:
             rows = connection.execute(
