@@ -123,13 +123,12 @@ class FrontEndInvoke:
             return Invoked(function, None)
         return await self.run(function, qualifier, payload, caller)
 
-    async def _take_shared(self, slot: Slot) -> None:
+    async def _take_shared(self, shared: SharedReservations, slot: Slot) -> None:
         """The store's place for a reserved invocation too (this node's count allowed
         it): TooManyRequestsException when the other nodes' fill the reservation."""
-        assert self.shared is not None
         reserved = self.counting.reserved(slot.function)
         try:
-            taken = await self.shared.take(slot.function, reserved or 0)
+            taken = await shared.take(slot.function, reserved or 0)
         except BaseException:
             self.counting.release(slot)
             raise
@@ -171,9 +170,9 @@ class FrontEndInvoke:
         )
         try:
             slot = self.counting.acquire(function.name)
-            shared = slot.reserved and self.shared is not None
-            if shared:
-                await self._take_shared(slot)
+            shared = self.shared if slot.reserved else None
+            if shared is not None:
+                await self._take_shared(shared, slot)
         except TooManyRequestsException:
             self.metrics.throttled(function.name, qualifier)
             raise
@@ -181,10 +180,9 @@ class FrontEndInvoke:
             outcome = await self.workers.invoke(function, invocation, tail=caller.tail)
         finally:
             self.counting.release(slot)
-            if shared:
-                assert self.shared is not None
+            if shared is not None:
                 # (submitted at once: it is given back even if this task is cancelled)
-                await self.shared.give(function.name)
+                await shared.give(function.name)
         self.metrics.invoked(
             function.name,
             qualifier,

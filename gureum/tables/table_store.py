@@ -520,10 +520,7 @@ class Tables:
 
     def _get(self, schema: TableSchema, key: Item) -> tuple[Item | None, int]:
         with self._reading() as connection:
-            row = self._get_item(connection, schema, *schema.key_bytes(key))
-        if row is None:
-            return None, 0
-        return orjson.loads(row[0]), row[1]
+            return _item_and_size(self._get_item(connection, schema, *schema.key_bytes(key)))
 
     def _get_here(self, schema: TableSchema, key: Item) -> tuple[Item | None, int]:
         """:meth:`_get` on SQLite, on the calling (the event loop's) thread: one indexed
@@ -535,12 +532,9 @@ class Tables:
         connection = self._loop_reader
         if connection is None:
             connection = self._loop_reader = self.store.engine.raw_connection()
-        partition, sort = schema.key_bytes(key)
         cursor = connection.cursor()
         try:
-            cursor.execute(
-                self._get_sql, (schema.table_id, "", shard_of(partition), partition, sort, b"")
-            )
+            cursor.execute(self._get_sql, _item_key(schema, *schema.key_bytes(key)))
             row = cursor.fetchone()
         except Exception:
             self._loop_reader = None
@@ -548,18 +542,12 @@ class Tables:
             raise
         finally:
             cursor.close()
-        if row is None:
-            return None, 0
-        return orjson.loads(row[0]), row[1]
+        return _item_and_size(row)
 
     def _get_item(
         self, connection: sa.Connection, schema: TableSchema, partition: bytes, sort: bytes
     ) -> Any:
-        return _execute(
-            connection,
-            self._get_sql,
-            (schema.table_id, "", shard_of(partition), partition, sort, b""),
-        ).fetchone()
+        return _execute(connection, self._get_sql, _item_key(schema, partition, sort)).fetchone()
 
     async def get_many(
         self, keys: Sequence[tuple[str, Item]]
@@ -894,9 +882,8 @@ class Tables:
     ) -> Written:
         if new is KEEP or (new is None and old is None) or new == old:
             return Written(old, old, old_size, old_size)
-        shard = shard_of(partition)
         new_size = 0
-        own = (schema.table_id, "", shard, partition, sort, b"")
+        own = _item_key(schema, partition, sort)
         if new is None:
             _execute(connection, self._delete_sql, own)
         else:
@@ -977,6 +964,19 @@ class Tables:
                 }
             )
         connection.execute(ddb_stream_records.insert(), rows)
+
+
+def _item_key(schema: TableSchema, partition: bytes, sort: bytes) -> tuple[Any, ...]:
+    """The key parameters of ``_get_sql``, ``_delete_sql`` and ``_upsert_sql`` for a
+    table's item (not an index entry's)."""
+    return (schema.table_id, "", shard_of(partition), partition, sort, b"")
+
+
+def _item_and_size(row: Any) -> tuple[Item | None, int]:
+    """The item and size of a row of ``_get_sql`` (None, 0: there was none)."""
+    if row is None:
+        return None, 0
+    return orjson.loads(row[0]), row[1]
 
 
 def _execute(connection: sa.Connection, sql: str, parameters: Sequence[Any]) -> Any:

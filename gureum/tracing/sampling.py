@@ -179,20 +179,19 @@ class SamplingRules:
         self.region = region
         self.account_id = account_id
         self._records: dict[str, dict[str, Any]] = {}
-        self._loaded = False
         #: Held by a change for its commit, and by a reload for its read and its use, so
         #: that a reload never puts back what a change of this node has just replaced.
         self._changing = asyncio.Lock()
 
     async def load(self) -> None:
         """Read the rules (again: other nodes may have changed them); the sampler is
-        given them when they differ from what it has."""
+        given them when they differ from what it has (with none, it has the Default
+        rule already)."""
         async with self._changing:
             rows = await self.store.run(self._rows)
             records = {name: record for name, record in rows}
-            if records != self._records or not self._loaded:
+            if records != self._records:
                 self._records = records
-                self._loaded = True
                 self._apply()
 
     async def follow(self) -> None:
