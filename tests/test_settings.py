@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gureum.cli import build_parser
+from gureum.cli import build_parser, main
 from gureum.cli.server import settings_from_args
 from gureum.settings import Settings
 
@@ -47,6 +47,24 @@ def test_bad_setting_is_refused() -> None:
     args = build_parser().parse_args(["server", "--port", "70000"])
     with pytest.raises(ValueError):
         settings_from_args(args)
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--processes", "100"], "gureum: --processes: Input should be less than or equal to 64"),
+        (["--node-address", "foo"], "gureum: --node-address: String should match pattern"),
+        (["--port", "70000"], "gureum: --port: Input should be less than or equal to 65535"),
+    ],
+)
+def test_a_bad_setting_is_said_in_one_line(
+    flags: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["server", *flags])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said) and "Traceback" not in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import pydantic
+
 from gureum.cli import (
     apis,
     functions,
@@ -67,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except CLIError as exc:
         print(f"gureum: {exc}", file=sys.stderr)
         code = 1
+    except pydantic.ValidationError as exc:  # a setting's flag or variable (Settings)
+        for error in exc.errors():
+            name = "-".join(str(part) for part in error["loc"]).replace("_", "-")
+            print(f"gureum: --{name}: {error['msg']}", file=sys.stderr)
+        code = 2
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)
